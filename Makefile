@@ -1,0 +1,56 @@
+# Thin wrapper over CMake: the familiar entry points.
+#   make          build (build/)
+#   make run      build and run the main demo on its defaults
+#   make test     build and run every test (ctest)
+#   make bench    build and run the benchmarks (figures only)
+#   make asan-test / tsan-test   the test suite under ASan+UBSan / TSan
+#   make fuzz     build the libFuzzer targets (clang) and run each briefly
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE ?= cmake
+
+.PHONY: all run test bench asan-test tsan-test fuzz clean deps
+
+all: build/Makefile
+	$(CMAKE) --build build -j $(JOBS)
+
+build/Makefile:
+	@$(MAKE) --no-print-directory deps
+	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build-asan/Makefile:
+	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Asan
+build-tsan/Makefile:
+	$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Tsan
+build-fuzz/Makefile:
+	CC=clang $(CMAKE) -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAZYPV_FUZZ=ON
+
+# Install what a fresh Debian machine lacks (only when something is missing).
+deps:
+	@./.ci/deps
+
+run: all
+	./build/lazypv run
+
+test: all
+	cd build && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: all
+	./build/lazypv-bench
+
+asan-test: build-asan/Makefile
+	$(CMAKE) --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LAZYPV_TEST_SCALE=4 ctest --output-on-failure -j $(JOBS) --timeout 1200
+
+tsan-test: build-tsan/Makefile
+	$(CMAKE) --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  LAZYPV_TEST_SCALE=8 ctest --output-on-failure -j $(JOBS) --timeout 1800
+
+fuzz: build-fuzz/Makefile
+	$(CMAKE) --build build-fuzz -j $(JOBS)
+	./tests/fuzz/run-all.sh build-fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz

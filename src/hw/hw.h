@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hw.h - the machine: host physical memory, its two views, per-frame
+ * protection of the host view, program-interruption delivery and the
+ * firmware cost clock.  This is the only header of src/hw/ that other
+ * layers may include.
+ *
+ * Physical memory is one memfd of hw_config.mem_bytes, cut into 4 KiB
+ * frames numbered by PFN 0 .. nr_frames-1.  It is mapped twice:
+ *
+ *   host view      what host-kernel code (mm, kvm, vmm) may touch.  A frame
+ *                  can be *protected* in this view (secure or donated to the
+ *                  UV); touching it raises program interruption 0x3d.
+ *   firmware view  what the Ultravisor and secure-mode guest accesses use.
+ *                  Never protected.
+ *
+ * Host code obtains a host-view pointer with hw_host_page(), which is the
+ * one checked entry point: in HW_PROTECT_SOFT mode it delivers 0x3d itself
+ * when the frame is protected; in HW_PROTECT_GUARD mode the frame carries a
+ * real MADV_GUARD_INSTALL guard and the MMU raises the fault on first use of
+ * the pointer, which the SIGSEGV handler turns into 0x3d.  Either way the
+ * registered handler runs synchronously on the faulting thread and, if it
+ * resolves the fault (unprotects the frame), the access is retried
+ * transparently.  See docs/hw.md for the rules this imposes (no lock that
+ * the 0x3d handler takes may be held across a host-view access).
+ *
+ * Memory is populated lazily (first touch) and never given back to the OS
+ * while the machine lives: it is RAM.
+ */
+#ifndef LAZYPV_HW_H
+#define LAZYPV_HW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lazypv/compiler.h"
+
+#define HW_PAGE_SHIFT 12
+#define HW_PAGE_SIZE (1UL << HW_PAGE_SHIFT)
+#define HW_PAGE_MASK (~(HW_PAGE_SIZE - 1))
+
+typedef uint64_t hw_pfn_t;
+#define HW_PFN_INVALID ((hw_pfn_t)-1)
+
+/* s390 program-interruption codes the machine delivers. */
+enum hw_pgm_code {
+	HW_PGM_SECURE_STORAGE_ACCESS = 0x3d,	/* host touched a secure frame */
+	HW_PGM_NON_SECURE_STORAGE_ACCESS = 0x3e, /* protected guest, non-secure frame */
+	HW_PGM_SECURE_STORAGE_VIOLATION = 0x3f,	/* protected guest, other config's frame */
+};
+
+enum hw_protect_mode {
+	HW_PROTECT_AUTO = 0,	/* GUARD if the kernel supports it, else SOFT */
+	HW_PROTECT_GUARD,	/* MADV_GUARD_INSTALL on the host view (real MMU) */
+	HW_PROTECT_SOFT,	/* checked in hw_host_page() only */
+};
+
+struct hw_config {
+	uint64_t mem_bytes;		/* page-aligned, > 0 */
+	enum hw_protect_mode protect;
+};
+
+/* What a program-interruption handler is told. */
+struct hw_pgm_info {
+	enum hw_pgm_code code;
+	hw_pfn_t pfn;		/* frame of the faulting address */
+	uintptr_t addr;		/* faulting host-view address (0 if none) */
+	bool write;		/* best effort: unknown for MMU faults (false) */
+};
+
+/*
+ * A program-interruption handler: return 0 when the cause is resolved and
+ * the access may be retried, a negative errno otherwise.  It runs on the
+ * faulting thread, possibly inside a SIGSEGV handler (see docs/hw.md).
+ */
+typedef int (*hw_pgm_handler_fn)(void *ctx, const struct hw_pgm_info *info);
+
+struct hw_machine;
+
+/* Create/destroy the machine.  Errors: -EINVAL (size 0 or not aligned),
+ * -E2BIG (more than the host can back), -ENOMEM/-errno from the OS. */
+int hw_machine_create(const struct hw_config *cfg,
+		      struct hw_machine **out) __must_check;
+void hw_machine_destroy(struct hw_machine *hw);
+
+uint64_t hw_nr_frames(const struct hw_machine *hw);
+uint64_t hw_mem_bytes(const struct hw_machine *hw);
+enum hw_protect_mode hw_protect_mode(const struct hw_machine *hw);
+const char *hw_protect_mode_name(enum hw_protect_mode mode);
+
+/* Largest size hw_machine_create() would accept now (bytes, page-aligned). */
+uint64_t hw_backable_bytes(void);
+
+/*
+ * Host view of a frame (checked entry point, see above).  The pointer stays
+ * valid for the life of the machine; whether it may be dereferenced depends
+ * on the frame's protection at the time of access.  A 0x3d that no handler
+ * resolves is fatal here (a host-kernel access to secure storage is a bug);
+ * use hw_host_read/write where that must be survivable.
+ */
+void *hw_host_page(struct hw_machine *hw, hw_pfn_t pfn);
+/*
+ * Checked copies through the host view, for code that must survive an
+ * unresolved 0x3d (like the kernel's copy_from_user with an exception-table
+ * fixup): the access really goes through the host view; if the frame is
+ * protected and the 0x3d handler cannot resolve it, the copy stops and
+ * returns -EFAULT instead of the fault being fatal.  0 on success.
+ */
+int hw_host_read(struct hw_machine *hw, hw_pfn_t pfn, size_t off, void *buf,
+		 size_t len) __must_check;
+int hw_host_write(struct hw_machine *hw, hw_pfn_t pfn, size_t off,
+		  const void *buf, size_t len) __must_check;
+/* Firmware view: for the UV and secure-mode guest accesses only. */
+void *hw_fw_page(struct hw_machine *hw, hw_pfn_t pfn);
+/* Reverse lookups; HW_PFN_INVALID if @addr is outside the view. */
+hw_pfn_t hw_host_addr_to_pfn(const struct hw_machine *hw, const void *addr);
+
+/*
+ * Protect/unprotect one frame in the host view.  Idempotent; safe from any
+ * thread.  Protecting does not touch the content.  Returns 0 or -errno
+ * (-ERANGE for a bad pfn; madvise errors in GUARD mode).
+ */
+int hw_frame_protect(struct hw_machine *hw, hw_pfn_t pfn) __must_check;
+int hw_frame_unprotect(struct hw_machine *hw, hw_pfn_t pfn) __must_check;
+bool hw_frame_is_protected(const struct hw_machine *hw, hw_pfn_t pfn);
+
+/* Clear a frame through the firmware view (used by the UV). */
+void hw_frame_clear_fw(struct hw_machine *hw, hw_pfn_t pfn);
+
+/*
+ * Register the handler for one program-interruption code (one handler per
+ * code; NULL unregisters).  The host kernel (mm/kvm) registers 0x3d here;
+ * 0x3e/0x3f are raised by the SIE loop through hw_pgm_deliver().
+ */
+void hw_pgm_register(struct hw_machine *hw, enum hw_pgm_code code,
+		     hw_pgm_handler_fn fn, void *ctx);
+/* Deliver a program interruption synchronously; returns the handler's
+ * verdict or -ENOSYS when none is registered. */
+int hw_pgm_deliver(struct hw_machine *hw, const struct hw_pgm_info *info);
+
+/* ---- the firmware cost clock ---- */
+
+/* Monotonic time in ns (CLOCK_MONOTONIC). */
+uint64_t hw_now_ns(void);
+/* Spend @ns of CPU on the calling thread (busy), accurate to ~50 ns. */
+void hw_cost_spend(uint64_t ns);
+
+/* ---- stats and checks ---- */
+
+#define HW_STATS(X)						\
+	X(protects, "frames protected in the host view")	\
+	X(unprotects, "frames unprotected")			\
+	X(pgm_3d, "0x3d interruptions delivered")		\
+	X(pgm_3e, "0x3e interruptions delivered")		\
+	X(pgm_3f, "0x3f interruptions delivered")		\
+	X(pgm_unresolved, "interruptions not resolved by a handler") \
+	X(mmu_faults, "host-view faults taken by the real MMU")
+
+struct hw_stats {
+#define HW_STAT_FIELD(name, desc) uint64_t name;
+	HW_STATS(HW_STAT_FIELD)
+#undef HW_STAT_FIELD
+	uint64_t protected_now;	/* frames currently protected */
+};
+
+void hw_stats_get(const struct hw_machine *hw, struct hw_stats *out);
+/* Validator: the protection bitmap agrees with its counter. 0 or -EUCLEAN. */
+int hw_check(const struct hw_machine *hw) __must_check;
+
+#endif /* LAZYPV_HW_H */

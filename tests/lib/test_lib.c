@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+/* Tests of src/lib: size parsing/formatting and timed waits. */
+#include "test.h"
+
+#include "lib/lib.h"
+
+TEST_IMPL(lib_parse_size)
+{
+	static const struct { const char *s; int ret; uint64_t v; } cases[] = {
+		{ "4096", 0, 4096 },
+		{ "64K", 0, 64ULL << 10 },
+		{ "64k", 0, 64ULL << 10 },
+		{ "256M", 0, 256ULL << 20 },
+		{ "256MiB", 0, 256ULL << 20 },
+		{ "1G", 0, 1ULL << 30 },
+		{ "1gb", 0, 1ULL << 30 },
+		{ "1.5G", 0, 3ULL << 29 },
+		{ "2T", 0, 2ULL << 40 },
+		{ "0", 0, 0 },
+		{ "", -EINVAL, 0 },
+		{ "-1G", -EINVAL, 0 },
+		{ " 1G", -EINVAL, 0 },
+		{ "1Q", -EINVAL, 0 },
+		{ "G", -EINVAL, 0 },
+		{ "1G ", -EINVAL, 0 },
+		{ "0.3", -EINVAL, 0 },
+		{ "nan", -EINVAL, 0 },
+		{ "99999999999T", -ERANGE, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint64_t v = 12345;
+		int ret = lpv_parse_size(cases[i].s, &v);
+
+		if (ret != cases[i].ret)
+			test_fail(__FILE__, __LINE__, "\"%s\": ret %d, want %d",
+				  cases[i].s, ret, cases[i].ret);
+		if (ret == 0)
+			ASSERT_UEQ(v, cases[i].v);
+	}
+	return 0;
+}
+
+TEST_IMPL(lib_format_size)
+{
+	char buf[32];
+
+	ASSERT_STR_EQ(lpv_format_size(512, buf, sizeof(buf)), "512 B");
+	ASSERT_STR_EQ(lpv_format_size(1536, buf, sizeof(buf)), "1.50 KiB");
+	ASSERT_STR_EQ(lpv_format_size(1ULL << 30, buf, sizeof(buf)), "1.00 GiB");
+	return 0;
+}
+
+TEST_IMPL(lib_cond_timeout)
+{
+	struct lpv_mutex m;
+	struct lpv_cond c;
+	uint64_t start;
+
+	lpv_mutex_init(&m);
+	lpv_cond_init(&c);
+	lpv_mutex_lock(&m);
+	start = lpv_now_ns();
+	/* Nobody signals: must time out, and not before the deadline. */
+	ASSERT_FALSE(lpv_cond_wait_until(&c, &m, start + 20 * 1000 * 1000));
+	ASSERT_GE(lpv_now_ns() - start, 20 * 1000 * 1000);
+	lpv_mutex_assert_held(&m);
+	lpv_mutex_unlock(&m);
+	lpv_cond_deinit(&c);
+	lpv_mutex_deinit(&m);
+	return 0;
+}

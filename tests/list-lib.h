@@ -1,0 +1,3 @@
+TEST_ENTRY(lib_parse_size, 10)
+TEST_ENTRY(lib_format_size, 10)
+TEST_ENTRY(lib_cond_timeout, 10)
