@@ -70,3 +70,39 @@ TEST_IMPL(lib_cond_timeout)
 	lpv_mutex_deinit(&m);
 	return 0;
 }
+
+#include "lib/options.h"
+
+TEST_IMPL(lib_options_table)
+{
+	uint64_t wait_ms, reserve, flag;
+	const struct lpv_option tab[] = {
+		{ "wait_ms", "LAZYPV_TEST_OPT_WAIT", LPV_OPT_UINT, 20, 0, 1000,
+		  "how long", &wait_ms },
+		{ "reserve", "LAZYPV_TEST_OPT_RESERVE", LPV_OPT_SIZE, 64 << 10, 0,
+		  1 << 30, "how much", &reserve },
+		{ "flag", NULL, LPV_OPT_BOOL, 1, 0, 1, "on or off", &flag },
+	};
+	char err[128] = "";
+
+	unsetenv("LAZYPV_TEST_OPT_WAIT");
+	setenv("LAZYPV_TEST_OPT_RESERVE", "1M", 1);
+	ASSERT_OK(lpv_options_init(tab, ARRAY_SIZE(tab), err, sizeof(err)));
+	ASSERT_UEQ(wait_ms, 20);
+	ASSERT_UEQ(reserve, 1 << 20);
+	ASSERT_UEQ(flag, 1);
+	ASSERT_OK(lpv_option_set(tab, ARRAY_SIZE(tab), "flag", "off", err,
+				 sizeof(err)));
+	ASSERT_UEQ(flag, 0);
+	ASSERT_ERR(lpv_option_set(tab, ARRAY_SIZE(tab), "wait_ms", "1001", err,
+				  sizeof(err)), ERANGE);
+	ASSERT_UEQ(wait_ms, 20);	/* a refused value changes nothing */
+	ASSERT(strstr(err, "wait_ms=1001 out of range") != NULL);
+	ASSERT_ERR(lpv_option_set(tab, ARRAY_SIZE(tab), "nope", "1", err,
+				  sizeof(err)), ENOENT);
+	setenv("LAZYPV_TEST_OPT_WAIT", "soon", 1);
+	ASSERT_ERR(lpv_options_init(tab, ARRAY_SIZE(tab), err, sizeof(err)),
+		   EINVAL);
+	ASSERT(strstr(err, "LAZYPV_TEST_OPT_WAIT") != NULL);
+	return 0;
+}
