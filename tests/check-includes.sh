@@ -3,6 +3,7 @@
 #   tools -> vmm -> kvm -> mm, uv -> hw;  mm may use uv;  everyone may use lib.
 # A layer includes another layer only through its one header
 # (src/<layer>/<layer>.h); anything else in a folder is private to it.
+# src/lib/ holds shared helpers (lib.h, options.h) any layer may use.
 set -u
 top=${1:-$(dirname "$0")/..}
 cd "$top" || exit 2
@@ -27,7 +28,7 @@ for layer in "${!allowed[@]}"; do
     esac
     if [[ " ${allowed[$layer]} " != *" $dep "* ]]; then
       echo "layering: $file includes $inc ($layer may not use $dep)"; bad=1
-    elif [ "$dep" != "$layer" ] && [ "$inc" != "$dep/$dep.h" ]; then
+    elif [ "$dep" != "$layer" ] && [ "$dep" != lib ] && [ "$inc" != "$dep/$dep.h" ]; then
       echo "layering: $file includes $inc (only $dep/$dep.h is public)"; bad=1
     fi
   done < <(grep -H '#include "' src/"$layer"/*.[ch] 2>/dev/null)
