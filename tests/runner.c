@@ -6,6 +6,8 @@
  *   lazypv-tests NAME...    run the named tests (ctest runs one at a time)
  *   lazypv-tests --list     print the names
  *
+ * LAZYPV_TEST_NOFORK=1 runs a test in the runner's own process (for gdb).
+ *
  * Each test runs in a forked child with a timeout (the listed seconds times
  * LAZYPV_TEST_SCALE); a child that crashes, times out or returns non-zero
  * is "not ok".  Exit status: 0 if every selected test passed.
@@ -92,6 +94,9 @@ static int run_one(const struct test_entry *t, unsigned int idx)
 	pid_t pid;
 
 	fflush(NULL);
+	/* For debuggers: LAZYPV_TEST_NOFORK=1 runs the test in this process. */
+	if (getenv("LAZYPV_TEST_NOFORK"))
+		return t->fn();
 	pid = fork();
 	if (pid < 0) {
 		perror("fork");

@@ -185,10 +185,14 @@ static void hw_segv_handler(int sig, siginfo_t *si, void *uctx)
 		/* Unprotected meanwhile: just retry the access. */
 		if (!hw_frame_is_protected(hw, pfn))
 			return;
-		if (hw_secure_access(hw, pfn, addr) == 0)
-			return;
+		/*
+		 * A checked copy: unwind to it (the exception-table fixup) and
+		 * let it deliver 0x3d outside signal context, then retry.
+		 */
 		if (hw_fixup)
 			siglongjmp(*hw_fixup, 1);
+		if (hw_secure_access(hw, pfn, addr) == 0)
+			return;
 		fprintf(stderr,
 			"lazypv: unresolved secure-storage access (0x3d) at pfn 0x%llx\n",
 			(unsigned long long)pfn);
@@ -410,9 +414,11 @@ hw_pfn_t hw_host_addr_to_pfn(const struct hw_machine *hw, const void *addr)
 }
 
 /*
- * The checked copy.  In SOFT mode the bit is tested first (and 0x3d
- * delivered); in both modes the copy itself then runs under a fixup so that
- * a guard fault the handler cannot resolve unwinds to here.
+ * The checked copy.  In SOFT mode the bit is tested first; in both modes the
+ * copy runs under a fixup, so a guard fault unwinds to here instead of being
+ * handled inside the signal handler.  0x3d is then delivered from ordinary
+ * thread context (the handler may take locks, allocate, call libcrypto) and
+ * the copy is retried; an unresolved 0x3d answers -EFAULT.
  */
 static int hw_host_copy(struct hw_machine *hw, hw_pfn_t pfn, size_t off,
 			void *dst, const void *src, size_t len, bool write)
@@ -424,20 +430,22 @@ static int hw_host_copy(struct hw_machine *hw, hw_pfn_t pfn, size_t off,
 	    len > HW_PAGE_SIZE - off)
 		return -ERANGE;
 	p = hw->host_view + (pfn << HW_PAGE_SHIFT) + off;
-	while (hw->mode == HW_PROTECT_SOFT && hw_frame_is_protected(hw, pfn))
-		if (hw_secure_access(hw, pfn, (uintptr_t)p))
-			return -EFAULT;
-	if (sigsetjmp(env, 1)) {
+	for (;;) {
+		while (hw_frame_is_protected(hw, pfn))
+			if (hw_secure_access(hw, pfn, (uintptr_t)p))
+				return -EFAULT;
+		if (sigsetjmp(env, 1) == 0) {
+			hw_fixup = &env;
+			if (write)
+				memcpy(p, src, len);
+			else
+				memcpy(dst, p, len);
+			hw_fixup = saved;
+			return 0;
+		}
+		/* Faulted: the frame was protected again under us. */
 		hw_fixup = saved;
-		return -EFAULT;
 	}
-	hw_fixup = &env;
-	if (write)
-		memcpy(p, src, len);
-	else
-		memcpy(dst, p, len);
-	hw_fixup = saved;
-	return 0;
 }
 
 int hw_host_read(struct hw_machine *hw, hw_pfn_t pfn, size_t off, void *buf,

@@ -109,6 +109,16 @@ void lpv_read_lock(struct lpv_rwlock *l)
 	check(pthread_rwlock_rdlock(&l->l), "pthread_rwlock_rdlock");
 }
 
+bool lpv_read_trylock(struct lpv_rwlock *l)
+{
+	int err = pthread_rwlock_tryrdlock(&l->l);
+
+	if (err == EBUSY)
+		return false;
+	check(err, "pthread_rwlock_tryrdlock");
+	return true;
+}
+
 void lpv_read_unlock(struct lpv_rwlock *l)
 {
 	check(pthread_rwlock_unlock(&l->l), "pthread_rwlock_unlock");

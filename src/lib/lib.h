@@ -34,6 +34,20 @@ bool lpv_warn(const char *file, int line, const char *cond, bool *once);
 	__c;								\
 })
 
+/* Report once per call site with a message; evaluates to the condition. */
+#define WARN_ONCE(c, ...) ({						\
+	static bool __warned;						\
+	bool __c = !!(c);						\
+	if (unlikely(__c) &&						\
+	    !__atomic_exchange_n(&__warned, true, __ATOMIC_RELAXED)) {	\
+		fprintf(stderr, "lazypv: WARNING at %s:%d: ", __FILE__,	\
+			__LINE__);					\
+		fprintf(stderr, __VA_ARGS__);				\
+		fputc('\n', stderr);					\
+	}								\
+	__c;								\
+})
+
 /* ---- locks: abort on any pthread error (misuse is a bug) ---- */
 
 struct lpv_mutex {
@@ -56,6 +70,7 @@ void lpv_rwlock_init(struct lpv_rwlock *l);
 void lpv_rwlock_deinit(struct lpv_rwlock *l);
 void lpv_read_lock(struct lpv_rwlock *l);
 void lpv_read_unlock(struct lpv_rwlock *l);
+bool lpv_read_trylock(struct lpv_rwlock *l);	/* false if write-held */
 void lpv_write_lock(struct lpv_rwlock *l);
 void lpv_write_unlock(struct lpv_rwlock *l);
 

@@ -478,6 +478,8 @@ struct mm_deferred_chunk {
 struct mm_context {
 	int protected_count;		/* atomic: live protected configs */
 	bool pv_sync_destroy;		/* written under mmap_lock (write) */
+	uint8_t pv_teardown;		/* KVM's choice for full unmaps
+					 * (enum kvm_pv_teardown), atomic */
 	struct lpv_mutex deferred_lock;	/* protects deferred_list/pages */
 	struct mm_deferred_chunk *deferred_list;	/* chunks in frames */
 	uint64_t deferred_pages;
