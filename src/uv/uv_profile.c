@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uv_profile.c - the firmware profile: which calls the UV has, what each
+ * costs, its feature bits, QUI sizes and limits, and injected failures.
+ * Owns the command table (codes, QUI bits, lengths, default costs), the one
+ * table of options with defaults and ranges, the built-in profiles and the
+ * file parser.
+ *
+ * Nothing here is shared mutable state: profiles are plain values, copied
+ * into a UV at uv_create() and never changed afterwards, so any thread may
+ * use these functions.
+ *
+ * IBM publishes no per-call cost of any UVC (see docs/uv.md): every
+ * default cost below is a stated assumption of this project, chosen to be
+ * of the order of a few microseconds per page call (a firmware call, a 4 KiB
+ * clear or AES pass and table updates) and tens of microseconds for
+ * lifecycle calls.  The "zero" profile removes them all.
+ */
+#include "uv_internal.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+const struct uv_cmd_desc uv_cmds[UV_NR_CMDS] = {
+	/* cmd, name, QUI bit, len, guest, before_init, assumed cost (ns) */
+	{ UVC_CMD_QUI, "qui", BIT_UVC_CMD_QUI, UV_QUI_MIN_LEN, false, true, 500 },
+	{ UVC_CMD_INIT_UV, "init", BIT_UVC_CMD_INIT_UV,
+	  sizeof(struct uv_cb_init), false, true, 100000 },
+	{ UVC_CMD_CREATE_SEC_CONF, "create_conf", BIT_UVC_CMD_CREATE_SEC_CONF,
+	  sizeof(struct uv_cb_cgc), false, false, 50000 },
+	{ UVC_CMD_DESTROY_SEC_CONF, "destroy_conf",
+	  BIT_UVC_CMD_DESTROY_SEC_CONF, sizeof(struct uv_cb_nodata), false,
+	  false, 20000 },
+	{ UVC_CMD_DESTROY_SEC_CONF_FAST, "destroy_conf_fast",
+	  BIT_UVC_CMD_DESTROY_SEC_CONF_FAST, sizeof(struct uv_cb_destroy_fast),
+	  false, false, 30000 },
+	{ UVC_CMD_CREATE_SEC_CPU, "create_cpu", BIT_UVC_CMD_CREATE_SEC_CPU,
+	  sizeof(struct uv_cb_csc), false, false, 20000 },
+	{ UVC_CMD_DESTROY_SEC_CPU, "destroy_cpu", BIT_UVC_CMD_DESTROY_SEC_CPU,
+	  sizeof(struct uv_cb_nodata), false, false, 10000 },
+	{ UVC_CMD_CONV_TO_SEC_STOR, "import", BIT_UVC_CMD_CONV_TO_SEC_STOR,
+	  sizeof(struct uv_cb_cts), false, false, 1500 },
+	{ UVC_CMD_CONV_FROM_SEC_STOR, "export", BIT_UVC_CMD_CONV_FROM_SEC_STOR,
+	  sizeof(struct uv_cb_cfs), false, false, 3000 },
+	{ UVC_CMD_DESTR_SEC_STOR, "destroy_page", -1,
+	  sizeof(struct uv_cb_cfs), false, false, 800 },
+	{ UVC_CMD_SET_SEC_CONF_PARAMS, "set_params", BIT_UVC_CMD_SET_SEC_PARMS,
+	  sizeof(struct uv_cb_ssc), false, false, 20000 },
+	{ UVC_CMD_UNPACK_IMG, "unpack", BIT_UVC_CMD_UNPACK_IMG,
+	  sizeof(struct uv_cb_unp), false, false, 2000 },
+	{ UVC_CMD_VERIFY_IMG, "verify", BIT_UVC_CMD_VERIFY_IMG,
+	  sizeof(struct uv_cb_nodata), false, false, 10000 },
+	{ UVC_CMD_CPU_RESET, "cpu_reset", BIT_UVC_CMD_CPU_RESET,
+	  sizeof(struct uv_cb_nodata), false, false, 5000 },
+	{ UVC_CMD_CPU_RESET_INITIAL, "cpu_reset_initial",
+	  BIT_UVC_CMD_CPU_RESET_INITIAL, sizeof(struct uv_cb_nodata), false,
+	  false, 5000 },
+	{ UVC_CMD_PREPARE_RESET, "prepare_reset", BIT_UVC_CMD_PREPARE_RESET,
+	  sizeof(struct uv_cb_nodata), false, false, 10000 },
+	{ UVC_CMD_CPU_RESET_CLEAR, "cpu_reset_clear",
+	  BIT_UVC_CMD_CPU_PERFORM_CLEAR_RESET, sizeof(struct uv_cb_nodata),
+	  false, false, 8000 },
+	{ UVC_CMD_CPU_SET_STATE, "cpu_set_state", BIT_UVC_CMD_CPU_SET_STATE,
+	  sizeof(struct uv_cb_cpu_set_state), false, false, 2000 },
+	{ UVC_CMD_SET_UNSHARE_ALL, "unshare_all", BIT_UVC_CMD_UNSHARE_ALL,
+	  sizeof(struct uv_cb_nodata), false, false, 20000 },
+	{ UVC_CMD_PIN_PAGE_SHARED, "pin_shared", BIT_UVC_CMD_PIN_PAGE_SHARED,
+	  sizeof(struct uv_cb_cfs), false, false, 800 },
+	{ UVC_CMD_UNPIN_PAGE_SHARED, "unpin_shared",
+	  BIT_UVC_CMD_UNPIN_PAGE_SHARED, sizeof(struct uv_cb_cts), false, false,
+	  1000 },
+	{ UVC_CMD_SET_SHARED_ACCESS, "set_shared", BIT_UVC_CMD_SET_SHARED_ACCESS,
+	  sizeof(struct uv_cb_share), true, false, 1000 },
+	{ UVC_CMD_REMOVE_SHARED_ACCESS, "remove_shared",
+	  BIT_UVC_CMD_REMOVE_SHARED_ACCESS, sizeof(struct uv_cb_share), true,
+	  false, 1000 },
+};
+
+int uv_cmd_index(uint16_t cmd)
+{
+	/* Once per UVC: a switch the compiler turns into a jump table;
+	 * test uv_profile_cmd_table keeps it in step with uv_cmds[]. */
+	switch (cmd) {
+	case UVC_CMD_QUI: return 0;
+	case UVC_CMD_INIT_UV: return 1;
+	case UVC_CMD_CREATE_SEC_CONF: return 2;
+	case UVC_CMD_DESTROY_SEC_CONF: return 3;
+	case UVC_CMD_DESTROY_SEC_CONF_FAST: return 4;
+	case UVC_CMD_CREATE_SEC_CPU: return 5;
+	case UVC_CMD_DESTROY_SEC_CPU: return 6;
+	case UVC_CMD_CONV_TO_SEC_STOR: return 7;
+	case UVC_CMD_CONV_FROM_SEC_STOR: return 8;
+	case UVC_CMD_DESTR_SEC_STOR: return 9;
+	case UVC_CMD_SET_SEC_CONF_PARAMS: return 10;
+	case UVC_CMD_UNPACK_IMG: return 11;
+	case UVC_CMD_VERIFY_IMG: return 12;
+	case UVC_CMD_CPU_RESET: return 13;
+	case UVC_CMD_CPU_RESET_INITIAL: return 14;
+	case UVC_CMD_PREPARE_RESET: return 15;
+	case UVC_CMD_CPU_RESET_CLEAR: return 16;
+	case UVC_CMD_CPU_SET_STATE: return 17;
+	case UVC_CMD_SET_UNSHARE_ALL: return 18;
+	case UVC_CMD_PIN_PAGE_SHARED: return 19;
+	case UVC_CMD_UNPIN_PAGE_SHARED: return 20;
+	case UVC_CMD_SET_SHARED_ACCESS: return 21;
+	case UVC_CMD_REMOVE_SHARED_ACCESS: return 22;
+	default: return -1;
+	}
+}
+
+uint16_t uv_cmd_code(int idx)
+{
+	return idx >= 0 && idx < UV_NR_CMDS ? uv_cmds[idx].cmd : 0;
+}
+
+const char *uv_cmd_name(uint16_t cmd)
+{
+	int i = uv_cmd_index(cmd);
+
+	return i < 0 ? "unknown" : uv_cmds[i].name;
+}
+
+/* ---- the option table ---- */
+
+enum uv_opt_type { OPT_SIZE, OPT_NS, OPT_U64, OPT_BOOL };
+
+struct uv_opt {
+	const char *name;
+	enum uv_opt_type type;
+	size_t off, width;	/* into struct uv_profile */
+	uint64_t def, min, max;
+	const char *desc;
+};
+
+#define OPT(n, t, field, d, lo, hi, text)				\
+	{ n, t, offsetof(struct uv_profile, field),			\
+	  sizeof(((struct uv_profile *)0)->field), d, lo, hi, text }
+
+#define KiB 1024ULL
+#define MiB (1024ULL * KiB)
+#define GiB (1024ULL * MiB)
+#define TiB (1024ULL * GiB)
+
+static const struct uv_opt uv_opts[] = {
+	OPT("qui.uv_base_stor_len", OPT_SIZE, uv_base_stor_len, 1 * MiB,
+	    HW_PAGE_SIZE, 1 * TiB, "storage donated at INIT_UV"),
+	OPT("qui.conf_base_phys_stor_len", OPT_SIZE, conf_base_phys_stor_len,
+	    16 * KiB, HW_PAGE_SIZE, 1 * GiB, "base storage per configuration"),
+	OPT("qui.conf_base_virt_stor_len", OPT_SIZE, conf_base_virt_stor_len,
+	    16 * KiB, 0, 1 * GiB, "fixed part of variable storage"),
+	OPT("qui.conf_virt_var_stor_len", OPT_SIZE, conf_virt_var_stor_len,
+	    128, 0, 1 * MiB, "variable storage per 1 MiB of guest storage"),
+	OPT("qui.cpu_stor_len", OPT_SIZE, cpu_stor_len, 8 * KiB, HW_PAGE_SIZE,
+	    64 * MiB, "storage donated per secure CPU"),
+	OPT("qui.max_num_sec_conf", OPT_U64, max_num_sec_conf, 64, 1, 65535,
+	    "maximum number of secure configurations"),
+	OPT("qui.max_guest_stor_addr", OPT_SIZE, max_guest_stor_addr, 1 * TiB,
+	    1 * MiB, 1ULL << 52, "largest guest address + 1 (MSO + MSL limit)"),
+	OPT("qui.max_guest_cpu_id", OPT_U64, max_guest_cpu_id, 247, 0, 4095,
+	    "largest secure CPU number"),
+	OPT("destroy_batch", OPT_U64, destroy_batch, 512, 1, 1ULL << 30,
+	    "pages cleaned per DESTROY_SEC_CONF call before cc 3"),
+	OPT("destroy_conf_page_ns", OPT_NS, destroy_conf_page_ns, 300, 0,
+	    1000000000, "modelled cost per page cleaned by DESTROY_SEC_CONF"),
+	OPT("nonsecure_noop", OPT_BOOL, nonsecure_noop, 1, 0, 1,
+	    "export/destroy of a non-secure page succeeds (else rc 0x107/0x0d)"),
+	OPT("init_min_origin", OPT_SIZE, init_min_origin, 2 * GiB, 0,
+	    1ULL << 52, "INIT_UV storage must start at or above this"),
+};
+
+static void opt_set(struct uv_profile *p, const struct uv_opt *o, uint64_t v)
+{
+	char *f = (char *)p + o->off;
+
+	switch (o->width) {
+	case 1: *(bool *)f = v != 0; break;
+	case 2: *(uint16_t *)f = (uint16_t)v; break;
+	case 4: *(uint32_t *)f = (uint32_t)v; break;
+	default: *(uint64_t *)f = v; break;
+	}
+}
+
+static uint64_t opt_get(const struct uv_profile *p, const struct uv_opt *o)
+{
+	const char *f = (const char *)p + o->off;
+
+	switch (o->width) {
+	case 1: return *(const bool *)f;
+	case 2: return *(const uint16_t *)f;
+	case 4: return *(const uint32_t *)f;
+	default: return *(const uint64_t *)f;
+	}
+}
+
+static void profile_defaults(struct uv_profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "default");
+	for (size_t i = 0; i < ARRAY_SIZE(uv_opts); i++)
+		opt_set(p, &uv_opts[i], uv_opts[i].def);
+	for (int i = 0; i < UV_NR_CMDS; i++) {
+		p->installed[i] = true;
+		p->cost_ns[i] = uv_cmds[i].default_cost_ns;
+	}
+	p->features = uv_bit_mask(BIT_UV_FEAT_MISC);
+}
+
+int uv_profile_builtin(const char *name, struct uv_profile *out)
+{
+	profile_defaults(out);
+	if (strcmp(name, "default") == 0)
+		return 0;
+	if (strcmp(name, "zero") == 0) {
+		/* Only real work remains: clears, crypto, table updates. */
+		for (int i = 0; i < UV_NR_CMDS; i++)
+			out->cost_ns[i] = 0;
+		out->destroy_conf_page_ns = 0;
+		snprintf(out->name, sizeof(out->name), "zero");
+		return 0;
+	}
+	if (strcmp(name, "old") == 0) {
+		/* Firmware before MISC and DESTROY_SEC_CONF_FAST: KVM must
+		 * export before import and destroy configs the long way;
+		 * destroying a non-secure page reports 0x107/0x0d. */
+		out->features = 0;
+		out->installed[UV_IDX_DESTROY_CONF_FAST] = false;
+		out->nonsecure_noop = false;
+		snprintf(out->name, sizeof(out->name), "old");
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- parsing ---- */
+
+struct parse {
+	const char *origin;
+	unsigned int line;
+	char *err;
+	size_t errlen;
+};
+
+static int perr(struct parse *ps, const char *fmt, ...) __printf_like(2, 3);
+static int perr(struct parse *ps, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!ps->errlen)
+		return -EINVAL;
+	n = snprintf(ps->err, ps->errlen, "%s:%u: ", ps->origin, ps->line);
+	if (n >= 0 && (size_t)n < ps->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	if (errno || *end)
+		return -EINVAL;
+	return 0;
+}
+
+/* "1500", "1500ns", "1.5us", "2ms", "1s" -> ns */
+static int parse_ns(const char *s, uint64_t *out)
+{
+	static const struct { const char *sfx; double mul; } units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "", 1 },
+	};
+	char *end;
+	double v;
+
+	if (!*s || *s == '-' || !(isdigit((unsigned char)*s) || *s == '.'))
+		return -EINVAL;
+	v = strtod(s, &end);
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].sfx) == 0) {
+			v *= units[i].mul;
+			if (!(v >= 0 && v < 1.8e19))
+				return -ERANGE;
+			*out = (uint64_t)llround(v);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "on") || !strcmp(s, "1") || !strcmp(s, "yes") ||
+	    !strcmp(s, "true")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(s, "off") || !strcmp(s, "0") || !strcmp(s, "no") ||
+	    !strcmp(s, "false")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int cmd_by_name(const char *name)
+{
+	for (int i = 0; i < UV_NR_CMDS; i++)
+		if (strcmp(uv_cmds[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* inject = <cmd> nth=N | prob=P [seed=S] rc=RC [rrc=RRC] [cc=1|2] */
+static int parse_inject(struct parse *ps, struct uv_profile *p, char *v)
+{
+	struct uv_inject inj = { .cc = 1 };
+	bool have_rc = false, have_when = false;
+	char *save = NULL, *tok;
+	int idx;
+
+	if (p->nr_inject >= UV_PROFILE_MAX_INJECT)
+		return perr(ps, "more than %d inject lines",
+			    UV_PROFILE_MAX_INJECT);
+	tok = strtok_r(v, " \t", &save);
+	if (!tok)
+		return perr(ps, "inject: missing command name");
+	idx = cmd_by_name(tok);
+	if (idx < 0)
+		return perr(ps, "inject: unknown command '%s'", tok);
+	inj.cmd = uv_cmds[idx].cmd;
+	while ((tok = strtok_r(NULL, " \t", &save))) {
+		char *eq = strchr(tok, '=');
+		uint64_t n;
+
+		if (!eq)
+			return perr(ps, "inject: expected key=value, got '%s'",
+				    tok);
+		*eq++ = '\0';
+		if (!strcmp(tok, "prob")) {
+			char *end;
+
+			inj.prob = strtod(eq, &end);
+			if (*end || !(inj.prob > 0 && inj.prob <= 1))
+				return perr(ps, "inject: prob must be in (0, 1]");
+			have_when = true;
+			continue;
+		}
+		if (parse_u64(eq, &n))
+			return perr(ps, "inject: bad number '%s' for %s", eq,
+				    tok);
+		if (!strcmp(tok, "nth")) {
+			if (n == 0)
+				return perr(ps, "inject: nth counts from 1");
+			inj.nth = n;
+			have_when = true;
+		} else if (!strcmp(tok, "seed")) {
+			inj.seed = n;
+		} else if (!strcmp(tok, "rc") || !strcmp(tok, "rrc")) {
+			if (n > 0xffff)
+				return perr(ps, "inject: %s 0x%llx above 0xffff",
+					    tok, (unsigned long long)n);
+			if (!strcmp(tok, "rc")) {
+				if (n == 0 || n == UVC_RC_EXECUTED)
+					return perr(ps, "inject: rc must be an error rc");
+				inj.rc = (uint16_t)n;
+				have_rc = true;
+			} else {
+				inj.rrc = (uint16_t)n;
+			}
+		} else if (!strcmp(tok, "cc")) {
+			if (n != 1 && n != 2)
+				return perr(ps, "inject: cc must be 1 or 2");
+			inj.cc = (uint8_t)n;
+		} else {
+			return perr(ps, "inject: unknown key '%s'", tok);
+		}
+	}
+	if (!have_when)
+		return perr(ps, "inject: needs nth= or prob=");
+	if (inj.nth && inj.prob > 0)
+		return perr(ps, "inject: nth= and prob= exclude each other");
+	if (inj.cc == 1 && !have_rc)
+		return perr(ps, "inject: cc 1 needs rc=");
+	p->inject[p->nr_inject++] = inj;
+	return 0;
+}
+
+static int parse_kv(struct parse *ps, struct uv_profile *p, const char *key,
+		    char *val, bool first)
+{
+	uint64_t n;
+	bool b;
+	int idx;
+
+	if (!strcmp(key, "base")) {
+		char name[UV_PROFILE_NAME_LEN];
+
+		if (!first)
+			return perr(ps, "'base' must be the first setting");
+		snprintf(name, sizeof(name), "%s", p->name);
+		if (uv_profile_builtin(val, p))
+			return perr(ps, "unknown built-in profile '%s' "
+				    "(default, zero, old)", val);
+		snprintf(p->name, sizeof(p->name), "%s", name);
+		return 0;
+	}
+	if (!strcmp(key, "name")) {
+		if (strlen(val) >= UV_PROFILE_NAME_LEN)
+			return perr(ps, "name longer than %d characters",
+				    UV_PROFILE_NAME_LEN - 1);
+		snprintf(p->name, sizeof(p->name), "%s", val);
+		return 0;
+	}
+	if (!strcmp(key, "inject"))
+		return parse_inject(ps, p, val);
+	if (!strcmp(key, "feature.misc")) {
+		if (parse_bool(val, &b))
+			return perr(ps, "feature.misc: expected on/off, got '%s'",
+				    val);
+		if (b)
+			p->features |= uv_bit_mask(BIT_UV_FEAT_MISC);
+		else
+			p->features &= ~uv_bit_mask(BIT_UV_FEAT_MISC);
+		return 0;
+	}
+	if (!strncmp(key, "call.", 5) || !strncmp(key, "cost.", 5)) {
+		idx = cmd_by_name(key + 5);
+		if (idx < 0)
+			return perr(ps, "unknown command '%s' in '%s'", key + 5,
+				    key);
+		if (key[1] == 'a') {
+			if (parse_bool(val, &b))
+				return perr(ps, "%s: expected on/off, got '%s'",
+					    key, val);
+			if (!b && (idx == UV_IDX_QUI))
+				return perr(ps, "%s: QUI cannot be removed", key);
+			p->installed[idx] = b;
+		} else {
+			if (parse_ns(val, &n) || n > 1000000000ULL)
+				return perr(ps, "%s: expected a duration up to 1s "
+					    "(ns/us/ms), got '%s'", key, val);
+			p->cost_ns[idx] = n;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(uv_opts); i++) {
+		const struct uv_opt *o = &uv_opts[i];
+		int r = 0;
+
+		if (strcmp(o->name, key))
+			continue;
+		switch (o->type) {
+		case OPT_SIZE: r = lpv_parse_size(val, &n); break;
+		case OPT_NS: r = parse_ns(val, &n); break;
+		case OPT_U64: r = parse_u64(val, &n); break;
+		case OPT_BOOL: r = parse_bool(val, &b); n = b; break;
+		}
+		if (r)
+			return perr(ps, "%s: bad value '%s'", key, val);
+		if (n < o->min || n > o->max)
+			return perr(ps, "%s: %llu outside [%llu, %llu]", key,
+				    (unsigned long long)n,
+				    (unsigned long long)o->min,
+				    (unsigned long long)o->max);
+		if ((o->off == offsetof(struct uv_profile, uv_base_stor_len) ||
+		     o->off == offsetof(struct uv_profile, conf_base_phys_stor_len) ||
+		     o->off == offsetof(struct uv_profile, conf_base_virt_stor_len) ||
+		     o->off == offsetof(struct uv_profile, cpu_stor_len)) &&
+		    (n & (HW_PAGE_SIZE - 1)))
+			return perr(ps, "%s: must be a multiple of 4 KiB", key);
+		opt_set(p, o, n);
+		return 0;
+	}
+	return perr(ps, "unknown option '%s'", key);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int uv_profile_parse(const char *text, const char *origin,
+		     struct uv_profile *out, char *err, size_t errlen)
+{
+	struct parse ps = { origin ? origin : "profile", 0, err, errlen };
+	struct uv_profile p;
+	const char *s = text;
+	bool first = true;
+	char line[512];
+
+	if (errlen)
+		err[0] = '\0';
+	profile_defaults(&p);
+	snprintf(p.name, sizeof(p.name), "custom");
+	while (*s) {
+		const char *nl = strchr(s, '\n');
+		size_t n = nl ? (size_t)(nl - s) : strlen(s);
+		char *l, *eq, *hash;
+		int r;
+
+		ps.line++;
+		if (n >= sizeof(line))
+			return perr(&ps, "line longer than %zu characters",
+				    sizeof(line) - 1);
+		memcpy(line, s, n);
+		line[n] = '\0';
+		s += n + (nl ? 1 : 0);
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		l = trim(line);
+		if (!*l)
+			continue;
+		eq = strchr(l, '=');
+		if (!eq)
+			return perr(&ps, "expected 'key = value', got '%s'", l);
+		*eq = '\0';
+		r = parse_kv(&ps, &p, trim(l), trim(eq + 1), first);
+		if (r)
+			return r;
+		first = false;
+	}
+	*out = p;
+	return 0;
+}
+
+int uv_profile_load(const char *name_or_path, struct uv_profile *out,
+		    char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	if (errlen)
+		err[0] = '\0';
+	if (!name_or_path)
+		name_or_path = getenv("LAZYPV_UV_PROFILE");
+	if (!name_or_path || !*name_or_path)
+		name_or_path = "default";
+	if (uv_profile_builtin(name_or_path, out) == 0)
+		return 0;
+	f = fopen(name_or_path, "r");
+	if (!f) {
+		ret = -errno;
+		if (errlen)
+			snprintf(err, errlen, "%s: not a built-in profile "
+				 "(default, zero, old) and cannot be opened: %s",
+				 name_or_path, strerror(errno));
+		return ret;
+	}
+	text = malloc(1 << 20);
+	if (!text) {
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	len = fread(text, 1, (1 << 20) - 1, f);
+	if (ferror(f)) {
+		ret = -EIO;
+		goto out_free;
+	}
+	text[len] = '\0';
+	ret = uv_profile_parse(text, name_or_path, out, err, errlen);
+out_free:
+	free(text);
+out_close:
+	fclose(f);
+	return ret;
+}
+
+void uv_profile_print(const struct uv_profile *p, FILE *f)
+{
+	fprintf(f, "name = %s\n", p->name);
+	fprintf(f, "feature.misc = %s\n",
+		p->features & uv_bit_mask(BIT_UV_FEAT_MISC) ? "on" : "off");
+	for (size_t i = 0; i < ARRAY_SIZE(uv_opts); i++) {
+		const struct uv_opt *o = &uv_opts[i];
+		uint64_t v = opt_get(p, o);
+
+		if (o->type == OPT_BOOL)
+			fprintf(f, "%s = %s", o->name, v ? "on" : "off");
+		else if (o->type == OPT_NS)
+			fprintf(f, "%s = %lluns", o->name, (unsigned long long)v);
+		else
+			fprintf(f, "%s = %llu", o->name, (unsigned long long)v);
+		fprintf(f, "\t# %s [%llu..%llu]\n", o->desc,
+			(unsigned long long)o->min, (unsigned long long)o->max);
+	}
+	for (int i = 0; i < UV_NR_CMDS; i++)
+		fprintf(f, "call.%s = %s\ncost.%s = %lluns\n", uv_cmds[i].name,
+			p->installed[i] ? "on" : "off", uv_cmds[i].name,
+			(unsigned long long)p->cost_ns[i]);
+	for (unsigned int i = 0; i < p->nr_inject; i++) {
+		const struct uv_inject *in = &p->inject[i];
+
+		fprintf(f, "inject = %s", uv_cmd_name(in->cmd));
+		if (in->nth)
+			fprintf(f, " nth=%llu", (unsigned long long)in->nth);
+		else
+			fprintf(f, " prob=%g seed=%llu", in->prob,
+				(unsigned long long)in->seed);
+		fprintf(f, " cc=%u rc=0x%x rrc=0x%x\n", in->cc, in->rc, in->rrc);
+	}
+}
