@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uvhost.c - the host kernel's side of secure pages (arch/s390/kernel/uv.c
+ * and the gmap fault helpers): making a guest page secure (import, unpack),
+ * exporting and destroying pages with PG_arch_1 kept exact, the arch hooks
+ * the mm calls at unmap and on a host 0x3d, the 0x3e/0x3f handlers, and
+ * the batched range walk that destroys an address space's secure pages.
+ *
+ * PG_arch_1 ("may be secure") is set before an import UVC is issued and
+ * cleared only after a successful export or destroy ("owned" variants),
+ * so it may over-report but never under-report; the mm refuses to free a
+ * page that carries it.
+ *
+ * Locking: the import path takes mmap_lock (read), the PTL of the page and
+ * the page lock (trylock: contention answers -EAGAIN), freezes the refcount
+ * at the mapping's single reference, and issues one UVC attempt -- it never
+ * spins while holding those.  The export/destroy helpers need only a page
+ * reference.  The unmap hook runs under the PTL and issues only per-page
+ * UVCs, which take no mm lock.  Threads: any.
+ */
+#include "kvm_internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+
+static struct kvm_vcpu *vcpu_of_ctx(void)
+{
+	return kvm_current_vcpu();
+}
+
+/* ---- export / destroy, "owned" variants ---- */
+
+/* Old firmware reports "not secure" for a destroy/export of a non-secure
+ * page; for the host that is success (nothing left to do). */
+static bool uv_rc_not_secure(uint16_t rc, uint16_t rrc)
+{
+	return rc == UVC_RC_NOT_SECURE && rrc == UVC_RRC_NOT_SECURE;
+}
+
+int kvm_uv_destroy_owned(struct kvm_module *mod, struct page *page)
+{
+	uint16_t rc, rrc;
+	int ret;
+
+	page_get(page);
+	ret = uv_destroy_page(mod->uv, mm_page_to_pfn(mod->world, page), &rc, &rrc);
+	if (ret && uv_rc_not_secure(rc, rrc))
+		ret = 0;
+	if (!ret) {
+		page_clear_flag(page, PG_arch_1);
+		kvm_stat_inc(mod, destroys);
+	}
+	mm_page_put(mod->world, page);
+	return ret;
+}
+
+int kvm_uv_export_owned(struct kvm_module *mod, struct page *page)
+{
+	uint16_t rc, rrc;
+	int ret;
+
+	page_get(page);
+	ret = uv_convert_from_secure(mod->uv, mm_page_to_pfn(mod->world, page),
+				     &rc, &rrc);
+	if (ret && uv_rc_not_secure(rc, rrc))
+		ret = 0;
+	if (!ret) {
+		page_clear_flag(page, PG_arch_1);
+		kvm_stat_inc(mod, exports);
+	}
+	mm_page_put(mod->world, page);
+	return ret;
+}
+
+/* ---- the arch hooks ---- */
+
+/*
+ * ptep_get_and_clear_full: a present PTE of a protected mm is going away.
+ * What happens to a page that may be secure depends on the teardown the
+ * VM chose (mm_context(mm)->pv_teardown) and on @full (mm teardown):
+ *   munmap, or full in SYNC: export (content kept for a re-import);
+ *   full in LAZY (unless pv_sync_destroy): set the page aside for the
+ *     cleanup thread (v2 uv_destroy_page_lazy);
+ *   full in ASYNC (CPUs destroyed by the mmu-notifier release): destroy,
+ *     cheaper than export, and export only if that fails (6.0).
+ * A page whose export/destroy fails keeps PG_arch_1: the mm leaks it
+ * (secure_at_free) instead of reusing memory the UV may still own.
+ */
+static void kvm_arch_pte_clear(void *ctx, struct mm *mm, uintptr_t addr,
+			       struct page *page, bool full)
+{
+	struct kvm_module *mod = ctx;
+	struct mm_context *mc = mm_context(mm);
+	uint8_t teardown;
+
+	(void)addr;
+	if (!mm_is_protected(mm) || !page_test_flag(page, PG_arch_1))
+		return;
+	teardown = full ? __atomic_load_n(&mc->pv_teardown, __ATOMIC_ACQUIRE)
+			: KVM_TEARDOWN_EXPORT;
+	if (teardown == KVM_TEARDOWN_SET_ASIDE && !READ_ONCE(mc->pv_sync_destroy)) {
+		kvm_pv_set_aside_page(mod, mm, page);
+		return;
+	}
+	if (teardown == KVM_TEARDOWN_DESTROY &&
+	    kvm_uv_destroy_owned(mod, page) == 0)
+		return;
+	if (kvm_uv_export_owned(mod, page) == 0 && full)
+		kvm_stat_inc(mod, exit_exports);
+}
+
+/*
+ * arch_make_page_accessible, reached from the mm's 0x3d handler (host
+ * touched a secure frame): pin it shared if the guest shared it, else
+ * export it.  Called with a page reference and no mm lock.
+ */
+static int kvm_arch_make_accessible(void *ctx, struct page *page)
+{
+	struct kvm_module *mod = ctx;
+	hw_pfn_t pfn = mm_page_to_pfn(mod->world, page);
+	uint16_t rc, rrc;
+	int ret;
+
+	if (!page_test_flag(page, PG_arch_1))
+		return hw_frame_is_protected(mod->hw, pfn) ? -EFAULT : 0;
+	while (!page_trylock(page))
+		sched_yield();
+	if (uv_pin_shared(mod->uv, pfn, &rc, &rrc) == 0) {
+		page_clear_flag(page, PG_arch_1);
+		ret = 0;
+	} else {
+		ret = uv_convert_from_secure(mod->uv, pfn, &rc, &rrc);
+		if (ret && uv_rc_not_secure(rc, rrc))
+			ret = 0;
+		if (!ret) {
+			page_clear_flag(page, PG_arch_1);
+			kvm_stat_inc(mod, exports);
+		}
+	}
+	page_unlock(page);
+	if (!ret)
+		kvm_stat_inc(mod, pgm_3d);
+	return ret;
+}
+
+const struct mm_arch_ops kvm_arch_ops = {
+	.pte_clear = kvm_arch_pte_clear,
+	.make_accessible = kvm_arch_make_accessible,
+};
+
+/* ---- making pages secure ---- */
+
+/*
+ * Two configurations share this mm (one set aside): a page still owned by
+ * the old one must be exported before the new one imports it -- unless the
+ * UV transfers ownership itself (MISC), and not for UNPIN, which is not a
+ * real import.
+ */
+static bool should_export_before_import(struct kvm_module *mod,
+					struct uv_cb_header *uvcb,
+					struct mm *mm)
+{
+	if (uvcb->cmd == UVC_CMD_UNPIN_PAGE_SHARED || mod->has_misc)
+		return false;
+	return atomic_load_acquire(&mm_context(mm)->protected_count) > 1;
+}
+
+int kvm_make_secure(struct kvm *kvm, uint64_t gaddr, struct uv_cb_header *uvcb)
+{
+	struct kvm_module *mod = kvm->mod;
+	struct mm_pte_ref ref;
+	struct page *page;
+	uintptr_t uaddr;
+	uint64_t pte;
+	int cc, ret;
+
+	ret = gmap_translate(kvm->gmap, gaddr, &uaddr);
+	if (ret)
+		return ret;
+	mm_mmap_read_lock(kvm->mm);
+	ret = mm_pte_lock(kvm->mm, uaddr, &ref);
+	if (ret)
+		goto out_mmap;
+	pte = mm_pte_read(&ref);
+	if (!mm_pte_present(pte) || !mm_pte_write(pte)) {
+		ret = -ENXIO;		/* fault it in, then retry */
+		goto out_pte;
+	}
+	page = mm_pfn_to_page(mod->world, mm_pte_pfn(pte));
+	if (!page_trylock(page)) {
+		ret = -EAGAIN;
+		goto out_pte;
+	}
+	if (should_export_before_import(mod, uvcb, kvm->mm)) {
+		uint16_t rc, rrc;
+
+		/* Result ignored: a page not secure for anyone is fine. */
+		if (uv_convert_from_secure(mod->uv, mm_pte_pfn(pte), &rc, &rrc) == 0)
+			kvm_stat_inc(mod, export_before_import);
+	}
+	/* Only the mapping may hold the page while it changes hands. */
+	if (!page_ref_freeze(page, 1)) {
+		ret = -EAGAIN;
+		goto out_unlock;
+	}
+	page_set_flag(page, PG_arch_1);
+	cc = uv_call_once(mod->uv, uvcb);
+	page_ref_unfreeze(page, 1);
+	ret = uv_cc_errno(cc, uvcb->rc);
+	if (ret == -EAGAIN)
+		kvm_stat_inc(mod, import_retries);
+	else if (!ret)
+		kvm_stat_inc(mod, imports);
+out_unlock:
+	page_unlock(page);
+out_pte:
+	mm_pte_unlock(&ref);
+out_mmap:
+	mm_mmap_read_unlock(kvm->mm);
+	return ret;
+}
+
+int kvm_convert_to_secure(struct kvm *kvm, uint64_t gaddr,
+			  struct uv_cb_header *uvcb)
+{
+	unsigned int faults = 0;
+
+	for (;;) {
+		uintptr_t uaddr;
+		int ret = kvm_make_secure(kvm, gaddr, uvcb);
+
+		if (ret == -ENXIO && faults++ < 8) {
+			/*
+			 * No PTE, or the UV could not translate the address
+			 * (rc 0x10a): fault the page in (gmap_fault) and retry.
+			 * Bounded: a page that stays unmapped is an error.
+			 */
+			ret = gmap_translate(kvm->gmap, gaddr, &uaddr);
+			if (!ret)
+				ret = mm_fault(kvm->mm, uaddr, true, NULL);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (ret != -EAGAIN)
+			return ret;
+		if (task_should_stop())
+			return -EINTR;
+		sched_yield();
+	}
+}
+
+/* The page behind @gaddr with a reference (follow_page), or NULL. */
+static struct page *kvm_gaddr_page(struct kvm *kvm, uint64_t gaddr)
+{
+	struct page *page = NULL;
+	struct mm_pte_ref ref;
+	uintptr_t uaddr;
+	uint64_t pte;
+
+	if (gmap_translate(kvm->gmap, gaddr, &uaddr))
+		return NULL;
+	mm_mmap_read_lock(kvm->mm);
+	if (mm_pte_lock(kvm->mm, uaddr, &ref) == 0) {
+		pte = mm_pte_read(&ref);
+		if (mm_pte_present(pte)) {
+			page = mm_pfn_to_page(kvm->mod->world, mm_pte_pfn(pte));
+			page_get(page);
+		}
+		mm_pte_unlock(&ref);
+	}
+	mm_mmap_read_unlock(kvm->mm);
+	return page;
+}
+
+int kvm_destroy_page(struct kvm *kvm, uint64_t gaddr)
+{
+	struct page *page = kvm_gaddr_page(kvm, gaddr);
+	int ret;
+
+	if (!page)
+		return 0;	/* gone meanwhile: the retry will fault it in */
+	/* Destroy works while the old config has no CPUs; the export
+	 * fallback covers a racing destroy + re-import by another CPU. */
+	ret = kvm_uv_destroy_owned(kvm->mod, page);
+	if (ret)
+		ret = kvm_uv_export_owned(kvm->mod, page);
+	mm_page_put(kvm->mod->world, page);
+	return ret;
+}
+
+int kvm_export_gaddr(struct kvm *kvm, uint64_t gaddr)
+{
+	struct page *page = kvm_gaddr_page(kvm, gaddr);
+	int ret;
+
+	if (!page)
+		return 0;
+	ret = kvm_uv_export_owned(kvm->mod, page);
+	mm_page_put(kvm->mod->world, page);
+	return ret;
+}
+
+/* ---- program interruptions raised by the SIE loop ---- */
+
+int kvm_pgm_3e(void *ctx, const struct hw_pgm_info *info)
+{
+	struct kvm_vcpu *vcpu = vcpu_of_ctx();
+	struct kvm *kvm;
+	struct uv_cb_cts uvcb = {
+		.header.len = sizeof(uvcb),
+		.header.cmd = UVC_CMD_CONV_TO_SEC_STOR,
+	};
+	int ret;
+
+	(void)ctx;
+	if (!vcpu)
+		return -EFAULT;		/* only gmap faults are expected */
+	kvm = vcpu->kvm;
+	uvcb.guest_handle = READ_ONCE(kvm->pv.handle);
+	uvcb.gaddr = info->addr & HW_PAGE_MASK;
+	ret = kvm_convert_to_secure(kvm, uvcb.gaddr, &uvcb.header);
+	if (!ret)
+		kvm_stat_inc(kvm->mod, pgm_3e);
+	return ret;
+}
+
+int kvm_pgm_3f(void *ctx, const struct hw_pgm_info *info)
+{
+	struct kvm_vcpu *vcpu = vcpu_of_ctx();
+	int ret;
+
+	(void)ctx;
+	if (!vcpu)
+		return -EFAULT;
+	ret = kvm_destroy_page(vcpu->kvm, info->addr & HW_PAGE_MASK);
+	if (!ret)
+		kvm_stat_inc(vcpu->kvm->mod, pgm_3f);
+	return ret;
+}
+
+/* ---- the range walk ---- */
+
+struct gather {
+	uintptr_t next;		/* where the walk resumes */
+	size_t nr;
+	struct page *pages[4096];
+};
+
+/* Collect up to @max pages that may be secure, from @g->next on. */
+static void gather_pages(struct kvm_module *mod, struct mm *mm, uintptr_t end,
+			 size_t max, struct gather *g)
+{
+	struct mm_pte_ref ref;
+
+	g->nr = 0;
+	mm_mmap_read_lock(mm);
+	while (g->next < end && g->nr < max) {
+		uintptr_t addr = g->next;
+		uint64_t pte;
+
+		g->next += HW_PAGE_SIZE;
+		if (mm_pte_lock(mm, addr, &ref))
+			continue;	/* no VMA here */
+		pte = mm_pte_read(&ref);
+		if (mm_pte_present(pte)) {
+			struct page *page = mm_pfn_to_page(mod->world,
+							   mm_pte_pfn(pte));
+
+			if (page_test_flag(page, PG_arch_1)) {
+				page_get(page);
+				g->pages[g->nr++] = page;
+			}
+		}
+		mm_pte_unlock(&ref);
+	}
+	mm_mmap_read_unlock(mm);
+	kvm_stat_add(mod, walk_pages, g->nr);	/* (gathered = destroyed) */
+}
+
+static int destroy_range(struct kvm_module *mod, struct mm *mm,
+			 uintptr_t start, uintptr_t end, bool interruptible,
+			 int users)
+{
+	size_t max = mod->params.gather_pages;
+	struct gather *g = malloc(sizeof(*g));
+	int ret = 0;
+
+	if (!g)
+		return -ENOMEM;
+	if (max > ARRAY_SIZE(g->pages))
+		max = ARRAY_SIZE(g->pages);
+	g->next = start & HW_PAGE_MASK;
+	while (g->next < end) {
+		gather_pages(mod, mm, end, max, g);
+		for (size_t i = 0; i < g->nr; i++) {
+			/* A failure leaves PG_arch_1: the frame is never reused. */
+			ignore_result(kvm_uv_destroy_owned(mod, g->pages[i]));
+			mm_page_put(mod->world, g->pages[i]);
+		}
+		if (interruptible && task_should_stop()) {
+			ret = -EINTR;
+			break;
+		}
+		if (users && mm_users(mm) <= users)
+			break;
+		sched_yield();	/* cond_resched() between batches */
+	}
+	free(g);
+	return ret;
+}
+
+int kvm_uv_destroy_range(struct kvm_module *mod, struct mm *mm,
+			 uintptr_t start, uintptr_t end, bool interruptible)
+{
+	return destroy_range(mod, mm, start, end, interruptible, 0);
+}
+
+int kvm_uv_destroy_range_users(struct kvm_module *mod, struct mm *mm,
+			       uintptr_t start, uintptr_t end, int users)
+{
+	return destroy_range(mod, mm, start, end, false, users);
+}

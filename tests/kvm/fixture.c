@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+/* fixture.c - see fixture.h. */
+#include "fixture.h"
+
+#include <stdlib.h>
+
+#include "lib/lib.h"
+
+#define MIB (1ULL << 20)
+
+static void kfix_exit_files(void *ctx)
+{
+	struct kfix *f = ctx;
+
+	/* The VM fd's last close, after exit_mm: kvm_arch_destroy_vm. */
+	kvm_destroy_vm(f->kvm);
+	f->kvm = NULL;
+	f->vm_gone = true;
+}
+
+void kfix_init(struct kfix *f, const struct kfix_opts *o)
+{
+	struct hw_config hc = { 0 };
+	struct uv_params up = { 0 };
+	struct uv_profile prof;
+
+	memset(f, 0, sizeof(*f));
+	if (o)
+		f->o = *o;
+	if (!f->o.host_mem)
+		f->o.host_mem = 64 * MIB;
+	if (!f->o.guest_mem)
+		f->o.guest_mem = 16 * MIB;
+	if (!f->o.cpus)
+		f->o.cpus = 1;
+	if (!f->o.profile)
+		f->o.profile = "zero";
+	hc.mem_bytes = f->o.host_mem;
+	ASSERT_OK(hw_machine_create(&hc, &f->hw));
+	ASSERT_OK(mm_world_create(f->hw, NULL, &f->world));
+	ASSERT_OK(uv_profile_builtin(f->o.profile, &prof));
+	prof.init_min_origin = 0;	/* small test machines */
+	if (f->o.destroy_page_ns)
+		prof.cost_ns[uv_cmd_index(UVC_CMD_DESTR_SEC_STOR)] =
+			f->o.destroy_page_ns;
+	if (f->o.no_fast)
+		prof.installed[uv_cmd_index(UVC_CMD_DESTROY_SEC_CONF_FAST)] = false;
+	if (f->o.no_misc)
+		prof.features &= ~uv_bit_mask(BIT_UV_FEAT_MISC);
+	for (int i = 0; i < 4 && f->o.inject[i].cmd; i++)
+		prof.inject[prof.nr_inject++] = f->o.inject[i];
+	up.hw = f->hw;
+	up.profile = &prof;
+	ASSERT_OK(uv_create(&up, &f->uv));
+	ASSERT_OK(kvm_module_create(f->world, f->uv, f->o.params, &f->mod));
+	ASSERT_OK(memcg_create(f->world, "vmm", 0, &f->memcg));
+	ASSERT_OK(task_create(f->world, NULL, NULL, 0, &f->shell));
+	ASSERT_OK(task_create(f->world, f->shell, f->memcg, 0, &f->vmm));
+	f->mm = task_get_mm(f->vmm);
+	ASSERT_NOT_NULL(f->mm);
+	ASSERT_OK(mm_mmap(f->mm, f->o.guest_mem, MM_PROT_READ | MM_PROT_WRITE,
+			  &f->ram));
+	ASSERT_OK(kvm_create_vm(f->mod, f->vmm, &f->kvm));
+	f->mode = kvm_set_destroy_mode(f->kvm, f->o.mode);
+	ASSERT_GE(f->mode, 0);
+	ASSERT_OK(kvm_set_memory(f->kvm, f->o.guest_mem, f->ram));
+	for (unsigned int i = 0; i < f->o.cpus; i++)
+		ASSERT_OK(kvm_vcpu_create(f->kvm, i, &f->vcpu[i]));
+	task_set_exit_files(f->vmm, kfix_exit_files, f);
+}
+
+void kfix_boot_protected(struct kfix *f)
+{
+	struct kvm_pv_cmd cmd = { .cmd = KVM_PV_ENABLE };
+	struct uv_image_builder *b;
+	uint8_t pub[UV_HOST_KEY_LEN];
+	const uint64_t psw[2] = { 0, KFIX_IMAGE_GADDR };
+	uint8_t page[HW_PAGE_SIZE];
+	uint8_t hdr[8192];
+	size_t hlen = sizeof(hdr);
+	struct kvm_s390_pv_sec_parm parm;
+	struct kvm_s390_pv_unp unp = {
+		.addr = KFIX_IMAGE_GADDR,
+		.size = KFIX_IMAGE_PAGES * HW_PAGE_SIZE,
+		.tweak = 0x42,
+	};
+
+	ASSERT_OK(kvm_pv_command(f->kvm, &cmd));
+	ASSERT_TRUE(kvm_is_protected(f->kvm));
+	uv_host_key_public(f->uv, pub);
+	ASSERT_OK(uv_image_builder_create((const uint8_t (*)[UV_HOST_KEY_LEN])pub,
+					  1, psw, &b));
+	for (uint64_t i = 0; i < KFIX_IMAGE_PAGES; i++) {
+		uint64_t tweak[2] = { 0x42, i * HW_PAGE_SIZE };
+
+		memset(page, (int)(0xa0 + i), sizeof(page));
+		ASSERT_OK(uv_image_builder_add_page(b, KFIX_IMAGE_GADDR + i * HW_PAGE_SIZE,
+						    tweak, page, page));
+		/* The VMM loads the encrypted image into guest memory. */
+		ASSERT_OK(mm_access(f->mm, f->ram + KFIX_IMAGE_GADDR + i * HW_PAGE_SIZE,
+				    page, sizeof(page), true));
+	}
+	ASSERT_OK(uv_image_builder_header(b, hdr, &hlen));
+	uv_image_builder_destroy(b);
+	parm.origin = (uint64_t)(uintptr_t)hdr;
+	parm.length = hlen;
+	cmd = (struct kvm_pv_cmd){ .cmd = KVM_PV_SET_SEC_PARMS, .data = &parm };
+	ASSERT_OK(kvm_pv_command(f->kvm, &cmd));
+	cmd = (struct kvm_pv_cmd){ .cmd = KVM_PV_UNPACK, .data = &unp };
+	ASSERT_OK(kvm_pv_command(f->kvm, &cmd));
+	cmd = (struct kvm_pv_cmd){ .cmd = KVM_PV_VERIFY };
+	ASSERT_OK(kvm_pv_command(f->kvm, &cmd));
+	for (unsigned int i = 0; i < f->o.cpus; i++) {
+		uint16_t rc, rrc;
+
+		ASSERT_OK(kvm_vcpu_pv_set_state(f->vcpu[i], PV_CPU_STATE_OPR_LOAD,
+						&rc, &rrc));
+	}
+}
+
+int kfix_run(struct kfix *f, unsigned int cpu, kvm_guest_fn fn, void *ctx,
+	     struct kvm_run *run)
+{
+	int ret;
+
+	ASSERT_OK(task_thread_enter(f->vmm));
+	ret = kvm_vcpu_run(f->vcpu[cpu], fn, ctx, run);
+	task_thread_leave(f->vmm);
+	return ret;
+}
+
+int kfix_disable(struct kfix *f)
+{
+	struct kvm_pv_cmd cmd = { .cmd = KVM_PV_DISABLE };
+
+	return kvm_pv_command(f->kvm, &cmd);
+}
+
+void kfix_shutdown(struct kfix *f)
+{
+	int code = -1;
+
+	if (f->mm) {
+		mmput(f->mm);
+		f->mm = NULL;
+	}
+	ASSERT_OK(task_exit(f->vmm, 0));
+	ASSERT_OK(task_wait(f->vmm, &code));
+	ASSERT_EQ(code, 0);
+	ASSERT_TRUE(f->vm_gone);	/* exit_files ran before the wait returned */
+	f->vmm = NULL;
+}
+
+uint64_t kfix_fini(struct kfix *f)
+{
+	struct mm_stats st;
+	uint64_t leaked = 0;
+
+	if (f->vmm)
+		kfix_shutdown(f);
+	kvm_module_drain(f->mod);
+	ASSERT_OK(task_exit(f->shell, 0));
+	ASSERT_OK(task_wait(f->shell, NULL));
+	ASSERT_OK(mm_check(f->world));
+	ASSERT_OK(uv_check(f->uv));
+	ASSERT_OK(hw_check(f->hw));
+	mm_stats_get(f->world, &st);
+	for (int r = 0; r < MM_LEAK_NR; r++)
+		leaked += st.leaked[r];
+	/* Nothing in use but the UV's INIT storage and counted leaks. */
+	ASSERT_UEQ(st.use[PAGE_USE_ANON], 0);
+	ASSERT_UEQ(st.use[PAGE_USE_PENDING], 0);
+	ASSERT_UEQ(memcg_usage(f->memcg), 0);
+	ASSERT_OK(memcg_destroy(f->memcg));
+	kvm_module_destroy(f->mod);
+	ASSERT_OK(mm_check(f->world));
+	mm_stats_get(f->world, &st);
+	ASSERT_UEQ(st.use[PAGE_USE_DONATED], 0);
+	uv_destroy(f->uv);
+	mm_world_destroy(f->world);
+	ASSERT_OK(hw_check(f->hw));
+	hw_machine_destroy(f->hw);
+	return leaked;
+}
+
+static uint8_t pattern_byte(uint64_t seed, uint64_t page, size_t off)
+{
+	return seed ? (uint8_t)((seed * 131 + page * 7 + off) | 1) : 0;
+}
+
+int kfix_pattern_guest(void *ctx, struct kvm_vcpu *vcpu, struct kvm_run *run)
+{
+	struct kfix_pattern *p = ctx;
+	uint8_t buf[HW_PAGE_SIZE];
+	int ret;
+
+	p->result = 0;
+	for (uint64_t i = 0; i < p->pages; i++) {
+		uint64_t ga = p->gaddr + i * HW_PAGE_SIZE;
+
+		if (p->write) {
+			for (size_t o = 0; o < sizeof(buf); o++)
+				buf[o] = pattern_byte(p->seed, i, o);
+			ret = kvm_guest_write(vcpu, ga, buf, sizeof(buf));
+			if (ret)
+				return p->result = ret;
+		}
+		ret = kvm_guest_read(vcpu, ga, buf, sizeof(buf));
+		if (ret)
+			return p->result = ret;
+		for (size_t o = 0; o < sizeof(buf); o++) {
+			if (buf[o] != pattern_byte(p->seed, i, o)) {
+				p->result = -EILSEQ;
+				p->bad_page = i;
+				break;
+			}
+		}
+		if (p->result)
+			break;
+	}
+	run->reason = KVM_EXIT_POWEROFF;
+	return 0;
+}
