@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmm.h - the VMM (QEMU's role): the one header of src/vmm/ that the tools,
+ * the benchmarks and the tests include.
+ *
+ * The pieces:
+ *
+ *   images     the file format `lazypv mkimage` writes and `lazypv run`
+ *              boots: a small file header, the SE header the UV opens at
+ *              SET_SEC_PARMS, then the encrypted pages (page 0 is the boot
+ *              descriptor naming the guest program; the rest a payload).
+ *   programs   the guest programs (touch, idle, memtest, io) that run on the
+ *              vCPUs and touch guest memory only through the SIE path.
+ *   host       the whole host stack brought up for one run: machine, UV,
+ *              host mm, the KVM module and a "shell" task VMMs are forked
+ *              from.
+ *   vmm        one VMM process: a task (child of the shell, in its own
+ *              memcg) whose guest-RAM VMA backs one VM, a main thread that
+ *              boots, reboots, resets and shuts the guest down, and one
+ *              thread per vCPU.  Its life is told as a timeline of events
+ *              with monotonic timestamps.
+ *
+ * Errors are 0 or a negative errno; functions that take an @err buffer
+ * also write a one-line explanation there.  Design: docs/vmm.md.
+ */
+#ifndef LAZYPV_VMM_H
+#define LAZYPV_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hw/hw.h"
+#include "kvm/kvm.h"
+#include "lazypv/compiler.h"
+#include "mm/mm.h"
+#include "uv/uv.h"
+
+struct vmm;
+struct vmm_host;
+
+/* ====================================================================
+ * images
+ * ==================================================================== */
+
+#define VMM_IMAGE_MAGIC "LPVSEIMG"
+#define VMM_IMAGE_VERSION 1
+#define VMM_IMAGE_HDR_LEN 256		/* file header bytes */
+#define VMM_IMAGE_MAX_COMPONENTS 4
+#define VMM_IMAGE_MAX_SE_HEADER (64 * 1024)
+#define VMM_IMAGE_MAX_PAGES (1ULL << 22)	/* 16 GiB of image */
+#define VMM_IMAGE_MAX_GADDR (1ULL << 40)
+/* Default payload ("kernel"): a deterministic blob, so UNPACK has work. */
+#define VMM_IMAGE_DEFAULT_PAYLOAD (4ULL << 20)
+
+/* Longest "NAME" and "ARGS" of a "NAME[:ARGS]" program spec. */
+#define VMM_PROGRAM_NAME_MAX 32
+#define VMM_PROGRAM_ARGS_MAX 256
+
+/* One UNPACK component: contiguous guest pages under one tweak. */
+struct vmm_image_component {
+	uint64_t gaddr;
+	uint64_t nr_pages;
+	uint64_t tweak;		/* tweak[0]; tweak[1] is the byte offset */
+};
+
+/*
+ * A parsed image.  se_header and pages point into the buffer given to
+ * vmm_image_parse() (which must outlive the image), or into the buffer
+ * vmm_image_load() read (freed by vmm_image_release()).
+ */
+struct vmm_image {
+	uint64_t psw[2];
+	uint8_t host_pub[UV_HOST_KEY_LEN];	/* the UV it was built for */
+	unsigned int nr_components;
+	struct vmm_image_component comp[VMM_IMAGE_MAX_COMPONENTS];
+	const uint8_t *se_header;
+	size_t se_header_len;
+	const uint8_t *pages;		/* components' pages, in order */
+	uint64_t nr_pages;
+	uint64_t guest_end;		/* end of the highest component */
+	void *owned;			/* vmm_image_load()'s buffer */
+};
+
+struct vmm_image_spec {
+	const char *program;		/* "NAME[:ARGS]" */
+	const void *payload;		/* NULL: the default blob */
+	size_t payload_len;		/* bytes (padded to pages) */
+	uint64_t default_payload_len;	/* for payload NULL; 0: 4 MiB */
+	uint64_t nonce;			/* per-image; 0: random */
+};
+
+/*
+ * Build an image of @spec for the UV whose public host key is @host_pub:
+ * a malloc'd buffer in *buf (free()) of *len bytes.  -EINVAL bad program
+ * spec, -E2BIG payload too large, -ENOMEM, or the UV builder's error.
+ */
+int vmm_image_build(const struct vmm_image_spec *spec,
+		    const uint8_t host_pub[UV_HOST_KEY_LEN], void **buf,
+		    size_t *len, char *err, size_t errlen) __must_check;
+/*
+ * Parse and validate an image in memory.  Never trusts a field: -EINVAL
+ * (malformed: the message says which field), -EBADMSG (checksum),
+ * -EPROTONOSUPPORT (version).  Page contents are checked by the UV
+ * (UNPACK/VERIFY), not here.
+ */
+int vmm_image_parse(const void *buf, size_t len, struct vmm_image *out,
+		    char *err, size_t errlen) __must_check;
+/* Read @path and parse it; errors as vmm_image_parse or -errno of I/O. */
+int vmm_image_load(const char *path, struct vmm_image *out, char *err,
+		   size_t errlen) __must_check;
+void vmm_image_release(struct vmm_image *img);
+
+/*
+ * The UV's private host key derived from a seed string (SHA-256 of a
+ * domain tag and the seed): `lazypv run --uv-seed S` gives its UV this key
+ * and `lazypv mkimage --uv-seed S` builds for its public half.  NULL seed
+ * means VMM_DEFAULT_UV_SEED.
+ */
+#define VMM_DEFAULT_UV_SEED "lazypv"
+void vmm_host_key_from_seed(const char *seed, uint8_t priv[UV_HOST_KEY_LEN]);
+/* Parse 64 hex digits into a public key; -EINVAL otherwise. */
+int vmm_host_key_parse(const char *hex,
+		       uint8_t pub[UV_HOST_KEY_LEN]) __must_check;
+
+/* ====================================================================
+ * guest programs
+ * ==================================================================== */
+
+/*
+ * Validate a "NAME[:ARGS]" spec (ARGS: key=value,...): 0, -ENOENT unknown
+ * program, -EINVAL bad or unknown argument, -ENAMETOOLONG.  The keys:
+ *   every program  rounds=N (1), then=reboot|clear|reset0|reset1|poweroff|idle
+ *                  (reboot): what vCPU 0 asks for after the last round --
+ *                  diag 308 subcode 10 (new protected guest), 3 (reboot
+ *                  non-protected), 0/1 (reset, staying protected),
+ *                  power-off, or wait until the host acts
+ *   touch          mib=N (all free memory): per-boot pattern, verified;
+ *                  memory not yet written this boot must read as zero
+ *   memtest        mib=N, ops=N (2 per page), seed=N: random writes, verify
+ *   io             pages=N (8): shared pages the VMM answers through
+ *   idle           ticks until the host acts (then is ignored)
+ */
+int vmm_program_check(const char *spec, char *err, size_t errlen) __must_check;
+/* "touch, idle, memtest, io" */
+const char *vmm_program_names(void);
+
+/* The touch/memtest pattern word at @gaddr for the boot key @key and round
+ * @round (the host side uses it to look for plaintext). */
+uint64_t vmm_pattern_word(uint64_t key, uint64_t gaddr, unsigned int round);
+
+/* ====================================================================
+ * the host stack
+ * ==================================================================== */
+
+struct vmm_host_config {
+	uint64_t host_mem;		/* bytes of host physical memory */
+	enum hw_protect_mode protect;
+	const char *uv_profile;		/* name or file; NULL: env, default */
+	const char *uv_seed;		/* host key seed; NULL: default */
+	const struct kvm_params *kvm;	/* NULL: defaults + environment */
+};
+
+/* Everything one run needs below the VMM; fields are read-only. */
+struct vmm_host {
+	struct hw_machine *hw;
+	struct uv *uv;
+	struct mm_world *world;
+	struct kvm_module *kvm;
+	struct task *shell;		/* parent of every VMM task */
+	uint8_t host_pub[UV_HOST_KEY_LEN];
+	struct uv_profile profile;
+};
+
+/* -EINVAL/-ENOENT bad profile (message in @err), -E2BIG host memory, or
+ * the layer's error. */
+int vmm_host_create(const struct vmm_host_config *cfg, struct vmm_host **out,
+		    char *err, size_t errlen) __must_check;
+/* Every VMM must have been waited for. */
+void vmm_host_destroy(struct vmm_host *host);
+/* mm_check, uv_check and hw_check at a quiescent point: 0 or the first
+ * failure (-EUCLEAN). */
+int vmm_host_check(struct vmm_host *host) __must_check;
+
+/* ====================================================================
+ * the VMM process
+ * ==================================================================== */
+
+enum vmm_destroy_mode {
+	VMM_DESTROY_SYNC = 0,	/* KVM_PV_DISABLE: walk, then destroy config */
+	VMM_DESTROY_NR,
+};
+const char *vmm_destroy_mode_name(enum vmm_destroy_mode mode);
+/* "sync" -> VMM_DESTROY_SYNC; -EINVAL otherwise. */
+int vmm_destroy_mode_parse(const char *s,
+			   enum vmm_destroy_mode *out) __must_check;
+
+enum vmm_event_type {
+	VMM_EV_BOOT_START,	/* a guest is being set up (boot n) */
+	VMM_EV_UNPACKED,	/* image unpacked and verified: pages, ns */
+	VMM_EV_GUEST_START,	/* the guest's first instruction */
+	VMM_EV_GUEST_ROUND,	/* a guest program finished a round */
+	VMM_EV_REBOOT_REQUEST,	/* diag 308 (subcode) or external reset */
+	VMM_EV_UNPROTECTED,	/* the old protected config is torn down */
+	VMM_EV_SHUTDOWN_REQUEST, /* power-off, host request or kill */
+	VMM_EV_GUEST_ERROR,	/* the guest or a boot step failed */
+	VMM_EV_EXIT,		/* the parent's task_wait() returned */
+	VMM_EV_RECLAIMED,	/* every frame back in the pool, uncharged */
+	VMM_EV_NR,
+};
+const char *vmm_event_name(enum vmm_event_type type);
+
+/* REBOOT_REQUEST subcode of a host-initiated external reset. */
+#define VMM_RESET_EXTERNAL 0x100
+
+struct vmm_event {
+	enum vmm_event_type type;
+	uint64_t t_ns;		/* hw_now_ns() */
+	unsigned int boot;	/* 0 = first boot */
+	bool protected;		/* the boot is a protected guest */
+	uint64_t subcode;	/* REBOOT_REQUEST */
+	/*
+	 * GUEST_START: since the boot started (first boot) or since the
+	 * reboot request (restart latency); UNPACKED/UNPROTECTED: duration;
+	 * EXIT: exit latency (since the shutdown request); RECLAIMED: reclaim
+	 * time (since the shutdown request).
+	 */
+	uint64_t latency_ns;
+	uint64_t pages;		/* UNPACKED: image pages; RECLAIMED: frames */
+	uint64_t leaked;	/* RECLAIMED: frames leaked since creation */
+	unsigned int round;	/* GUEST_ROUND */
+	int code;		/* EXIT: exit code; GUEST_ERROR: -errno */
+	char message[128];	/* GUEST_ERROR, SHUTDOWN_REQUEST: why */
+};
+
+/*
+ * Print one event: a readable line (times relative to @t0_ns) or one JSON
+ * object per line with the absolute monotonic t_ns.
+ */
+void vmm_event_print(const struct vmm_event *ev, uint64_t t0_ns, FILE *f,
+		     bool json);
+
+struct vmm_config {
+	uint64_t guest_mem;		/* bytes, 1 MiB multiple */
+	unsigned int cpus;		/* 1..VMM_MAX_CPUS */
+	enum vmm_destroy_mode destroy;
+	uint64_t memcg_limit;		/* bytes, 0: unlimited */
+	const struct vmm_image *image;	/* the SE image (protected boots) */
+	/* Program for non-protected boots (diag 308 subcode 3, or the first
+	 * boot with start_plain); NULL: such boots fail. */
+	const char *plain_program;
+	bool start_plain;		/* first boot non-protected */
+	/* Reboots and resets honoured; the next request ends the VMM as a
+	 * shutdown (like QEMU's -no-reboot after that many).  <0: no limit. */
+	int max_reboots;
+	uint64_t salt;			/* pattern salt; 0: random */
+	/* Called for every event, in order, under the VMM's lock: it must not
+	 * call back into this VMM.  May be NULL. */
+	void (*on_event)(void *ctx, const struct vmm_event *ev);
+	void *event_ctx;
+};
+
+#define VMM_MAX_CPUS 64
+
+/*
+ * Check a configuration against the host before anything starts: -EINVAL
+ * (zero/unaligned sizes, zero or too many CPUs, no image), -E2BIG (guest
+ * or image larger than memory allows), with a one-line message.
+ */
+int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
+		     char *err, size_t errlen) __must_check;
+
+/*
+ * Fork a VMM from the host's shell task and start it: its main thread
+ * creates the VM and boots the guest.  Everything after the fork is
+ * reported through events and vmm_wait().
+ */
+int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
+	       struct vmm **out) __must_check;
+
+/* Host-side requests (like QEMU's monitor): power the guest off, or an
+ * external reset (re-IPL of the protected image).  -ESRCH once exiting. */
+int vmm_request_shutdown(struct vmm *vmm) __must_check;
+int vmm_request_reset(struct vmm *vmm) __must_check;
+/* SIGKILL the VMM process (task_kill), recording the request time. */
+int vmm_kill(struct vmm *vmm) __must_check;
+
+/* Wait until boot number @boot ran its first instruction: 0, or -ESRCH if
+ * the VMM exits first. */
+int vmm_wait_booted(struct vmm *vmm, unsigned int boot) __must_check;
+/* Wait until round @round of boot @boot is reported done (-ESRCH as above). */
+int vmm_wait_round(struct vmm *vmm, unsigned int boot,
+		   unsigned int round) __must_check;
+
+struct vmm_result {
+	int exit_code;		/* 0 power-off, 1 error, TASK_EXIT_KILLED */
+	bool killed;
+	unsigned int boots;	/* guests started (first + reboots/resets) */
+	uint64_t exit_latency_ns;
+	uint64_t reclaim_ns;
+	uint64_t reclaimed_frames;
+	uint64_t leaked_frames;
+	int error;		/* first guest/boot error, -errno */
+	char message[128];
+	uint64_t io_pages;	/* pages the io device answered */
+};
+
+/*
+ * The parent's wait: task_wait() on the VMM (EXIT event), then until every
+ * frame it used is back and uncharged (RECLAIMED).  -ETIMEDOUT if reclaim
+ * does not finish within a minute.  Once only.
+ */
+int vmm_wait(struct vmm *vmm, struct vmm_result *res) __must_check;
+/* Free the handle (waits first if vmm_wait() was not called). */
+void vmm_destroy(struct vmm *vmm);
+
+/* Snapshot of the timeline so far (valid until the next event or
+ * vmm_destroy; call after vmm_wait for the full one). */
+const struct vmm_event *vmm_events(struct vmm *vmm, size_t *nr);
+
+/* The boot key of boot @boot (see vmm_pattern_word). */
+uint64_t vmm_boot_key(const struct vmm *vmm, unsigned int boot);
+/* The host reading guest RAM like QEMU would (mm_access on the guest-RAM
+ * VMA: a secure page raises 0x3d and is exported first). */
+int vmm_host_read_guest(struct vmm *vmm, uint64_t gaddr, void *buf,
+			size_t len) __must_check;
+int vmm_host_write_guest(struct vmm *vmm, uint64_t gaddr, const void *buf,
+			 size_t len) __must_check;
+struct task *vmm_task(const struct vmm *vmm);
+struct memcg *vmm_memcg(const struct vmm *vmm);
+
+#endif /* LAZYPV_VMM_H */

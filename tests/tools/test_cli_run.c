@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_cli_run.c - `lazypv run` and `lazypv mkimage` as a user meets them:
+ * the binary from the build directory (ctest's working directory) run as a
+ * subprocess.  Bad options and impossible sizes exit 2 with exactly one
+ * line on stderr and nothing on stdout; an image made by mkimage boots
+ * with the same --uv-seed and is refused with another; --json prints one
+ * object per line ending with the summary.
+ */
+#include "test.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct cli {
+	int status;
+	char out[1 << 16];
+	char err[4096];
+	char dir[64];
+};
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+}
+
+/* Run "./lazypv ARGS" with stdout/stderr captured in files. */
+static void cli_run(struct cli *c, const char *args)
+{
+	char cmd[1024], o[128], e[128];
+	int st;
+
+	if (!c->dir[0]) {
+		strcpy(c->dir, "/tmp/lazypv-cli-XXXXXX");
+		ASSERT_NOT_NULL(mkdtemp(c->dir));
+	}
+	if (access("./lazypv", X_OK))
+		test_fail(__FILE__, __LINE__, "./lazypv not found (run from the build directory)");
+	snprintf(o, sizeof(o), "%s/out", c->dir);
+	snprintf(e, sizeof(e), "%s/err", c->dir);
+	snprintf(cmd, sizeof(cmd), "./lazypv %s >%s 2>%s", args, o, e);
+	st = system(cmd);
+	ASSERT_TRUE(WIFEXITED(st));
+	c->status = WEXITSTATUS(st);
+	slurp(o, c->out, sizeof(c->out));
+	slurp(e, c->err, sizeof(c->err));
+}
+
+static void cli_cleanup(struct cli *c)
+{
+	char cmd[128];
+
+	if (c->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
+		ASSERT_EQ(system(cmd), 0);
+	}
+}
+
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void expect_usage_error(struct cli *c, const char *args,
+			       const char *needle)
+{
+	cli_run(c, args);
+	if (c->status != 2 || count_lines(c->err) != 1 || c->out[0] ||
+	    !strstr(c->err, needle))
+		test_fail(__FILE__, __LINE__,
+			  "'lazypv %s': status %d, stdout \"%s\", stderr \"%s\" (want 2, one line with \"%s\")",
+			  args, c->status, c->out, c->err, needle);
+}
+
+TEST_IMPL(cli_run_rejects_bad_options)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+
+	ASSERT_NOT_NULL(c);
+	expect_usage_error(c, "run --cpus 0", "--cpus");
+	expect_usage_error(c, "run --cpus x", "--cpus");
+	expect_usage_error(c, "run --guest-mem 1G --host-mem 512M", "does not fit");
+	expect_usage_error(c, "run --guest-mem 0", "--guest-mem");
+	expect_usage_error(c, "run --guest-mem 1000K", "--guest-mem");
+	expect_usage_error(c, "run --guest-mem lots", "--guest-mem");
+	expect_usage_error(c, "run --host-mem 1G", "init_min_origin");
+	expect_usage_error(c, "run --program nosuch", "unknown program");
+	expect_usage_error(c, "run --program touch:mib=zero", "mib");
+	expect_usage_error(c, "run --uv-profile nosuch-profile", "nosuch-profile");
+	expect_usage_error(c, "run --destroy lazy", "--destroy");
+	expect_usage_error(c, "run --frobnicate", "frobnicate");
+	expect_usage_error(c, "run --reboots", "needs a value");
+	expect_usage_error(c, "run extra", "unexpected");
+	expect_usage_error(c, "run --image /nonexistent/image", "/nonexistent/image");
+	expect_usage_error(c, "mkimage -o x", "--program");
+	expect_usage_error(c, "mkimage --program touch", "-o");
+	expect_usage_error(c, "mkimage --program nosuch -o x", "unknown program");
+	expect_usage_error(c, "mkimage --program idle --host-key-pub 12 -o x", "64 hex");
+	/* The help exits 0 and mentions every option the issue names. */
+	cli_run(c, "run --help");
+	ASSERT_EQ(c->status, 0);
+	for (const char *const *o = (const char *const[]){ "--guest-mem",
+		"--host-mem", "--cpus", "--program", "--reboots", "--destroy",
+		"--uv-profile", "--memcg-limit", "--json", NULL }; *o; o++)
+		ASSERT_NOT_NULL(strstr(c->out, *o));
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
+
+TEST_IMPL(cli_mkimage_then_run)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	char args[512], img[128], junk[128];
+
+	ASSERT_NOT_NULL(c);
+	cli_run(c, "mkimage --print-host-key --uv-seed cli-test");
+	ASSERT_EQ(c->status, 0);
+	ASSERT_EQ(strlen(c->out), 65);
+	snprintf(img, sizeof(img), "%s/guest.img", c->dir);
+	snprintf(args, sizeof(args),
+		 "mkimage --program touch:mib=4,then=reboot --payload-size 256K --uv-seed cli-test -o %s",
+		 img);
+	cli_run(c, args);
+	ASSERT_EQ(c->status, 0);
+	ASSERT_NOT_NULL(strstr(c->out, "encrypted pages"));
+	/* Boots with the same seed, through a reboot, as JSON. */
+	snprintf(args, sizeof(args),
+		 "run --image %s --uv-seed cli-test --guest-mem 16M --reboots 1 --json",
+		 img);
+	cli_run(c, args);
+	if (c->status)
+		fprintf(stderr, "# %s\n", c->err);
+	ASSERT_EQ(c->status, 0);
+	{
+		size_t lines = 0, starts = 0;
+		char *save = NULL, *last = NULL;
+
+		for (char *l = strtok_r(c->out, "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save), lines++) {
+			ASSERT_EQ(l[0], '{');
+			ASSERT_EQ(l[strlen(l) - 1], '}');
+			ASSERT_NOT_NULL(strstr(l, "\"event\":\""));
+			starts += strstr(l, "\"event\":\"guest_start\"") != NULL;
+			last = l;
+		}
+		ASSERT_EQ(starts, 2);
+		ASSERT_GT(lines, 8);
+		ASSERT_NOT_NULL(last);
+		ASSERT_NOT_NULL(strstr(last, "\"event\":\"summary\""));
+		ASSERT_NOT_NULL(strstr(last, "\"exit_latency_ns\""));
+	}
+	/* Another seed: refused before anything starts. */
+	snprintf(args, sizeof(args), "run --image %s --uv-seed other --guest-mem 16M",
+		 img);
+	cli_run(c, args);
+	ASSERT_EQ(c->status, 2);
+	ASSERT_NOT_NULL(strstr(c->err, "host key"));
+	/* A damaged file: a one-line error naming the problem. */
+	snprintf(junk, sizeof(junk), "%s/junk.img", c->dir);
+	snprintf(args, sizeof(args), "head -c 5000 %s > %s", img, junk);
+	ASSERT_EQ(system(args), 0);
+	snprintf(args, sizeof(args), "run --image %s --uv-seed cli-test", junk);
+	expect_usage_error(c, args, "truncated");
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
+
+TEST_IMPL(cli_run_text_timeline)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+
+	ASSERT_NOT_NULL(c);
+	cli_run(c, "run --guest-mem 16M --cpus 2 --reboots 1 --payload-size 64K --program memtest:ops=2000");
+	if (c->status)
+		fprintf(stderr, "# %s\n", c->err);
+	ASSERT_EQ(c->status, 0);
+	ASSERT_NOT_NULL(strstr(c->out, "restart latency"));
+	ASSERT_NOT_NULL(strstr(c->out, "exit latency"));
+	ASSERT_NOT_NULL(strstr(c->out, "memory reclaimed"));
+	ASSERT_NOT_NULL(strstr(c->out, "ok (mm, uv, hw)"));
+	ASSERT_NOT_NULL(strstr(c->out, "leaks                0 frames"));
+	/* An idle guest: the host resets it, then shuts it down. */
+	cli_run(c, "run --guest-mem 16M --reboots 2 --payload-size 64K --program idle");
+	ASSERT_EQ(c->status, 0);
+	ASSERT_NOT_NULL(strstr(c->out, "external reset requested"));
+	ASSERT_NOT_NULL(strstr(c->out, "host request"));
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_mkimage.c - `lazypv mkimage`: build an SE image (genprotimg's role)
+ * for one UV's public host key: the program the guest runs, its
+ * arguments, and a payload ("the kernel": a file, or a deterministic blob).
+ *
+ * The host key: either given as 64 hex digits (--host-key-pub, as printed
+ * by --print-host-key) or derived from the same seed `lazypv run --uv-seed`
+ * gives its UV (default "lazypv").  No UV is started here.  The image is
+ * written to a temporary file and renamed, so a failure never leaves half
+ * an image behind.  Single-threaded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/lib.h"
+#include "tools.h"
+#include "uv/uv.h"
+#include "vmm/vmm.h"
+
+/* Largest payload file accepted (the image format allows more). */
+#define MKIMAGE_MAX_PAYLOAD (1ULL << 30)
+
+static void mkimage_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: lazypv mkimage --program NAME[:ARGS] [--payload FILE]\n"
+		"                      [--payload-size SIZE] [--nonce N]\n"
+		"                      [--host-key-pub HEX | --uv-seed STRING] -o FILE\n"
+		"       lazypv mkimage --print-host-key [--uv-seed STRING]\n"
+		"\n"
+		"Build a protected-guest (SE) image: page 0 names the guest program\n"
+		"and its arguments, the rest is the payload, all encrypted for the\n"
+		"UV's public host key.\n"
+		"\n"
+		"  --program SPEC       guest program (%s) with\n"
+		"                       key=value arguments, e.g. touch:mib=64,rounds=2\n"
+		"  --payload FILE       the payload (\"kernel\"); default: a deterministic\n"
+		"                       blob of --payload-size bytes (default 4M)\n"
+		"  --host-key-pub HEX   the target UV's public host key (64 hex digits)\n"
+		"  --uv-seed STRING     or the seed the target 'lazypv run' uses\n"
+		"                       (default \"%s\")\n"
+		"  --nonce N            the image's nonce (default: random)\n"
+		"  --print-host-key     print the public host key of --uv-seed and exit\n"
+		"  -o, --output FILE    where to write the image\n",
+		vmm_program_names(), VMM_DEFAULT_UV_SEED);
+}
+
+static int read_file(const char *path, void **buf, size_t *len)
+{
+	struct stat st;
+	uint8_t *p;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MKIMAGE_MAX_PAYLOAD) {
+		r = -EFBIG;
+		goto out;
+	}
+	p = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!p) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, p + done, (size_t)st.st_size - done);
+
+		if (n <= 0) {
+			r = n ? -errno : -EIO;
+			free(p);
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	*buf = p;
+	*len = done;
+out:
+	close(fd);
+	return r;
+}
+
+static int write_file(const char *path, const void *buf, size_t len)
+{
+	char tmp[4096];
+	const uint8_t *p = buf;
+	size_t done = 0;
+	int fd, r = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >=
+	    sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (done < len && !r) {
+		ssize_t n = write(fd, p + done, len - done);
+
+		if (n < 0)
+			r = -errno;
+		else
+			done += (size_t)n;
+	}
+	if (!r && fsync(fd))
+		r = -errno;
+	if (close(fd) && !r)
+		r = -errno;
+	if (!r && rename(tmp, path))
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
+}
+
+static void print_key(const uint8_t key[UV_HOST_KEY_LEN])
+{
+	for (int i = 0; i < UV_HOST_KEY_LEN; i++)
+		printf("%02x", key[i]);
+}
+
+int cmd_mkimage(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "program", required_argument, NULL, 'p' },
+		{ "payload", required_argument, NULL, 'f' },
+		{ "payload-size", required_argument, NULL, 'P' },
+		{ "host-key-pub", required_argument, NULL, 'k' },
+		{ "uv-seed", required_argument, NULL, 's' },
+		{ "nonce", required_argument, NULL, 'n' },
+		{ "print-host-key", no_argument, NULL, 'K' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vmm_image_spec spec = { 0 };
+	const char *payload_path = NULL, *output = NULL, *seed = NULL;
+	const char *keyhex = NULL;
+	uint8_t pub[UV_HOST_KEY_LEN], priv[UV_HOST_KEY_LEN];
+	bool print_only = false;
+	void *payload = NULL, *img = NULL;
+	size_t payload_len = 0, img_len = 0;
+	struct vmm_image parsed;
+	char err[200];
+	int c, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			spec.program = optarg;
+			break;
+		case 'f':
+			payload_path = optarg;
+			break;
+		case 'P':
+			if (lpv_parse_size(optarg, &spec.default_payload_len) ||
+			    !spec.default_payload_len ||
+			    spec.default_payload_len > MKIMAGE_MAX_PAYLOAD)
+				tool_usage_error("mkimage", "bad size '%s' for --payload-size",
+						 optarg);
+			break;
+		case 'k':
+			keyhex = optarg;
+			break;
+		case 's':
+			seed = optarg;
+			break;
+		case 'n': {
+			char *end;
+
+			errno = 0;
+			spec.nonce = strtoull(optarg, &end, 0);
+			if (errno || !*optarg || *end || !spec.nonce)
+				tool_usage_error("mkimage", "--nonce takes a non-zero number, not '%s'",
+						 optarg);
+			break;
+		}
+		case 'K':
+			print_only = true;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'h':
+			mkimage_usage(stdout);
+			return 0;
+		default:
+			if (optopt)
+				tool_usage_error("mkimage", "option %s needs a value",
+						 argv[optind - 1]);
+			tool_usage_error("mkimage", "unknown option '%s'",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		tool_usage_error("mkimage", "unexpected argument '%s'", argv[optind]);
+	if (keyhex && seed)
+		tool_usage_error("mkimage", "--host-key-pub and --uv-seed exclude each other");
+	if (keyhex) {
+		if (vmm_host_key_parse(keyhex, pub))
+			tool_usage_error("mkimage", "--host-key-pub takes 64 hex digits");
+	} else {
+		vmm_host_key_from_seed(seed, priv);
+		r = uv_host_key_derive_public(priv, pub);
+		explicit_bzero(priv, sizeof(priv));
+		if (r) {
+			fprintf(stderr, "lazypv mkimage: deriving the host key: %s\n",
+				strerror(-r));
+			return 1;
+		}
+	}
+	if (print_only) {
+		print_key(pub);
+		printf("\n");
+		return 0;
+	}
+	if (!spec.program)
+		tool_usage_error("mkimage", "--program is required");
+	if (!output)
+		tool_usage_error("mkimage", "-o FILE is required");
+	if (vmm_program_check(spec.program, err, sizeof(err)))
+		tool_usage_error("mkimage", "--program: %s", err);
+	if (payload_path) {
+		if (spec.default_payload_len)
+			tool_usage_error("mkimage", "--payload and --payload-size exclude each other");
+		r = read_file(payload_path, &payload, &payload_len);
+		if (r)
+			tool_usage_error("mkimage", "--payload %s: %s", payload_path,
+					 r == -EFBIG ? "not a regular file of at most 1 GiB"
+						     : strerror(-r));
+		spec.payload = payload;
+		spec.payload_len = payload_len;
+	}
+
+	r = vmm_image_build(&spec, pub, &img, &img_len, err, sizeof(err));
+	/* Check what we wrote parses: the file is for a program to read. */
+	if (!r)
+		r = vmm_image_parse(img, img_len, &parsed, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "lazypv mkimage: %s\n", err);
+		goto out;
+	}
+	r = write_file(output, img, img_len);
+	if (r) {
+		fprintf(stderr, "lazypv mkimage: writing %s: %s\n", output,
+			strerror(-r));
+		goto out;
+	}
+	printf("%s: %zu bytes, %" PRIu64 " encrypted pages, SE header %zu bytes, program %s, host key ",
+	       output, img_len, parsed.nr_pages, parsed.se_header_len,
+	       spec.program);
+	print_key(pub);
+	printf("\n");
+out:
+	free(img);
+	free(payload);
+	return r ? 1 : 0;
+}

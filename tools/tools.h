@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* tools.h - shared between the `lazypv` subcommands (tools/ only). */
+#ifndef LAZYPV_TOOLS_H
+#define LAZYPV_TOOLS_H
+
+#include <stdarg.h>
+
+#include "lazypv/compiler.h"
+
+struct tool_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);	/* returns the exit status */
+	const char *help;
+};
+
+/* One-line usage error on stderr, then exit(2). */
+void tool_usage_error(const char *cmd, const char *fmt, ...)
+	__printf_like(2, 3) __noreturn;
+
+struct hw_config;
+struct hw_machine;
+/* hw_machine_create with a one-line user-facing error; returns the exit
+ * status (0, 2 for bad sizes, 1 otherwise). */
+int tool_machine_create(const struct hw_config *cfg, struct hw_machine **hw,
+			const char *cmd);
+
+int cmd_info(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_mkimage(int argc, char **argv);
+
+#endif /* LAZYPV_TOOLS_H */
