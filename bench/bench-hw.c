@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench-hw.c - the machine's own limits: page clear bandwidth through the
+ * host view, guard install/remove per frame, and the cost clock's accuracy.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "hw/hw.h"
+#include "lib/lib.h"
+
+int bench_hw(const struct bench_ctx *ctx)
+{
+	uint64_t pages = ctx->quick ? 4096 : 65536;	/* 16 MiB / 256 MiB */
+	struct hw_config cfg = { .mem_bytes = pages * HW_PAGE_SIZE };
+	double *s = calloc(ctx->runs, sizeof(double));
+	struct hw_machine *hw;
+	char note[96];
+	double clear;
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	ret = hw_machine_create(&cfg, &hw);
+	if (ret)
+		goto out_free;
+
+	/* First touch of the arena (populating the memfd): not a steady cost. */
+	uint64_t t0 = lpv_now_ns();
+	for (uint64_t p = 0; p < pages; p++)
+		*(volatile char *)hw_host_page(hw, p) = 1;
+	bench_report(ctx, "hw", "first touch (memfd populate)",
+		     (double)(lpv_now_ns() - t0) / (double)pages, "ns/page",
+		     "one-time, per frame");
+
+	clear = bench_clear_ns_per_page(hw_host_page(hw, 0), pages, ctx->runs);
+	snprintf(note, sizeof(note), "= %.2f GiB/s",
+		 4096.0 / clear / 1.073741824);
+	bench_report(ctx, "hw", "page clear (memset 4 KiB)", clear, "ns/page",
+		     note);
+
+	for (unsigned int r = 0; r < ctx->runs; r++) {
+		uint64_t n = pages / 4, t;
+
+		t = lpv_now_ns();
+		for (uint64_t p = 0; p < n; p++)
+			if (hw_frame_protect(hw, p))
+				abort();
+		t = lpv_now_ns() - t;
+		s[r] = (double)t / (double)n;
+		for (uint64_t p = 0; p < n; p++)
+			if (hw_frame_unprotect(hw, p))
+				abort();
+	}
+	bench_report(ctx, "hw", "frame protect", bench_median(s, ctx->runs),
+		     "ns/frame", hw_protect_mode_name(hw_protect_mode(hw)));
+	for (unsigned int r = 0; r < ctx->runs; r++) {
+		uint64_t n = pages / 4, t;
+
+		for (uint64_t p = 0; p < n; p++)
+			if (hw_frame_protect(hw, p))
+				abort();
+		t = lpv_now_ns();
+		for (uint64_t p = 0; p < n; p++)
+			if (hw_frame_unprotect(hw, p))
+				abort();
+		s[r] = (double)(lpv_now_ns() - t) / (double)n;
+	}
+	bench_report(ctx, "hw", "frame unprotect", bench_median(s, ctx->runs),
+		     "ns/frame", NULL);
+
+	static const uint64_t want[] = { 100, 1000, 10000 };
+	for (size_t w = 0; w < ARRAY_SIZE(want); w++) {
+		for (unsigned int r = 0; r < ctx->runs; r++) {
+			enum { N = 2000 };
+			uint64_t t = lpv_now_ns();
+
+			for (int i = 0; i < N; i++)
+				hw_cost_spend(want[w]);
+			s[r] = (double)(lpv_now_ns() - t) / N - (double)want[w];
+		}
+		snprintf(note, sizeof(note), "overshoot of hw_cost_spend(%llu)",
+			 (unsigned long long)want[w]);
+		bench_report(ctx, "hw", "cost clock error", bench_median(s, ctx->runs),
+			     "ns", note);
+	}
+	ret = 0;
+	hw_machine_destroy(hw);
+out_free:
+	free(s);
+	return ret;
+}
