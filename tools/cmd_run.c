@@ -46,7 +46,8 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: lazypv run [--guest-mem SIZE] [--host-mem SIZE] [--cpus N]\n"
-		"                  [--program NAME[:ARGS]] [--reboots K] [--destroy sync]\n"
+		"                  [--program NAME[:ARGS]] [--reboots K]\n"
+		"                  [--destroy sync|lazy|async]\n"
 		"                  [--uv-profile NAME|FILE] [--memcg-limit SIZE] [--json]\n"
 		"                  [--image FILE] [--uv-seed STRING] [--payload-size SIZE]\n"
 		"                  [--protect auto|guard|soft]\n"
@@ -63,12 +64,18 @@ static void run_usage(FILE *f)
 		"                       profile's init_min_origin, 2 GiB by default)\n"
 		"  --cpus N             vCPUs (default 1)\n"
 		"  --program SPEC       guest program NAME[:key=value,...] (default touch);\n"
-		"                       programs: %s; keys: rounds, then, mib, ops,\n"
-		"                       seed, pages (see docs/vmm.md)\n"
+		"                       programs: %s; keys: rounds, then, mib, at,\n"
+		"                       ops, seed, pages (see docs/vmm.md)\n"
 		"  --reboots K          reboots honoured before a reboot becomes the\n"
 		"                       shutdown (default 2); idle guests get K external\n"
 		"                       resets from the host instead\n"
-		"  --destroy MODE       teardown at reboot: sync (default)\n"
+		"  --destroy MODE       teardown design: sync (before the series; the\n"
+		"                       default), lazy (the seed: KVM cleanup threads,\n"
+		"                       set-aside list at exit, OOM notifier) or async\n"
+		"                       (Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM\n"
+		"                       thread, CLONE_VM teardown helper); the kvm\n"
+		"                       module's lazy_destroy/async_destroy fences fall\n"
+		"                       back to sync (LAZYPV_KVM_*)\n"
 		"  --uv-profile P       firmware profile: default, zero, old, or a file\n"
 		"  --memcg-limit SIZE   memory cgroup limit of the VMM (default none)\n"
 		"  --image FILE         boot an image made by 'lazypv mkimage' (with the\n"
@@ -145,7 +152,7 @@ static void run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'd':
 			if (vmm_destroy_mode_parse(optarg, &o->destroy))
-				tool_usage_error("run", "--destroy takes sync, not '%s'",
+				tool_usage_error("run", "--destroy takes sync, lazy or async, not '%s'",
 						 optarg);
 			break;
 		case 'u':

@@ -257,14 +257,14 @@ static void kvm_pv_drain_chunk(struct pv_deferred *priv,
 		 * did: a chunk of 510 slow destroys can outlast the OOM
 		 * notifier's whole wait, which would then see nothing freed.
 		 */
-		if ((i & 31) == 31) {
-			kvm_pv_progress(priv, 32);
+		if ((i & 7) == 7) {
+			kvm_pv_progress(priv, 8);
 			sched_yield();
 		}
 	}
 	mm_page_put(world, cpage);
 	kvm_stat_add(mod, deferred_pages_freed, chunk->count + 1ULL);
-	kvm_pv_progress(priv, (chunk->count & 31) + 1ULL);
+	kvm_pv_progress(priv, (chunk->count & 7) + 1ULL);
 }
 
 static void *kvm_pv_destroy_vm_thread(void *arg)

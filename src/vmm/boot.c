@@ -39,11 +39,12 @@ static const char *const pv_cmd_names[] = {
 	[KVM_PV_PREP_RESET] = "PREP_RESET",
 	[KVM_PV_UNSHARE_ALL] = "UNSHARE_ALL",
 	[KVM_PV_INFO] = "INFO",
+	[KVM_PV_DUMP] = "DUMP",
+	[KVM_PV_ASYNC_CLEANUP_PREPARE] = "ASYNC_CLEANUP_PREPARE",
+	[KVM_PV_ASYNC_CLEANUP_PERFORM] = "ASYNC_CLEANUP_PERFORM",
 };
 
-static void vmm_fail(struct vmm *vmm, int error, const char *fmt, ...)
-	__printf_like(3, 4);
-static void vmm_fail(struct vmm *vmm, int error, const char *fmt, ...)
+void vmm_fail(struct vmm *vmm, int error, const char *fmt, ...)
 {
 	char msg[128];
 	va_list ap;
@@ -60,7 +61,7 @@ static void vmm_fail(struct vmm *vmm, int error, const char *fmt, ...)
  * One KVM_S390_PV_COMMAND.  Like QEMU's __s390_pv_cmd, an interrupted
  * command is re-issued -- unless the interruption is our own death.
  */
-static int vmm_pv(struct vmm *vmm, uint32_t cmd, void *data)
+int vmm_pv(struct vmm *vmm, uint32_t cmd, void *data)
 {
 	struct kvm_pv_cmd c = { .cmd = cmd, .data = data };
 	int r;
@@ -220,14 +221,19 @@ int vmm_unprotect(struct vmm *vmm)
 		vmm_set_protected(vmm, false);
 		return 0;
 	}
-	switch (vmm->cfg.destroy) {
-	case VMM_DESTROY_SYNC:
+	switch (vmm->kvm_mode) {
+	case KVM_DESTROY_SYNC:
+	case KVM_DESTROY_LAZY:
+		/* (lazy: KVM hands the old config to its cleanup thread) */
 		r = vmm_pv(vmm, KVM_PV_DISABLE, NULL);
+		break;
+	case KVM_DESTROY_ASYNC:
+		r = vmm_unprotect_async(vmm);
 		break;
 	default:
 		r = -EINVAL;
 		vmm_fail(vmm, r, "teardown mode %u is not available",
-			 vmm->cfg.destroy);
+			 vmm->kvm_mode);
 		break;
 	}
 	if (r)

@@ -305,6 +305,7 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	lpv_mutex_unlock(&vmm->lock);
 
 	r = vmm_wait_reclaim(vmm);
+	vmm_teardown_reap(vmm);
 	ev = (struct vmm_event){ .type = VMM_EV_RECLAIMED };
 	ev.t_ns = hw_now_ns();
 	ev.pages = vmm->frames_at_exit;

@@ -83,11 +83,15 @@ static const char *const then_names[] = {
 #define KEY_OPS 0x08u
 #define KEY_SEED 0x10u
 #define KEY_PAGES 0x20u
+#define KEY_AT 0x40u
 
 struct prog_args {
 	uint64_t rounds;
 	enum then_action then;
 	uint64_t mib;		/* 0: all free memory */
+	uint64_t at;		/* MiB: where the area starts (0: after the
+				 * image), e.g. above 2 GiB to leave pages
+				 * for a background cleanup */
 	uint64_t ops;		/* 0: 2 per page */
 	uint64_t seed;
 	bool seed_set;
@@ -122,10 +126,10 @@ static int prog_io(struct guest *g, struct kvm_run *run);
 static int prog_idle(struct guest *g, struct kvm_run *run);
 
 static const struct program programs[] = {
-	{ "touch", KEY_ROUNDS | KEY_THEN | KEY_MIB, prog_touch },
+	{ "touch", KEY_ROUNDS | KEY_THEN | KEY_MIB | KEY_AT, prog_touch },
 	{ "idle", 0, prog_idle },
-	{ "memtest", KEY_ROUNDS | KEY_THEN | KEY_MIB | KEY_OPS | KEY_SEED,
-	  prog_memtest },
+	{ "memtest", KEY_ROUNDS | KEY_THEN | KEY_MIB | KEY_AT | KEY_OPS |
+	  KEY_SEED, prog_memtest },
 	{ "io", KEY_ROUNDS | KEY_THEN | KEY_PAGES, prog_io },
 };
 
@@ -193,6 +197,9 @@ static int parse_one_arg(const struct program *p, char *kv,
 	} else if (!strcmp(key, "mib")) {
 		bit = KEY_MIB;
 		r = parse_u64(val, 1, 1ULL << 24, &a->mib);
+	} else if (!strcmp(key, "at")) {
+		bit = KEY_AT;
+		r = parse_u64(val, 0, 1ULL << 24, &a->at);
 	} else if (!strcmp(key, "ops")) {
 		bit = KEY_OPS;
 		r = parse_u64(val, 1, 1ULL << 32, &a->ops);
@@ -711,6 +718,12 @@ static int guest_setup(struct guest *g, struct kvm_run *run)
 		return guest_fail(run, -ENOEXEC, "boot: the image does not fit in guest memory");
 	g->work_start = g->desc.image_pages * HW_PAGE_SIZE;
 	g->work_end = mem;
+	if (g->args.at << 20 > g->work_start) {
+		if (g->args.at << 20 >= mem)
+			return guest_fail(run, -ENOSPC, "%s: at=%" PRIu64 " MiB is beyond guest memory",
+					  g->prog->name, g->args.at);
+		g->work_start = g->args.at << 20;
+	}
 	if (g->args.mib) {
 		if (g->args.mib << 20 > g->work_end - g->work_start)
 			return guest_fail(run, -ENOSPC, "%s: mib=%" PRIu64 " exceeds the %" PRIu64 " KiB of free guest memory",

@@ -28,6 +28,8 @@ static const char *const event_names[VMM_EV_NR] = {
 	[VMM_EV_GUEST_ERROR] = "guest_error",
 	[VMM_EV_EXIT] = "exit",
 	[VMM_EV_RECLAIMED] = "reclaimed",
+	[VMM_EV_NOTE] = "note",
+	[VMM_EV_CLEANUP_DONE] = "cleanup_done",
 };
 
 const char *vmm_event_name(enum vmm_event_type type)
@@ -37,6 +39,8 @@ const char *vmm_event_name(enum vmm_event_type type)
 
 static const char *const destroy_names[VMM_DESTROY_NR] = {
 	[VMM_DESTROY_SYNC] = "sync",
+	[VMM_DESTROY_LAZY] = "lazy",
+	[VMM_DESTROY_ASYNC] = "async",
 };
 
 const char *vmm_destroy_mode_name(enum vmm_destroy_mode mode)
@@ -166,6 +170,14 @@ static void event_text(const struct vmm_event *ev, FILE *f)
 		fprintf(f, "memory reclaimed: %" PRIu64 " frames free and uncharged %s after the request, %" PRIu64 " leaked",
 			ev->pages, a, ev->leaked);
 		break;
+	case VMM_EV_NOTE:
+		fprintf(f, "note: %s", ev->message);
+		break;
+	case VMM_EV_CLEANUP_DONE:
+		ms(a, sizeof(a), ev->latency_ns);
+		fprintf(f, "background cleanup done %s after the reboot request%s%s",
+			a, ev->message[0] ? ": " : "", ev->message);
+		break;
 	default:
 		fprintf(f, "?");
 	}
@@ -214,6 +226,14 @@ static void event_json(const struct vmm_event *ev, FILE *f)
 			",\"leaked_frames\":%" PRIu64 ",\"pages_per_s\":%.0f",
 			ev->latency_ns, ev->pages, ev->leaked,
 			ev->latency_ns ? (double)ev->pages * 1e9 / (double)ev->latency_ns : 0.0);
+		break;
+	case VMM_EV_NOTE:
+		fprintf(f, ",\"message\":");
+		lpv_json_str(f, ev->message);
+		break;
+	case VMM_EV_CLEANUP_DONE:
+		fprintf(f, ",\"cleanup_ns\":%" PRIu64 ",\"code\":%d",
+			ev->latency_ns, ev->code);
 		break;
 	default:
 		break;

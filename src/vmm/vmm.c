@@ -89,7 +89,11 @@ static void vmm_exit_files(void *ctx)
 	vmm->kvm = NULL;
 	lpv_mutex_unlock(&vmm->lock);
 	if (kvm)
-		kvm_destroy_vm(kvm);
+		kvm_destroy_vm(kvm);	/* (a helper may hold another ref) */
+	lpv_mutex_lock(&vmm->lock);
+	vmm->vm_closed = true;
+	lpv_cond_broadcast(&vmm->cond);
+	lpv_mutex_unlock(&vmm->lock);
 }
 
 static void vmm_fail_locked(struct vmm *vmm, int error, const char *what)
@@ -125,6 +129,10 @@ static int vmm_setup(struct vmm *vmm)
 	lpv_mutex_unlock(&vmm->lock);
 	/* From here on, however the task ends, its exit closes the VM. */
 	task_set_exit_files(vmm->task, vmm_exit_files, vmm);
+	what = "teardown mode";
+	r = vmm_teardown_setup(vmm);
+	if (r)
+		goto fail;
 	what = "KVM_SET_USER_MEMORY_REGION";
 	r = kvm_set_memory(kvm, cfg->guest_mem, vmm->uaddr);
 	if (r)

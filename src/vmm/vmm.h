@@ -187,12 +187,26 @@ int vmm_host_check(struct vmm_host *host) __must_check;
  * the VMM process
  * ==================================================================== */
 
+/*
+ * Teardown designs (ARCHITECTURE.md §3), the VMM's side of each:
+ *   sync   KVM_PV_DISABLE at reboot; exit_mmap exports at shutdown;
+ *   lazy   KVM_PV_DISABLE too -- KVM defers the work to its own thread;
+ *   async  reboot: ASYNC_CLEANUP_PREPARE, then a detached VMM thread runs
+ *          ASYNC_CLEANUP_PERFORM (QEMU 8; falls back to DISABLE for guests
+ *          of 2 GiB or less, or without the capability); shutdown: a
+ *          CLONE_VM teardown helper, started with the VMM, holds the mm and
+ *          the VM so the VMM's exit returns before the teardown runs.
+ * The module's fences (lazy_destroy=0, async_destroy=0) turn lazy/async
+ * into sync; the timeline says so.
+ */
 enum vmm_destroy_mode {
-	VMM_DESTROY_SYNC = 0,	/* KVM_PV_DISABLE: walk, then destroy config */
+	VMM_DESTROY_SYNC = 0,
+	VMM_DESTROY_LAZY,
+	VMM_DESTROY_ASYNC,
 	VMM_DESTROY_NR,
 };
 const char *vmm_destroy_mode_name(enum vmm_destroy_mode mode);
-/* "sync" -> VMM_DESTROY_SYNC; -EINVAL otherwise. */
+/* "sync", "lazy", "async"; -EINVAL otherwise. */
 int vmm_destroy_mode_parse(const char *s,
 			   enum vmm_destroy_mode *out) __must_check;
 
@@ -207,6 +221,9 @@ enum vmm_event_type {
 	VMM_EV_GUEST_ERROR,	/* the guest or a boot step failed */
 	VMM_EV_EXIT,		/* the parent's task_wait() returned */
 	VMM_EV_RECLAIMED,	/* every frame back in the pool, uncharged */
+	VMM_EV_NOTE,		/* something worth knowing (message) */
+	VMM_EV_CLEANUP_DONE,	/* async: a PERFORM finished (latency since
+				 * the reboot request that set it aside) */
 	VMM_EV_NR,
 };
 const char *vmm_event_name(enum vmm_event_type type);

@@ -155,7 +155,28 @@ struct vmm {
 	size_t nr_events, cap_events;
 
 	struct vmm_sigp sigp;
+
+	/* teardown.c (async): the CLONE_VM helper and the cleanup threads */
+	enum kvm_destroy_mode kvm_mode;	/* what KVM runs (after fences) */
+	struct task *helper;		/* NULL: none; reaped by vmm_wait */
+	pthread_t helper_thread;
+	bool helper_started;
+	bool vm_closed;			/* the VMM's exit_files ran (lock) */
+	pthread_t cleanup_threads[16];	/* PERFORM threads, joined at wait */
+	unsigned int nr_cleanup_threads;	/* lock */
 };
+
+/* boot.c: one PV command (re-issued on -EINTR unless we are dying);
+ * failures are recorded on the timeline. */
+int vmm_pv(struct vmm *vmm, uint32_t cmd, void *data) __must_check;
+void vmm_fail(struct vmm *vmm, int error, const char *fmt, ...)
+	__printf_like(3, 4);
+
+/* teardown.c */
+int vmm_teardown_setup(struct vmm *vmm) __must_check;
+int vmm_unprotect_async(struct vmm *vmm) __must_check;
+/* The parent side: join the cleanup threads, reap the helper. */
+void vmm_teardown_reap(struct vmm *vmm);
 
 /* vmm.c: the VMM's main thread (vmm_create starts it). */
 void *vmm_main(void *arg);

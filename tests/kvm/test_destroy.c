@@ -325,9 +325,14 @@ static uint64_t shutdown_then_hog(bool notifier)
 
 	ASSERT_OK(kvm_params_init(&params));
 	params.oom_notifier = notifier;
+	/* A longer wait than v2's 20 ms: sanitizer builds are slow, and the
+	 * test is about waiting instead of killing, not about how long. */
+	params.oom_wait_ms = 200;
 	o.params = &params;
 	o.host_mem = 64 * MIB;		/* 16384 frames */
-	o.destroy_page_ns = 100000;	/* ~9000 pages: ~0.9 s of cleanup */
+	/* A slow cleanup (0.5 ms per page, ~4.5 s in all): B runs out of
+	 * memory long before it is done, in any build. */
+	o.destroy_page_ns = 500000;
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
 	touch(&f, HIGH_GADDR, 9000, 91, true);

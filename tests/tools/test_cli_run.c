@@ -98,7 +98,7 @@ TEST_IMPL(cli_run_rejects_bad_options)
 	expect_usage_error(c, "run --program nosuch", "unknown program");
 	expect_usage_error(c, "run --program touch:mib=zero", "mib");
 	expect_usage_error(c, "run --uv-profile nosuch-profile", "nosuch-profile");
-	expect_usage_error(c, "run --destroy lazy", "--destroy");
+	expect_usage_error(c, "run --destroy eager", "--destroy");
 	expect_usage_error(c, "run --frobnicate", "frobnicate");
 	expect_usage_error(c, "run --reboots", "needs a value");
 	expect_usage_error(c, "run extra", "unexpected");

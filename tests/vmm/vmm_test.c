@@ -7,10 +7,20 @@
 void vt_setup(struct vt *t, const char *profile, const char *program,
 	      uint64_t payload, unsigned int guest_mb, unsigned int cpus)
 {
+	vt_setup_host(t, 3ULL << 30, NULL, profile, program, payload,
+		      guest_mb, cpus);
+}
+
+void vt_setup_host(struct vt *t, uint64_t host_mem,
+		   const struct kvm_params *kvm, const char *profile,
+		   const char *program, uint64_t payload, unsigned int guest_mb,
+		   unsigned int cpus)
+{
 	struct vmm_host_config hc = {
-		.host_mem = 3ULL << 30,
+		.host_mem = host_mem,
 		.uv_profile = profile,
 		.uv_seed = "tests",
+		.kvm = kvm,
 	};
 	struct vmm_image_spec spec = {
 		.program = program,

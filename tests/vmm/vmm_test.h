@@ -26,6 +26,11 @@ struct vt {
  * blob; config: @guest_mb MiB, @cpus vCPUs, no reboot limit. */
 void vt_setup(struct vt *t, const char *profile, const char *program,
 	      uint64_t payload, unsigned int guest_mb, unsigned int cpus);
+/* vt_setup with a given host size and kvm parameters (NULL: defaults). */
+void vt_setup_host(struct vt *t, uint64_t host_mem,
+		   const struct kvm_params *kvm, const char *profile,
+		   const char *program, uint64_t payload, unsigned int guest_mb,
+		   unsigned int cpus);
 /* Boot, wait, check exit code, then vt_check_quiescent. */
 void vt_run(struct vt *t, struct vmm_result *res, int want_code);
 /* Invariants hold and every frame the scenario used is free again or

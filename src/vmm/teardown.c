@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+/*
+ * teardown.c - the VMM's part of the deferred teardown designs.
+ *
+ * async (QEMU 8 + Linux 6.2):
+ *   reboot    s390_pv_vm_try_disable_async: for a guest above 2 GiB with
+ *             the capability, ASYNC_CLEANUP_PREPARE, then a detached
+ *             "async_cleanup" thread of the VMM runs ASYNC_CLEANUP_PERFORM
+ *             (its CPU time is the VMM's); otherwise KVM_PV_DISABLE.
+ *   shutdown  -run-with async-teardown=on: at start the VMM clones a
+ *             CLONE_VM teardown helper (same memcg) that inherits the VM
+ *             reference; when the VMM is gone the helper exits, so the last
+ *             mmput -- exit_mmap with the mmu-notifier release, and the VM's
+ *             final close -- run in the helper, after the parent's wait.
+ * lazy needs nothing here: KVM_PV_DISABLE and the VM's close defer the
+ * work to KVM's own cleanup threads.
+ *
+ * Threads: cleanup threads are attached to the VMM task like QEMU's; an
+ * exit_group (or kill) interrupts their PERFORM, which leaves the rest to
+ * the VM teardown.  The helper thread is attached to the helper task.
+ * vmm->lock protects the thread list and vm_closed; the parent joins the
+ * threads and reaps the helper in vmm_wait (vmm_teardown_reap).
+ */
+#include "vmm_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VMM_ASYNC_MIN_GUEST (2ULL << 30)
+
+/* The VMM's modes are KVM's, by value. */
+_Static_assert((int)VMM_DESTROY_SYNC == (int)KVM_DESTROY_SYNC &&
+	       (int)VMM_DESTROY_LAZY == (int)KVM_DESTROY_LAZY &&
+	       (int)VMM_DESTROY_ASYNC == (int)KVM_DESTROY_ASYNC,
+	       "vmm and kvm teardown modes differ");
+
+static void vmm_note(struct vmm *vmm, const char *msg)
+{
+	struct vmm_event ev = { .type = VMM_EV_NOTE };
+
+	snprintf(ev.message, sizeof(ev.message), "%s", msg);
+	vmm_emit(vmm, &ev);
+}
+
+/* ---- the CLONE_VM teardown helper ---- */
+
+static void vmm_helper_exit_files(void *ctx)
+{
+	struct kvm *kvm = ctx;
+
+	kvm_destroy_vm(kvm);	/* the helper's inherited reference */
+}
+
+static void *vmm_helper_main(void *arg)
+{
+	struct vmm *vmm = arg;
+	struct task *helper = vmm->helper;
+
+	if (task_thread_enter(helper))
+		return NULL;	/* killed: whoever killed it ran its exit */
+	/* Like QEMU's child polling getppid(): wait for the VMM to be gone. */
+	lpv_mutex_lock(&vmm->lock);
+	while (!vmm->vm_closed && !task_should_stop())
+		lpv_cond_wait_until(&vmm->cond, &vmm->lock,
+				    lpv_now_ns() + 10 * 1000 * 1000);
+	lpv_mutex_unlock(&vmm->lock);
+	/* exit: the last mmput (exit_mmap) and the VM's last close. */
+	if (task_exit(helper, 0))
+		task_thread_leave(helper);
+	return NULL;
+}
+
+static int vmm_helper_start(struct vmm *vmm)
+{
+	int r;
+
+	r = task_clone_vm(vmm->task, &vmm->helper);
+	if (r)
+		return r;
+	kvm_get(vmm->kvm);
+	task_set_exit_files(vmm->helper, vmm_helper_exit_files, vmm->kvm);
+	r = -pthread_create(&vmm->helper_thread, NULL, vmm_helper_main, vmm);
+	if (r) {
+		/* Nothing runs in it: exit it here (drops the mm and the VM). */
+		if (!task_exit(vmm->helper, 1))
+			BUG_ON(task_wait(vmm->helper, NULL));
+		vmm->helper = NULL;
+		return r;
+	}
+	vmm->helper_started = true;
+	return 0;
+}
+
+int vmm_teardown_setup(struct vmm *vmm)
+{
+	enum kvm_destroy_mode want = (enum kvm_destroy_mode)vmm->cfg.destroy;
+	char msg[128];
+	int r;
+
+	r = kvm_set_destroy_mode(vmm->kvm, want);
+	if (r < 0)
+		return r;
+	vmm->kvm_mode = (enum kvm_destroy_mode)r;
+	if (vmm->kvm_mode != want) {
+		snprintf(msg, sizeof(msg), "%s teardown is fenced by the kvm module: using %s",
+			 kvm_destroy_mode_name(want),
+			 kvm_destroy_mode_name(vmm->kvm_mode));
+		vmm_note(vmm, msg);
+	}
+	if (vmm->kvm_mode == KVM_DESTROY_ASYNC)
+		return vmm_helper_start(vmm);
+	return 0;
+}
+
+/* ---- async reboot ---- */
+
+struct vmm_cleanup {
+	struct vmm *vmm;
+	uint64_t req_ns;	/* the reboot request that set the VM aside */
+};
+
+static void *vmm_cleanup_main(void *arg)
+{
+	struct vmm_cleanup c = *(struct vmm_cleanup *)arg;
+	struct vmm *vmm = c.vmm;
+	struct vmm_event ev = { .type = VMM_EV_CLEANUP_DONE };
+	struct kvm_pv_cmd cmd = { .cmd = KVM_PV_ASYNC_CLEANUP_PERFORM };
+	struct kvm *kvm;
+	int r;
+
+	free(arg);
+	if (task_thread_enter(vmm->task))
+		return NULL;	/* the VMM is dying: the VM teardown cleans */
+	lpv_mutex_lock(&vmm->lock);
+	kvm = vmm->kvm;
+	lpv_mutex_unlock(&vmm->lock);
+	r = kvm ? kvm_pv_command(kvm, &cmd) : -ESRCH;
+	ev.code = r;
+	ev.latency_ns = hw_now_ns() - c.req_ns;
+	if (r)
+		snprintf(ev.message, sizeof(ev.message), "PERFORM failed: %s (rc 0x%x rrc 0x%x)",
+			 strerror(-r), cmd.rc, cmd.rrc);
+	else if (cmd.rrc == KVM_PV_RRC_DEFERRED)
+		snprintf(ev.message, sizeof(ev.message),
+			 "interrupted: the VM teardown finishes it");
+	vmm_emit(vmm, &ev);
+	/* (QEMU exits when PERFORM fails; here the error is on the timeline
+	 * and the leftovers are cleaned at the VM's teardown.) */
+	task_thread_leave(vmm->task);
+	return NULL;
+}
+
+int vmm_unprotect_async(struct vmm *vmm)
+{
+	struct vmm_cleanup *c;
+	struct kvm_pv_cmd cmd = { .cmd = KVM_PV_ASYNC_CLEANUP_PREPARE };
+	pthread_t t;
+	int r;
+
+	if (vmm->cfg.guest_mem <= VMM_ASYNC_MIN_GUEST ||
+	    !kvm_cap_protected_async_disable(vmm->host->kvm))
+		return vmm_pv(vmm, KVM_PV_DISABLE, NULL);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return vmm_pv(vmm, KVM_PV_DISABLE, NULL);
+	r = kvm_pv_command(vmm->kvm, &cmd);
+	if (r) {
+		free(c);
+		/* A set-aside VM is still waiting, or the UV refused: the
+		 * synchronous path cleans everything. */
+		return vmm_pv(vmm, KVM_PV_DISABLE, NULL);
+	}
+	c->vmm = vmm;
+	lpv_mutex_lock(&vmm->lock);
+	c->req_ns = vmm->reboot_req_ns ? vmm->reboot_req_ns : hw_now_ns();
+	if (vmm->nr_cleanup_threads == ARRAY_SIZE(vmm->cleanup_threads)) {
+		lpv_mutex_unlock(&vmm->lock);
+		/* Too many in flight: do this one here, in the main thread. */
+		free(c);
+		return vmm_pv(vmm, KVM_PV_ASYNC_CLEANUP_PERFORM, NULL);
+	}
+	r = -pthread_create(&t, NULL, vmm_cleanup_main, c);
+	if (!r)
+		vmm->cleanup_threads[vmm->nr_cleanup_threads++] = t;
+	lpv_mutex_unlock(&vmm->lock);
+	if (r) {
+		free(c);
+		return vmm_pv(vmm, KVM_PV_ASYNC_CLEANUP_PERFORM, NULL);
+	}
+	return 0;
+}
+
+/* ---- the parent ---- */
+
+void vmm_teardown_reap(struct vmm *vmm)
+{
+	unsigned int n;
+
+	lpv_mutex_lock(&vmm->lock);
+	n = vmm->nr_cleanup_threads;
+	vmm->nr_cleanup_threads = 0;
+	lpv_mutex_unlock(&vmm->lock);
+	for (unsigned int i = 0; i < n; i++)
+		pthread_join(vmm->cleanup_threads[i], NULL);
+	if (vmm->helper_started) {
+		pthread_join(vmm->helper_thread, NULL);
+		vmm->helper_started = false;
+	}
+	if (vmm->helper) {
+		BUG_ON(task_wait(vmm->helper, NULL));
+		vmm->helper = NULL;
+	}
+}
