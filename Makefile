@@ -2,13 +2,14 @@
 #   make          build (build/)
 #   make run      build and run the main demo on its defaults
 #   make test     build and run every test (ctest)
-#   make bench    build and run the benchmarks (figures only)
+#   make bench    build and run the benchmarks (figures only; ~20 min)
+#   make bench-quick   a smoke run of the same
 #   make asan-test / tsan-test   the test suite under ASan+UBSan / TSan
 #   make fuzz     build the libFuzzer targets (clang) and run each briefly
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all run test bench asan-test tsan-test fuzz clean deps
+.PHONY: all run test bench bench-quick asan-test tsan-test fuzz clean deps
 
 all: build/Makefile
 	$(CMAKE) --build build -j $(JOBS)
@@ -34,8 +35,15 @@ run: all
 test: all
 	cd build && ctest --output-on-failure -j $(JOBS) --timeout 600
 
+# The lower layers' costs, then the teardown designs side by side (sizes up
+# to 8 GiB: about 20 minutes and 9 GiB of memory on the reference machine).
 bench: all
 	./build/lazypv-bench
+	./build/lazypv bench --oom
+
+bench-quick: all
+	./build/lazypv-bench --quick
+	./build/lazypv bench --quick
 
 asan-test: build-asan/Makefile
 	$(CMAKE) --build build-asan -j $(JOBS)

@@ -17,6 +17,7 @@ static const struct tool_cmd cmds[] = {
 	{ "info", cmd_info, "print the machine, memory manager and firmware state" },
 	{ "run", cmd_run, "boot a protected guest, reboot it, shut it down: the timeline" },
 	{ "mkimage", cmd_mkimage, "build a protected-guest (SE) image for a UV's host key" },
+	{ "bench", cmd_bench, "measure the teardown designs side by side (medians, ratios)" },
 };
 
 static void usage(FILE *f)

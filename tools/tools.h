@@ -25,6 +25,7 @@ int tool_machine_create(const struct hw_config *cfg, struct hw_machine **hw,
 			const char *cmd);
 
 int cmd_info(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_mkimage(int argc, char **argv);
 

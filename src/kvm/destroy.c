@@ -353,6 +353,23 @@ static int kvm_pv_start_thread(struct pv_deferred *priv)
 }
 
 /*
+ * kvm_s390_destroy_lower_2g: destroy the guest's low clear_low bytes now,
+ * synchronously -- the prefix pages (lowcore) of the next guest live there
+ * and must be importable at once.  The CPUs are gone, so destroy works.
+ */
+static int kvm_destroy_lower(struct kvm *kvm)
+{
+	uint64_t low = kvm->gmap->guest_len;
+	uintptr_t start, end;
+
+	if (low > kvm->mod->params.clear_low)
+		low = kvm->mod->params.clear_low;
+	kvm_guest_range(kvm, &start, &end);
+	return kvm_uv_destroy_range(kvm->mod, kvm->mm, start, start + low,
+				    false);
+}
+
+/*
  * v2 kvm_s390_pv_deinit_vm_deferred: the running config's CPUs are gone.
  * Falls back to the synchronous teardown whenever the deferred one cannot
  * be set up (fenced, no memory, a small guest's table, no thread).
@@ -363,7 +380,6 @@ int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	struct mm_context *mc = mm_context(kvm->mm);
 	struct pv_deferred *priv;
 	struct page *old = NULL;
-	uint64_t low;
 	int ret;
 
 	lpv_mutex_assert_held(&kvm->lock);
@@ -379,13 +395,8 @@ int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	kvm_guest_range(kvm, &priv->start, &priv->end);
 	mmgrab(kvm->mm);
 	if (mmget_not_zero(kvm->mm)) {
-		/* Reboot: the prefix pages of the next guest live below 2 GiB
-		 * and must be importable at once. */
 		priv->has_mm = true;
-		low = kvm->gmap->guest_len < mod->params.clear_low ?
-		      kvm->gmap->guest_len : mod->params.clear_low;
-		ret = kvm_uv_destroy_range(mod, kvm->mm, priv->start,
-					   priv->start + low, false);
+		ret = kvm_destroy_lower(kvm);
 		if (ret || gmap_replace_asce(kvm->gmap, &old))
 			goto undo;
 	} else {
@@ -532,8 +543,6 @@ int kvm_pv_async_prepare(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 {
 	struct kvm_module *mod = kvm->mod;
 	struct pv_vm_to_be_destroyed *vm;
-	uintptr_t start, end;
-	uint64_t low;
 	int ret;
 
 	lpv_mutex_assert_held(&kvm->lock);
@@ -567,11 +576,7 @@ int kvm_pv_async_prepare(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 		}
 		kvm_pv_take_vm(kvm, vm);
 	}
-	kvm_guest_range(kvm, &start, &end);
-	low = kvm->gmap->guest_len < mod->params.clear_low ?
-	      kvm->gmap->guest_len : mod->params.clear_low;
-	ignore_result(kvm_uv_destroy_range(mod, kvm->mm, start, start + low,
-					   false));
+	ignore_result(kvm_destroy_lower(kvm));
 	kvm->set_aside = vm;
 	kvm_stat_inc(mod, async_prepares);
 	*rc = UVC_RC_EXECUTED;

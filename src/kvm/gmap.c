@@ -103,13 +103,13 @@ void gmap_destroy(struct gmap *gmap)
 {
 	struct kvm_stor stor = { gmap->table, GMAP_TABLE_FRAMES };
 
-	/* The UV may still mark it: never reuse it.  (No table: a lazy
-	 * shutdown handed it to the cleanup with its configuration.) */
-	if (!gmap->table)
-		;
-	else if (gmap->leak_table)
+	/*
+	 * No table: a lazy shutdown handed it to the cleanup with its
+	 * configuration.  A table the UV may still mark is never reused.
+	 */
+	if (gmap->table && gmap->leak_table)
 		kvm_stor_leak(gmap->kvm->mod, &stor, MM_LEAK_conf_destroy_failed);
-	else
+	else if (gmap->table)
 		gmap_table_free(gmap, gmap->table);
 	lpv_mutex_deinit(&gmap->lock);
 	free(gmap);

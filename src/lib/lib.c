@@ -237,6 +237,17 @@ void lpv_trace_printf(const char *fmt, ...)
 	fprintf(stderr, "[%12.6f] %s\n", (double)lpv_now_ns() / 1e9, line);
 }
 
+void lpv_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
 int lpv_parse_size(const char *s, uint64_t *out)
 {
 	char *end;

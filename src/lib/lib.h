@@ -117,6 +117,12 @@ void lpv_trace_printf(const char *fmt, ...) __printf_like(1, 2);
 #define lpv_trace(...) \
 	do { if (unlikely(lpv_trace_on)) lpv_trace_printf(__VA_ARGS__); } while (0)
 
+/* ---- error messages ---- */
+
+/* printf into a caller's error buffer; a NULL or empty buffer is fine. */
+void lpv_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__printf_like(3, 4);
+
 /* ---- sizes ---- */
 
 /*

@@ -20,77 +20,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct mm_option {
-	const char *name, *env, *desc;
-	uint64_t def, min, max;
-	bool size;
-	size_t offset;
-};
+#include "lib/options.h"
 
-static const struct mm_option mm_options[] = {
+/* The option table: lib/options rows built from MM_OPTIONS (mm.h). */
 #define MM_OPTION_ROW(n, e, d, lo, hi, sz, text)			\
-	{ .name = #n, .env = e, .desc = text, .def = d, .min = lo,	\
-	  .max = hi, .size = sz, .offset = offsetof(struct mm_config, n) },
+	{ #n, e, sz ? LPV_OPT_SIZE : LPV_OPT_UINT, d, lo, hi, text, NULL },
+static const struct lpv_option mm_option_tmpl[] = {
 	MM_OPTIONS(MM_OPTION_ROW)
-#undef MM_OPTION_ROW
 };
+#undef MM_OPTION_ROW
 
-static uint64_t *option_field(struct mm_config *cfg, const struct mm_option *o)
+static void mm_option_table(struct mm_config *cfg,
+			    struct lpv_option tab[ARRAY_SIZE(mm_option_tmpl)])
 {
-	return (uint64_t *)((char *)cfg + o->offset);
-}
+	size_t i = 0;
 
-static int option_parse(const struct mm_option *o, const char *s,
-			uint64_t *out)
-{
-	char *end;
-
-	if (o->size)
-		return lpv_parse_size(s, out);
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 0);
-	if (errno || *end)
-		return -EINVAL;
-	return 0;
+	memcpy(tab, mm_option_tmpl, sizeof(mm_option_tmpl));
+#define MM_OPTION_BIND(n, e, d, lo, hi, sz, text) tab[i++].value = &cfg->n;
+	MM_OPTIONS(MM_OPTION_BIND)
+#undef MM_OPTION_BIND
 }
 
 int mm_config_init(struct mm_config *cfg)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(mm_options); i++) {
-		const struct mm_option *o = &mm_options[i];
-		const char *s = getenv(o->env);
-		uint64_t v = o->def;
-		int r;
+	struct lpv_option tab[ARRAY_SIZE(mm_option_tmpl)];
+	char err[160];
+	int r;
 
-		if (s && *s) {
-			r = option_parse(o, s, &v);
-			if (!r && (v < o->min || v > o->max))
-				r = -ERANGE;
-			if (r) {
-				fprintf(stderr, "lazypv: %s=%s: %s (range %"
-					PRIu64 "..%" PRIu64 ")\n", o->env, s,
-					r == -ERANGE ? "out of range" :
-					"not a number", o->min, o->max);
-				return r;
-			}
-		}
-		*option_field(cfg, o) = v;
-	}
-	return 0;
+	mm_option_table(cfg, tab);
+	r = lpv_options_init(tab, ARRAY_SIZE(tab), err, sizeof(err));
+	if (r)
+		fprintf(stderr, "lazypv: mm: %s\n", err);
+	return r;
 }
 
 void mm_config_print(const struct mm_config *cfg, FILE *f)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(mm_options); i++) {
-		const struct mm_option *o = &mm_options[i];
-		uint64_t v = *option_field((struct mm_config *)cfg, o);
+	struct lpv_option tab[ARRAY_SIZE(mm_option_tmpl)];
+	struct mm_config copy = *cfg;
 
-		fprintf(f, "  %-16s %-12" PRIu64 " %-24s [%" PRIu64 "..%"
-			PRIu64 "] %s\n", o->name, v, o->env, o->min, o->max,
-			o->desc);
-	}
+	mm_option_table(&copy, tab);
+	lpv_options_print(f, "mm", tab, ARRAY_SIZE(tab), false);
 }
 
 /* ---- 0x3d: the host touched a protected frame ---- */
@@ -126,6 +96,17 @@ void mm_arch_register(struct mm_world *world, const struct mm_arch_ops *ops,
 }
 
 /* ---- create / destroy ---- */
+
+/* The world's own locks (the allocator's go with mm_page_alloc_deinit). */
+static void mm_world_locks_deinit(struct mm_world *world)
+{
+	lpv_mutex_deinit(&world->mm_list_lock);
+	lpv_cond_deinit(&world->task_cond);
+	lpv_mutex_deinit(&world->task_lock);
+	lpv_rwlock_deinit(&world->notifier_lock);
+	lpv_mutex_deinit(&world->oom_lock);
+	lpv_mutex_deinit(&world->memcg_lock);
+}
 
 int mm_world_create(struct hw_machine *hw, const struct mm_config *cfg,
 		    struct mm_world **out)
@@ -163,12 +144,7 @@ int mm_world_create(struct hw_machine *hw, const struct mm_config *cfg,
 	return 0;
 
 err_locks:
-	lpv_mutex_deinit(&world->mm_list_lock);
-	lpv_cond_deinit(&world->task_cond);
-	lpv_mutex_deinit(&world->task_lock);
-	lpv_rwlock_deinit(&world->notifier_lock);
-	lpv_mutex_deinit(&world->oom_lock);
-	lpv_mutex_deinit(&world->memcg_lock);
+	mm_world_locks_deinit(world);
 	mm_page_alloc_deinit(world);
 err_free:
 	free(world);
@@ -187,12 +163,7 @@ void mm_world_destroy(struct mm_world *world)
 			"still referenced at world destroy (leaked)\n",
 			world->nr_mms);
 	memcg_destroy_all(world);
-	lpv_mutex_deinit(&world->mm_list_lock);
-	lpv_cond_deinit(&world->task_cond);
-	lpv_mutex_deinit(&world->task_lock);
-	lpv_rwlock_deinit(&world->notifier_lock);
-	lpv_mutex_deinit(&world->oom_lock);
-	lpv_mutex_deinit(&world->memcg_lock);
+	mm_world_locks_deinit(world);
 	mm_page_alloc_deinit(world);
 	free(world);
 }
@@ -310,12 +281,15 @@ static void stats_print_json(struct mm_world *world,
 			ms.uncharges, ms.oom, ms.oom_kill);
 	}
 	lpv_mutex_unlock(&world->memcg_lock);
-	fprintf(f, "],\"options\":{");
-	for (size_t i = 0; i < ARRAY_SIZE(mm_options); i++)
-		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "",
-			mm_options[i].name,
-			*option_field(&world->cfg, &mm_options[i]));
-	fprintf(f, "}}\n");
+	fprintf(f, "],\"options\":");
+	{
+		struct lpv_option tab[ARRAY_SIZE(mm_option_tmpl)];
+		struct mm_config copy = world->cfg;
+
+		mm_option_table(&copy, tab);
+		lpv_options_print(f, "mm", tab, ARRAY_SIZE(tab), true);
+	}
+	fprintf(f, "}\n");
 }
 
 void mm_stats_print(struct mm_world *world, FILE *f, bool json)

@@ -63,18 +63,6 @@ _Static_assert(OFF_CSUM + 8 == VMM_IMAGE_HDR_LEN, "image header size");
 #define TWEAK_BOOT 0x4c50560000000001ULL
 #define TWEAK_PAYLOAD 0x4c50560000000002ULL
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__printf_like(3, 4);
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -212,7 +200,7 @@ int vmm_image_build(const struct vmm_image_spec *spec,
 	int r;
 
 	if (nr_pages > VMM_IMAGE_MAX_PAGES) {
-		seterr(err, errlen, "payload of %" PRIu64 " bytes is too large",
+		lpv_seterr(err, errlen, "payload of %" PRIu64 " bytes is too large",
 		       payload_len);
 		return -E2BIG;
 	}
@@ -220,7 +208,7 @@ int vmm_image_build(const struct vmm_image_spec *spec,
 		nonce = vmm_mix64(lpv_now_ns());
 	plain = calloc(nr_pages, HW_PAGE_SIZE);
 	if (!plain) {
-		seterr(err, errlen, "out of memory for a %" PRIu64 "-page image",
+		lpv_seterr(err, errlen, "out of memory for a %" PRIu64 "-page image",
 		       nr_pages);
 		return -ENOMEM;
 	}
@@ -239,7 +227,7 @@ int vmm_image_build(const struct vmm_image_spec *spec,
 	r = uv_image_builder_create((const uint8_t (*)[UV_HOST_KEY_LEN])host_pub,
 				    1, psw, &b);
 	if (r) {
-		seterr(err, errlen, "image builder: %s", strerror(-r));
+		lpv_seterr(err, errlen, "image builder: %s", strerror(-r));
 		goto out_plain;
 	}
 	se_len = uv_image_header_len(1);
@@ -248,7 +236,7 @@ int vmm_image_build(const struct vmm_image_spec *spec,
 	buf = calloc(1, total);
 	if (!buf) {
 		r = -ENOMEM;
-		seterr(err, errlen, "out of memory for a %zu-byte image", total);
+		lpv_seterr(err, errlen, "out of memory for a %zu-byte image", total);
 		goto out_builder;
 	}
 	/* Add pages in the order KVM will unpack them: component by component. */
@@ -260,7 +248,7 @@ int vmm_image_build(const struct vmm_image_spec *spec,
 	if (!r)
 		r = uv_image_builder_header(b, buf + VMM_IMAGE_HDR_LEN, &se_len);
 	if (r) {
-		seterr(err, errlen, "encrypting the image: %s", strerror(-r));
+		lpv_seterr(err, errlen, "encrypting the image: %s", strerror(-r));
 		goto out_buf;
 	}
 
@@ -316,7 +304,7 @@ static int parse_components(const uint8_t *hdr, struct vmm_image *img,
 		    comp->nr_pages > VMM_IMAGE_MAX_PAGES ||
 		    comp->gaddr > VMM_IMAGE_MAX_GADDR ||
 		    comp->nr_pages * HW_PAGE_SIZE > VMM_IMAGE_MAX_GADDR - comp->gaddr) {
-			seterr(err, errlen, "component %u: bad address 0x%" PRIx64 " or size %" PRIu64 " pages",
+			lpv_seterr(err, errlen, "component %u: bad address 0x%" PRIx64 " or size %" PRIu64 " pages",
 			       i, comp->gaddr, comp->nr_pages);
 			return -EINVAL;
 		}
@@ -326,11 +314,11 @@ static int parse_components(const uint8_t *hdr, struct vmm_image *img,
 			uint64_t oend = o->gaddr + o->nr_pages * HW_PAGE_SIZE;
 
 			if (comp->gaddr < oend && o->gaddr < end) {
-				seterr(err, errlen, "components %u and %u overlap", j, i);
+				lpv_seterr(err, errlen, "components %u and %u overlap", j, i);
 				return -EINVAL;
 			}
 			if (comp->tweak == o->tweak) {
-				seterr(err, errlen, "components %u and %u share a tweak", j, i);
+				lpv_seterr(err, errlen, "components %u and %u share a tweak", j, i);
 				return -EINVAL;
 			}
 		}
@@ -339,12 +327,12 @@ static int parse_components(const uint8_t *hdr, struct vmm_image *img,
 			img->guest_end = comp->gaddr + comp->nr_pages * HW_PAGE_SIZE;
 	}
 	if (sum != img->nr_pages) {
-		seterr(err, errlen, "components hold %" PRIu64 " pages, the header says %" PRIu64,
+		lpv_seterr(err, errlen, "components hold %" PRIu64 " pages, the header says %" PRIu64,
 		       sum, img->nr_pages);
 		return -EINVAL;
 	}
 	if (img->comp[0].gaddr != 0 || img->comp[0].nr_pages != 1) {
-		seterr(err, errlen, "component 0 must be the boot page at guest address 0");
+		lpv_seterr(err, errlen, "component 0 must be the boot page at guest address 0");
 		return -EINVAL;
 	}
 	return 0;
@@ -359,12 +347,12 @@ int vmm_image_parse(const void *buf, size_t len, struct vmm_image *img,
 
 	memset(img, 0, sizeof(*img));
 	if (len < VMM_IMAGE_HDR_LEN || memcmp(p + OFF_MAGIC, VMM_IMAGE_MAGIC, 8)) {
-		seterr(err, errlen, "not a lazypv SE image (bad magic or shorter than its header)");
+		lpv_seterr(err, errlen, "not a lazypv SE image (bad magic or shorter than its header)");
 		return -EINVAL;
 	}
 	version = get_le32(p + OFF_VERSION);
 	if (version != VMM_IMAGE_VERSION) {
-		seterr(err, errlen, "image version %" PRIu32 " is not supported (only %d)",
+		lpv_seterr(err, errlen, "image version %" PRIu32 " is not supported (only %d)",
 		       version, VMM_IMAGE_VERSION);
 		return -EPROTONOSUPPORT;
 	}
@@ -376,40 +364,40 @@ int vmm_image_parse(const void *buf, size_t len, struct vmm_image *img,
 	nr_comp = get_le32(p + OFF_NR_COMP);
 	flags = get_le32(p + OFF_FLAGS);
 	if (hdr_len != VMM_IMAGE_HDR_LEN || se_off != VMM_IMAGE_HDR_LEN) {
-		seterr(err, errlen, "bad header length %" PRIu32 " or SE header offset %" PRIu64,
+		lpv_seterr(err, errlen, "bad header length %" PRIu32 " or SE header offset %" PRIu64,
 		       hdr_len, se_off);
 		return -EINVAL;
 	}
 	if (!se_len || se_len > VMM_IMAGE_MAX_SE_HEADER || se_len > len - se_off) {
-		seterr(err, errlen, "bad SE header length %" PRIu64, se_len);
+		lpv_seterr(err, errlen, "bad SE header length %" PRIu64, se_len);
 		return -EINVAL;
 	}
 	if (pages_off != page_align(se_off + se_len)) {
-		seterr(err, errlen, "bad pages offset 0x%" PRIx64, pages_off);
+		lpv_seterr(err, errlen, "bad pages offset 0x%" PRIx64, pages_off);
 		return -EINVAL;
 	}
 	if (!nr_pages || nr_pages > VMM_IMAGE_MAX_PAGES) {
-		seterr(err, errlen, "bad page count %" PRIu64, nr_pages);
+		lpv_seterr(err, errlen, "bad page count %" PRIu64, nr_pages);
 		return -EINVAL;
 	}
 	want = pages_off + nr_pages * HW_PAGE_SIZE;
 	if (len != want) {
-		seterr(err, errlen, "image is %zu bytes, its header says %" PRIu64 " (%s)",
+		lpv_seterr(err, errlen, "image is %zu bytes, its header says %" PRIu64 " (%s)",
 		       len, want, len < want ? "truncated" : "trailing bytes");
 		return -EINVAL;
 	}
 	if (!nr_comp || nr_comp > VMM_IMAGE_MAX_COMPONENTS || flags) {
-		seterr(err, errlen, "bad component count %" PRIu32 " or flags 0x%" PRIx32,
+		lpv_seterr(err, errlen, "bad component count %" PRIu32 " or flags 0x%" PRIx32,
 		       nr_comp, flags);
 		return -EINVAL;
 	}
 	for (size_t i = OFF_COMP + nr_comp * COMP_SIZE; i < OFF_CSUM; i++)
 		if (p[i]) {
-			seterr(err, errlen, "reserved header byte 0x%zx is not zero", i);
+			lpv_seterr(err, errlen, "reserved header byte 0x%zx is not zero", i);
 			return -EINVAL;
 		}
 	if (get_le64(p + OFF_CSUM) != image_checksum(p, p + se_off, se_len)) {
-		seterr(err, errlen, "header checksum mismatch (corrupted image)");
+		lpv_seterr(err, errlen, "header checksum mismatch (corrupted image)");
 		return -EBADMSG;
 	}
 	img->psw[0] = get_le64(p + OFF_PSW);
@@ -435,25 +423,25 @@ int vmm_image_load(const char *path, struct vmm_image *img, char *err,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		lpv_seterr(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st)) {
 		r = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		lpv_seterr(err, errlen, "%s: %s", path, strerror(-r));
 		goto out_fd;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size >
 	    VMM_IMAGE_HDR_LEN + VMM_IMAGE_MAX_SE_HEADER + HW_PAGE_SIZE +
 	    VMM_IMAGE_MAX_PAGES * HW_PAGE_SIZE) {
 		r = -EINVAL;
-		seterr(err, errlen, "%s: not a regular file of a plausible size", path);
+		lpv_seterr(err, errlen, "%s: not a regular file of a plausible size", path);
 		goto out_fd;
 	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!buf) {
 		r = -ENOMEM;
-		seterr(err, errlen, "%s: out of memory", path);
+		lpv_seterr(err, errlen, "%s: out of memory", path);
 		goto out_fd;
 	}
 	while (done < (size_t)st.st_size) {
@@ -461,7 +449,7 @@ int vmm_image_load(const char *path, struct vmm_image *img, char *err,
 
 		if (n <= 0) {
 			r = n ? -errno : -EIO;
-			seterr(err, errlen, "%s: read: %s", path, strerror(-r));
+			lpv_seterr(err, errlen, "%s: read: %s", path, strerror(-r));
 			goto out_buf;
 		}
 		done += (size_t)n;

@@ -138,18 +138,6 @@ const char *vmm_program_names(void)
 	return "touch, idle, memtest, io";
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__printf_like(3, 4);
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max,
 		     uint64_t *out)
@@ -177,7 +165,7 @@ static int parse_one_arg(const struct program *p, char *kv,
 	int r = 0;
 
 	if (!eq) {
-		seterr(err, errlen, "%s: argument '%s' is not key=value",
+		lpv_seterr(err, errlen, "%s: argument '%s' is not key=value",
 		       p->name, kv);
 		return -EINVAL;
 	}
@@ -212,15 +200,15 @@ static int parse_one_arg(const struct program *p, char *kv,
 		r = parse_u64(val, 1, 4096, &v);
 		a->pages = v;
 	} else {
-		seterr(err, errlen, "%s: unknown argument '%s'", p->name, key);
+		lpv_seterr(err, errlen, "%s: unknown argument '%s'", p->name, key);
 		return -EINVAL;
 	}
 	if (!(p->keys & bit)) {
-		seterr(err, errlen, "%s takes no argument '%s'", p->name, key);
+		lpv_seterr(err, errlen, "%s takes no argument '%s'", p->name, key);
 		return -EINVAL;
 	}
 	if (r)
-		seterr(err, errlen, "%s: bad value '%s' for '%s'", p->name, val,
+		lpv_seterr(err, errlen, "%s: bad value '%s' for '%s'", p->name, val,
 		       key);
 	return r;
 }
@@ -237,12 +225,12 @@ static int program_parse(const char *spec, char name[VMM_PROGRAM_NAME_MAX],
 	char work[VMM_PROGRAM_ARGS_MAX], *save = NULL, *tok;
 
 	if (!nlen) {
-		seterr(err, errlen, "empty program name");
+		lpv_seterr(err, errlen, "empty program name");
 		return -EINVAL;
 	}
 	if (nlen >= VMM_PROGRAM_NAME_MAX ||
 	    strlen(argstr) >= VMM_PROGRAM_ARGS_MAX) {
-		seterr(err, errlen, "program spec too long");
+		lpv_seterr(err, errlen, "program spec too long");
 		return -ENAMETOOLONG;
 	}
 	memcpy(name, spec, nlen);
@@ -253,7 +241,7 @@ static int program_parse(const char *spec, char name[VMM_PROGRAM_NAME_MAX],
 		if (!strcmp(programs[i].name, name))
 			*prog = &programs[i];
 	if (!*prog) {
-		seterr(err, errlen, "unknown program '%s' (programs: %s)", name,
+		lpv_seterr(err, errlen, "unknown program '%s' (programs: %s)", name,
 		       vmm_program_names());
 		return -ENOENT;
 	}

@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_bench.c - `lazypv bench`: the teardown designs side by side
+ * (ARCHITECTURE.md §5), in one run, beside the machine's own limits.
+ *
+ * For each firmware profile, one host sized for the largest guest is
+ * brought up once and reused (first touch of memfd memory is the slowest
+ * thing on the machine), and for each guest size, run after run, every
+ * mode (interleaved, so noise hits them alike) runs one VMM life:
+ *
+ *   boot, the touch program writes every page (all memory secure), reboot
+ *   (restart latency: request -> first instruction of the new protected
+ *   guest), the new guest writes every page again (while lazy/async clean
+ *   the old one in the background), shutdown (exit latency: request -> the
+ *   parent's wait returns; reclaim: -> every frame free and uncharged).
+ *
+ * Figures are medians over --runs; ratios against sync come from the same
+ * run.  The floor is what one page's destroy costs at the least: the
+ * profile's modelled destroy cost plus a 4 KiB clear measured now.
+ * --oom adds "shut down A, start B at once" with host memory 1.5x a guest,
+ * counting OOM kills and the longest allocation stall per mode (lazy with
+ * and without its OOM notifier).  Timings are never asserted.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hw/hw.h"
+#include "kvm/kvm.h"
+#include "lib/lib.h"
+#include "mm/mm.h"
+#include "tools.h"
+#include "uv/uv.h"
+#include "vmm/vmm.h"
+
+#define MAX_SIZES 8
+#define MAX_RUNS 15
+#define MAX_PROFILES 4
+
+struct bench_opts {
+	uint64_t sizes[MAX_SIZES];
+	unsigned int nr_sizes;
+	bool modes[VMM_DESTROY_NR];
+	const char *profiles[MAX_PROFILES];
+	unsigned int nr_profiles;
+	unsigned int runs;
+	bool oom, json;
+	uint64_t oom_guest;
+};
+
+/* One VMM life's figures. */
+struct sample {
+	double restart_ms, exit_ms, reclaim_ms, pages_per_s;
+	uint64_t frames;
+	int ok;
+};
+
+static void bench_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: lazypv bench [--sizes LIST] [--modes LIST] [--profiles LIST]\n"
+		"                    [--runs N] [--oom] [--oom-guest SIZE] [--quick] [--json]\n"
+		"\n"
+		"Measure restart latency, exit latency, reclaim time and cleanup\n"
+		"throughput of the teardown designs, medians of N runs, beside the\n"
+		"page-clear cost and the firmware profile's per-page floor measured in\n"
+		"the same run.  Every page of each guest is made secure first.\n"
+		"\n"
+		"  --sizes LIST      guest sizes (default 1G,4G,8G)\n"
+		"  --modes LIST      of sync, lazy, async (default all)\n"
+		"  --profiles LIST   firmware profiles or files (default default,zero)\n"
+		"  --runs N          runs per figure, 1..%d (default 3)\n"
+		"  --oom             also: shut down A, start B at once, host 1.5x guest\n"
+		"  --oom-guest SIZE  guest size of that experiment (default 4G)\n"
+		"  --quick           256M,1G; 1 run; default profile (a smoke run)\n"
+		"  --json            one JSON object per figure\n"
+		"\n"
+		"Large sizes need memory (8G guests: a 9 GiB host) and time: the\n"
+		"default set takes about 20 minutes on 2 cores.\n", MAX_RUNS);
+}
+
+static void parse_list(const char *arg, char **items, unsigned int max,
+		       unsigned int *nr, const char *opt)
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+
+	if (!copy)
+		tool_usage_error("bench", "out of memory");
+	*nr = 0;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (*nr == max)
+			tool_usage_error("bench", "--%s: at most %u items", opt, max);
+		items[(*nr)++] = tok;	/* kept for the life of the process */
+	}
+	if (!*nr)
+		tool_usage_error("bench", "--%s: empty list", opt);
+}
+
+static void bench_parse(int argc, char **argv, struct bench_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "sizes", required_argument, NULL, 's' },
+		{ "modes", required_argument, NULL, 'm' },
+		{ "profiles", required_argument, NULL, 'p' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "oom", no_argument, NULL, 'o' },
+		{ "oom-guest", required_argument, NULL, 'g' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *items[MAX_SIZES];
+	unsigned int n;
+	char *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			parse_list(optarg, items, MAX_SIZES, &n, "sizes");
+			for (unsigned int i = 0; i < n; i++)
+				if (lpv_parse_size(items[i], &o->sizes[i]) ||
+				    !o->sizes[i] || o->sizes[i] % (1ULL << 20))
+					tool_usage_error("bench", "--sizes: bad size '%s' (1 MiB multiples)",
+							 items[i]);
+			o->nr_sizes = n;
+			break;
+		case 'm':
+			parse_list(optarg, items, MAX_SIZES, &n, "modes");
+			memset(o->modes, 0, sizeof(o->modes));
+			for (unsigned int i = 0; i < n; i++) {
+				enum vmm_destroy_mode m;
+
+				if (vmm_destroy_mode_parse(items[i], &m))
+					tool_usage_error("bench", "--modes: unknown mode '%s' (sync, lazy, async)",
+							 items[i]);
+				o->modes[m] = true;
+			}
+			break;
+		case 'p':
+			parse_list(optarg, (char **)o->profiles, MAX_PROFILES,
+				   &o->nr_profiles, "profiles");
+			break;
+		case 'r':
+			o->runs = (unsigned int)strtoul(optarg, &end, 10);
+			if (*end || !o->runs || o->runs > MAX_RUNS)
+				tool_usage_error("bench", "--runs takes 1..%d", MAX_RUNS);
+			break;
+		case 'o':
+			o->oom = true;
+			break;
+		case 'g':
+			if (lpv_parse_size(optarg, &o->oom_guest) ||
+			    o->oom_guest < (64ULL << 20) || o->oom_guest % (1ULL << 20))
+				tool_usage_error("bench", "--oom-guest: bad size '%s'", optarg);
+			break;
+		case 'q':
+			o->sizes[0] = 256ULL << 20;
+			o->sizes[1] = 1ULL << 30;
+			o->nr_sizes = 2;
+			o->runs = 1;
+			o->profiles[0] = "default";
+			o->nr_profiles = 1;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			bench_usage(stdout);
+			exit(0);
+		default:
+			tool_usage_error("bench", "bad option");
+		}
+	}
+	if (optind < argc)
+		tool_usage_error("bench", "unexpected argument '%s'", argv[optind]);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, unsigned int n)
+{
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * The machine's floor, now: a 4 KiB clear through the host view, and the
+ * cost of lifting a frame's host-view protection (MADV_GUARD_REMOVE) --
+ * what every destroyed page costs the kernel whatever the firmware
+ * charges.  (The fault that maps the page again on the next host access
+ * comes on top.)
+ */
+static void machine_floor(struct vmm_host *host, double *clear,
+			  double *unprotect)
+{
+	struct page *p;
+	double s[5], u[5];
+
+	*clear = *unprotect = 0;
+	if (mm_page_alloc_contig(host->world, 0, NULL, 1024, &p))
+		return;
+	for (int r = 0; r < 5; r++) {
+		uint64_t t0 = hw_now_ns();
+
+		for (int i = 0; i < 1024; i++)
+			memset(mm_page_host(host->world, p + i), r, HW_PAGE_SIZE);
+		s[r] = (double)(hw_now_ns() - t0) / 1024;
+	}
+	for (int r = 0; r < 5; r++) {
+		uint64_t t0;
+
+		for (int i = 0; i < 1024; i++)
+			if (hw_frame_protect(host->hw, mm_page_to_pfn(host->world, p + i)))
+				abort();
+		t0 = hw_now_ns();
+		for (int i = 0; i < 1024; i++)
+			if (hw_frame_unprotect(host->hw, mm_page_to_pfn(host->world, p + i)))
+				abort();
+		u[r] = (double)(hw_now_ns() - t0) / 1024;
+	}
+	for (int i = 0; i < 1024; i++)
+		mm_page_put(host->world, p + i);
+	*clear = median(s, 5);
+	*unprotect = median(u, 5);
+}
+
+static int one_life(struct vmm_host *host, const struct vmm_image *img,
+		    uint64_t guest, enum vmm_destroy_mode mode,
+		    struct sample *s)
+{
+	struct vmm_config vc = {
+		.guest_mem = guest,
+		.cpus = 1,
+		.destroy = mode,
+		.image = img,
+		.max_reboots = 1,
+	};
+	const struct vmm_event *ev;
+	struct vmm_result res;
+	struct vmm *vmm;
+	char err[160];
+	size_t nr;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	r = vmm_config_check(host, &vc, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "lazypv bench: %s\n", err);
+		return r;
+	}
+	r = vmm_create(host, &vc, &vmm);
+	if (r)
+		return r;
+	r = vmm_wait(vmm, &res);
+	ev = vmm_events(vmm, &nr);
+	for (size_t i = 0; i < nr; i++)
+		if (ev[i].type == VMM_EV_GUEST_START && ev[i].boot == 1)
+			s->restart_ms = (double)ev[i].latency_ns / 1e6;
+	if (!r && (res.exit_code || res.error || res.boots != 2))
+		r = res.error ? res.error : -EIO;
+	if (r)
+		fprintf(stderr, "lazypv bench: %s run failed: %s\n",
+			vmm_destroy_mode_name(mode), res.message);
+	s->exit_ms = (double)res.exit_latency_ns / 1e6;
+	s->reclaim_ms = (double)res.reclaim_ns / 1e6;
+	s->frames = res.reclaimed_frames;
+	s->pages_per_s = res.reclaim_ns ? (double)res.reclaimed_frames * 1e9 /
+					  (double)res.reclaim_ns : 0;
+	s->ok = !r;
+	vmm_destroy(vmm);
+	kvm_module_drain(host->kvm);
+	if (!r)
+		r = vmm_host_check(host);
+	return r;
+}
+
+static int make_image(struct vmm_host *host, const char *program, void **buf,
+		      struct vmm_image *img)
+{
+	struct vmm_image_spec spec = { .program = program,
+				       .default_payload_len = 1 << 20 };
+	size_t len;
+	char err[160];
+	int r = vmm_image_build(&spec, host->host_pub, buf, &len, err, sizeof(err));
+
+	if (!r)
+		r = vmm_image_parse(*buf, len, img, err, sizeof(err));
+	if (r)
+		fprintf(stderr, "lazypv bench: image: %s\n", err);
+	return r;
+}
+
+static void print_row(const struct bench_opts *o, const char *profile,
+		      uint64_t size, enum vmm_destroy_mode mode,
+		      const double m[4], const double sync[4], double floor_ns,
+		      double mach_ns, unsigned int runs)
+{
+	double per_page = m[3] > 0 ? 1e9 / m[3] : 0;
+	char sz[32];
+
+	lpv_format_size(size, sz, sizeof(sz));
+	if (o->json) {
+		printf("{\"bench\":\"teardown\",\"profile\":");
+		lpv_json_str(stdout, profile);
+		printf(",\"guest_mem\":%" PRIu64 ",\"mode\":\"%s\",\"runs\":%u,"
+		       "\"restart_ms\":%.2f,\"exit_ms\":%.2f,\"reclaim_ms\":%.2f,"
+		       "\"cleanup_pages_per_s\":%.0f,\"floor_ns_per_page\":%.1f,"
+		       "\"machine_floor_ns_per_page\":%.1f,"
+		       "\"restart_vs_sync\":%.2f,\"exit_vs_sync\":%.2f}\n",
+		       size, vmm_destroy_mode_name(mode), runs, m[0], m[1], m[2],
+		       m[3], floor_ns, mach_ns, m[0] > 0 ? sync[0] / m[0] : 0,
+		       m[1] > 0 ? sync[1] / m[1] : 0);
+		return;
+	}
+	printf("  %-9s %-5s %10.1f %10.1f %11.1f %10.0f %6.0f%% %6.0f%%",
+	       sz, vmm_destroy_mode_name(mode), m[0], m[1], m[2], m[3],
+	       per_page > 0 ? 100.0 * floor_ns / per_page : 0,
+	       per_page > 0 ? 100.0 * mach_ns / per_page : 0);
+	if (mode != VMM_DESTROY_SYNC && sync[0] > 0)
+		printf("   %6.1fx %7.1fx", m[0] > 0 ? sync[0] / m[0] : 0,
+		       m[1] > 0 ? sync[1] / m[1] : 0);
+	printf("\n");
+	fflush(stdout);
+}
+
+static int bench_profile(const struct bench_opts *o, const char *profile)
+{
+	uint64_t biggest = 0;
+	struct vmm_host_config hc = { .uv_profile = profile };
+	struct vmm_host *host;
+	struct vmm_image img;
+	void *buf = NULL;
+	char err[200];
+	double clear, unprot, floor_ns, mach_ns;
+	uint64_t cost;
+	int r;
+
+	for (unsigned int i = 0; i < o->nr_sizes; i++)
+		if (o->sizes[i] > biggest)
+			biggest = o->sizes[i];
+	/* Room for the guest, the tables and the UV's storage above 2 GiB. */
+	hc.host_mem = biggest + (biggest < (2ULL << 30) ? (2ULL << 30) : (1ULL << 30));
+	r = vmm_host_create(&hc, &host, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "lazypv bench: %s\n", err);
+		return r;
+	}
+	r = make_image(host, "touch:rounds=1,then=reboot", &buf, &img);
+	if (r)
+		goto out_host;
+	machine_floor(host, &clear, &unprot);
+	cost = host->profile.cost_ns[uv_cmd_index(UVC_CMD_DESTR_SEC_STOR)];
+	floor_ns = (double)cost + clear;
+	mach_ns = floor_ns + unprot;
+	if (!o->json) {
+		printf("\n== profile %s: destroy-page floor %.0f ns/page = modelled %" PRIu64
+		       " ns + 4 KiB clear %.0f ns;\n   with the host-view unprotect"
+		       " (guard remove, %.0f ns): %.0f ns/page\n",
+		       host->profile.name, floor_ns, cost, clear, unprot, mach_ns);
+		printf("  %-9s %-5s %10s %10s %11s %10s %7s %7s   %7s %8s\n", "guest",
+		       "mode", "restart ms", "exit ms", "reclaim ms", "pages/s",
+		       "floor", "+unprot", "restart", "exit");
+		printf("  %-9s %-5s %10s %10s %11s %10s %7s %7s   %7s %8s\n", "", "",
+		       "(median)", "(median)", "(median)", "(cleanup)", "share",
+		       "share", "vs sync", "vs sync");
+	}
+	for (unsigned int si = 0; si < o->nr_sizes && !r; si++) {
+		double v[VMM_DESTROY_NR][4][MAX_RUNS];
+		double m[VMM_DESTROY_NR][4] = { { 0 } };
+		unsigned int got[VMM_DESTROY_NR] = { 0 };
+
+		for (unsigned int run = 0; run < o->runs; run++) {
+			for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+				struct sample s;
+
+				if (!o->modes[mode])
+					continue;
+				r = one_life(host, &img, o->sizes[si],
+					     (enum vmm_destroy_mode)mode, &s);
+				if (r)
+					goto out_img;
+				v[mode][0][got[mode]] = s.restart_ms;
+				v[mode][1][got[mode]] = s.exit_ms;
+				v[mode][2][got[mode]] = s.reclaim_ms;
+				v[mode][3][got[mode]] = s.pages_per_s;
+				got[mode]++;
+			}
+		}
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+			for (int k = 0; k < 4; k++)
+				m[mode][k] = median(v[mode][k], got[mode]);
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+			if (o->modes[mode])
+				print_row(o, host->profile.name, o->sizes[si],
+					  (enum vmm_destroy_mode)mode, m[mode],
+					  m[VMM_DESTROY_SYNC], floor_ns, mach_ns,
+					  got[mode]);
+	}
+out_img:
+	free(buf);
+out_host:
+	vmm_host_destroy(host);
+	return r;
+}
+
+/*
+ * Shut down A, start B at once: each needs most of the host, and A's
+ * memory is still being cleaned when B faults its own in.
+ */
+static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
+			 bool notifier)
+{
+	struct kvm_params kp;
+	struct vmm_host_config hc = { .uv_profile = "default", .kvm = &kp };
+	struct vmm_config vc = { .cpus = 1, .destroy = mode, .max_reboots = 0 };
+	struct vmm_result ra, rb;
+	struct vmm_host *host;
+	struct vmm *a, *b;
+	struct vmm_image img;
+	struct mm_stats st;
+	void *buf = NULL;
+	char err[200];
+	int r;
+
+	r = kvm_params_init(&kp);
+	if (r)
+		return r;
+	kp.oom_notifier = notifier;
+	hc.host_mem = o->oom_guest + o->oom_guest / 2;
+	if (hc.host_mem < (2ULL << 30) + (64ULL << 20))
+		hc.host_mem = (2ULL << 30) + (64ULL << 20);	/* INIT above 2G */
+	r = vmm_host_create(&hc, &host, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "lazypv bench: %s\n", err);
+		return r;
+	}
+	r = make_image(host, "touch:rounds=1,then=poweroff", &buf, &img);
+	if (r)
+		goto out_host;
+	vc.guest_mem = o->oom_guest;
+	vc.image = &img;
+	r = vmm_create(host, &vc, &a);
+	if (r)
+		goto out_img;
+	/* A powers off by itself once its memory is all secure; B starts as
+	 * soon as A's parent sees it exit. */
+	r = vmm_wait(a, &ra);
+	if (!r)
+		r = vmm_create(host, &vc, &b);
+	if (!r) {
+		r = vmm_wait(b, &rb);
+		vmm_destroy(b);
+	}
+	vmm_destroy(a);
+	kvm_module_drain(host->kvm);
+	mm_stats_get(host->world, &st);
+	if (o->json)
+		printf("{\"bench\":\"oom_a_then_b\",\"mode\":\"%s\",\"notifier\":%s,"
+		       "\"guest_mem\":%" PRIu64 ",\"host_mem\":%" PRIu64
+		       ",\"oom_kills\":%" PRIu64 ",\"longest_stall_ms\":%.1f,"
+		       "\"b_exit_code\":%d}\n", vmm_destroy_mode_name(mode),
+		       notifier ? "true" : "false", o->oom_guest, hc.host_mem,
+		       st.oom_kills, (double)st.oom_stall_max_ns / 1e6,
+		       r ? -1 : rb.exit_code);
+	else
+		printf("  %-5s %-12s %8" PRIu64 " %14.1f   %s\n",
+		       vmm_destroy_mode_name(mode),
+		       mode == VMM_DESTROY_LAZY ? (notifier ? "on" : "off") : "-",
+		       st.oom_kills, (double)st.oom_stall_max_ns / 1e6,
+		       r ? "B failed to start" :
+		       rb.killed ? "B was OOM-killed" :
+		       rb.exit_code ? "B failed" : "B ran to completion");
+	r = 0;
+out_img:
+	free(buf);
+out_host:
+	vmm_host_destroy(host);
+	return r;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	struct bench_opts o = {
+		.sizes = { 1ULL << 30, 4ULL << 30, 8ULL << 30 },
+		.nr_sizes = 3,
+		.modes = { true, true, true },
+		.profiles = { "default", "zero" },
+		.nr_profiles = 2,
+		.runs = 3,
+		.oom_guest = 4ULL << 30,
+	};
+	char sz[32];
+	int r = 0;
+
+	bench_parse(argc, argv, &o);
+	if (!o.json) {
+		printf("lazypv bench: sizes");
+		for (unsigned int i = 0; i < o.nr_sizes; i++)
+			printf(" %s", lpv_format_size(o.sizes[i], sz, sizeof(sz)));
+		printf(", %u run%s each, medians; touch program, 1 vCPU\n",
+		       o.runs, o.runs == 1 ? "" : "s");
+	}
+	for (unsigned int p = 0; p < o.nr_profiles && !r; p++)
+		r = bench_profile(&o, o.profiles[p]);
+	if (!r && o.oom) {
+		if (!o.json) {
+			printf("\n== shut down A, start B at once (%s guests, host 1.5x)\n",
+			       lpv_format_size(o.oom_guest, sz, sizeof(sz)));
+			printf("  %-5s %-12s %8s %14s\n", "mode", "OOM notifier",
+			       "kills", "longest stall");
+		}
+		for (int mode = 0; mode < VMM_DESTROY_NR && !r; mode++) {
+			if (!o.modes[mode])
+				continue;
+			r = bench_oom_one(&o, (enum vmm_destroy_mode)mode, true);
+			if (!r && mode == VMM_DESTROY_LAZY)
+				r = bench_oom_one(&o, VMM_DESTROY_LAZY, false);
+		}
+	}
+	if (r)
+		fprintf(stderr, "lazypv bench: %s\n", strerror(-r));
+	return r ? 1 : 0;
+}
