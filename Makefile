@@ -39,7 +39,7 @@ test: all
 # to 8 GiB: about 20 minutes and 9 GiB of memory on the reference machine).
 bench: all
 	./build/lazypv-bench
-	./build/lazypv bench --oom
+	./build/lazypv bench --oom --sync-orders
 
 bench-quick: all
 	./build/lazypv-bench --quick

@@ -48,6 +48,7 @@ struct bench_opts {
 	unsigned int nr_profiles;
 	unsigned int runs;
 	bool oom, json;
+	bool sync_orders;	/* also sync with the memory-first order */
 	uint64_t oom_guest;
 };
 
@@ -74,6 +75,8 @@ static void bench_usage(FILE *f)
 		"  --profiles LIST   firmware profiles or files (default default,zero)\n"
 		"  --runs N          runs per figure, 1..%d (default 3)\n"
 		"  --oom             also: shut down A, start B at once, host 1.5x guest\n"
+		"  --sync-orders     also: sync teardown in the memory-first order (before\n"
+		"                    Linux 6.0), beside the default config-first order\n"
 		"  --oom-guest SIZE  guest size of that experiment (default 4G)\n"
 		"  --quick           256M,1G; 1 run; default profile (a smoke run)\n"
 		"  --json            one JSON object per figure\n"
@@ -108,6 +111,7 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 		{ "profiles", required_argument, NULL, 'p' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "oom", no_argument, NULL, 'o' },
+		{ "sync-orders", no_argument, NULL, 'S' },
 		{ "oom-guest", required_argument, NULL, 'g' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
@@ -154,6 +158,9 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'o':
 			o->oom = true;
+			break;
+		case 'S':
+			o->sync_orders = true;
 			break;
 		case 'g':
 			if (lpv_parse_size(optarg, &o->oom_guest) ||
@@ -305,7 +312,7 @@ static int make_image(struct vmm_host *host, const char *program, void **buf,
 }
 
 static void print_row(const struct bench_opts *o, const char *profile,
-		      uint64_t size, enum vmm_destroy_mode mode,
+		      const char *label, uint64_t size, enum vmm_destroy_mode mode,
 		      const double m[4], const double sync[4], double floor_ns,
 		      double mach_ns, unsigned int runs)
 {
@@ -316,31 +323,41 @@ static void print_row(const struct bench_opts *o, const char *profile,
 	if (o->json) {
 		printf("{\"bench\":\"teardown\",\"profile\":");
 		lpv_json_str(stdout, profile);
-		printf(",\"guest_mem\":%" PRIu64 ",\"mode\":\"%s\",\"runs\":%u,"
+		printf(",\"guest_mem\":%" PRIu64 ",\"mode\":\"%s%s\",\"runs\":%u,"
 		       "\"restart_ms\":%.2f,\"exit_ms\":%.2f,\"reclaim_ms\":%.2f,"
 		       "\"cleanup_pages_per_s\":%.0f,\"floor_ns_per_page\":%.1f,"
 		       "\"machine_floor_ns_per_page\":%.1f,"
 		       "\"restart_vs_sync\":%.2f,\"exit_vs_sync\":%.2f}\n",
-		       size, vmm_destroy_mode_name(mode), runs, m[0], m[1], m[2],
-		       m[3], floor_ns, mach_ns, m[0] > 0 ? sync[0] / m[0] : 0,
-		       m[1] > 0 ? sync[1] / m[1] : 0);
+		       size, vmm_destroy_mode_name(mode), label, runs, m[0], m[1],
+		       m[2], m[3], floor_ns, mach_ns, sync && m[0] > 0 ? sync[0] / m[0] : 0,
+		       sync && m[1] > 0 ? sync[1] / m[1] : 0);
 		return;
 	}
-	printf("  %-9s %-5s %10.1f %10.1f %11.1f %10.0f %6.0f%% %6.0f%%",
-	       sz, vmm_destroy_mode_name(mode), m[0], m[1], m[2], m[3],
+	char name[16];
+
+	snprintf(name, sizeof(name), "%s%s", vmm_destroy_mode_name(mode), label);
+	printf("  %-9s %-7s %10.1f %10.1f %11.1f %10.0f %6.0f%% %6.0f%%",
+	       sz, name, m[0], m[1], m[2], m[3],
 	       per_page > 0 ? 100.0 * floor_ns / per_page : 0,
 	       per_page > 0 ? 100.0 * mach_ns / per_page : 0);
-	if (mode != VMM_DESTROY_SYNC && sync[0] > 0)
+	if (mode != VMM_DESTROY_SYNC && sync && sync[0] > 0)
 		printf("   %6.1fx %7.1fx", m[0] > 0 ? sync[0] / m[0] : 0,
 		       m[1] > 0 ? sync[1] / m[1] : 0);
 	printf("\n");
 	fflush(stdout);
 }
 
-static int bench_profile(const struct bench_opts *o, const char *profile)
+/*
+ * One profile's table.  @memory_first: a host whose KVM tears down in the
+ * pre-6.0 order (sync only; rows labelled "-mf").
+ */
+static int bench_profile(const struct bench_opts *o, const char *profile,
+			 bool memory_first)
 {
 	uint64_t biggest = 0;
-	struct vmm_host_config hc = { .uv_profile = profile };
+	struct kvm_params kp;
+	struct vmm_host_config hc = { .uv_profile = profile, .kvm = &kp };
+	struct bench_opts mo = *o;
 	struct vmm_host *host;
 	struct vmm_image img;
 	void *buf = NULL;
@@ -349,6 +366,15 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	uint64_t cost;
 	int r;
 
+	r = kvm_params_init(&kp);
+	if (r)
+		return r;
+	if (memory_first) {
+		kp.sync_order = 0;
+		memset(mo.modes, 0, sizeof(mo.modes));
+		mo.modes[VMM_DESTROY_SYNC] = true;
+		o = &mo;
+	}
 	for (unsigned int i = 0; i < o->nr_sizes; i++)
 		if (o->sizes[i] > biggest)
 			biggest = o->sizes[i];
@@ -367,14 +393,16 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	floor_ns = (double)cost + clear;
 	mach_ns = floor_ns + unprot;
 	if (!o->json) {
-		printf("\n== profile %s: destroy-page floor %.0f ns/page = modelled %" PRIu64
+		printf("\n== profile %s%s: destroy-page floor %.0f ns/page = modelled %" PRIu64
 		       " ns + 4 KiB clear %.0f ns;\n   with the host-view unprotect"
 		       " (guard remove, %.0f ns): %.0f ns/page\n",
-		       host->profile.name, floor_ns, cost, clear, unprot, mach_ns);
-		printf("  %-9s %-5s %10s %10s %11s %10s %7s %7s   %7s %8s\n", "guest",
+		       host->profile.name,
+		       memory_first ? ", sync in the memory-first order (-mf)" : "",
+		       floor_ns, cost, clear, unprot, mach_ns);
+		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s   %7s %8s\n", "guest",
 		       "mode", "restart ms", "exit ms", "reclaim ms", "pages/s",
 		       "floor", "+unprot", "restart", "exit");
-		printf("  %-9s %-5s %10s %10s %11s %10s %7s %7s   %7s %8s\n", "", "",
+		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s   %7s %8s\n", "", "",
 		       "(median)", "(median)", "(median)", "(cleanup)", "share",
 		       "share", "vs sync", "vs sync");
 	}
@@ -405,10 +433,11 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 				m[mode][k] = median(v[mode][k], got[mode]);
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
 			if (o->modes[mode])
-				print_row(o, host->profile.name, o->sizes[si],
+				print_row(o, host->profile.name,
+					  memory_first ? "-mf" : "", o->sizes[si],
 					  (enum vmm_destroy_mode)mode, m[mode],
-					  m[VMM_DESTROY_SYNC], floor_ns, mach_ns,
-					  got[mode]);
+					  memory_first ? NULL : m[VMM_DESTROY_SYNC],
+					  floor_ns, mach_ns, got[mode]);
 	}
 out_img:
 	free(buf);
@@ -515,7 +544,9 @@ int cmd_bench(int argc, char **argv)
 		       o.runs, o.runs == 1 ? "" : "s");
 	}
 	for (unsigned int p = 0; p < o.nr_profiles && !r; p++)
-		r = bench_profile(&o, o.profiles[p]);
+		r = bench_profile(&o, o.profiles[p], false);
+	for (unsigned int p = 0; o.sync_orders && p < o.nr_profiles && !r; p++)
+		r = bench_profile(&o, o.profiles[p], true);
 	if (!r && o.oom) {
 		if (!o.json) {
 			printf("\n== shut down A, start B at once (%s guests, host 1.5x)\n",
