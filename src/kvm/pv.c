@@ -68,6 +68,11 @@ void kvm_pv_dealloc_vm(struct kvm *kvm)
  */
 void kvm_clear_pv_state(struct kvm *kvm)
 {
+	/* A config KVM forgets (set aside, leftover) must not call back into
+	 * this VM, which may be gone before the config is. */
+	if (kvm->pv.handle)
+		ignore_result(uv_config_set_translate(kvm->mod->uv,
+						      kvm->pv.handle, NULL, NULL));
 	WRITE_ONCE(kvm->pv.handle, 0);
 	kvm->pv.guest_len = 0;
 	kvm->pv.stor_base = (struct kvm_stor){ 0 };
