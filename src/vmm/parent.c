@@ -289,6 +289,7 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	 * It does not outlive the exit by more than a return. */
 	pthread_join(vmm->main_thread, NULL);
 	vmm->main_started = false;
+	vmm_teardown_join_cleanups(vmm);
 	r = task_wait(vmm->task, &code);
 	BUG_ON(r);	/* one waiter, a live child: cannot fail */
 	ev.t_ns = hw_now_ns();

@@ -193,7 +193,13 @@ int vmm_unprotect_async(struct vmm *vmm)
 
 /* ---- the parent ---- */
 
-void vmm_teardown_reap(struct vmm *vmm)
+/*
+ * Before the VMM task is reaped: a cleanup thread that has not attached
+ * yet must find the task exiting, not freed (clone() would have made it
+ * part of the process at once; our threads join the task themselves).
+ * Attached ones leave when the exit interrupts their PERFORM.
+ */
+void vmm_teardown_join_cleanups(struct vmm *vmm)
 {
 	unsigned int n;
 
@@ -203,6 +209,12 @@ void vmm_teardown_reap(struct vmm *vmm)
 	lpv_mutex_unlock(&vmm->lock);
 	for (unsigned int i = 0; i < n; i++)
 		pthread_join(vmm->cleanup_threads[i], NULL);
+}
+
+/* After reclaim: the helper has exited; join its thread and reap it. */
+void vmm_teardown_reap(struct vmm *vmm)
+{
+	vmm_teardown_join_cleanups(vmm);
 	if (vmm->helper_started) {
 		pthread_join(vmm->helper_thread, NULL);
 		vmm->helper_started = false;

@@ -175,7 +175,9 @@ void vmm_fail(struct vmm *vmm, int error, const char *fmt, ...)
 /* teardown.c */
 int vmm_teardown_setup(struct vmm *vmm) __must_check;
 int vmm_unprotect_async(struct vmm *vmm) __must_check;
-/* The parent side: join the cleanup threads, reap the helper. */
+/* The parent side: join the cleanup threads (before reaping the VMM),
+ * then join and reap the helper (after reclaim). */
+void vmm_teardown_join_cleanups(struct vmm *vmm);
 void vmm_teardown_reap(struct vmm *vmm);
 
 /* vmm.c: the VMM's main thread (vmm_create starts it). */
