@@ -170,7 +170,13 @@ TEST_IMPL(vmm_async_kill_during_cleanup)
 	ASSERT_OK(vmm_wait(vmm, &res));
 	ASSERT_TRUE(res.killed);
 	ASSERT_UEQ(res.leaked_frames, 0);
-	ASSERT_EQ(vt_count(vmm, VMM_EV_CLEANUP_DONE), 1);
+	/* The PERFORM thread reports an interrupted cleanup -- or, started
+	 * only after the kill (slow builds), finds the VMM exiting and never
+	 * runs; either way the set-aside config was disposed of, and so was
+	 * the running one the release notifier fast-destroyed. */
+	ASSERT_LE(vt_count(vmm, VMM_EV_CLEANUP_DONE), 1);
+	ASSERT_UEQ(kstats(&t).async_prepares, 1);
+	ASSERT_UEQ(kstats(&t).leftovers_disposed, 2);
 	vmm_destroy(vmm);
 	vt_check_quiescent(&t);
 	vt_teardown(&t);
