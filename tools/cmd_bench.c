@@ -510,7 +510,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 		       vmm_destroy_mode_name(mode),
 		       mode == VMM_DESTROY_LAZY ? (notifier ? "on" : "off") : "-",
 		       st.oom_kills, (double)st.oom_stall_max_ns / 1e6,
-		       r ? "B failed to start" :
+		       r ? "B did not complete (see stderr)" :
 		       rb.killed ? "B was OOM-killed" :
 		       rb.exit_code ? "B failed" : "B ran to completion");
 	r = 0;

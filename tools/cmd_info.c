@@ -151,6 +151,7 @@ int cmd_info(int argc, char **argv)
 	ret = uv_create(&up, &uv);
 	if (ret) {
 		fprintf(stderr, "lazypv info: ultravisor: %s\n", strerror(-ret));
+		ret = 1;
 		goto out_world;
 	}
 	/* PV host support needs INIT_UV to succeed; report, do not fail. */

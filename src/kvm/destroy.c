@@ -207,15 +207,16 @@ static int kvm_pv_oom_notify(void *ctx, unsigned long *freed)
 {
 	struct pv_deferred *priv = ctx;
 	struct kvm_module *mod = priv->mod;
-	uint64_t before, after;
+	uint64_t before, after, deadline;
 
-	if (*freed > mod->params.oom_enough_pages)
+	if (*freed >= mod->params.oom_enough_pages)
 		return 0;
 	before = atomic_load_acquire(&priv->n_pages_freed);
+	deadline = lpv_now_ns() + mod->params.oom_wait_ms * 1000000ULL;
 	lpv_mutex_lock(&priv->progress_lock);
 	while (atomic_load_acquire(&priv->n_pages_freed) == before &&
 	       lpv_cond_wait_until(&priv->progress, &priv->progress_lock,
-				   lpv_now_ns() + mod->params.oom_wait_ms * 1000000ULL))
+				   deadline))
 		;
 	lpv_mutex_unlock(&priv->progress_lock);
 	after = atomic_load_acquire(&priv->n_pages_freed);
@@ -235,11 +236,11 @@ static void kvm_pv_progress(struct pv_deferred *priv, uint64_t pages)
 
 /* ---- LAZY: the cleanup thread ---- */
 
-/* Destroy the set-aside pages of one chunk and free them and the chunk. */
-static void kvm_pv_drain_chunk(struct pv_deferred *priv,
+/* Destroy the set-aside pages of one chunk and free them and the chunk;
+ * @priv (may be NULL) hears about the progress. */
+static void kvm_pv_drain_chunk(struct kvm_module *mod, struct pv_deferred *priv,
 			       struct mm_deferred_chunk *chunk)
 {
-	struct kvm_module *mod = priv->mod;
 	struct mm_world *world = mod->world;
 	struct page *cpage = mm_pfn_to_page(world,
 		hw_host_addr_to_pfn(mod->hw, chunk));
@@ -258,13 +259,37 @@ static void kvm_pv_drain_chunk(struct pv_deferred *priv,
 		 * notifier's whole wait, which would then see nothing freed.
 		 */
 		if ((i & 7) == 7) {
-			kvm_pv_progress(priv, 8);
+			if (priv)
+				kvm_pv_progress(priv, 8);
 			sched_yield();
 		}
 	}
 	mm_page_put(world, cpage);
 	kvm_stat_add(mod, deferred_pages_freed, chunk->count + 1ULL);
-	kvm_pv_progress(priv, (chunk->count & 7) + 1ULL);
+	if (priv)
+		kvm_pv_progress(priv, (chunk->count & 7) + 1ULL);
+}
+
+/* Drain the mm's whole deferred list (the config owning it has no CPUs). */
+static void kvm_pv_drain_deferred(struct kvm_module *mod, struct mm *mm,
+				  struct pv_deferred *priv)
+{
+	struct mm_context *mc = mm_context(mm);
+
+	for (;;) {
+		struct mm_deferred_chunk *chunk;
+
+		lpv_mutex_lock(&mc->deferred_lock);
+		chunk = mc->deferred_list;
+		if (chunk) {
+			mc->deferred_list = chunk->next;
+			mc->deferred_pages -= chunk->count;
+		}
+		lpv_mutex_unlock(&mc->deferred_lock);
+		if (!chunk)
+			return;
+		kvm_pv_drain_chunk(mod, priv, chunk);
+	}
 }
 
 static void *kvm_pv_destroy_vm_thread(void *arg)
@@ -283,20 +308,7 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 		};
 		notifier = oom_notifier_register(mod->world, &priv->oom_nb) == 0;
 	}
-	for (;;) {
-		struct mm_deferred_chunk *chunk;
-
-		lpv_mutex_lock(&mc->deferred_lock);
-		chunk = mc->deferred_list;
-		if (chunk) {
-			mc->deferred_list = chunk->next;
-			mc->deferred_pages -= chunk->count;
-		}
-		lpv_mutex_unlock(&mc->deferred_lock);
-		if (!chunk)
-			break;
-		kvm_pv_drain_chunk(priv, chunk);
-	}
+	kvm_pv_drain_deferred(mod, priv->mm, priv);
 	if (notifier)
 		ignore_result(oom_notifier_unregister(mod->world, &priv->oom_nb));
 
@@ -440,6 +452,9 @@ undo:
 sync_count:
 	kvm_stat_inc(mod, sync_fallbacks);
 sync:
+	/* Pages set aside at exit (a shutdown that could not defer): destroy
+	 * them here, or they would stay pending forever. */
+	kvm_pv_drain_deferred(mod, kvm->mm, NULL);
 	return kvm_pv_deinit_vm(kvm, rc, rrc);
 }
 
@@ -647,9 +662,22 @@ int kvm_pv_deinit_cleanup_all_locked(struct kvm *kvm, uint16_t *rc,
 	} while (!atomic_cmpxchg(&mc->protected_count, &count, count + 1));
 
 	if (kvm->pv.handle) {
-		ret = kvm_pv_cpus_from_pv(kvm, &lrc, &lrrc);
-		if (!ret)
-			ret = kvm_pv_destroy_conf(kvm, &lrc, &lrrc);
+		/*
+		 * A CPU that cannot be destroyed makes DESTROY_SEC_CONF fail
+		 * too -- issue it anyway: its failure path leaks the storage
+		 * and the table on purpose instead of leaving a live config
+		 * behind a VM that is going away.
+		 */
+		int cret = kvm_pv_cpus_from_pv(kvm, &lrc, &lrrc);
+		uint16_t drc, drrc;
+
+		ret = kvm_pv_destroy_conf(kvm, &drc, &drrc);
+		if (!cret) {
+			lrc = drc;
+			lrrc = drrc;
+		} else {
+			ret = cret;
+		}
 		if (ret && !first) {
 			first = ret;
 			*rc = lrc;

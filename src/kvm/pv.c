@@ -146,11 +146,11 @@ int kvm_pv_deinit_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	if (kvm->mod->params.sync_order == 0) {
 		/* No address space left (shutdown): exit_mmap exported it. */
 		if (mmget_not_zero(kvm->mm)) {
-			ret = kvm_uv_destroy_range(kvm->mod, kvm->mm, start,
-						   end, false);
+			/* A failed walk (no memory for its batch) leaves pages
+			 * for DESTROY_SEC_CONF, which cleans them anyway. */
+			ignore_result(kvm_uv_destroy_range(kvm->mod, kvm->mm,
+							   start, end, false));
 			mmput(kvm->mm);
-			if (ret)
-				return ret;
 		}
 		return kvm_pv_destroy_conf(kvm, rc, rrc);
 	}

@@ -199,6 +199,11 @@ int vmm_image_build(const struct vmm_image_spec *spec,
 	uint64_t pages_off;
 	int r;
 
+	if (!payload_len) {
+		lpv_seterr(err, errlen, "the payload is empty");
+		return -EINVAL;
+	}
+
 	if (nr_pages > VMM_IMAGE_MAX_PAGES) {
 		lpv_seterr(err, errlen, "payload of %" PRIu64 " bytes is too large",
 		       payload_len);

@@ -319,8 +319,10 @@ static int guest_access_failed(struct guest *g, struct kvm_run *run, int r,
 {
 	if (r == -EINTR || kvm_guest_should_exit(g->kvcpu))
 		return guest_stop(run);
+	/* (No program yet while the boot descriptor itself is read.) */
 	return guest_fail(run, r, "%s: %s at gaddr 0x%" PRIx64 ": %s",
-			  g->prog->name, what, gaddr, strerror(-r));
+			  g->prog ? g->prog->name : "boot", what, gaddr,
+			  strerror(-r));
 }
 
 /* Wait for the others; then vCPU 0 does what `then` says, the others wait

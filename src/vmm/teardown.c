@@ -120,18 +120,49 @@ struct vmm_cleanup {
 	uint64_t req_ns;	/* the reboot request that set the VM aside */
 };
 
+/* A finished thread marks its slot; the next reboot joins it. */
+static void vmm_cleanup_finished(struct vmm *vmm, pthread_t self)
+{
+	lpv_mutex_lock(&vmm->lock);
+	for (unsigned int i = 0; i < vmm->nr_cleanup_threads; i++)
+		if (pthread_equal(vmm->cleanup_threads[i], self))
+			vmm->cleanup_finished[i] = true;
+	lpv_mutex_unlock(&vmm->lock);
+}
+
+/* Join finished cleanup threads and compact the list (vmm->lock held;
+ * a finished thread takes the lock no more). */
+static void vmm_cleanup_compact_locked(struct vmm *vmm)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < vmm->nr_cleanup_threads; i++) {
+		if (vmm->cleanup_finished[i]) {
+			pthread_join(vmm->cleanup_threads[i], NULL);
+			continue;
+		}
+		vmm->cleanup_threads[n] = vmm->cleanup_threads[i];
+		vmm->cleanup_finished[n++] = false;
+	}
+	vmm->nr_cleanup_threads = n;
+}
+
 static void *vmm_cleanup_main(void *arg)
 {
 	struct vmm_cleanup c = *(struct vmm_cleanup *)arg;
 	struct vmm *vmm = c.vmm;
+	pthread_t self = pthread_self();
 	struct vmm_event ev = { .type = VMM_EV_CLEANUP_DONE };
 	struct kvm_pv_cmd cmd = { .cmd = KVM_PV_ASYNC_CLEANUP_PERFORM };
 	struct kvm *kvm;
 	int r;
 
 	free(arg);
-	if (task_thread_enter(vmm->task))
-		return NULL;	/* the VMM is dying: the VM teardown cleans */
+	if (task_thread_enter(vmm->task)) {
+		/* The VMM is dying: the VM teardown cleans. */
+		vmm_cleanup_finished(vmm, self);
+		return NULL;
+	}
 	lpv_mutex_lock(&vmm->lock);
 	kvm = vmm->kvm;
 	lpv_mutex_unlock(&vmm->lock);
@@ -147,7 +178,9 @@ static void *vmm_cleanup_main(void *arg)
 	vmm_emit(vmm, &ev);
 	/* (QEMU exits when PERFORM fails; here the error is on the timeline
 	 * and the leftovers are cleaned at the VM's teardown.) */
-	task_thread_leave(vmm->task);
+	vmm_cleanup_finished(vmm, self);
+	task_thread_leave(vmm->task);	/* may run the exit: vmm stays valid
+					 * until the parent has joined us */
 	return NULL;
 }
 
@@ -174,15 +207,20 @@ int vmm_unprotect_async(struct vmm *vmm)
 	c->vmm = vmm;
 	lpv_mutex_lock(&vmm->lock);
 	c->req_ns = vmm->reboot_req_ns ? vmm->reboot_req_ns : hw_now_ns();
+	vmm_cleanup_compact_locked(vmm);
 	if (vmm->nr_cleanup_threads == ARRAY_SIZE(vmm->cleanup_threads)) {
 		lpv_mutex_unlock(&vmm->lock);
 		/* Too many in flight: do this one here, in the main thread. */
 		free(c);
 		return vmm_pv(vmm, KVM_PV_ASYNC_CLEANUP_PERFORM, NULL);
 	}
+	/* Created under the lock, so the slot is filled before the thread can
+	 * look for it. */
 	r = -pthread_create(&t, NULL, vmm_cleanup_main, c);
-	if (!r)
+	if (!r) {
+		vmm->cleanup_finished[vmm->nr_cleanup_threads] = false;
 		vmm->cleanup_threads[vmm->nr_cleanup_threads++] = t;
+	}
 	lpv_mutex_unlock(&vmm->lock);
 	if (r) {
 		free(c);

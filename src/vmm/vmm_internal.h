@@ -162,7 +162,8 @@ struct vmm {
 	pthread_t helper_thread;
 	bool helper_started;
 	bool vm_closed;			/* the VMM's exit_files ran (lock) */
-	pthread_t cleanup_threads[16];	/* PERFORM threads, joined at wait */
+	pthread_t cleanup_threads[16];	/* PERFORM threads (lock) */
+	bool cleanup_finished[16];	/* the thread is about to return */
 	unsigned int nr_cleanup_threads;	/* lock */
 };
 
