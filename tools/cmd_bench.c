@@ -24,9 +24,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hw/hw.h"
 #include "kvm/kvm.h"
@@ -49,7 +51,9 @@ struct bench_opts {
 	unsigned int runs;
 	bool oom, json;
 	bool sync_orders;	/* also sync with the memory-first order */
+	bool oom_only;		/* skip the tables */
 	uint64_t oom_guest;
+	uint64_t oom_destroy_ns; /* modelled destroy-page cost of --oom */
 };
 
 /* One VMM life's figures. */
@@ -78,6 +82,10 @@ static void bench_usage(FILE *f)
 		"  --sync-orders     also: sync teardown in the memory-first order (before\n"
 		"                    Linux 6.0), beside the default config-first order\n"
 		"  --oom-guest SIZE  guest size of that experiment (default 4G)\n"
+		"  --oom-destroy-cost NS  the destroy-page cost modelled there (default\n"
+		"                    20000: a cleanup slower than the next guest's\n"
+		"                    allocations, the case IBM's docs warn about)\n"
+		"  --oom-only        run only that experiment\n"
 		"  --quick           256M,1G; 1 run; default profile (a smoke run)\n"
 		"  --json            one JSON object per figure\n"
 		"\n"
@@ -112,6 +120,8 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 		{ "runs", required_argument, NULL, 'r' },
 		{ "oom", no_argument, NULL, 'o' },
 		{ "sync-orders", no_argument, NULL, 'S' },
+		{ "oom-only", no_argument, NULL, 'O' },
+		{ "oom-destroy-cost", required_argument, NULL, 'D' },
 		{ "oom-guest", required_argument, NULL, 'g' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
@@ -161,6 +171,14 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'S':
 			o->sync_orders = true;
+			break;
+		case 'O':
+			o->oom = o->oom_only = true;
+			break;
+		case 'D':
+			o->oom_destroy_ns = strtoull(optarg, &end, 10);
+			if (*end || !*optarg || o->oom_destroy_ns > 1000000000ULL)
+				tool_usage_error("bench", "--oom-destroy-cost takes ns, 0..1e9");
 			break;
 		case 'g':
 			if (lpv_parse_size(optarg, &o->oom_guest) ||
@@ -446,6 +464,39 @@ out_host:
 	return r;
 }
 
+/* A's exit, seen from its event stream (the callback runs under A's
+ * lock: it only flips a flag). */
+static struct lpv_mutex oom_a_lock;
+static struct lpv_cond oom_a_cond;
+static bool oom_a_exited;
+
+static void oom_a_event(void *ctx, const struct vmm_event *ev)
+{
+	(void)ctx;
+	if (ev->type != VMM_EV_EXIT)
+		return;
+	lpv_mutex_lock(&oom_a_lock);
+	oom_a_exited = true;
+	lpv_cond_broadcast(&oom_a_cond);
+	lpv_mutex_unlock(&oom_a_lock);
+}
+
+struct oom_wait_a {
+	struct vmm *vmm;
+	struct vmm_result res;
+	int ret;
+};
+
+static void *oom_wait_a_main(void *arg)
+{
+	struct oom_wait_a *wa = arg;
+
+	wa->ret = vmm_wait(wa->vmm, &wa->res);
+	/* An A that failed before exiting must not leave B's starter hanging. */
+	oom_a_event(NULL, &(struct vmm_event){ .type = VMM_EV_EXIT });
+	return NULL;
+}
+
 /*
  * Shut down A, start B at once: each needs most of the host, and A's
  * memory is still being cleaned when B faults its own in.
@@ -454,8 +505,11 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 			 bool notifier)
 {
 	struct kvm_params kp;
-	struct vmm_host_config hc = { .uv_profile = "default", .kvm = &kp };
+	char path[] = "/tmp/lazypv-bench-profile-XXXXXX";
+	struct vmm_host_config hc = { .uv_profile = path, .kvm = &kp };
 	struct vmm_config vc = { .cpus = 1, .destroy = mode, .max_reboots = 0 };
+	int fd;
+	FILE *pf;
 	struct vmm_result ra, rb;
 	struct vmm_host *host;
 	struct vmm *a, *b;
@@ -469,10 +523,24 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	if (r)
 		return r;
 	kp.oom_notifier = notifier;
+	/* The default profile with a slower page destroy, as a file. */
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -errno;
+	pf = fdopen(fd, "w");
+	if (!pf) {
+		close(fd);
+		unlink(path);
+		return -ENOMEM;
+	}
+	fprintf(pf, "base = default\nname = oom-bench\ncost.destroy_page = %" PRIu64 "ns\n",
+		o->oom_destroy_ns);
+	fclose(pf);
 	hc.host_mem = o->oom_guest + o->oom_guest / 2;
 	if (hc.host_mem < (2ULL << 30) + (64ULL << 20))
 		hc.host_mem = (2ULL << 30) + (64ULL << 20);	/* INIT above 2G */
 	r = vmm_host_create(&hc, &host, err, sizeof(err));
+	unlink(path);
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
@@ -482,18 +550,50 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 		goto out_host;
 	vc.guest_mem = o->oom_guest;
 	vc.image = &img;
+	vc.on_event = oom_a_event;
 	r = vmm_create(host, &vc, &a);
+	vc.on_event = NULL;	/* B's exit is none of A's business */
 	if (r)
 		goto out_img;
-	/* A powers off by itself once its memory is all secure; B starts as
-	 * soon as A's parent sees it exit. */
-	r = vmm_wait(a, &ra);
-	if (!r)
-		r = vmm_create(host, &vc, &b);
-	if (!r) {
-		r = vmm_wait(b, &rb);
-		vmm_destroy(b);
+	/*
+	 * A powers off by itself once its memory is all secure.  Its parent
+	 * (a thread of ours) waits for it -- exit, then reclaim -- while B
+	 * starts as soon as A's exit is seen, not once its memory is back.
+	 */
+	{
+		struct oom_wait_a wa = { .vmm = a };
+		pthread_t t;
+
+		lpv_mutex_init(&oom_a_lock);
+		lpv_cond_init(&oom_a_cond);
+		oom_a_exited = false;
+		r = -pthread_create(&t, NULL, oom_wait_a_main, &wa);
+		if (!r) {
+			lpv_mutex_lock(&oom_a_lock);
+			while (!oom_a_exited)
+				lpv_cond_wait(&oom_a_cond, &oom_a_lock);
+			lpv_mutex_unlock(&oom_a_lock);
+			r = vmm_create(host, &vc, &b);
+			if (r)
+				fprintf(stderr, "lazypv bench: B: %s\n", strerror(-r));
+			if (!r) {
+				r = vmm_wait(b, &rb);
+				if (r || rb.error)
+					fprintf(stderr, "lazypv bench: B: %s (%s)\n",
+						strerror(-(r ? r : rb.error)), rb.message);
+				vmm_destroy(b);
+			}
+			pthread_join(t, NULL);
+			if (!r)
+				r = wa.ret;
+			ra = wa.res;
+		} else {
+			ignore_result(vmm_wait(a, &ra));
+		}
+		lpv_cond_deinit(&oom_a_cond);
+		lpv_mutex_deinit(&oom_a_lock);
 	}
+	(void)ra;
 	vmm_destroy(a);
 	kvm_module_drain(host->kvm);
 	mm_stats_get(host->world, &st);
@@ -531,6 +631,7 @@ int cmd_bench(int argc, char **argv)
 		.nr_profiles = 2,
 		.runs = 3,
 		.oom_guest = 4ULL << 30,
+		.oom_destroy_ns = 20000,
 	};
 	char sz[32];
 	int r = 0;
@@ -543,14 +644,17 @@ int cmd_bench(int argc, char **argv)
 		printf(", %u run%s each, medians; touch program, 1 vCPU\n",
 		       o.runs, o.runs == 1 ? "" : "s");
 	}
-	for (unsigned int p = 0; p < o.nr_profiles && !r; p++)
+	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p], false);
-	for (unsigned int p = 0; o.sync_orders && p < o.nr_profiles && !r; p++)
+	for (unsigned int p = 0; !o.oom_only && o.sync_orders &&
+	     p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p], true);
 	if (!r && o.oom) {
 		if (!o.json) {
-			printf("\n== shut down A, start B at once (%s guests, host 1.5x)\n",
-			       lpv_format_size(o.oom_guest, sz, sizeof(sz)));
+			printf("\n== shut down A, start B at once (%s guests, host 1.5x; "
+			       "default profile, destroy-page %" PRIu64 " ns)\n",
+			       lpv_format_size(o.oom_guest, sz, sizeof(sz)),
+			       o.oom_destroy_ns);
 			printf("  %-5s %-12s %8s %14s\n", "mode", "OOM notifier",
 			       "kills", "longest stall");
 		}

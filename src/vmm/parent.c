@@ -75,10 +75,18 @@ int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
 		   uv_info_var_stor_len(info, cfg->guest_mem) +
 		   cfg->cpus * (info->guest_cpu_stor_len + 2 * HW_PAGE_SIZE) +
 		   cfg->guest_mem / HW_PAGE_SIZE * 16 + (1ULL << 20);
+	/*
+	 * Capacity, not what is free this instant: memory other guests hold
+	 * or that a teardown is still cleaning comes back (starting a guest
+	 * while the last one is cleaned up is the case lazy destroy's OOM
+	 * notifier is for).  Only the kernel's, the UV's and leaked frames
+	 * are out of reach.
+	 */
 	mm_stats_get(host->world, &st);
-	avail = st.use[PAGE_USE_FREE] * HW_PAGE_SIZE;
+	avail = (st.use[PAGE_USE_FREE] + st.use[PAGE_USE_ANON] +
+		 st.use[PAGE_USE_PENDING]) * HW_PAGE_SIZE;
 	if (cfg->guest_mem + overhead > avail) {
-		snprintf(msg, sizeof(msg), "guest memory %s plus %s for the UV and page tables exceeds the %s of free host memory",
+		snprintf(msg, sizeof(msg), "guest memory %s plus %s for the UV and page tables exceeds the %s of host memory guests can use",
 			 lpv_format_size(cfg->guest_mem, a, sizeof(a)),
 			 lpv_format_size(overhead, b, sizeof(b)),
 			 lpv_format_size(avail, c, sizeof(c)));
