@@ -2,7 +2,7 @@
 #   make          build (build/)
 #   make run      build and run the main demo on its defaults
 #   make test     build and run every test (ctest)
-#   make bench    build and run the benchmarks (figures only; ~20 min)
+#   make bench    build and run the benchmarks (figures only; about an hour)
 #   make bench-quick   a smoke run of the same
 #   make asan-test / tsan-test   the test suite under ASan+UBSan / TSan
 #   make fuzz     build the libFuzzer targets (clang) and run each briefly
@@ -36,7 +36,7 @@ test: all
 	cd build && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # The lower layers' costs, then the teardown designs side by side (sizes up
-# to 8 GiB: about 20 minutes and 9 GiB of memory on the reference machine).
+# to 8 GiB: about an hour and 9 GiB of memory on the reference machine).
 bench: all
 	./build/lazypv-bench
 	./build/lazypv bench --oom --sync-orders

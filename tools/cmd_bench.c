@@ -90,7 +90,7 @@ static void bench_usage(FILE *f)
 		"  --json            one JSON object per figure\n"
 		"\n"
 		"Large sizes need memory (8G guests: a 9 GiB host) and time: the\n"
-		"default set takes about 20 minutes on 2 cores.\n", MAX_RUNS);
+		"default set takes about 45 minutes on 2 cores.\n", MAX_RUNS);
 }
 
 static void parse_list(const char *arg, char **items, unsigned int max,
