@@ -221,7 +221,7 @@ static int uv_do_init(struct uv *uv, struct uv_call_ctx *c)
 	lpv_trace("UV INIT: origin %llx len %llx rc %x",
 		  (unsigned long long)origin, (unsigned long long)len,
 		  rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 void uv_machine_reset(struct uv *uv)

@@ -316,7 +316,7 @@ out:
 		  (unsigned long long)(rc ? 0 : cb->guest_handle),
 		  (unsigned long long)asce, (unsigned long long)msl,
 		  rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 /* Clean one guest-page record of a config being destroyed (write lock

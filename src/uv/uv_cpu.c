@@ -111,7 +111,7 @@ out:
 		  (unsigned long long)(rc ? 0 : cb->cpu_handle),
 		  rc ? rc : UVC_RC_EXECUTED);
 	uv_config_put(cfg, UV_GET_WRITE);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 int uv_do_destroy_cpu(struct uv *uv, struct uv_call_ctx *c)
@@ -180,7 +180,7 @@ int uv_do_cpu_set_state(struct uv *uv, struct uv_call_ctx *c)
 	lpv_trace("UV CPU SET STATE: cpu %llx state %u rc %x",
 		  (unsigned long long)cb->cpu_handle, cb->state,
 		  rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 int uv_do_prepare_reset(struct uv *uv, struct uv_call_ctx *c)
@@ -206,7 +206,7 @@ int uv_do_prepare_reset(struct uv *uv, struct uv_call_ctx *c)
 	uv_config_put(cfg, UV_GET_WRITE);
 	lpv_trace("UV PREPARE RESET: handle %llx rc %x",
 		  (unsigned long long)cb->handle, rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 int uv_do_unshare_all(struct uv *uv, struct uv_call_ctx *c)

@@ -226,6 +226,11 @@ static inline int uv_ok(struct uv_cb_header *cb)
 {
 	return uv_rc(cb, UVC_RC_EXECUTED, 0);
 }
+/* The common ending of a command: @rc 0 means it executed. */
+static inline int uv_done(struct uv_cb_header *cb, uint16_t rc)
+{
+	return uv_rc(cb, rc ? rc : UVC_RC_EXECUTED, 0);
+}
 
 /* stats (uv.c) */
 struct uv_stat_shard *uv_stat_shard(struct uv *uv);

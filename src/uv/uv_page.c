@@ -225,7 +225,7 @@ out_put:
 		  (unsigned long long)(rc == PG_RC_GADDR_RANGE ||
 				       rc == UVC_RC_NOT_MAPPED ? 0 : pfn),
 		  rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 /* Shared start of export / destroy / pin: range, owner lock, host frames. */
@@ -312,7 +312,7 @@ int uv_do_destroy_page(struct uv *uv, struct uv_call_ctx *c)
 		uv_config_reap(uv, cfg);
 	lpv_trace("UV DESTROY PAGE: pfn %llx rc %x", (unsigned long long)pfn,
 		  rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 int uv_do_pin_shared(struct uv *uv, struct uv_call_ctx *c)
@@ -333,7 +333,7 @@ int uv_do_pin_shared(struct uv *uv, struct uv_call_ctx *c)
 	lpv_read_unlock(&cfg->lock);
 	lpv_trace("UV PIN SHARED: pfn %llx rc %x", (unsigned long long)pfn,
 		  rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 int uv_do_unpin_shared(struct uv *uv, struct uv_call_ctx *c)
@@ -362,7 +362,7 @@ int uv_do_unpin_shared(struct uv *uv, struct uv_call_ctx *c)
 	lpv_trace("UV UNPIN SHARED: handle %llx gaddr %llx rc %x",
 		  (unsigned long long)cb->guest_handle,
 		  (unsigned long long)cb->gaddr, rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 /* SET_SHARED_ACCESS / REMOVE_SHARED_ACCESS from the guest on c->guest_cpu. */

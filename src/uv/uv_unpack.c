@@ -112,7 +112,7 @@ out:
 	lpv_trace("UV SET SEC CONF PARAMS: handle %llx len %u rc %x",
 		  (unsigned long long)cb->guest_handle, cb->sec_header_len,
 		  rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 int uv_do_unpack(struct uv *uv, struct uv_call_ctx *c)
@@ -182,7 +182,7 @@ out_put:
 	lpv_trace("UV UNPACK: handle %llx gaddr %llx pfn %llx rc %x",
 		  (unsigned long long)cb->guest_handle, (unsigned long long)gaddr,
 		  (unsigned long long)pfn, rc ? rc : UVC_RC_EXECUTED);
-	return rc ? uv_rc(c->cb, rc, 0) : uv_ok(c->cb);
+	return uv_done(c->cb, rc);
 }
 
 static bool digest_matches(EVP_MD_CTX *run, const uint8_t *want)
