@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lib/lib.h"
@@ -46,6 +48,9 @@
 #endif
 #ifndef MADV_GUARD_REMOVE
 #define MADV_GUARD_REMOVE 103
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
 #endif
 
 #define HW_MAX_MACHINES 8
@@ -58,6 +63,8 @@ struct hw_machine {
 	char *fw_view;
 	enum hw_protect_mode mode;
 	uint64_t *protect_bits;		/* atomic RMW, one bit per frame */
+	uint64_t *pending_bits;		/* protected, guard lift queued */
+	int pm_pidfd;			/* process_madvise target, or -1 */
 	struct {
 		hw_pgm_handler_fn fn;	/* published with release stores */
 		void *ctx;
@@ -73,6 +80,10 @@ static bool hw_segv_installed;
 
 /* Checked-copy fixup: set while hw_host_read/write runs on this thread. */
 static __thread sigjmp_buf *hw_fixup;
+/* This thread's open unprotect batch (hw_unprotect_batch_begin). */
+static __thread struct hw_unprotect_batch *hw_batch;
+
+static void hw_batch_flush(struct hw_unprotect_batch *b);
 
 __attribute__((constructor)) static void hw_registry_init(void)
 {
@@ -148,12 +159,19 @@ void hw_pgm_register(struct hw_machine *hw, enum hw_pgm_code code,
 	__atomic_store_n(&hw->pgm[idx].fn, fn, __ATOMIC_RELEASE);
 }
 
+static bool bit_test(const uint64_t *bits, hw_pfn_t pfn)
+{
+	return atomic_load_acquire(&bits[pfn / 64]) & (1ULL << (pfn % 64));
+}
+
+/* A pending frame (see hw_unprotect_batch_begin) counts as unprotected:
+ * an access to it succeeds. */
 bool hw_frame_is_protected(const struct hw_machine *hw, hw_pfn_t pfn)
 {
 	if (pfn >= hw->nr_frames)
 		return false;
-	return atomic_load_acquire(&hw->protect_bits[pfn / 64]) &
-	       (1ULL << (pfn % 64));
+	return bit_test(hw->protect_bits, pfn) &&
+	       !bit_test(hw->pending_bits, pfn);
 }
 
 /* Deliver 0x3d for @pfn; 0 when the access may be retried. */
@@ -166,6 +184,53 @@ static int hw_secure_access(struct hw_machine *hw, hw_pfn_t pfn, uintptr_t addr)
 	};
 
 	return hw_pgm_deliver(hw, &info);
+}
+
+static int madvise_retry(void *addr, size_t len, int advice)
+{
+	while (madvise(addr, len, advice)) {
+		if (errno != EINTR && errno != EAGAIN)
+			return -errno;
+	}
+	return 0;
+}
+
+/* The guard of @pfn is gone: clear its bit and count the unprotect. */
+static void hw_unprotected(struct hw_machine *hw, hw_pfn_t pfn)
+{
+	uint64_t bit = 1ULL << (pfn % 64);
+
+	if (!(atomic_fetch_and(&hw->protect_bits[pfn / 64], ~bit) & bit))
+		return;	/* raced with another unprotect: it counted */
+	stat_inc(&hw->stats.unprotects);
+	atomic_sub_relaxed(&hw->stats.protected_now, 1);
+}
+
+/*
+ * Finish the queued unprotect of @pfn after its guard was lifted -- unless
+ * someone else finished it first (the owner's flush, a faulting access, a
+ * protect).  Returns true if this call finished it.
+ */
+static bool hw_pending_done(struct hw_machine *hw, hw_pfn_t pfn)
+{
+	uint64_t bit = 1ULL << (pfn % 64);
+
+	if (!(atomic_fetch_and(&hw->pending_bits[pfn / 64], ~bit) & bit))
+		return false;
+	hw_unprotected(hw, pfn);
+	return true;
+}
+
+/* Lift one pending guard now (a host access or a protect needs it);
+ * async-signal-safe: madvise is a plain syscall. */
+static void hw_lift_pending(struct hw_machine *hw, hw_pfn_t pfn)
+{
+	/* The frame belongs to the unprotect that queued it: failing to
+	 * lift the guard would leave it inaccessible forever. */
+	BUG_ON(madvise_retry(hw->host_view + (pfn << HW_PAGE_SHIFT),
+			     HW_PAGE_SIZE, MADV_GUARD_REMOVE) != 0);
+	if (hw_pending_done(hw, pfn))
+		stat_inc(&hw->stats.unprotects_lazy);
 }
 
 static void hw_segv_handler(int sig, siginfo_t *si, void *uctx)
@@ -182,8 +247,13 @@ static void hw_segv_handler(int sig, siginfo_t *si, void *uctx)
 			continue;
 		pfn = (addr - (uintptr_t)hw->host_view) >> HW_PAGE_SHIFT;
 		stat_inc(&hw->stats.mmu_faults);
+		/* A batched unprotect not flushed yet: lift this guard now. */
+		if (bit_test(hw->pending_bits, pfn)) {
+			hw_lift_pending(hw, pfn);
+			return;
+		}
 		/* Unprotected meanwhile: just retry the access. */
-		if (!hw_frame_is_protected(hw, pfn))
+		if (!bit_test(hw->protect_bits, pfn))
 			return;
 		/*
 		 * A checked copy: unwind to it (the exception-table fixup) and
@@ -228,15 +298,6 @@ static int hw_segv_install_locked(void)
 	return 0;
 }
 
-static int madvise_retry(void *addr, size_t len, int advice)
-{
-	while (madvise(addr, len, advice)) {
-		if (errno != EINTR && errno != EAGAIN)
-			return -errno;
-	}
-	return 0;
-}
-
 /* Does this kernel support guard regions on a shared memfd mapping? */
 static bool hw_guard_supported(struct hw_machine *hw)
 {
@@ -247,6 +308,61 @@ static bool hw_guard_supported(struct hw_machine *hw)
 		BUG_ON(1);
 	}
 	return true;
+}
+
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#define HW_PIDFD_SELF (-20000)	/* PIDFD_SELF_THREAD_GROUP, Linux >= 6.15 */
+
+/*
+ * Can process_madvise() lift guards of this address space in one call?
+ * (Linux >= 6.13 allows any advice on oneself.)  Tries PIDFD_SELF, then a
+ * pidfd of our own; -1 means batches fall back to one madvise per range.
+ */
+static int hw_pm_probe(struct hw_machine *hw)
+{
+	struct iovec iov = { .iov_base = hw->host_view, .iov_len = HW_PAGE_SIZE };
+	int fds[2] = { HW_PIDFD_SELF, -1 };
+
+	fds[1] = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] == -1)
+			continue;
+		if (madvise_retry(hw->host_view, HW_PAGE_SIZE, MADV_GUARD_INSTALL))
+			break;
+		if (syscall(SYS_process_madvise, fds[i], &iov, 1,
+			    MADV_GUARD_REMOVE, 0) == HW_PAGE_SIZE) {
+			if (i == 0 && fds[1] >= 0)
+				close(fds[1]);
+			return fds[i];
+		}
+		BUG_ON(madvise_retry(hw->host_view, HW_PAGE_SIZE,
+				     MADV_GUARD_REMOVE) != 0);
+	}
+	if (fds[1] >= 0)
+		close(fds[1]);
+	return -1;
+}
+
+/*
+ * Real memory never faults.  Populated, the firmware view costs the UV
+ * nothing but the access, and the host view only the faults its guards
+ * cause.  Mapping the pages (MADV_POPULATE_WRITE) is not enough on a
+ * nested VM: the hypervisor below backs a page only at its first real
+ * store (~4-5 us a page here), so each frame is written once as well.
+ */
+static int hw_populate(struct hw_machine *hw)
+{
+	if (madvise_retry(hw->fw_view, hw->mem_bytes, MADV_POPULATE_WRITE) ||
+	    madvise_retry(hw->host_view, hw->mem_bytes, MADV_POPULATE_WRITE))
+		return -ENOMEM;
+	for (hw_pfn_t pfn = 0; pfn < hw->nr_frames; pfn++)
+		*(volatile char *)hw_fw_page(hw, pfn) = 0;
+	return 0;
 }
 
 int hw_machine_create(const struct hw_config *cfg, struct hw_machine **out)
@@ -268,11 +384,15 @@ int hw_machine_create(const struct hw_config *cfg, struct hw_machine **out)
 	hw->mem_bytes = cfg->mem_bytes;
 	hw->nr_frames = cfg->mem_bytes >> HW_PAGE_SHIFT;
 	hw->slot = -1;
-	hw->protect_bits = calloc((hw->nr_frames + 63) / 64, sizeof(uint64_t));
+	hw->pm_pidfd = -1;
+	/* One allocation: the protect bits, then the pending bits. */
+	hw->protect_bits = calloc(2 * ((hw->nr_frames + 63) / 64),
+				  sizeof(uint64_t));
 	if (!hw->protect_bits) {
 		ret = -ENOMEM;
 		goto out_free_hw;
 	}
+	hw->pending_bits = hw->protect_bits + (hw->nr_frames + 63) / 64;
 
 	hw->memfd = memfd_create("lazypv-ram", MFD_CLOEXEC);
 	if (hw->memfd < 0) {
@@ -296,6 +416,12 @@ int hw_machine_create(const struct hw_config *cfg, struct hw_machine **out)
 		goto out_unmap_host;
 	}
 
+	if (cfg->populate) {
+		ret = hw_populate(hw);
+		if (ret)
+			goto out_unmap_fw;
+	}
+
 	switch (cfg->protect) {
 	case HW_PROTECT_AUTO:
 		hw->mode = hw_guard_supported(hw) ? HW_PROTECT_GUARD
@@ -316,6 +442,9 @@ int hw_machine_create(const struct hw_config *cfg, struct hw_machine **out)
 		goto out_unmap_fw;
 	}
 
+	if (hw->mode == HW_PROTECT_GUARD && !cfg->no_process_madvise)
+		hw->pm_pidfd = hw_pm_probe(hw);
+
 	lpv_mutex_lock(&hw_registry_lock);
 	ret = hw_segv_install_locked();
 	for (int i = 0; !ret && i < HW_MAX_MACHINES; i++) {
@@ -332,13 +461,16 @@ int hw_machine_create(const struct hw_config *cfg, struct hw_machine **out)
 		ret = -EMFILE;
 		goto out_unmap_fw;
 	}
-	lpv_trace("HW CREATE: %llu frames, protection %s",
+	lpv_trace("HW CREATE: %llu frames, protection %s, batched lifts %s",
 		  (unsigned long long)hw->nr_frames,
-		  hw_protect_mode_name(hw->mode));
+		  hw_protect_mode_name(hw->mode),
+		  hw->pm_pidfd != -1 ? "process_madvise" : "madvise");
 	*out = hw;
 	return 0;
 
 out_unmap_fw:
+	if (hw->pm_pidfd >= 0)
+		close(hw->pm_pidfd);
 	munmap(hw->fw_view, cfg->mem_bytes);
 out_unmap_host:
 	munmap(hw->host_view, cfg->mem_bytes);
@@ -358,6 +490,8 @@ void hw_machine_destroy(struct hw_machine *hw)
 	lpv_mutex_lock(&hw_registry_lock);
 	__atomic_store_n(&hw_machines[hw->slot], NULL, __ATOMIC_RELEASE);
 	lpv_mutex_unlock(&hw_registry_lock);
+	if (hw->pm_pidfd >= 0)
+		close(hw->pm_pidfd);
 	munmap(hw->fw_view, hw->mem_bytes);
 	munmap(hw->host_view, hw->mem_bytes);
 	close(hw->memfd);
@@ -467,6 +601,10 @@ int hw_frame_protect(struct hw_machine *hw, hw_pfn_t pfn)
 
 	if (pfn >= hw->nr_frames)
 		return -ERANGE;
+	/* Queued unprotect (the owner hands the frame back to protection
+	 * before its flush): complete it, then protect as usual. */
+	if (bit_test(hw->pending_bits, pfn))
+		hw_lift_pending(hw, pfn);
 	old = atomic_fetch_or(&hw->protect_bits[pfn / 64], bit);
 	if (old & bit)
 		return 0;
@@ -485,24 +623,121 @@ int hw_frame_protect(struct hw_machine *hw, hw_pfn_t pfn)
 
 int hw_frame_unprotect(struct hw_machine *hw, hw_pfn_t pfn)
 {
+	struct hw_unprotect_batch *b = hw_batch;
 	uint64_t bit = 1ULL << (pfn % 64);
 	int ret;
 
 	if (pfn >= hw->nr_frames)
 		return -ERANGE;
-	if (!(atomic_load_acquire(&hw->protect_bits[pfn / 64]) & bit))
+	if (!bit_test(hw->protect_bits, pfn))
 		return 0;
-	if (hw->mode == HW_PROTECT_GUARD) {
-		ret = madvise_retry(hw->host_view + (pfn << HW_PAGE_SHIFT),
-				    HW_PAGE_SIZE, MADV_GUARD_REMOVE);
-		if (ret)
-			return ret;
+	if (hw->mode == HW_PROTECT_SOFT) {
+		hw_unprotected(hw, pfn);
+		return 0;
 	}
-	if (!(atomic_fetch_and(&hw->protect_bits[pfn / 64], ~bit) & bit))
-		return 0;	/* raced with another unprotect: it counted */
-	stat_inc(&hw->stats.unprotects);
-	atomic_sub_relaxed(&hw->stats.protected_now, 1);
+	if (b && b->hw == hw) {
+		if (!(atomic_fetch_or(&hw->pending_bits[pfn / 64], bit) & bit)) {
+			b->pfns[b->nr++] = pfn;
+			if (b->nr == HW_UNPROTECT_BATCH)
+				hw_batch_flush(b);
+		}
+		return 0;
+	}
+	ret = madvise_retry(hw->host_view + (pfn << HW_PAGE_SHIFT),
+			    HW_PAGE_SIZE, MADV_GUARD_REMOVE);
+	if (ret)
+		return ret;
+	if (!hw_pending_done(hw, pfn))	/* queued by another thread? */
+		hw_unprotected(hw, pfn);
 	return 0;
+}
+
+/*
+ * Lift the guards of @n host-view ranges: one process_madvise() when the
+ * kernel allows it, one madvise() per range for whatever it did not do.
+ */
+static void hw_lift_ranges(struct hw_machine *hw, struct iovec *iov,
+			   unsigned int n)
+{
+	size_t done = 0;
+
+	if (hw->pm_pidfd != -1) {
+		long r;
+
+		do
+			r = syscall(SYS_process_madvise, hw->pm_pidfd, iov,
+				    (size_t)n, MADV_GUARD_REMOVE, 0);
+		while (r < 0 && (errno == EINTR || errno == EAGAIN));
+		if (r > 0)
+			done = (size_t)r;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (done >= iov[i].iov_len) {
+			done -= iov[i].iov_len;
+			continue;
+		}
+		/* The frames are the caller's: see hw_lift_pending. */
+		BUG_ON(madvise_retry((char *)iov[i].iov_base + done,
+				     iov[i].iov_len - done,
+				     MADV_GUARD_REMOVE) != 0);
+		done = 0;
+	}
+}
+
+static void hw_batch_flush(struct hw_unprotect_batch *b)
+{
+	struct hw_machine *hw = b->hw;
+	struct iovec iov[HW_UNPROTECT_BATCH];
+	unsigned int n = 0, lifted = 0;
+
+	for (unsigned int i = 0; i < b->nr; i++) {
+		char *p = hw->host_view + (b->pfns[i] << HW_PAGE_SHIFT);
+
+		if (!bit_test(hw->pending_bits, b->pfns[i]))
+			continue;	/* lifted already */
+		/* Coalesce runs of adjacent frames, rising or falling. */
+		if (n && (char *)iov[n - 1].iov_base + iov[n - 1].iov_len == p) {
+			iov[n - 1].iov_len += HW_PAGE_SIZE;
+		} else if (n && (char *)iov[n - 1].iov_base == p + HW_PAGE_SIZE) {
+			iov[n - 1].iov_base = p;
+			iov[n - 1].iov_len += HW_PAGE_SIZE;
+		} else {
+			iov[n].iov_base = p;
+			iov[n].iov_len = HW_PAGE_SIZE;
+			n++;
+		}
+	}
+	if (n) {
+		hw_lift_ranges(hw, iov, n);
+		stat_inc(&hw->stats.unprotect_flushes);
+	}
+	for (unsigned int i = 0; i < b->nr; i++)
+		if (hw_pending_done(hw, b->pfns[i]))
+			lifted++;
+	atomic_add_relaxed(&hw->stats.unprotects_batched, lifted);
+	b->nr = 0;
+}
+
+void hw_unprotect_batch_begin(struct hw_machine *hw,
+			      struct hw_unprotect_batch *b)
+{
+	b->hw = hw;
+	b->nr = 0;
+	b->outer = hw_batch;
+	if (!b->outer)
+		hw_batch = b;
+}
+
+void hw_unprotect_batch_end(struct hw_unprotect_batch *b)
+{
+	/* A nested bracket flushes the outer batch: its caller's frames may
+	 * change hands once it returns. */
+	struct hw_unprotect_batch *active = b->outer ? b->outer : b;
+
+	BUG_ON(hw_batch != active);
+	hw_batch_flush(active);
+	if (!b->outer)
+		hw_batch = NULL;
 }
 
 void hw_frame_clear_fw(struct hw_machine *hw, hw_pfn_t pfn)
@@ -523,9 +758,18 @@ int hw_check(const struct hw_machine *hw)
 {
 	uint64_t n = 0;
 
-	for (uint64_t i = 0; i < (hw->nr_frames + 63) / 64; i++)
-		n += (uint64_t)__builtin_popcountll(
-			atomic_load_relaxed(&hw->protect_bits[i]));
+	for (uint64_t i = 0; i < (hw->nr_frames + 63) / 64; i++) {
+		uint64_t prot = atomic_load_relaxed(&hw->protect_bits[i]);
+		uint64_t pend = atomic_load_relaxed(&hw->pending_bits[i]);
+
+		/* Pending = protected with its guard lift queued. */
+		if (pend & ~prot) {
+			fprintf(stderr, "hw_check: pfn 0x%llx pending but not protected\n",
+				(unsigned long long)(i * 64 + (uint64_t)__builtin_ctzll(pend & ~prot)));
+			return -EUCLEAN;
+		}
+		n += (uint64_t)__builtin_popcountll(prot);
+	}
 	if (n != atomic_load_relaxed(&hw->stats.protected_now)) {
 		fprintf(stderr, "hw_check: %llu frames protected, counter says %llu\n",
 			(unsigned long long)n,

@@ -59,6 +59,11 @@ enum hw_protect_mode {
 struct hw_config {
 	uint64_t mem_bytes;		/* page-aligned, > 0 */
 	enum hw_protect_mode protect;
+	bool no_process_madvise;	/* batches lift guards one range per
+					 * madvise() (tests, comparisons) */
+	bool populate;			/* back and map every frame now (about
+					 * 2 s/GiB here) instead of at first
+					 * touch: steady-state measurements */
 };
 
 /* What a program-interruption handler is told. */
@@ -125,6 +130,44 @@ int hw_frame_protect(struct hw_machine *hw, hw_pfn_t pfn) __must_check;
 int hw_frame_unprotect(struct hw_machine *hw, hw_pfn_t pfn) __must_check;
 bool hw_frame_is_protected(const struct hw_machine *hw, hw_pfn_t pfn);
 
+/*
+ * Batched unprotect.  Lifting one guard costs a syscall (~1.2 us on the
+ * development machine, a nested VM) -- a cost of this emulation, not of
+ * the machine it plays: on s390 a frame leaving the secure state needs no
+ * host page-table change.  A thread that unprotects many frames it owns
+ * (the destroy walks, the UV returning donated storage) brackets them:
+ *
+ *	struct hw_unprotect_batch b;
+ *
+ *	hw_unprotect_batch_begin(hw, &b);
+ *	... hw_frame_unprotect() of frames this thread owns ...
+ *	hw_unprotect_batch_end(&b);	// before the frames change hands
+ *
+ * Inside the bracket, in GUARD mode, hw_frame_unprotect() only marks the
+ * frame *pending* and queues it; _end() (or a full queue) lifts the queued
+ * guards with one process_madvise() (adjacent frames coalesced; one
+ * madvise() per range where the kernel lacks it) and clears their bits.
+ * A pending frame already counts as unprotected: hw_frame_is_protected()
+ * says false, a host access through any pointer lifts its guard on the
+ * spot (no 0x3d), and hw_frame_protect() completes the unprotect first.
+ * The rule: end the batch before a queued frame can reach another thread
+ * (freed, reused), or that thread's protect could race the flush.
+ * Brackets on one thread may nest: an inner _end() flushes the outer
+ * queue.  @b lives on the caller's stack (about 4 KiB).
+ */
+#define HW_UNPROTECT_BATCH 512
+
+struct hw_unprotect_batch {
+	struct hw_machine *hw;
+	struct hw_unprotect_batch *outer;	/* nested: the active batch */
+	unsigned int nr;
+	hw_pfn_t pfns[HW_UNPROTECT_BATCH];
+};
+
+void hw_unprotect_batch_begin(struct hw_machine *hw,
+			      struct hw_unprotect_batch *b);
+void hw_unprotect_batch_end(struct hw_unprotect_batch *b);
+
 /* Clear a frame through the firmware view (used by the UV). */
 void hw_frame_clear_fw(struct hw_machine *hw, hw_pfn_t pfn);
 
@@ -155,7 +198,10 @@ void hw_cost_spend(uint64_t ns);
 	X(pgm_3e, "0x3e interruptions delivered")		\
 	X(pgm_3f, "0x3f interruptions delivered")		\
 	X(pgm_unresolved, "interruptions not resolved by a handler") \
-	X(mmu_faults, "host-view faults taken by the real MMU")
+	X(mmu_faults, "host-view faults taken by the real MMU")	\
+	X(unprotects_batched, "guards lifted by a batch flush")	\
+	X(unprotects_lazy, "queued guards lifted at first access") \
+	X(unprotect_flushes, "batch flushes that lifted guards")
 
 struct hw_stats {
 #define HW_STAT_FIELD(name, desc) uint64_t name;

@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -339,5 +340,202 @@ TEST_IMPL(hw_cost_clock_never_short)
 			ASSERT_GE(hw_now_ns() - t0, ns[i]);
 		}
 	}
+	return 0;
+}
+
+/* Touch every frame of [first, first + n) through raw host pointers. */
+static void touch_frames(struct hw_machine *hw, hw_pfn_t first, hw_pfn_t n)
+{
+	for (hw_pfn_t pfn = first; pfn < first + n; pfn++)
+		((volatile uint64_t *)hw_host_page(hw, pfn))[1] = pfn;
+}
+
+/*
+ * Batched unprotect: queued frames count as unprotected at once, a full
+ * queue flushes itself, a host access lifts one guard early (no 0x3d), a
+ * protect of a queued frame wins, and after the end every guard is really
+ * gone (raw accesses take no MMU fault).
+ */
+static int unprotect_batch(bool no_pm)
+{
+	struct hw_config cfg = { .mem_bytes = 4 * MIB,
+				 .protect = HW_PROTECT_GUARD,
+				 .no_process_madvise = no_pm };
+	static const hw_pfn_t scattered[] = { 700, 702, 900 };
+	struct fault_log log = { .resolve = false };
+	struct hw_unprotect_batch b;
+	struct hw_machine *hw;
+	struct hw_stats st;
+	char out[8];
+
+	ASSERT_OK(hw_machine_create(&cfg, &hw));
+	log.hw = hw;
+	hw_pgm_register(hw, HW_PGM_SECURE_STORAGE_ACCESS, record_fault, &log);
+	touch_frames(hw, 0, 1024);
+	for (hw_pfn_t pfn = 0; pfn < 600; pfn++)
+		ASSERT_OK(hw_frame_protect(hw, pfn));
+	for (size_t i = 0; i < ARRAY_SIZE(scattered); i++)
+		ASSERT_OK(hw_frame_protect(hw, scattered[i]));
+
+	hw_unprotect_batch_begin(hw, &b);
+	for (hw_pfn_t pfn = 600; pfn-- > 0;)	/* falling runs coalesce too */
+		ASSERT_OK(hw_frame_unprotect(hw, pfn));
+	for (size_t i = 0; i < ARRAY_SIZE(scattered); i++)
+		ASSERT_OK(hw_frame_unprotect(hw, scattered[i]));
+	ASSERT_OK(hw_frame_unprotect(hw, 900));	/* idempotent when queued */
+	hw_stats_get(hw, &st);
+	ASSERT_UEQ(st.unprotects, HW_UNPROTECT_BATCH);	/* the full queue */
+	ASSERT_UEQ(st.unprotect_flushes, 1);
+	ASSERT_UEQ(st.protected_now, 603 - HW_UNPROTECT_BATCH);
+	for (hw_pfn_t pfn = 0; pfn < 600; pfn++)
+		ASSERT_FALSE(hw_frame_is_protected(hw, pfn));
+	ASSERT_FALSE(hw_frame_is_protected(hw, 900));
+
+	/* A queued frame is accessible now: its guard goes at first use. */
+	touch_frames(hw, 900, 1);
+	touch_frames(hw, 0, 1);
+	hw_stats_get(hw, &st);
+	ASSERT_UEQ(st.unprotects_lazy, 2);
+	ASSERT_UEQ(st.mmu_faults, 2);
+	ASSERT_EQ(log.calls, 0);		/* no 0x3d for them */
+
+	/* Protected again before the flush: it stays protected. */
+	ASSERT_OK(hw_frame_protect(hw, 702));
+	ASSERT_TRUE(hw_frame_is_protected(hw, 702));
+	hw_unprotect_batch_end(&b);
+
+	hw_stats_get(hw, &st);
+	ASSERT_UEQ(st.protects, 604);
+	ASSERT_UEQ(st.unprotects, 603);
+	ASSERT_UEQ(st.unprotects_lazy, 3);	/* + 702's, by the protect */
+	ASSERT_UEQ(st.unprotects_batched, 600);
+	ASSERT_UEQ(st.unprotect_flushes, 2);
+	ASSERT_UEQ(st.protected_now, 1);
+	ASSERT_TRUE(hw_frame_is_protected(hw, 702));
+	ASSERT_ERR(hw_host_read(hw, 702, 0, out, sizeof(out)), EFAULT);
+	ASSERT_EQ(log.calls, 1);
+
+	/* Every lifted guard is really gone: raw accesses do not fault. */
+	touch_frames(hw, 0, 600);
+	touch_frames(hw, 700, 1);
+	touch_frames(hw, 900, 1);
+	hw_stats_get(hw, &st);
+	ASSERT_UEQ(st.mmu_faults, 2);	/* the 2 above (the read checks first) */
+
+	/* Nested brackets: the inner end flushes the outer queue. */
+	{
+		struct hw_unprotect_batch inner;
+
+		ASSERT_OK(hw_frame_protect(hw, 10));
+		ASSERT_OK(hw_frame_protect(hw, 11));
+		hw_unprotect_batch_begin(hw, &b);
+		ASSERT_OK(hw_frame_unprotect(hw, 10));
+		hw_unprotect_batch_begin(hw, &inner);
+		ASSERT_OK(hw_frame_unprotect(hw, 11));
+		hw_unprotect_batch_end(&inner);
+		hw_stats_get(hw, &st);
+		ASSERT_UEQ(st.unprotects_batched, 602);
+		touch_frames(hw, 10, 2);
+		hw_unprotect_batch_end(&b);
+		hw_stats_get(hw, &st);
+		ASSERT_UEQ(st.mmu_faults, 2);
+	}
+	ASSERT_OK(hw_frame_unprotect(hw, 702));
+	finish(hw);
+	return 0;
+}
+
+TEST_IMPL(hw_unprotect_batch_guard)
+{
+	if (!guard_available()) {
+		fprintf(stderr, "# skip: no MADV_GUARD_INSTALL on shared mappings\n");
+		return 0;
+	}
+	ASSERT_OK(unprotect_batch(false));
+	return unprotect_batch(true);	/* the one-madvise-per-range path */
+}
+
+/* SOFT mode has no guard to lift: a batch changes nothing. */
+TEST_IMPL(hw_unprotect_batch_soft)
+{
+	struct hw_machine *hw = machine(1 * MIB, HW_PROTECT_SOFT);
+	struct hw_unprotect_batch b;
+	struct hw_stats st;
+
+	ASSERT_OK(hw_frame_protect(hw, 4));
+	hw_unprotect_batch_begin(hw, &b);
+	ASSERT_OK(hw_frame_unprotect(hw, 4));
+	hw_stats_get(hw, &st);
+	ASSERT_UEQ(st.unprotects, 1);
+	ASSERT_UEQ(st.protected_now, 0);
+	hw_unprotect_batch_end(&b);
+	hw_stats_get(hw, &st);
+	ASSERT_UEQ(st.unprotects_batched, 0);
+	ASSERT_UEQ(st.unprotect_flushes, 0);
+	finish(hw);
+	return 0;
+}
+
+struct batch_race {
+	struct hw_machine *hw;
+	hw_pfn_t n;
+	int round;		/* atomic: frames of this round are queued */
+	int rounds;
+};
+
+/* Touches each round's frames while the owner's batch is still open. */
+static void *batch_toucher(void *p)
+{
+	struct batch_race *r = p;
+
+	for (int round = 1; round <= r->rounds; round++) {
+		while (__atomic_load_n(&r->round, __ATOMIC_ACQUIRE) < round)
+			sched_yield();
+		for (hw_pfn_t pfn = 0; pfn < r->n; pfn += 3)
+			((volatile uint64_t *)hw_host_page(r->hw, pfn))[0] = pfn;
+		__atomic_store_n(&r->round, -round, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Another thread's accesses lift queued guards while the owner flushes:
+ * every frame ends unprotected exactly once, nothing hangs. */
+TEST_IMPL(hw_unprotect_batch_concurrent_access)
+{
+	struct batch_race r = { .n = 200, .rounds = 100 / test_scale() + 1 };
+	struct hw_stats st;
+	pthread_t t;
+
+	if (!guard_available()) {
+		fprintf(stderr, "# skip: no MADV_GUARD_INSTALL on shared mappings\n");
+		return 0;
+	}
+	r.hw = machine(1 * MIB, HW_PROTECT_GUARD);
+	touch_frames(r.hw, 0, r.n);
+	ASSERT_OK(pthread_create(&t, NULL, batch_toucher, &r));
+	for (int round = 1; round <= r.rounds; round++) {
+		struct hw_unprotect_batch b;
+
+		for (hw_pfn_t pfn = 0; pfn < r.n; pfn++)
+			ASSERT_OK(hw_frame_protect(r.hw, pfn));
+		hw_unprotect_batch_begin(r.hw, &b);
+		for (hw_pfn_t pfn = 0; pfn < r.n; pfn++)
+			ASSERT_OK(hw_frame_unprotect(r.hw, pfn));
+		__atomic_store_n(&r.round, round, __ATOMIC_RELEASE);
+		if (round & 1)		/* flush while it touches, or after */
+			while (__atomic_load_n(&r.round, __ATOMIC_ACQUIRE) != -round)
+				sched_yield();
+		hw_unprotect_batch_end(&b);
+		while (__atomic_load_n(&r.round, __ATOMIC_ACQUIRE) != -round)
+			sched_yield();
+	}
+	ASSERT_OK(pthread_join(t, NULL));
+	hw_stats_get(r.hw, &st);
+	ASSERT_UEQ(st.protects, (uint64_t)r.n * r.rounds);
+	ASSERT_UEQ(st.unprotects, st.protects);
+	ASSERT_UEQ(st.unprotects_batched + st.unprotects_lazy, st.protects);
+	ASSERT_GE(st.unprotects_lazy, 1);	/* the odd rounds touched first */
+	ASSERT_UEQ(st.pgm_3d, 0);
+	finish(r.hw);
 	return 0;
 }
