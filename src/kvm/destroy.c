@@ -236,6 +236,14 @@ static void kvm_pv_progress(struct pv_deferred *priv, uint64_t pages)
 
 /* ---- LAZY: the cleanup thread ---- */
 
+/*
+ * Pages destroyed between two progress reports (and yields): one host-view
+ * unprotect batch.  Small enough that a chunk of slow destroys (510 at the
+ * OOM experiment's 20 us) reports progress many times within the OOM
+ * notifier's wait -- v2 reported once per chunk, which can outlast it.
+ */
+#define KVM_DRAIN_GROUP 64
+
 /* Destroy the set-aside pages of one chunk and free them and the chunk;
  * @priv (may be NULL) hears about the progress. */
 static void kvm_pv_drain_chunk(struct kvm_module *mod, struct pv_deferred *priv,
@@ -245,29 +253,32 @@ static void kvm_pv_drain_chunk(struct kvm_module *mod, struct pv_deferred *priv,
 	struct page *cpage = mm_pfn_to_page(world,
 		hw_host_addr_to_pfn(mod->hw, chunk));
 
-	for (uint32_t i = 0; i < chunk->count; i++) {
-		struct page *page = mm_pfn_to_page(world, chunk->pfns[i]);
+	for (uint32_t i = 0; i < chunk->count; i += KVM_DRAIN_GROUP) {
+		uint32_t n = chunk->count - i < KVM_DRAIN_GROUP ?
+			     chunk->count - i : KVM_DRAIN_GROUP;
+		struct hw_unprotect_batch batch;
+		struct page *pages[KVM_DRAIN_GROUP];
 
 		/* The config has no CPUs: destroy works.  A failure leaves
 		 * PG_arch_1 and the mm leaks the frame instead of freeing. */
-		ignore_result(kvm_uv_destroy_owned(mod, page));
-		mm_page_set_use(world, page, PAGE_USE_ANON);
-		mm_page_put(world, page);	/* our extra ref: frees it */
-		/*
-		 * Report progress every few pages, not once per chunk as v2
-		 * did: a chunk of 510 slow destroys can outlast the OOM
-		 * notifier's whole wait, which would then see nothing freed.
-		 */
-		if ((i & 7) == 7) {
-			if (priv)
-				kvm_pv_progress(priv, 8);
-			sched_yield();
+		hw_unprotect_batch_begin(mod->hw, &batch);
+		for (uint32_t k = i; k < i + n; k++)
+			ignore_result(kvm_uv_destroy_owned(mod,
+				mm_pfn_to_page(world, chunk->pfns[k])));
+		hw_unprotect_batch_end(&batch);	/* before they are freed */
+		for (uint32_t k = i; k < i + n; k++) {
+			pages[k - i] = mm_pfn_to_page(world, chunk->pfns[k]);
+			mm_page_set_use(world, pages[k - i], PAGE_USE_ANON);
 		}
+		mm_page_put_bulk(world, pages, n);	/* our refs: frees them */
+		if (priv)
+			kvm_pv_progress(priv, n);
+		sched_yield();
 	}
 	mm_page_put(world, cpage);
 	kvm_stat_add(mod, deferred_pages_freed, chunk->count + 1ULL);
 	if (priv)
-		kvm_pv_progress(priv, (chunk->count & 7) + 1ULL);
+		kvm_pv_progress(priv, 1);
 }
 
 /* Drain the mm's whole deferred list (the config owning it has no CPUs). */

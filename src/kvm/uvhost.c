@@ -385,6 +385,7 @@ static int destroy_range(struct kvm_module *mod, struct mm *mm,
 {
 	size_t max = mod->params.gather_pages;
 	struct gather *g = malloc(sizeof(*g));
+	struct hw_unprotect_batch batch;
 	int ret = 0;
 
 	if (!g)
@@ -394,11 +395,13 @@ static int destroy_range(struct kvm_module *mod, struct mm *mm,
 	g->next = start & HW_PAGE_MASK;
 	while (g->next < end) {
 		gather_pages(mod, mm, end, max, g);
-		for (size_t i = 0; i < g->nr; i++) {
-			/* A failure leaves PG_arch_1: the frame is never reused. */
+		hw_unprotect_batch_begin(mod->hw, &batch);
+		/* A failure leaves PG_arch_1: the frame is never reused. */
+		for (size_t i = 0; i < g->nr; i++)
 			ignore_result(kvm_uv_destroy_owned(mod, g->pages[i]));
+		hw_unprotect_batch_end(&batch);	/* before the refs go */
+		for (size_t i = 0; i < g->nr; i++)
 			mm_page_put(mod->world, g->pages[i]);
-		}
 		if (interruptible && task_should_stop()) {
 			ret = -EINTR;
 			break;

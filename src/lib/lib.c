@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 void lpv_bug(const char *file, int line, const char *cond)
@@ -280,6 +281,59 @@ int lpv_parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	*out = (uint64_t)(v * (double)mult);
 	return 0;
+}
+
+#define LPV_HUGE_SIZE (2UL << 20)
+#define LPV_TABLE_MIN (1UL << 20)	/* below this: calloc */
+
+static size_t table_bytes(size_t n, size_t size)
+{
+	size_t bytes;
+
+	if (__builtin_mul_overflow(n, size, &bytes) ||
+	    bytes > SIZE_MAX - LPV_HUGE_SIZE)
+		return 0;
+	return bytes;
+}
+
+void *lpv_alloc_table(size_t n, size_t size)
+{
+	size_t bytes = table_bytes(n, size), map, lead;
+	char *p;
+
+	if (!bytes)
+		return n && size ? NULL : calloc(1, 1);
+	if (bytes < LPV_TABLE_MIN)
+		return calloc(n, size);
+	/* Over-map by one huge page and trim, so the table starts aligned. */
+	bytes = (bytes + LPV_HUGE_SIZE - 1) & ~(LPV_HUGE_SIZE - 1);
+	map = bytes + LPV_HUGE_SIZE;
+	p = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	lead = (LPV_HUGE_SIZE - ((uintptr_t)p & (LPV_HUGE_SIZE - 1))) &
+	       (LPV_HUGE_SIZE - 1);
+	if (lead)
+		munmap(p, lead);
+	if (map - lead - bytes)
+		munmap(p + lead + bytes, map - lead - bytes);
+	p += lead;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);	/* a hint: fine if refused */
+	return p;
+}
+
+void lpv_free_table(void *p, size_t n, size_t size)
+{
+	size_t bytes = table_bytes(n, size);
+
+	if (!p)
+		return;
+	if (bytes < LPV_TABLE_MIN) {
+		free(p);
+		return;
+	}
+	munmap(p, (bytes + LPV_HUGE_SIZE - 1) & ~(LPV_HUGE_SIZE - 1));
 }
 
 const char *lpv_format_size(uint64_t bytes, char *buf, size_t len)

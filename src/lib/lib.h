@@ -133,6 +133,19 @@ int lpv_parse_size(const char *s, uint64_t *out) __must_check;
 /* Format bytes as "1.50 GiB" into @buf (returns @buf). */
 const char *lpv_format_size(uint64_t bytes, char *buf, size_t len);
 
+/* ---- big tables ---- */
+
+/*
+ * Zeroed memory for a large per-frame or per-page table (the mm's struct
+ * pages, the UV's frame words, page tables), asking for transparent huge
+ * pages: a walk over gigabytes of guest touches a new 4 KiB page of each
+ * table at every step, and on a nested VM each TLB miss is a two-level
+ * page walk.  Small tables come from calloc.  Free with lpv_free_table()
+ * and the same count and size.  NULL on failure or overflow.
+ */
+void *lpv_alloc_table(size_t n, size_t size);
+void lpv_free_table(void *p, size_t n, size_t size);
+
 /* ---- JSON output helpers (for stats dumps) ---- */
 
 void lpv_json_str(FILE *f, const char *s);	/* quoted, escaped */

@@ -40,6 +40,7 @@ struct pt {
 	int refs;			/* VMAs using it, under mmap_lock (w) */
 	uintptr_t base;			/* 2 MiB aligned, PTE 0 maps it */
 	uint64_t *ptes;
+	size_t nr_ptes;
 	struct lpv_mutex *ptls;		/* one per MM_PTES_PER_TABLE */
 	size_t nr_ptls;
 };
@@ -181,10 +182,11 @@ static struct pt *pt_create(uintptr_t start, uintptr_t end)
 	pt->base = start & ~(uintptr_t)(MM_TABLE_SIZE - 1);
 	nr_ptes = (end - pt->base) >> HW_PAGE_SHIFT;
 	pt->nr_ptls = (nr_ptes + MM_PTES_PER_TABLE - 1) / MM_PTES_PER_TABLE;
-	pt->ptes = calloc(nr_ptes, sizeof(*pt->ptes));
+	pt->nr_ptes = nr_ptes;
+	pt->ptes = lpv_alloc_table(nr_ptes, sizeof(*pt->ptes));
 	pt->ptls = calloc(pt->nr_ptls, sizeof(*pt->ptls));
 	if (!pt->ptes || !pt->ptls) {
-		free(pt->ptes);
+		lpv_free_table(pt->ptes, nr_ptes, sizeof(*pt->ptes));
 		free(pt->ptls);
 		free(pt);
 		return NULL;
@@ -201,7 +203,7 @@ static void pt_put(struct pt *pt)
 	for (size_t i = 0; i < pt->nr_ptls; i++)
 		lpv_mutex_deinit(&pt->ptls[i]);
 	free(pt->ptls);
-	free(pt->ptes);
+	lpv_free_table(pt->ptes, pt->nr_ptes, sizeof(*pt->ptes));
 	free(pt);
 }
 
@@ -288,10 +290,14 @@ static void vma_zap(struct mm *mm, struct vma *vma, uintptr_t start,
 		uintptr_t next = (addr + MM_TABLE_SIZE) &
 				 ~(uintptr_t)(MM_TABLE_SIZE - 1);
 		struct lpv_mutex *ptl = vma_ptl(vma, addr);
+		struct hw_unprotect_batch unprot;
 		size_t n = 0;
 
 		if (next > end)
 			next = end;
+		/* The arch hook's exports/destroys unprotect frames: lift
+		 * their guards in one go, before the frames are freed. */
+		hw_unprotect_batch_begin(world->hw, &unprot);
 		lpv_mutex_lock(ptl);
 		for (; addr < next; addr += HW_PAGE_SIZE) {
 			uint64_t *ptep = vma_ptep(vma, addr);
@@ -311,6 +317,7 @@ static void vma_zap(struct mm *mm, struct vma *vma, uintptr_t start,
 			batch[n++] = page;
 		}
 		lpv_mutex_unlock(ptl);
+		hw_unprotect_batch_end(&unprot);
 		mm_stat_add(world, ptes_cleared, n);
 		mm_page_put_bulk(world, batch, n);
 	}

@@ -503,7 +503,7 @@ int mm_page_alloc_init(struct mm_world *world)
 
 	if (n == 0 || n >= MM_PFN_NONE)
 		return -E2BIG;
-	world->pages = calloc(n, sizeof(*world->pages));
+	world->pages = lpv_alloc_table(n, sizeof(*world->pages));
 	if (!world->pages)
 		return -ENOMEM;
 	lpv_mutex_init(&world->zone_lock);
@@ -538,6 +538,6 @@ void mm_page_alloc_deinit(struct mm_world *world)
 	lpv_cond_deinit(&world->wait_cond);
 	lpv_mutex_deinit(&world->wait_lock);
 	lpv_mutex_deinit(&world->zone_lock);
-	free(world->pages);
+	lpv_free_table(world->pages, world->nr_frames, sizeof(*world->pages));
 	world->pages = NULL;
 }

@@ -127,7 +127,7 @@ void uv_configs_deinit(struct uv *uv)
 		struct uv_config *cfg = &uv->cfgs[i];
 
 		free(cfg->cpus);
-		free(cfg->gpages);
+		lpv_free_table(cfg->gpages, cfg->nr_gpages, sizeof(*cfg->gpages));
 		EVP_MD_CTX_free(cfg->pld);
 		EVP_MD_CTX_free(cfg->ald);
 		EVP_MD_CTX_free(cfg->tld);
@@ -169,7 +169,7 @@ static void uv_config_free(struct uv *uv, struct uv_config *cfg, bool was_live)
  * unreachable).  Frames must already be released. */
 static void uv_config_clear_locked(struct uv_config *cfg)
 {
-	free(cfg->gpages);
+	lpv_free_table(cfg->gpages, cfg->nr_gpages, sizeof(*cfg->gpages));
 	cfg->gpages = NULL;
 	cfg->nr_gpages = 0;
 	OPENSSL_cleanse(cfg->key, sizeof(cfg->key));
@@ -252,7 +252,7 @@ int uv_do_create_conf(struct uv *uv, struct uv_call_ctx *c)
 		}
 	}
 
-	gpages = calloc(msl >> HW_PAGE_SHIFT, sizeof(*gpages));
+	gpages = lpv_alloc_table(msl >> HW_PAGE_SHIFT, sizeof(*gpages));
 	if (!gpages || uv_crypto_random(key, sizeof(key))) {
 		rc = CGC_RC_NO_RESOURCES;
 		goto out;
@@ -311,7 +311,7 @@ out_free_cfg:
 	uv_config_free(uv, cfg, true);
 out:
 	OPENSSL_cleanse(key, sizeof(key));
-	free(gpages);
+	lpv_free_table(gpages, msl >> HW_PAGE_SHIFT, sizeof(*gpages));
 	lpv_trace("UV CREATE SEC CONF: handle %llx asce %llx msl %llx rc %x",
 		  (unsigned long long)(rc ? 0 : cb->guest_handle),
 		  (unsigned long long)asce, (unsigned long long)msl,
@@ -355,6 +355,7 @@ static bool uv_config_clean_gpage(struct uv *uv, struct uv_config *cfg,
 int uv_do_destroy_conf(struct uv *uv, struct uv_call_ctx *c)
 {
 	struct uv_cb_nodata *cb = (struct uv_cb_nodata *)c->cb;
+	struct hw_unprotect_batch batch;
 	struct uv_config *cfg;
 	uint64_t done = 0, scanned = 0, scan_budget;
 
@@ -375,8 +376,10 @@ int uv_do_destroy_conf(struct uv *uv, struct uv_call_ctx *c)
 	/* Bounded work per call: destroy_batch frames cleaned, and a scan
 	 * budget so that a huge sparse guest also returns regularly. */
 	scan_budget = uv->prof.destroy_batch * 64;
+	hw_unprotect_batch_begin(uv->hw, &batch);
 	while (cfg->destroy_cursor < cfg->nr_gpages) {
 		if (done >= uv->prof.destroy_batch || scanned >= scan_budget) {
+			hw_unprotect_batch_end(&batch);	/* frames go back now */
 			c->extra_ns = done * uv->prof.destroy_conf_page_ns;
 			uv_stat_add(uv, UV_STAT_conf_pages_cleaned, (int64_t)done);
 			uv_stat_add(uv, UV_STAT_destroy_partial, 1);
@@ -388,6 +391,7 @@ int uv_do_destroy_conf(struct uv *uv, struct uv_call_ctx *c)
 		done += uv_config_clean_gpage(uv, cfg, cfg->destroy_cursor++);
 		scanned++;
 	}
+	hw_unprotect_batch_end(&batch);
 	c->extra_ns = done * uv->prof.destroy_conf_page_ns;
 	uv_stat_add(uv, UV_STAT_conf_pages_cleaned, (int64_t)done);
 	BUG_ON(atomic_load_relaxed(&cfg->nr_secure) != 0);

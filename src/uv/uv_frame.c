@@ -136,6 +136,9 @@ undo:
 
 void uv_frames_release(struct uv *uv, hw_pfn_t pfn, uint64_t n)
 {
+	struct hw_unprotect_batch batch;
+
+	hw_unprotect_batch_begin(uv->hw, &batch);
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t w = uv_frame_lock(uv, pfn + i);
 
@@ -160,6 +163,7 @@ void uv_frames_release(struct uv *uv, hw_pfn_t pfn, uint64_t n)
 		}
 		uv_frame_unlock(uv, pfn + i, 0);
 	}
+	hw_unprotect_batch_end(&batch);
 }
 
 const char *uv_frame_state_name(enum uv_frame_state s)
