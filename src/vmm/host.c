@@ -24,7 +24,8 @@ int vmm_host_create(const struct vmm_host_config *cfg, struct vmm_host **out,
 		    char *err, size_t errlen)
 {
 	struct hw_config hwcfg = { .mem_bytes = cfg->host_mem,
-				   .protect = cfg->protect };
+				   .protect = cfg->protect,
+				   .populate = cfg->populate };
 	uint8_t priv[UV_HOST_KEY_LEN];
 	struct uv_params up = { 0 };
 	struct vmm_host *host;

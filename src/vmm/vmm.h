@@ -160,6 +160,7 @@ struct vmm_host_config {
 	const char *uv_profile;		/* name or file; NULL: env, default */
 	const char *uv_seed;		/* host key seed; NULL: default */
 	const struct kvm_params *kvm;	/* NULL: defaults + environment */
+	bool populate;			/* hw_config.populate */
 };
 
 /* Everything one run needs below the VMM; fields are read-only. */
