@@ -51,6 +51,7 @@ struct pv_deferred {
 	struct pv_vm_to_be_destroyed vm;
 	uintptr_t start, end;		/* the guest's user range */
 	uint64_t n_pages_freed;		/* atomic */
+	int oom_waiters;		/* atomic: allocations in our notifier */
 	struct lpv_mutex progress_lock;	/* sleep only: the notifier's wait */
 	struct lpv_cond progress;
 	struct oom_notifier oom_nb;
@@ -213,12 +214,14 @@ static int kvm_pv_oom_notify(void *ctx, unsigned long *freed)
 		return 0;
 	before = atomic_load_acquire(&priv->n_pages_freed);
 	deadline = lpv_now_ns() + mod->params.oom_wait_ms * 1000000ULL;
+	atomic_add_relaxed(&priv->oom_waiters, 1);	/* frees come early */
 	lpv_mutex_lock(&priv->progress_lock);
 	while (atomic_load_acquire(&priv->n_pages_freed) == before &&
 	       lpv_cond_wait_until(&priv->progress, &priv->progress_lock,
 				   deadline))
 		;
 	lpv_mutex_unlock(&priv->progress_lock);
+	atomic_sub_relaxed(&priv->oom_waiters, 1);
 	after = atomic_load_acquire(&priv->n_pages_freed);
 	*freed += after - before;
 	kvm_stat_inc(mod, oom_notifier_waits);
@@ -238,9 +241,10 @@ static void kvm_pv_progress(struct pv_deferred *priv, uint64_t pages)
 
 /*
  * Pages destroyed between two progress reports (and yields): one host-view
- * unprotect batch.  Small enough that a chunk of slow destroys (510 at the
- * OOM experiment's 20 us) reports progress many times within the OOM
- * notifier's wait -- v2 reported once per chunk, which can outlast it.
+ * unprotect batch.  A group ends early when an allocation waits in our OOM
+ * notifier, so that the waiter gets memory after one more destroy however
+ * slow destroys are -- v2 reported once per chunk of 510, which can outlast
+ * the notifier's whole wait (and then the OOM killer runs after all).
  */
 #define KVM_DRAIN_GROUP 64
 
@@ -253,18 +257,22 @@ static void kvm_pv_drain_chunk(struct kvm_module *mod, struct pv_deferred *priv,
 	struct page *cpage = mm_pfn_to_page(world,
 		hw_host_addr_to_pfn(mod->hw, chunk));
 
-	for (uint32_t i = 0; i < chunk->count; i += KVM_DRAIN_GROUP) {
-		uint32_t n = chunk->count - i < KVM_DRAIN_GROUP ?
-			     chunk->count - i : KVM_DRAIN_GROUP;
+	for (uint32_t i = 0, n; i < chunk->count; i += n) {
+		uint32_t max = chunk->count - i < KVM_DRAIN_GROUP ?
+			       chunk->count - i : KVM_DRAIN_GROUP;
 		struct hw_unprotect_batch batch;
 		struct page *pages[KVM_DRAIN_GROUP];
 
 		/* The config has no CPUs: destroy works.  A failure leaves
 		 * PG_arch_1 and the mm leaks the frame instead of freeing. */
 		hw_unprotect_batch_begin(mod->hw, &batch);
-		for (uint32_t k = i; k < i + n; k++)
+		for (n = 0; n < max;) {
 			ignore_result(kvm_uv_destroy_owned(mod,
-				mm_pfn_to_page(world, chunk->pfns[k])));
+				mm_pfn_to_page(world, chunk->pfns[i + n])));
+			n++;
+			if (priv && atomic_load_relaxed(&priv->oom_waiters))
+				break;
+		}
 		hw_unprotect_batch_end(&batch);	/* before they are freed */
 		for (uint32_t k = i; k < i + n; k++) {
 			pages[k - i] = mm_pfn_to_page(world, chunk->pfns[k]);
