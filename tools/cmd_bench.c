@@ -67,7 +67,8 @@ static void bench_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: lazypv bench [--sizes LIST] [--modes LIST] [--profiles LIST]\n"
-		"                    [--runs N] [--oom] [--oom-guest SIZE] [--quick] [--json]\n"
+		"                    [--runs N] [--oom] [--oom-only] [--oom-guest SIZE]\n"
+		"                    [--oom-destroy-cost NS] [--sync-orders] [--quick] [--json]\n"
 		"\n"
 		"Measure restart latency, exit latency, reclaim time and cleanup\n"
 		"throughput of the teardown designs, medians of N runs, beside the\n"
@@ -81,10 +82,13 @@ static void bench_usage(FILE *f)
 		"  --oom             also: shut down A, start B at once, host 1.5x guest\n"
 		"  --sync-orders     also: sync teardown in the memory-first order (before\n"
 		"                    Linux 6.0), beside the default config-first order\n"
-		"  --oom-guest SIZE  guest size of that experiment (default 4G)\n"
+		"  --oom-guest SIZE  guest size of that experiment (default 512M; the\n"
+		"                    host is 1.5x, the UV's storage anywhere in it)\n"
 		"  --oom-destroy-cost NS  the destroy-page cost modelled there (default\n"
-		"                    20000: a cleanup slower than the next guest's\n"
-		"                    allocations, the case IBM's docs warn about)\n"
+		"                    200000: a cleanup slower than the next guest's\n"
+		"                    faults -- ~20-75 us a page on the development\n"
+		"                    machine while a cleanup runs -- the case IBM's\n"
+		"                    docs warn about)\n"
 		"  --oom-only        run only that experiment\n"
 		"  --quick           256M,1G; 1 run; default profile (a smoke run)\n"
 		"  --json            one JSON object per figure\n"
@@ -493,6 +497,19 @@ out_host:
 	return r;
 }
 
+/* From the first event to the exit, seconds (0 if it never exited). */
+static double vmm_run_secs(struct vmm *vmm)
+{
+	const struct vmm_event *ev;
+	size_t nr;
+
+	ev = vmm_events(vmm, &nr);
+	for (size_t i = 0; i < nr; i++)
+		if (ev[i].type == VMM_EV_EXIT)
+			return (double)(ev[i].t_ns - ev[0].t_ns) / 1e9;
+	return 0;
+}
+
 /* A's exit, seen from its event stream (the callback runs under A's
  * lock: it only flips a flag). */
 static struct lpv_mutex oom_a_lock;
@@ -540,6 +557,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	int fd;
 	FILE *pf;
 	struct vmm_result ra, rb;
+	double b_secs = 0, a_reclaim = 0;
 	struct vmm_host *host;
 	struct vmm *a, *b;
 	struct vmm_image img;
@@ -562,12 +580,11 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 		unlink(path);
 		return -ENOMEM;
 	}
-	fprintf(pf, "base = default\nname = oom-bench\ncost.destroy_page = %" PRIu64 "ns\n",
-		o->oom_destroy_ns);
+	/* UV storage anywhere: the host is exactly 1.5x the guest. */
+	fprintf(pf, "base = default\nname = oom-bench\ncost.destroy_page = %" PRIu64
+		"ns\ninit_min_origin = 0\n", o->oom_destroy_ns);
 	fclose(pf);
-	hc.host_mem = o->oom_guest + o->oom_guest / 2;
-	if (hc.host_mem < (2ULL << 30) + (64ULL << 20))
-		hc.host_mem = (2ULL << 30) + (64ULL << 20);	/* INIT above 2G */
+	hc.host_mem = (o->oom_guest + o->oom_guest / 2) & HW_PAGE_MASK;
 	r = bench_host_create(&hc, &host, err, sizeof(err));
 	unlink(path);
 	if (r) {
@@ -579,6 +596,8 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 		goto out_host;
 	vc.guest_mem = o->oom_guest;
 	vc.image = &img;
+	/* A cleanup slower than B's faults takes minutes at this cost. */
+	vc.reclaim_timeout_ms = 30 * 60 * 1000;
 	vc.on_event = oom_a_event;
 	r = vmm_create(host, &vc, &a);
 	vc.on_event = NULL;	/* B's exit is none of A's business */
@@ -610,6 +629,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 				if (r || rb.error)
 					fprintf(stderr, "lazypv bench: B: %s (%s)\n",
 						strerror(-(r ? r : rb.error)), rb.message);
+				b_secs = vmm_run_secs(b);
 				vmm_destroy(b);
 			}
 			pthread_join(t, NULL);
@@ -622,23 +642,27 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 		lpv_cond_deinit(&oom_a_cond);
 		lpv_mutex_deinit(&oom_a_lock);
 	}
-	(void)ra;
+	a_reclaim = (double)ra.reclaim_ns / 1e9;
 	vmm_destroy(a);
 	kvm_module_drain(host->kvm);
 	mm_stats_get(host->world, &st);
 	if (o->json)
 		printf("{\"bench\":\"oom_a_then_b\",\"mode\":\"%s\",\"notifier\":%s,"
 		       "\"guest_mem\":%" PRIu64 ",\"host_mem\":%" PRIu64
-		       ",\"oom_kills\":%" PRIu64 ",\"longest_stall_ms\":%.1f,"
+		       ",\"destroy_page_ns\":%" PRIu64 ",\"oom_kills\":%" PRIu64
+		       ",\"oom_waits\":%" PRIu64 ",\"longest_stall_ms\":%.1f,"
+		       "\"b_run_s\":%.1f,\"a_reclaim_s\":%.1f,\"b_killed\":%s,"
 		       "\"b_exit_code\":%d}\n", vmm_destroy_mode_name(mode),
 		       notifier ? "true" : "false", o->oom_guest, hc.host_mem,
-		       st.oom_kills, (double)st.oom_stall_max_ns / 1e6,
-		       r ? -1 : rb.exit_code);
+		       o->oom_destroy_ns, st.oom_kills, st.oom_waits,
+		       (double)st.oom_stall_max_ns / 1e6, b_secs, a_reclaim,
+		       !r && rb.killed ? "true" : "false", r ? -1 : rb.exit_code);
 	else
-		printf("  %-5s %-12s %8" PRIu64 " %14.1f   %s\n",
+		printf("  %-5s %-8s %6" PRIu64 " %8" PRIu64 " %10.1f %9.1f %10.1f   %s\n",
 		       vmm_destroy_mode_name(mode),
 		       mode == VMM_DESTROY_LAZY ? (notifier ? "on" : "off") : "-",
-		       st.oom_kills, (double)st.oom_stall_max_ns / 1e6,
+		       st.oom_kills, st.oom_waits,
+		       (double)st.oom_stall_max_ns / 1e6, b_secs, a_reclaim,
 		       r ? "B did not complete (see stderr)" :
 		       rb.killed ? "B was OOM-killed" :
 		       rb.exit_code ? "B failed" : "B ran to completion");
@@ -659,8 +683,8 @@ int cmd_bench(int argc, char **argv)
 		.profiles = { "default", "zero" },
 		.nr_profiles = 2,
 		.runs = 3,
-		.oom_guest = 4ULL << 30,
-		.oom_destroy_ns = 20000,
+		.oom_guest = 512ULL << 20,
+		.oom_destroy_ns = 200000,
 	};
 	char sz[32];
 	int r = 0;
@@ -684,8 +708,11 @@ int cmd_bench(int argc, char **argv)
 			       "default profile, destroy-page %" PRIu64 " ns)\n",
 			       lpv_format_size(o.oom_guest, sz, sizeof(sz)),
 			       o.oom_destroy_ns);
-			printf("  %-5s %-12s %8s %14s\n", "mode", "OOM notifier",
-			       "kills", "longest stall");
+			printf("  %-5s %-8s %6s %8s %10s %9s %10s\n", "mode",
+			       "notifier", "kills", "waits", "stall ms", "B run s",
+			       "A reclaim s");
+			printf("  %-5s %-8s %6s %8s %10s %9s %10s\n", "", "",
+			       "", "", "(longest)", "", "");
 		}
 		for (int mode = 0; mode < VMM_DESTROY_NR && !r; mode++) {
 			if (!o.modes[mode])

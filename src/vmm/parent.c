@@ -18,8 +18,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* How long vmm_wait() waits for the memory to come back. */
-#define VMM_RECLAIM_TIMEOUT_NS (60ULL * 1000 * 1000 * 1000)
+/* How long vmm_wait() waits for the memory to come back, by default. */
+#define VMM_RECLAIM_TIMEOUT_MS (60ULL * 1000)
 /* Poll period of that wait: the mm has no "memcg empty" notification. */
 #define VMM_RECLAIM_POLL_NS (200ULL * 1000)
 
@@ -264,7 +264,9 @@ static uint64_t vmm_leaked_now(struct vmm *vmm)
  * and nothing is set aside for later cleanup. */
 static int vmm_wait_reclaim(struct vmm *vmm)
 {
-	uint64_t deadline = hw_now_ns() + VMM_RECLAIM_TIMEOUT_NS;
+	uint64_t ms = vmm->cfg.reclaim_timeout_ms ? vmm->cfg.reclaim_timeout_ms
+						   : VMM_RECLAIM_TIMEOUT_MS;
+	uint64_t deadline = hw_now_ns() + ms * 1000000ULL;
 
 	for (;;) {
 		struct mm_stats st;
@@ -324,7 +326,7 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	if (!r)
 		vmm_emit_locked(vmm, &ev);
 	else
-		vmm_record_error_locked(vmm, r, "memory not reclaimed within a minute");
+		vmm_record_error_locked(vmm, r, "memory not reclaimed in time");
 	if (res) {
 		*res = (struct vmm_result){
 			.exit_code = code,

@@ -273,6 +273,9 @@ struct vmm_config {
 	 * shutdown (like QEMU's -no-reboot after that many).  <0: no limit. */
 	int max_reboots;
 	uint64_t salt;			/* pattern salt; 0: random */
+	/* How long vmm_wait() waits for the memory to come back after the
+	 * exit before it reports -ETIMEDOUT; 0: a minute. */
+	uint64_t reclaim_timeout_ms;
 	/* Called for every event, in order, under the VMM's lock: it must not
 	 * call back into this VMM.  May be NULL. */
 	void (*on_event)(void *ctx, const struct vmm_event *ev);
@@ -327,7 +330,7 @@ struct vmm_result {
 /*
  * The parent's wait: task_wait() on the VMM (EXIT event), then until every
  * frame it used is back and uncharged (RECLAIMED).  -ETIMEDOUT if reclaim
- * does not finish within a minute.  Once only.
+ * does not finish within vmm_config.reclaim_timeout_ms.  Once only.
  */
 int vmm_wait(struct vmm *vmm, struct vmm_result *res) __must_check;
 /* Free the handle (waits first if vmm_wait() was not called). */
