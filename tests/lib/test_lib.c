@@ -106,3 +106,27 @@ TEST_IMPL(lib_options_table)
 	ASSERT(strstr(err, "LAZYPV_TEST_OPT_WAIT") != NULL);
 	return 0;
 }
+
+/* Big tables: zeroed, writable, huge-page aligned; small ones too; the
+ * overflowing request fails cleanly. */
+TEST_IMPL(lib_alloc_table)
+{
+	static const size_t counts[] = { 1, 1000, 131072, 3000000 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(counts); i++) {
+		size_t n = counts[i];
+		uint64_t *t = lpv_alloc_table(n, sizeof(*t));
+
+		ASSERT_NOT_NULL(t);
+		if (n * sizeof(*t) >= (1U << 20))
+			ASSERT_UEQ((uintptr_t)t & ((2U << 20) - 1), 0);
+		for (size_t k = 0; k < n; k += 511)
+			ASSERT_UEQ(t[k], 0);
+		t[0] = 1;
+		t[n - 1] = 2;
+		lpv_free_table(t, n, sizeof(*t));
+	}
+	ASSERT_NULL(lpv_alloc_table(SIZE_MAX / 2, 4));
+	lpv_free_table(NULL, 10, 10);
+	return 0;
+}
