@@ -17,6 +17,9 @@
  * protect sets the bit *before* installing the guard, unprotect removes the
  * guard *before* clearing the bit, so a guard fault always sees the bit set
  * unless the frame was unprotected meanwhile (then the access is retried).
+ * A second bitmap marks frames whose unprotect is queued in a thread's
+ * batch (hw_unprotect_batch_begin): their bit and guard stay until the
+ * flush, but they count as unprotected and a fault on one lifts its guard.
  * Callers serialise protect/unprotect of one frame among themselves (the UV
  * does, under its per-frame lock).
  *
@@ -215,9 +218,19 @@ static bool hw_pending_done(struct hw_machine *hw, hw_pfn_t pfn)
 {
 	uint64_t bit = 1ULL << (pfn % 64);
 
-	if (!(atomic_fetch_and(&hw->pending_bits[pfn / 64], ~bit) & bit))
+	if (!bit_test(hw->pending_bits, pfn))
 		return false;
-	hw_unprotected(hw, pfn);
+	/*
+	 * The protect bit goes first: a fault that sees the pending bit
+	 * clear must see the frame unprotected too, or it would take a
+	 * frame whose guard is already gone for a protected one.  Whoever
+	 * clears the protect bit counts; the pending bit follows.
+	 */
+	if (!(atomic_fetch_and(&hw->protect_bits[pfn / 64], ~bit) & bit))
+		return false;
+	stat_inc(&hw->stats.unprotects);
+	atomic_sub_relaxed(&hw->stats.protected_now, 1);
+	atomic_fetch_and(&hw->pending_bits[pfn / 64], ~bit);
 	return true;
 }
 

@@ -24,8 +24,8 @@
  * transparently.  See docs/hw.md for the rules this imposes (no lock that
  * the 0x3d handler takes may be held across a host-view access).
  *
- * Memory is populated lazily (first touch) and never given back to the OS
- * while the machine lives: it is RAM.
+ * Memory is populated lazily (first touch; hw_config.populate does it up
+ * front) and never given back to the OS while the machine lives: it is RAM.
  */
 #ifndef LAZYPV_HW_H
 #define LAZYPV_HW_H
