@@ -205,8 +205,10 @@ int vmm_request_reset(struct vmm *vmm)
 
 int vmm_kill(struct vmm *vmm)
 {
+	int r;
+
 	lpv_mutex_lock(&vmm->lock);
-	if (vmm->waited) {
+	if (vmm->reaping) {
 		lpv_mutex_unlock(&vmm->lock);
 		return -ESRCH;
 	}
@@ -214,8 +216,15 @@ int vmm_kill(struct vmm *vmm)
 		vmm->shutdown_ns = hw_now_ns();
 		vmm->kill_requested = true;
 	}
+	/* vmm_wait() on another thread must not reap the task under us. */
+	vmm->killers++;
 	lpv_mutex_unlock(&vmm->lock);
-	return task_kill(vmm->task);
+	r = task_kill(vmm->task);
+	lpv_mutex_lock(&vmm->lock);
+	if (!--vmm->killers)
+		lpv_cond_broadcast(&vmm->cond);
+	lpv_mutex_unlock(&vmm->lock);
+	return r;
 }
 
 int vmm_wait_booted(struct vmm *vmm, unsigned int boot)
@@ -300,6 +309,13 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	pthread_join(vmm->main_thread, NULL);
 	vmm->main_started = false;
 	vmm_teardown_join_cleanups(vmm);
+	/* A vmm_kill() on another thread may still be using the task: it
+	 * finishes first, and later ones answer -ESRCH. */
+	lpv_mutex_lock(&vmm->lock);
+	vmm->reaping = true;
+	while (vmm->killers)
+		lpv_cond_wait(&vmm->cond, &vmm->lock);
+	lpv_mutex_unlock(&vmm->lock);
 	r = task_wait(vmm->task, &code);
 	BUG_ON(r);	/* one waiter, a live child: cannot fail */
 	ev.t_ns = hw_now_ns();

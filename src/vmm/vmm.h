@@ -304,7 +304,9 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
  * external reset (re-IPL of the protected image).  -ESRCH once exiting. */
 int vmm_request_shutdown(struct vmm *vmm) __must_check;
 int vmm_request_reset(struct vmm *vmm) __must_check;
-/* SIGKILL the VMM process (task_kill), recording the request time. */
+/* SIGKILL the VMM process (task_kill), recording the request time.  Any
+ * thread, also while another waits in vmm_wait(); -ESRCH once that wait is
+ * reaping the process. */
 int vmm_kill(struct vmm *vmm) __must_check;
 
 /* Wait until boot number @boot ran its first instruction: 0, or -ESRCH if

@@ -143,6 +143,8 @@ struct vmm {
 	unsigned int reboots;		/* restarts done (max_reboots) */
 	uint64_t shutdown_ns;		/* shutdown/kill request */
 	bool kill_requested;		/* vmm_kill() */
+	unsigned int killers;		/* vmm_kill()s using the task now */
+	bool reaping;			/* vmm_wait() is about to reap it */
 	bool prev_protected;		/* the last generation run was PV */
 	unsigned int origin_boot;	/* last boot that started fresh */
 	uint64_t frames_at_exit;	/* memcg usage when the VMM ended */

@@ -8,6 +8,8 @@
  */
 #include "vmm_test.h"
 
+#include <pthread.h>
+
 TEST_IMPL(vmm_kill_during_run)
 {
 	struct vmm_result res;
@@ -30,6 +32,52 @@ TEST_IMPL(vmm_kill_during_run)
 	vmm_destroy(vmm);
 	vt_check_quiescent(&t);
 	vt_teardown(&t);
+	return 0;
+}
+
+struct killer {
+	struct vmm *vmm;
+	int kills;		/* vmm_kill() calls that succeeded */
+};
+
+static void *killer_main(void *arg)
+{
+	struct killer *k = arg;
+	int r;
+
+	while ((r = vmm_kill(k->vmm)) == 0)
+		k->kills++;
+	return r == -ESRCH ? NULL : (void *)1;
+}
+
+/*
+ * vmm_kill() on one thread while the parent's vmm_wait() reaps on another:
+ * kills past their check finish before the task is reaped, later ones
+ * answer -ESRCH (the sanitizer builds would catch a use of the reaped
+ * task).
+ */
+TEST_IMPL(vmm_kill_races_wait)
+{
+	for (int round = 0; round < 8; round++) {
+		struct vmm_result res;
+		struct killer k = { 0 };
+		pthread_t t;
+		void *bad;
+		struct vt vt;
+
+		vt_setup(&vt, NULL, "touch:rounds=1000000,then=idle", 64 * 1024, 24, 2);
+		ASSERT_OK(vmm_create(vt.host, &vt.cfg, &k.vmm));
+		ASSERT_OK(pthread_create(&t, NULL, killer_main, &k));
+		ASSERT_OK(vmm_wait(k.vmm, &res));
+		ASSERT_OK(pthread_join(t, &bad));
+		ASSERT_NULL(bad);
+		ASSERT_GE(k.kills, 1);
+		ASSERT_TRUE(res.killed);
+		ASSERT_UEQ(res.leaked_frames, 0);
+		vmm_destroy(k.vmm);
+		vt_check_quiescent(&vt);
+		vt_teardown(&vt);
+	}
 	return 0;
 }
 
