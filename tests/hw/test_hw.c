@@ -57,6 +57,15 @@ static bool guard_available(void)
 	return true;
 }
 
+/* Tests of the real-MMU mode pass (with a note) where the kernel lacks it. */
+#define SKIP_WITHOUT_GUARD()						\
+	do {								\
+		if (!guard_available()) {				\
+			fprintf(stderr, "# skip: no MADV_GUARD_INSTALL on shared mappings\n"); \
+			return 0;					\
+		}							\
+	} while (0)
+
 static void finish(struct hw_machine *hw)
 {
 	ASSERT_OK(hw_check(hw));
@@ -144,10 +153,7 @@ static int protect_raises_0x3d(enum hw_protect_mode mode)
 
 TEST_IMPL(hw_protect_raises_0x3d_guard)
 {
-	if (!guard_available()) {
-		fprintf(stderr, "# skip: no MADV_GUARD_INSTALL on shared mappings\n");
-		return 0;
-	}
+	SKIP_WITHOUT_GUARD();
 	return protect_raises_0x3d(HW_PROTECT_GUARD);
 }
 
@@ -164,10 +170,7 @@ TEST_IMPL(hw_guard_catches_raw_pointer)
 	volatile uint64_t *p;
 	struct hw_stats st;
 
-	if (!guard_available()) {
-		fprintf(stderr, "# skip: no MADV_GUARD_INSTALL on shared mappings\n");
-		return 0;
-	}
+	SKIP_WITHOUT_GUARD();
 	hw = machine(1 * MIB, HW_PROTECT_GUARD);
 	log.hw = hw;
 	hw_pgm_register(hw, HW_PGM_SECURE_STORAGE_ACCESS, record_fault, &log);
@@ -447,10 +450,7 @@ static int unprotect_batch(bool no_pm)
 
 TEST_IMPL(hw_unprotect_batch_guard)
 {
-	if (!guard_available()) {
-		fprintf(stderr, "# skip: no MADV_GUARD_INSTALL on shared mappings\n");
-		return 0;
-	}
+	SKIP_WITHOUT_GUARD();
 	ASSERT_OK(unprotect_batch(false));
 	return unprotect_batch(true);	/* the one-madvise-per-range path */
 }
@@ -506,10 +506,7 @@ TEST_IMPL(hw_unprotect_batch_concurrent_access)
 	struct hw_stats st;
 	pthread_t t;
 
-	if (!guard_available()) {
-		fprintf(stderr, "# skip: no MADV_GUARD_INSTALL on shared mappings\n");
-		return 0;
-	}
+	SKIP_WITHOUT_GUARD();
 	r.hw = machine(1 * MIB, HW_PROTECT_GUARD);
 	touch_frames(r.hw, 0, r.n);
 	ASSERT_OK(pthread_create(&t, NULL, batch_toucher, &r));
