@@ -267,17 +267,15 @@ static void kvm_pv_drain_chunk(struct kvm_module *mod, struct pv_deferred *priv,
 		 * PG_arch_1 and the mm leaks the frame instead of freeing. */
 		hw_unprotect_batch_begin(mod->hw, &batch);
 		for (n = 0; n < max;) {
-			ignore_result(kvm_uv_destroy_owned(mod,
-				mm_pfn_to_page(world, chunk->pfns[i + n])));
+			pages[n] = mm_pfn_to_page(world, chunk->pfns[i + n]);
+			ignore_result(kvm_uv_destroy_owned(mod, pages[n]));
 			n++;
 			if (priv && atomic_load_relaxed(&priv->oom_waiters))
 				break;
 		}
 		hw_unprotect_batch_end(&batch);	/* before they are freed */
-		for (uint32_t k = i; k < i + n; k++) {
-			pages[k - i] = mm_pfn_to_page(world, chunk->pfns[k]);
-			mm_page_set_use(world, pages[k - i], PAGE_USE_ANON);
-		}
+		for (uint32_t k = 0; k < n; k++)
+			mm_page_set_use(world, pages[k], PAGE_USE_ANON);
 		mm_page_put_bulk(world, pages, n);	/* our refs: frees them */
 		if (priv)
 			kvm_pv_progress(priv, n);
