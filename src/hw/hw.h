@@ -186,8 +186,15 @@ int hw_pgm_deliver(struct hw_machine *hw, const struct hw_pgm_info *info);
 
 /* Monotonic time in ns (CLOCK_MONOTONIC). */
 uint64_t hw_now_ns(void);
-/* Spend @ns of CPU on the calling thread (busy), accurate to ~50 ns. */
-void hw_cost_spend(uint64_t ns);
+/*
+ * Spend @ns of CPU on the calling thread (busy).  A call's overshoot is
+ * taken off the thread's next call (up to HW_COST_CARRY_MAX_NS; clock.c),
+ * so one call may end up to that much early and a thread's calls together
+ * match what they asked for.  Returns hw_now_ns() at the end (0 if @ns is
+ * 0), so a caller timing itself needs no second read.
+ */
+#define HW_COST_CARRY_MAX_NS 1000
+uint64_t hw_cost_spend(uint64_t ns);
 
 /* ---- stats and checks ---- */
 

@@ -289,7 +289,7 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 {
 	struct uv_call_ctx c = { .cb = cb, .cmd_idx = uv_cmd_index(cb->cmd),
 				 .guest_cpu = guest_cpu };
-	uint64_t t0 = hw_now_ns();
+	uint64_t t0 = hw_now_ns(), t1;
 	struct uv_stat_shard *sh;
 	int cc;
 
@@ -297,13 +297,15 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	if (c.cmd_idx < 0)
 		return cc;
 	/* The modelled firmware time, on the caller's CPU, after the real
-	 * work: the fixed cost of the command plus any per-unit extra. */
-	if (uv->prof.cost_ns[c.cmd_idx] + c.extra_ns)
-		hw_cost_spend(uv->prof.cost_ns[c.cmd_idx] + c.extra_ns);
+	 * work: the fixed cost of the command plus any per-unit extra.  The
+	 * spin's last clock read ends the call's time. */
+	t1 = hw_cost_spend(uv->prof.cost_ns[c.cmd_idx] + c.extra_ns);
+	if (!t1)
+		t1 = hw_now_ns();
 	sh = uv_stat_shard(uv);
 	/* calls = the sum of cc[]: one counter fewer on every call. */
 	atomic_add_relaxed(&sh->cmd[c.cmd_idx].cc[cc & 3], 1);
-	atomic_add_relaxed(&sh->cmd[c.cmd_idx].ns, hw_now_ns() - t0);
+	atomic_add_relaxed(&sh->cmd[c.cmd_idx].ns, t1 - t0);
 	return cc;
 }
 
