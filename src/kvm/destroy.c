@@ -274,9 +274,8 @@ static void kvm_pv_drain_chunk(struct kvm_module *mod, struct pv_deferred *priv,
 				break;
 		}
 		hw_unprotect_batch_end(&batch);	/* before they are freed */
-		for (uint32_t k = 0; k < n; k++)
-			mm_page_set_use(world, pages[k], PAGE_USE_ANON);
-		mm_page_put_bulk(world, pages, n);	/* our refs: frees them */
+		mm_page_put_bulk(world, pages, n);	/* our refs: frees them,
+							 * pending -> free */
 		if (priv)
 			kvm_pv_progress(priv, n);
 		sched_yield();

@@ -291,7 +291,7 @@ static void vma_zap(struct mm *mm, struct vma *vma, uintptr_t start,
 				 ~(uintptr_t)(MM_TABLE_SIZE - 1);
 		struct lpv_mutex *ptl = vma_ptl(vma, addr);
 		struct hw_unprotect_batch unprot;
-		size_t n = 0;
+		size_t n = 0, hooked = 0;
 
 		if (next > end)
 			next = end;
@@ -308,16 +308,19 @@ static void vma_zap(struct mm *mm, struct vma *vma, uintptr_t start,
 			if (!mm_pte_present(pte))
 				continue;
 			page = mm_pfn_to_page(world, mm_pte_pfn(pte));
-			atomic_sub_relaxed(&mm->rss, 1);
 			if (arch && arch->pte_clear) {
 				arch->pte_clear(world->arch_ctx, mm, addr, page,
 						full);
-				mm_stat_inc(world, arch_pte_clears);
+				hooked++;
 			}
 			batch[n++] = page;
 		}
+		/* rss once per table, still under its lock. */
+		if (n)
+			atomic_sub_relaxed(&mm->rss, n);
 		lpv_mutex_unlock(ptl);
 		hw_unprotect_batch_end(&unprot);
+		mm_stat_add(world, arch_pte_clears, hooked);
 		mm_stat_add(world, ptes_cleared, n);
 		mm_page_put_bulk(world, batch, n);
 	}

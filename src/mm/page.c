@@ -218,9 +218,15 @@ static int zone_take(struct mm_world *world, unsigned int gfp, size_t nr,
 	return 0;
 }
 
-/* Push frames whose last reference is gone (already prepared). */
+/*
+ * Push frames whose last reference is gone (already prepared).  Their
+ * per-use counters move once per batch, not once per frame: nobody else
+ * may write the use of a page whose last reference is gone.
+ */
 static void zone_give(struct mm_world *world, struct page **pages, size_t nr)
 {
+	uint64_t moved[PAGE_USE_NR] = { 0 };
+
 	if (!nr)
 		return;
 	lpv_mutex_lock(&world->zone_lock);
@@ -228,8 +234,14 @@ static void zone_give(struct mm_world *world, struct page **pages, size_t nr)
 		struct page *page = pages[i];
 
 		free_list_push(world, page);
-		page_use_move(world, page, PAGE_USE_FREE);
+		moved[page_use(page)]++;
+		__atomic_store_n(&page->use, (uint8_t)PAGE_USE_FREE,
+				 __ATOMIC_RELEASE);
 	}
+	for (unsigned int u = 0; u < PAGE_USE_NR; u++)
+		if (moved[u])
+			atomic_sub_relaxed(&world->use_count[u], moved[u]);
+	atomic_add_relaxed(&world->use_count[PAGE_USE_FREE], nr);
 	__atomic_store_n(&world->nr_free, world->nr_free + nr,
 			 __ATOMIC_SEQ_CST);
 	lpv_mutex_unlock(&world->zone_lock);
@@ -238,10 +250,29 @@ static void zone_give(struct mm_world *world, struct page **pages, size_t nr)
 }
 
 /*
+ * Uncharges gathered over a bulk put: one memcg update per run of pages
+ * charged to the same memcg (a teardown's pages all are), made before the
+ * frames reach the free list, as a single put would.
+ */
+struct uncharge_run {
+	struct memcg *memcg;
+	uint64_t nr;
+};
+
+static void uncharge_run_flush(struct uncharge_run *run)
+{
+	if (run->nr)
+		memcg_uncharge(run->memcg, run->nr);
+	run->nr = 0;
+}
+
+/*
  * The last reference is gone: decide whether the frame may be reused, and
  * if so strip it (uncharge, clear flags).  Runs on the dropping thread.
+ * With @run the uncharge joins it; without, it is done here.
  */
-static bool page_release_prepare(struct mm_world *world, struct page *page)
+static bool page_release_prepare(struct mm_world *world, struct page *page,
+				 struct uncharge_run *run)
 {
 	enum page_use use = page_use(page);
 	struct memcg *memcg;
@@ -264,8 +295,15 @@ static bool page_release_prepare(struct mm_world *world, struct page *page)
 	WARN_ON_ONCE(page_test_flag(page, PG_locked));
 	memcg = page->memcg;
 	page->memcg = NULL;
-	if (memcg)
+	if (memcg && run) {
+		if (run->memcg != memcg) {
+			uncharge_run_flush(run);
+			run->memcg = memcg;
+		}
+		run->nr++;
+	} else if (memcg) {
 		memcg_uncharge(memcg, 1);
+	}
 	page->private = 0;
 	__atomic_store_n(&page->flags, 0, __ATOMIC_RELEASE);
 	return true;
@@ -276,12 +314,13 @@ void mm_page_put(struct mm_world *world, struct page *page)
 	int32_t left = atomic_sub_return(&page->refcount, 1);
 
 	BUG_ON(left < 0);	/* a reference that did not exist */
-	if (left == 0 && page_release_prepare(world, page))
+	if (left == 0 && page_release_prepare(world, page, NULL))
 		zone_give(world, &page, 1);
 }
 
 void mm_page_put_bulk(struct mm_world *world, struct page **pages, size_t nr)
 {
+	struct uncharge_run run = { NULL, 0 };
 	struct page *batch[MM_FREE_BATCH];
 	size_t n = 0;
 
@@ -289,14 +328,16 @@ void mm_page_put_bulk(struct mm_world *world, struct page **pages, size_t nr)
 		int32_t left = atomic_sub_return(&pages[i]->refcount, 1);
 
 		BUG_ON(left < 0);
-		if (left || !page_release_prepare(world, pages[i]))
+		if (left || !page_release_prepare(world, pages[i], &run))
 			continue;
 		batch[n++] = pages[i];
 		if (n == MM_FREE_BATCH) {
+			uncharge_run_flush(&run);
 			zone_give(world, batch, n);
 			n = 0;
 		}
 	}
+	uncharge_run_flush(&run);
 	zone_give(world, batch, n);
 }
 
@@ -310,7 +351,7 @@ int mm_page_free(struct mm_world *world, struct page *page)
 			return -EINVAL;
 		}
 	} while (!atomic_cmpxchg(&page->refcount, &old, old - 1));
-	if (old == 1 && page_release_prepare(world, page))
+	if (old == 1 && page_release_prepare(world, page, NULL))
 		zone_give(world, &page, 1);
 	return 0;
 }
