@@ -631,6 +631,9 @@ void uv_machine_reset(struct uv *uv);
 
 struct uv_cmd_stats {
 	uint64_t calls, cc[4], ns;	/* ns: wall time inside the UV */
+	uint64_t data_ns;		/* of which data work (clear, crypto,
+					 * hashing); timed only when the
+					 * profile models costs */
 };
 
 struct uv_stats {

@@ -151,6 +151,7 @@ int uv_crypto_export(struct uv *uv, const uint8_t key[32], uint64_t gaddr,
 		     uint64_t version, void *page, uint8_t tag[16])
 {
 	EVP_CIPHER_CTX *ctx = uv_tls_get()->ctx;
+	uint64_t t = uv_data_begin();
 	uint8_t iv[12], aad[16];
 	int n, ok;
 
@@ -161,6 +162,7 @@ int uv_crypto_export(struct uv *uv, const uint8_t key[32], uint64_t gaddr,
 	     n == HW_PAGE_SIZE &&
 	     EVP_EncryptFinal_ex(ctx, (uint8_t *)page + n, &n) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+	uv_data_end(t);
 	return ok ? 0 : -EIO;
 }
 
@@ -169,22 +171,24 @@ int uv_crypto_import(struct uv *uv, const uint8_t key[32], uint64_t gaddr,
 		     const uint8_t tag[16])
 {
 	EVP_CIPHER_CTX *ctx = uv_tls_get()->ctx;
+	uint64_t t0 = uv_data_begin();
 	uint8_t iv[12], aad[16], t[16];
-	int n, m;
+	int n, m, ret = 0;
 
 	memcpy(t, tag, sizeof(t));
 	uv_export_iv_aad(gaddr, version, iv, aad);
 	if (EVP_DecryptInit_ex2(ctx, uv->gcm, key, iv, NULL) != 1 ||
 	    EVP_DecryptUpdate(ctx, NULL, &n, aad, sizeof(aad)) != 1 ||
 	    EVP_DecryptUpdate(ctx, out, &n, page, HW_PAGE_SIZE) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, t) != 1)
-		return -EIO;
-	/* The plaintext in @out is only used when the tag verifies. */
-	if (EVP_DecryptFinal_ex(ctx, (uint8_t *)out + n, &m) != 1) {
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, t) != 1) {
+		ret = -EIO;
+	} else if (EVP_DecryptFinal_ex(ctx, (uint8_t *)out + n, &m) != 1) {
+		/* The plaintext in @out is only used when the tag verifies. */
 		OPENSSL_cleanse(out, HW_PAGE_SIZE);
-		return -EBADMSG;
+		ret = -EBADMSG;
 	}
-	return 0;
+	uv_data_end(t0);
+	return ret;
 }
 
 int uv_crypto_xts(EVP_CIPHER *xts, const uint8_t key[UV_XTS_KEY_LEN],

@@ -80,7 +80,10 @@ hw_pfn_t uv_virt_to_pfn(struct uv *uv, uint64_t vaddr)
 
 void uv_frame_clear(struct uv *uv, hw_pfn_t pfn)
 {
+	uint64_t t = uv_data_begin();
+
 	hw_frame_clear_fw(uv->hw, pfn);
+	uv_data_end(t);
 	uv_stat_add(uv, UV_STAT_clears, 1);
 }
 

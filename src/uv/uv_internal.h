@@ -187,6 +187,8 @@ struct uv {
 
 	struct lpv_mutex lock;		/* see the top of this file */
 	bool initialised;		/* atomic reads; written under lock */
+	bool cost_modelled;		/* the profile models any cost: data
+					 * work is timed (uv_data_begin) */
 	hw_pfn_t base_pfn;
 	uint64_t base_frames;
 	uint32_t nr_live_cfgs;		/* lock: counts against the limit */
@@ -230,6 +232,26 @@ static inline int uv_ok(struct uv_cb_header *cb)
 static inline int uv_done(struct uv_cb_header *cb, uint16_t rc)
 {
 	return uv_rc(cb, rc ? rc : UVC_RC_EXECUTED, 0);
+}
+
+/*
+ * Data work (uv.c): the clears, encryption, decryption and hashing of the
+ * call in flight on this thread are timed, so that uv_call_common() can
+ * tell them from the call's own bookkeeping.  The modelled cost covers the
+ * firmware's own time: the emulation's bookkeeping stands in for part of
+ * it and runs inside it; data work comes on top.  Untimed (and free) when
+ * the profile models no cost.
+ */
+extern _Thread_local bool uv_data_timed;
+extern _Thread_local uint64_t uv_data_ns;
+static inline uint64_t uv_data_begin(void)
+{
+	return uv_data_timed ? hw_now_ns() : 0;
+}
+static inline void uv_data_end(uint64_t t0)
+{
+	if (uv_data_timed)
+		uv_data_ns += hw_now_ns() - t0;
 }
 
 /* stats (uv.c) */

@@ -121,7 +121,7 @@ int uv_do_unpack(struct uv *uv, struct uv_call_ctx *c)
 	uint64_t gaddr = cb->gaddr & HW_PAGE_MASK, gidx = gaddr >> HW_PAGE_SHIFT;
 	struct uv_config *cfg;
 	struct uv_gpage *g;
-	uint64_t w, gw;
+	uint64_t w, gw, data_t0;
 	hw_pfn_t pfn = 0;
 	uint16_t rc = 0;
 	void *page;
@@ -165,9 +165,11 @@ int uv_do_unpack(struct uv *uv, struct uv_call_ctx *c)
 	/* Hidden before the plaintext exists; decrypted in place. */
 	uv_frame_hide(uv, pfn);
 	page = hw_fw_page(uv->hw, pfn);
+	data_t0 = uv_data_begin();
 	BUG_ON(uv_crypto_xts(uv->xts, cfg->xts_key, cb->tweak, page, page,
 			     false) != 0);
 	uv_image_measure_page(cfg, gaddr, cb->tweak, page);
+	uv_data_end(data_t0);
 	cfg->unpacked++;
 	lpv_mutex_unlock(&cfg->meas_lock);
 	uv_gpage_unlock(g, uvg_make(UVG_SECURE, pfn));
