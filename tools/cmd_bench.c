@@ -18,10 +18,12 @@
  * run.  The floor is what one page's destroy costs at the least: the
  * profile's modelled destroy cost plus a 4 KiB clear measured now.
  * Beside the share, each row splits its per-page reclaim time: "ns/pg"
- * (the whole of it) and "in UV" (the mean wall time of the destroy-page
- * calls from the shutdown request on, from the UV's counters: the
- * modelled cost, the clear and the firmware's own bookkeeping); the rest
- * is the host's side of the cleanup.
+ * (the whole of it), "in UV" (the mean wall time of the destroy-page calls
+ * from the shutdown request on, from the UV's counters: the modelled cost,
+ * inside which the UV's bookkeeping runs, plus the clear) and "clear" (of
+ * which the clear: above the floor's clear when memory the guest wrote
+ * long ago has gone cold under the nested hypervisor); the rest is the
+ * host's side of the cleanup.
  * --oom adds "shut down A, start B at once" with host memory 1.5x a guest,
  * counting OOM kills and the longest allocation stall per mode (lazy with
  * and without its OOM notifier).  Timings are never asserted.
@@ -61,10 +63,12 @@ struct bench_opts {
 	uint64_t oom_destroy_ns; /* modelled destroy-page cost of --oom */
 };
 
-/* One VMM life's figures (uv_ns: mean wall time of the destroy-page
- * calls from its shutdown request on, from the UV's own counters). */
+/* One VMM life's figures (uv_ns, data_ns: mean wall time of the
+ * destroy-page calls from its shutdown request on, and of their data work
+ * -- the clear --, from the UV's own counters). */
+#define NR_FIGS 6
 struct sample {
-	double restart_ms, exit_ms, reclaim_ms, pages_per_s, uv_ns;
+	double restart_ms, exit_ms, reclaim_ms, pages_per_s, uv_ns, data_ns;
 	uint64_t frames;
 	int ok;
 };
@@ -378,9 +382,15 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	vmm_destroy(vmm);
 	kvm_module_drain(host->kvm);
 	uv_stats_get(host->uv, &after);
-	if (mk.marked && after.cmd[destr].calls > before->cmd[destr].calls)
-		s->uv_ns = (double)(after.cmd[destr].ns - before->cmd[destr].ns) /
-			   (double)(after.cmd[destr].calls - before->cmd[destr].calls);
+	if (mk.marked && after.cmd[destr].calls > before->cmd[destr].calls) {
+		double calls = (double)(after.cmd[destr].calls -
+					before->cmd[destr].calls);
+
+		s->uv_ns = (double)(after.cmd[destr].ns -
+				    before->cmd[destr].ns) / calls;
+		s->data_ns = (double)(after.cmd[destr].data_ns -
+				      before->cmd[destr].data_ns) / calls;
+	}
 	if (!r)
 		r = vmm_host_check(host);
 	return r;
@@ -404,7 +414,8 @@ static int make_image(struct vmm_host *host, const char *program, void **buf,
 
 static void print_row(const struct bench_opts *o, const char *profile,
 		      const char *label, uint64_t size, enum vmm_destroy_mode mode,
-		      const double m[5], const double sync[5], double floor_ns,
+		      const double m[NR_FIGS], const double sync[NR_FIGS],
+		      double floor_ns,
 		      double mach_ns, unsigned int runs)
 {
 	double per_page = m[3] > 0 ? 1e9 / m[3] : 0;
@@ -418,10 +429,10 @@ static void print_row(const struct bench_opts *o, const char *profile,
 		       "\"restart_ms\":%.2f,\"exit_ms\":%.2f,\"reclaim_ms\":%.2f,"
 		       "\"cleanup_pages_per_s\":%.0f,\"floor_ns_per_page\":%.1f,"
 		       "\"machine_floor_ns_per_page\":%.1f,"
-		       "\"uv_destroy_call_ns\":%.1f,"
+		       "\"uv_destroy_call_ns\":%.1f,\"uv_destroy_clear_ns\":%.1f,"
 		       "\"restart_vs_sync\":%.2f,\"exit_vs_sync\":%.2f}\n",
 		       size, vmm_destroy_mode_name(mode), label, runs, m[0], m[1],
-		       m[2], m[3], floor_ns, mach_ns, m[4],
+		       m[2], m[3], floor_ns, mach_ns, m[4], m[5],
 		       sync && m[0] > 0 ? sync[0] / m[0] : 0,
 		       sync && m[1] > 0 ? sync[1] / m[1] : 0);
 		return;
@@ -435,9 +446,9 @@ static void print_row(const struct bench_opts *o, const char *profile,
 	       per_page > 0 ? 100.0 * mach_ns / per_page : 0);
 	/* sync destroys inside DESTROY_SEC_CONF: its page calls are few */
 	if (mode != VMM_DESTROY_SYNC)
-		printf(" %6.0f %6.0f", per_page, m[4]);
+		printf(" %6.0f %6.0f %5.0f", per_page, m[4], m[5]);
 	else
-		printf(" %6.0f %6s", per_page, "-");
+		printf(" %6.0f %6s %5s", per_page, "-", "-");
 	if (mode != VMM_DESTROY_SYNC && sync && sync[0] > 0)
 		printf("   %6.1fx %7.1fx", m[0] > 0 ? sync[0] / m[0] : 0,
 		       m[1] > 0 ? sync[1] / m[1] : 0);
@@ -497,17 +508,17 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 		       host->profile.name,
 		       memory_first ? ", sync in the memory-first order (-mf)" : "",
 		       floor_ns, cost, clear, unprot, mach_ns);
-		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s   %7s %8s\n",
+		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s   %7s %8s\n",
 		       "guest", "mode", "restart ms", "exit ms", "reclaim ms",
-		       "pages/s", "floor", "+lift", "ns/pg", "in UV", "restart",
-		       "exit");
-		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s   %7s %8s\n",
+		       "pages/s", "floor", "+lift", "ns/pg", "in UV", "clear",
+		       "restart", "exit");
+		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s   %7s %8s\n",
 		       "", "", "(median)", "(median)", "(median)", "(cleanup)",
-		       "share", "share", "", "", "vs sync", "vs sync");
+		       "share", "share", "", "", "", "vs sync", "vs sync");
 	}
 	for (unsigned int si = 0; si < o->nr_sizes && !r; si++) {
-		double v[VMM_DESTROY_NR][5][MAX_RUNS];
-		double m[VMM_DESTROY_NR][5] = { { 0 } };
+		double v[VMM_DESTROY_NR][NR_FIGS][MAX_RUNS];
+		double m[VMM_DESTROY_NR][NR_FIGS] = { { 0 } };
 		unsigned int got[VMM_DESTROY_NR] = { 0 };
 
 		for (unsigned int run = 0; run < o->runs; run++) {
@@ -525,11 +536,12 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 				v[mode][2][got[mode]] = s.reclaim_ms;
 				v[mode][3][got[mode]] = s.pages_per_s;
 				v[mode][4][got[mode]] = s.uv_ns;
+				v[mode][5][got[mode]] = s.data_ns;
 				got[mode]++;
 			}
 		}
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
-			for (int k = 0; k < 5; k++)
+			for (int k = 0; k < NR_FIGS; k++)
 				m[mode][k] = median(v[mode][k], got[mode]);
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
 			if (o->modes[mode])
