@@ -412,6 +412,14 @@ int task_create(struct mm_world *world, struct task *parent,
 		struct task **out) __must_check;
 /* clone(CLONE_VM): a child of @parent sharing its mm (mmget). */
 int task_clone_vm(struct task *parent, struct task **out) __must_check;
+/*
+ * The same, with an exit_files hook (task_set_exit_files) in place from the
+ * start: a kill that lands right after the clone -- the OOM killer takes
+ * every task sharing the mm -- still runs it.  On error the hook is not
+ * run.
+ */
+int task_clone_vm_files(struct task *parent, void (*exit_files)(void *ctx),
+			void *ctx, struct task **out) __must_check;
 
 /*
  * Threads: attach the calling thread to @task (it becomes task_current())

@@ -75,8 +75,10 @@ struct mm *task_get_mm(struct task *task)
 	return mm;
 }
 
+/* @exit_files (may be NULL) is in place before anyone can see the task. */
 static int task_new(struct mm_world *world, struct task *parent,
 		    struct memcg *memcg, unsigned int flags, struct mm *mm,
+		    void (*exit_files)(void *), void *files_ctx,
 		    struct task **out)
 {
 	struct task *task = calloc(1, sizeof(*task));
@@ -87,6 +89,8 @@ static int task_new(struct mm_world *world, struct task *parent,
 	task->flags = flags;
 	task->mm = mm;
 	task->memcg = memcg;
+	task->exit_files = exit_files;
+	task->exit_files_ctx = files_ctx;
 	memcg_get(memcg);
 	lpv_mutex_lock(&world->task_lock);
 	task->pid = ++world->next_pid;
@@ -114,13 +118,14 @@ int task_create(struct mm_world *world, struct task *parent,
 		if (r)
 			return r;
 	}
-	r = task_new(world, parent, memcg, flags, mm, out);
+	r = task_new(world, parent, memcg, flags, mm, NULL, NULL, out);
 	if (r && mm)
 		mmput(mm);
 	return r;
 }
 
-int task_clone_vm(struct task *parent, struct task **out)
+int task_clone_vm_files(struct task *parent, void (*exit_files)(void *ctx),
+			void *ctx, struct task **out)
 {
 	struct mm *mm = task_get_mm(parent);
 	int r;
@@ -128,10 +133,15 @@ int task_clone_vm(struct task *parent, struct task **out)
 	if (!mm)
 		return -ESRCH;
 	r = task_new(parent->world, parent, parent->memcg, parent->flags, mm,
-		     out);
+		     exit_files, ctx, out);
 	if (r)
 		mmput(mm);
 	return r;
+}
+
+int task_clone_vm(struct task *parent, struct task **out)
+{
+	return task_clone_vm_files(parent, NULL, NULL, out);
 }
 
 bool task_exit_decide_locked(struct task *task)

@@ -75,11 +75,15 @@ static int vmm_helper_start(struct vmm *vmm)
 {
 	int r;
 
-	r = task_clone_vm(vmm->task, &vmm->helper);
-	if (r)
-		return r;
+	/* The hook must be there before the helper can be killed: its exit
+	 * then drops the VM reference the helper inherits. */
 	kvm_get(vmm->kvm);
-	task_set_exit_files(vmm->helper, vmm_helper_exit_files, vmm->kvm);
+	r = task_clone_vm_files(vmm->task, vmm_helper_exit_files, vmm->kvm,
+				&vmm->helper);
+	if (r) {
+		kvm_destroy_vm(vmm->kvm);	/* the reference taken above */
+		return r;
+	}
 	r = -pthread_create(&vmm->helper_thread, NULL, vmm_helper_main, vmm);
 	if (r) {
 		/* Nothing runs in it: exit it here (drops the mm and the VM). */

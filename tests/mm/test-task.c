@@ -167,6 +167,43 @@ TEST_IMPL(mm_exit_clone_vm)
 	return 0;
 }
 
+static void count_files_hook(void *ctx)
+{
+	atomic_add_return((int *)ctx, 1);
+}
+
+/*
+ * The teardown helper's exit_files hook (the VM's last close) is there from
+ * the clone on: a kill that lands before anything else happens -- the OOM
+ * killer takes every task sharing the mm -- runs it exactly once.
+ */
+TEST_IMPL(mm_clone_vm_files_killed_at_once)
+{
+	struct task *task, *helper;
+	struct mm_env env;
+	int hooks = 0;
+
+	mm_env_setup(&env, 16 * MiB, NULL);
+	ASSERT_OK(task_create(env.world, NULL, NULL, 0, &task));
+	ASSERT_OK(task_clone_vm_files(task, count_files_hook, &hooks, &helper));
+	ASSERT_OK(task_kill(helper));	/* no thread in it: exits here */
+	ASSERT_EQ(atomic_load_relaxed(&hooks), 1);
+	ASSERT_OK(task_wait(helper, NULL));
+	ASSERT_EQ(atomic_load_relaxed(&hooks), 1);
+	ASSERT_OK(task_exit(task, 0));
+	ASSERT_OK(task_wait(task, NULL));
+
+	/* A parent without an mm cannot be cloned: no hook runs. */
+	ASSERT_OK(task_create(env.world, NULL, NULL, TASK_KTHREAD, &task));
+	ASSERT_ERR(task_clone_vm_files(task, count_files_hook, &hooks, &helper),
+		   ESRCH);
+	ASSERT_OK(task_exit(task, 0));
+	ASSERT_OK(task_wait(task, NULL));
+	ASSERT_EQ(atomic_load_relaxed(&hooks), 1);
+	mm_env_teardown(&env);
+	return 0;
+}
+
 struct spinner {
 	struct task *task;
 	bool exit_it;
