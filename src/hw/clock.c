@@ -44,21 +44,26 @@ static inline void cpu_relax(void)
 #endif
 }
 
-uint64_t hw_cost_spend(uint64_t ns)
+uint64_t hw_cost_spend_since(uint64_t start, uint64_t ns)
 {
-	uint64_t start, now, want, carry = hw_cost_carry;
+	uint64_t now, want, carry = hw_cost_carry;
 
 	if (!ns)
 		return 0;
 	want = ns > carry ? ns - carry : 0;
-	start = now = lpv_now_ns();
+	now = lpv_now_ns();
 	while (now - start < want) {
 		cpu_relax();
 		now = lpv_now_ns();
 	}
-	/* Spent (now - start) >= want = ns - carry, or carry >= ns and
-	 * nothing was spent: what remains is >= 0 either way. */
+	/* Spent (now - start) >= want = ns - carry, or carry >= ns (then
+	 * now - start is >= 0 anyway): what remains is >= 0 either way. */
 	carry = carry + (now - start) - ns;
 	hw_cost_carry = carry < HW_COST_CARRY_MAX_NS ? carry : HW_COST_CARRY_MAX_NS;
 	return now;
+}
+
+uint64_t hw_cost_spend(uint64_t ns)
+{
+	return ns ? hw_cost_spend_since(lpv_now_ns(), ns) : 0;
 }

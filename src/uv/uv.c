@@ -313,7 +313,7 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	t1 = hw_now_ns();
 	want = uv->prof.cost_ns[c.cmd_idx] + c.extra_ns;
 	own = t1 - t0 - (uv_data_ns - data0);
-	end = want > own ? hw_cost_spend(want - own) : 0;
+	end = want > own ? hw_cost_spend_since(t1, want - own) : 0;
 	if (!end)
 		end = t1;
 	sh = uv_stat_shard(uv);

@@ -366,6 +366,18 @@ TEST_IMPL(hw_cost_clock_never_short)
 			hw_cost_spend(10);
 		ASSERT_GE(hw_now_ns() - t0 + HW_COST_CARRY_MAX_NS, 21000);
 	}
+
+	/* Counting from an earlier start: the time since is part of it. */
+	for (int round = 0; round < 20; round++) {
+		uint64_t t0 = hw_now_ns(), end;
+
+		while (hw_now_ns() - t0 < 3000)
+			;			/* "bookkeeping" first */
+		end = hw_cost_spend_since(t0, 5000);
+		ASSERT_GE(end, t0);
+		ASSERT_GE(end - t0 + HW_COST_CARRY_MAX_NS, 5000);
+		ASSERT_UEQ(hw_cost_spend_since(t0, 0), 0);
+	}
 	return 0;
 }
 
