@@ -240,13 +240,17 @@ static void kvm_pv_progress(struct pv_deferred *priv, uint64_t pages)
 /* ---- LAZY: the cleanup thread ---- */
 
 /*
- * Pages destroyed between two progress reports (and yields): one host-view
- * unprotect batch.  A group ends early when an allocation waits in our OOM
- * notifier, so that the waiter gets memory after one more destroy however
- * slow destroys are -- v2 reported once per chunk of 510, which can outlast
- * the notifier's whole wait (and then the OOM killer runs after all).
+ * Pages destroyed between two progress reports (and yields): a whole chunk,
+ * v2's unit, and one host-view unprotect batch (at 64 pages a group, the
+ * process_madvise of each batch cost ~50 ns more per page here).  A group
+ * ends early when an allocation waits in our OOM notifier, so that the
+ * waiter gets memory after one more destroy however slow destroys are --
+ * v2 reported once per chunk, which can outlast the notifier's whole wait
+ * (and then the OOM killer runs after all).
  */
-#define KVM_DRAIN_GROUP 64
+#define KVM_DRAIN_GROUP MM_DEFERRED_CHUNK_MAX
+_Static_assert(KVM_DRAIN_GROUP <= HW_UNPROTECT_BATCH,
+	       "a drain group is one unprotect batch");
 
 /* Destroy the set-aside pages of one chunk and free them and the chunk;
  * @priv (may be NULL) hears about the progress. */
