@@ -445,10 +445,12 @@ static void print_row(const struct bench_opts *o, const char *profile,
 	       per_page > 0 ? 100.0 * floor_ns / per_page : 0,
 	       per_page > 0 ? 100.0 * mach_ns / per_page : 0);
 	/* sync destroys inside DESTROY_SEC_CONF: its page calls are few */
-	if (mode != VMM_DESTROY_SYNC)
-		printf(" %6.0f %6.0f %5.0f", per_page, m[4], m[5]);
-	else
+	if (mode == VMM_DESTROY_SYNC)
 		printf(" %6.0f %6s %5s", per_page, "-", "-");
+	else if (m[5] > 0)
+		printf(" %6.0f %6.0f %5.0f", per_page, m[4], m[5]);
+	else		/* no cost modelled: the UV times no data work */
+		printf(" %6.0f %6.0f %5s", per_page, m[4], "-");
 	if (mode != VMM_DESTROY_SYNC && sync && sync[0] > 0)
 		printf("   %6.1fx %7.1fx", m[0] > 0 ? sync[0] / m[0] : 0,
 		       m[1] > 0 ? sync[1] / m[1] : 0);
