@@ -51,7 +51,9 @@ uint64_t hw_cost_spend_since(uint64_t start, uint64_t ns)
 	if (!ns)
 		return 0;
 	want = ns > carry ? ns - carry : 0;
-	now = lpv_now_ns();
+	/* @start is the caller's last read: no second read before the
+	 * first pause (nothing to spend returns @start). */
+	now = start;
 	while (now - start < want) {
 		cpu_relax();
 		now = lpv_now_ns();

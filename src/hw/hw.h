@@ -196,7 +196,8 @@ uint64_t hw_now_ns(void);
 #define HW_COST_CARRY_MAX_NS 1000
 uint64_t hw_cost_spend(uint64_t ns);
 /* The same, counting from @start (an earlier hw_now_ns() of this thread):
- * time already gone since then is part of the @ns. */
+ * time already gone since then is part of the @ns, and when nothing is
+ * left to spend it returns @start without reading the clock again. */
 uint64_t hw_cost_spend_since(uint64_t start, uint64_t ns);
 
 /* ---- stats and checks ---- */
