@@ -20,10 +20,13 @@
  * Beside the share, each row splits its per-page reclaim time: "ns/pg"
  * (the whole of it), "in UV" (the mean wall time of the destroy-page calls
  * from the shutdown request on, from the UV's counters: the modelled cost,
- * inside which the UV's bookkeeping runs, plus the clear) and "clear" (of
- * which the clear: above the floor's clear when memory the guest wrote
- * long ago has gone cold under the nested hypervisor); the rest is the
- * host's side of the cleanup.
+ * inside which the UV's bookkeeping runs, plus the clear), "clear" (of
+ * which the clear) and "stall" (of which the clears' stalls: first
+ * accesses to a frame that took over UV_STALL_NS because the hypervisor
+ * this machine runs under had the page away -- their time above
+ * UV_STALL_NS); the rest is the host's side of the cleanup.  "-stall
+ * share" is the share with the stalls' time taken out: what the cleanup
+ * would reach were its memory not taken away under it.
  * --oom adds "shut down A, start B at once" with host memory 1.5x a guest,
  * counting OOM kills and the longest allocation stall per mode (lazy with
  * and without its OOM notifier).  Timings are never asserted.
@@ -63,12 +66,14 @@ struct bench_opts {
 	uint64_t oom_destroy_ns; /* modelled destroy-page cost of --oom */
 };
 
-/* One VMM life's figures (uv_ns, data_ns: mean wall time of the
- * destroy-page calls from its shutdown request on, and of their data work
- * -- the clear --, from the UV's own counters). */
-#define NR_FIGS 6
+/* One VMM life's figures (uv_ns, data_ns, stall_ns: mean wall time of the
+ * destroy-page calls from its shutdown request on, of their data work --
+ * the clear --, and of the clears' stalls above UV_STALL_NS, from the UV's
+ * own counters). */
+#define NR_FIGS 7
 struct sample {
 	double restart_ms, exit_ms, reclaim_ms, pages_per_s, uv_ns, data_ns;
+	double stall_ns;
 	uint64_t frames;
 	int ok;
 };
@@ -390,6 +395,8 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 				    before->cmd[destr].ns) / calls;
 		s->data_ns = (double)(after.cmd[destr].data_ns -
 				      before->cmd[destr].data_ns) / calls;
+		s->stall_ns = (double)(after.cmd[destr].stall_ns -
+				       before->cmd[destr].stall_ns) / calls;
 	}
 	if (!r)
 		r = vmm_host_check(host);
@@ -430,9 +437,10 @@ static void print_row(const struct bench_opts *o, const char *profile,
 		       "\"cleanup_pages_per_s\":%.0f,\"floor_ns_per_page\":%.1f,"
 		       "\"machine_floor_ns_per_page\":%.1f,"
 		       "\"uv_destroy_call_ns\":%.1f,\"uv_destroy_clear_ns\":%.1f,"
+		       "\"uv_destroy_stall_ns\":%.1f,"
 		       "\"restart_vs_sync\":%.2f,\"exit_vs_sync\":%.2f}\n",
 		       size, vmm_destroy_mode_name(mode), label, runs, m[0], m[1],
-		       m[2], m[3], floor_ns, mach_ns, m[4], m[5],
+		       m[2], m[3], floor_ns, mach_ns, m[4], m[5], m[6],
 		       sync && m[0] > 0 ? sync[0] / m[0] : 0,
 		       sync && m[1] > 0 ? sync[1] / m[1] : 0);
 		return;
@@ -446,11 +454,13 @@ static void print_row(const struct bench_opts *o, const char *profile,
 	       per_page > 0 ? 100.0 * mach_ns / per_page : 0);
 	/* sync destroys inside DESTROY_SEC_CONF: its page calls are few */
 	if (mode == VMM_DESTROY_SYNC)
-		printf(" %6.0f %6s %5s", per_page, "-", "-");
+		printf(" %6.0f %6s %5s %5s %6s", per_page, "-", "-", "-", "-");
 	else if (m[5] > 0)
-		printf(" %6.0f %6.0f %5.0f", per_page, m[4], m[5]);
+		printf(" %6.0f %6.0f %5.0f %5.0f %5.0f%%", per_page, m[4], m[5],
+		       m[6], per_page > m[6] ?
+		       100.0 * floor_ns / (per_page - m[6]) : 0);
 	else		/* no cost modelled: the UV times no data work */
-		printf(" %6.0f %6.0f %5s", per_page, m[4], "-");
+		printf(" %6.0f %6.0f %5s %5s %6s", per_page, m[4], "-", "-", "-");
 	if (mode != VMM_DESTROY_SYNC && sync && sync[0] > 0)
 		printf("   %6.1fx %7.1fx", m[0] > 0 ? sync[0] / m[0] : 0,
 		       m[1] > 0 ? sync[1] / m[1] : 0);
@@ -510,13 +520,14 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 		       host->profile.name,
 		       memory_first ? ", sync in the memory-first order (-mf)" : "",
 		       floor_ns, cost, clear, unprot, mach_ns);
-		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s   %7s %8s\n",
+		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s %5s %6s   %7s %8s\n",
 		       "guest", "mode", "restart ms", "exit ms", "reclaim ms",
 		       "pages/s", "floor", "+lift", "ns/pg", "in UV", "clear",
-		       "restart", "exit");
-		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s   %7s %8s\n",
+		       "stall", "-stall", "restart", "exit");
+		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s %5s %6s   %7s %8s\n",
 		       "", "", "(median)", "(median)", "(median)", "(cleanup)",
-		       "share", "share", "", "", "", "vs sync", "vs sync");
+		       "share", "share", "", "", "", "", "share", "vs sync",
+		       "vs sync");
 	}
 	for (unsigned int si = 0; si < o->nr_sizes && !r; si++) {
 		double v[VMM_DESTROY_NR][NR_FIGS][MAX_RUNS];
@@ -539,6 +550,7 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 				v[mode][3][got[mode]] = s.pages_per_s;
 				v[mode][4][got[mode]] = s.uv_ns;
 				v[mode][5][got[mode]] = s.data_ns;
+				v[mode][6][got[mode]] = s.stall_ns;
 				got[mode]++;
 			}
 		}

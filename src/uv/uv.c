@@ -49,6 +49,8 @@ void uv_stats_get(struct uv *uv, struct uv_stats *out)
 
 			out->cmd[i].ns += atomic_load_relaxed(&c->ns);
 			out->cmd[i].data_ns += atomic_load_relaxed(&c->data_ns);
+			out->cmd[i].stalls += atomic_load_relaxed(&c->stalls);
+			out->cmd[i].stall_ns += atomic_load_relaxed(&c->stall_ns);
 			for (int k = 0; k < 4; k++) {
 				uint64_t n = atomic_load_relaxed(&c->cc[k]);
 
@@ -78,12 +80,15 @@ void uv_stats_print(struct uv *uv, FILE *f)
 		if (!c->calls)
 			continue;
 		fprintf(f, "uv.cmd.%-18s %12llu calls  cc0 %llu cc1 %llu "
-			"cc2 %llu cc3 %llu  %.0f ns/call (data %.0f)\n",
+			"cc2 %llu cc3 %llu  %.0f ns/call (data %.0f; "
+			"%llu stalls, %.0f ns/call above %d ns)\n",
 			uv_cmds[i].name, (unsigned long long)c->calls,
 			(unsigned long long)c->cc[0], (unsigned long long)c->cc[1],
 			(unsigned long long)c->cc[2], (unsigned long long)c->cc[3],
 			(double)c->ns / (double)c->calls,
-			(double)c->data_ns / (double)c->calls);
+			(double)c->data_ns / (double)c->calls,
+			(unsigned long long)c->stalls,
+			(double)c->stall_ns / (double)c->calls, UV_STALL_NS);
 	}
 }
 
@@ -107,11 +112,14 @@ void uv_stats_json(struct uv *uv, FILE *f)
 		if (!c->calls)
 			continue;
 		fprintf(f, "%s\"%s\":{\"calls\":%llu,\"cc\":[%llu,%llu,%llu,%llu],"
-			"\"ns\":%llu,\"data_ns\":%llu}", first ? "" : ",",
+			"\"ns\":%llu,\"data_ns\":%llu,\"stalls\":%llu,"
+			"\"stall_ns\":%llu}", first ? "" : ",",
 			uv_cmds[i].name, (unsigned long long)c->calls,
 			(unsigned long long)c->cc[0], (unsigned long long)c->cc[1],
 			(unsigned long long)c->cc[2], (unsigned long long)c->cc[3],
-			(unsigned long long)c->ns, (unsigned long long)c->data_ns);
+			(unsigned long long)c->ns, (unsigned long long)c->data_ns,
+			(unsigned long long)c->stalls,
+			(unsigned long long)c->stall_ns);
 		first = false;
 	}
 	fputs("}}\n", f);
@@ -288,6 +296,7 @@ static int uv_dispatch(struct uv *uv, struct uv_call_ctx *c, bool guest)
 
 _Thread_local bool uv_data_timed;
 _Thread_local uint64_t uv_data_ns;
+_Thread_local uint64_t uv_stalls, uv_stall_ns;
 
 static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 			  uint64_t guest_cpu)
@@ -295,6 +304,7 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	struct uv_call_ctx c = { .cb = cb, .cmd_idx = uv_cmd_index(cb->cmd),
 				 .guest_cpu = guest_cpu };
 	uint64_t t0, t1, end, own, want, data0 = uv_data_ns;
+	uint64_t stalls0 = uv_stalls, stall0 = uv_stall_ns;
 	struct uv_stat_shard *sh;
 	int cc;
 
@@ -323,6 +333,12 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	if (uv_data_ns != data0)
 		atomic_add_relaxed(&sh->cmd[c.cmd_idx].data_ns,
 				   uv_data_ns - data0);
+	if (uv_stalls != stalls0) {
+		atomic_add_relaxed(&sh->cmd[c.cmd_idx].stalls,
+				   uv_stalls - stalls0);
+		atomic_add_relaxed(&sh->cmd[c.cmd_idx].stall_ns,
+				   uv_stall_ns - stall0);
+	}
 	return cc;
 }
 

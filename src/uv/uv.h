@@ -629,11 +629,22 @@ void uv_machine_reset(struct uv *uv);
 	X(injected, "injected failures returned")			\
 	X(destroy_partial, "DESTROY_SEC_CONF calls that returned cc 3")
 
+/*
+ * A first access to a frame that takes this long is not a cache or TLB
+ * miss (20-200 ns here) but a fault in the hypervisor this machine runs
+ * under, which had taken the page away (2-10 us each on the development
+ * machine; docs/uv.md).  Counted as a stall.
+ */
+#define UV_STALL_NS 1000
+
 struct uv_cmd_stats {
 	uint64_t calls, cc[4], ns;	/* ns: wall time inside the UV */
 	uint64_t data_ns;		/* of which data work (clear, crypto,
 					 * hashing); timed only when the
 					 * profile models costs */
+	uint64_t stalls, stall_ns;	/* of which: clears whose first access
+					 * took >= UV_STALL_NS, and their time
+					 * above UV_STALL_NS (timed likewise) */
 };
 
 struct uv_stats {

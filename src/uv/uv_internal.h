@@ -244,6 +244,7 @@ static inline int uv_done(struct uv_cb_header *cb, uint16_t rc)
  */
 extern _Thread_local bool uv_data_timed;
 extern _Thread_local uint64_t uv_data_ns;
+extern _Thread_local uint64_t uv_stalls, uv_stall_ns;	/* UV_STALL_NS */
 static inline uint64_t uv_data_begin(void)
 {
 	return uv_data_timed ? hw_now_ns() : 0;
