@@ -642,9 +642,11 @@ struct uv_cmd_stats {
 	uint64_t data_ns;		/* of which data work (clear, crypto,
 					 * hashing); timed only when the
 					 * profile models costs */
-	uint64_t stalls, stall_ns;	/* of which: clears whose first access
-					 * took >= UV_STALL_NS, and their time
-					 * above UV_STALL_NS (timed likewise) */
+	uint64_t reaches, reach_ns;	/* of which: the clears' first
+					 * accesses to their frames (timed
+					 * likewise) */
+	uint64_t stalls, stall_ns;	/* of which: those that took
+					 * >= UV_STALL_NS */
 };
 
 struct uv_stats {
