@@ -158,43 +158,61 @@ static void kvm_pv_take_vm(struct kvm *kvm, struct pv_vm_to_be_destroyed *vm)
 /* ---- LAZY: the set-aside hook ---- */
 
 /*
- * exit_mmap with LAZY teardown: keep the page (an extra reference) and
- * record its PFN in the first chunk of the mm's deferred list.  With no
- * room, export this page now and try to get a chunk for the next ones --
- * without sleeping, without the emergency reserve and silently; the page
- * being unmapped is never used as the chunk (it may be shared).
+ * exit_mmap with LAZY teardown, one page table's secure pages at a time:
+ * keep each page (an extra reference) and record its PFN in the first
+ * chunk of the mm's deferred list, as many as fit under one hold of the
+ * lock.  With no room, export the next page now and try to get a chunk for
+ * the ones after it -- without sleeping, without the emergency reserve and
+ * silently; a page being unmapped is never used as the chunk (it may be
+ * shared).  (v2 did this per PTE.)
  */
-void kvm_pv_set_aside_page(struct kvm_module *mod, struct mm *mm,
-			   struct page *page)
+void kvm_pv_set_aside_pages(struct kvm_module *mod, struct mm *mm,
+			    struct page *const *pages, size_t n)
 {
 	struct mm_context *mc = mm_context(mm);
-	struct mm_deferred_chunk *chunk;
-	struct page *cpage;
+	size_t i = 0, set = 0;
 
-	lpv_mutex_lock(&mc->deferred_lock);
-	chunk = mc->deferred_list;
-	if (chunk && chunk->count < MM_DEFERRED_CHUNK_MAX) {
-		page_get(page);
-		mm_page_set_use(mod->world, page, PAGE_USE_PENDING);
-		chunk->pfns[chunk->count++] = mm_page_to_pfn(mod->world, page);
-		mc->deferred_pages++;
+	while (i < n) {
+		struct mm_deferred_chunk *chunk;
+		struct page *cpage;
+		size_t k = 0;
+
+		lpv_mutex_lock(&mc->deferred_lock);
+		chunk = mc->deferred_list;
+		if (chunk) {
+			k = MM_DEFERRED_CHUNK_MAX - chunk->count;
+			if (k > n - i)
+				k = n - i;
+			for (size_t j = i; j < i + k; j++) {
+				page_get(pages[j]);
+				chunk->pfns[chunk->count++] =
+					mm_page_to_pfn(mod->world, pages[j]);
+			}
+			/* Before the unlock: the thread may drain the chunk
+			 * at once, and frees them as pending. */
+			mm_page_set_use_bulk(mod->world, pages + i, k,
+					     PAGE_USE_PENDING);
+			mc->deferred_pages += k;
+		}
 		lpv_mutex_unlock(&mc->deferred_lock);
-		kvm_stat_inc(mod, set_aside_pages);
-		return;
-	}
-	lpv_mutex_unlock(&mc->deferred_lock);
+		i += k;
+		set += k;
+		if (i == n)
+			break;
 
-	if (kvm_uv_export_owned(mod, page) == 0)
-		kvm_stat_inc(mod, set_aside_exports);
-	if (mm_page_alloc(mod->world, MM_GFP_NOMEMALLOC | MM_GFP_NOWARN,
-			  mm_memcg(mm), &cpage))
-		return;		/* the next page tries again */
-	chunk = mm_page_host(mod->world, cpage);
-	chunk->count = 0;
-	lpv_mutex_lock(&mc->deferred_lock);
-	chunk->next = mc->deferred_list;
-	mc->deferred_list = chunk;
-	lpv_mutex_unlock(&mc->deferred_lock);
+		if (kvm_uv_export_owned(mod, pages[i++]) == 0)
+			kvm_stat_inc(mod, set_aside_exports);
+		if (mm_page_alloc(mod->world, MM_GFP_NOMEMALLOC | MM_GFP_NOWARN,
+				  mm_memcg(mm), &cpage))
+			continue;	/* the next page tries again */
+		chunk = mm_page_host(mod->world, cpage);
+		chunk->count = 0;
+		lpv_mutex_lock(&mc->deferred_lock);
+		chunk->next = mc->deferred_list;
+		mc->deferred_list = chunk;
+		lpv_mutex_unlock(&mc->deferred_lock);
+	}
+	kvm_stat_add(mod, set_aside_pages, set);
 }
 
 /* ---- LAZY: the OOM notifier ---- */

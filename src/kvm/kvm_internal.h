@@ -203,9 +203,10 @@ void kvm_pv_deinit_cleanup_all(struct kvm *kvm);
 /* v2: deferred teardown of the running config (DISABLE, VM teardown). */
 int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc,
 			      uint16_t *rrc) __must_check;
-/* v2: the unmap hook's set-aside path (uv_destroy_page_lazy). */
-void kvm_pv_set_aside_page(struct kvm_module *mod, struct mm *mm,
-			   struct page *page);
+/* v2: the unmap hook's set-aside path (uv_destroy_page_lazy), per table:
+ * @pages are secure (PG_arch_1). */
+void kvm_pv_set_aside_pages(struct kvm_module *mod, struct mm *mm,
+			    struct page *const *pages, size_t n);
 int kvm_pv_async_prepare(struct kvm *kvm, uint16_t *rc,
 			 uint16_t *rrc) __must_check;
 int kvm_pv_async_perform(struct kvm *kvm, uint16_t *rc,

@@ -87,27 +87,36 @@ int kvm_uv_export_owned(struct kvm_module *mod, struct page *page)
  * A page whose export/destroy fails keeps PG_arch_1: the mm leaks it
  * (secure_at_free) instead of reusing memory the UV may still own.
  */
-static void kvm_arch_pte_clear(void *ctx, struct mm *mm, uintptr_t addr,
-			       struct page *page, bool full)
+static void kvm_arch_pte_clear_table(void *ctx, struct mm *mm,
+				     struct page *const *pages, size_t n,
+				     bool full)
 {
 	struct kvm_module *mod = ctx;
 	struct mm_context *mc = mm_context(mm);
+	struct page *secure[MM_PTES_PER_TABLE];
 	uint8_t teardown;
+	size_t k = 0;
 
-	(void)addr;
-	if (!mm_is_protected(mm) || !page_test_flag(page, PG_arch_1))
+	if (!mm_is_protected(mm))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (page_test_flag(pages[i], PG_arch_1))
+			secure[k++] = pages[i];
+	if (!k)
 		return;
 	teardown = full ? __atomic_load_n(&mc->pv_teardown, __ATOMIC_ACQUIRE)
 			: KVM_TEARDOWN_EXPORT;
 	if (teardown == KVM_TEARDOWN_SET_ASIDE && !READ_ONCE(mc->pv_sync_destroy)) {
-		kvm_pv_set_aside_page(mod, mm, page);
+		kvm_pv_set_aside_pages(mod, mm, secure, k);
 		return;
 	}
-	if (teardown == KVM_TEARDOWN_DESTROY &&
-	    kvm_uv_destroy_owned(mod, page) == 0)
-		return;
-	if (kvm_uv_export_owned(mod, page) == 0 && full)
-		kvm_stat_inc(mod, exit_exports);
+	for (size_t i = 0; i < k; i++) {
+		if (teardown == KVM_TEARDOWN_DESTROY &&
+		    kvm_uv_destroy_owned(mod, secure[i]) == 0)
+			continue;
+		if (kvm_uv_export_owned(mod, secure[i]) == 0 && full)
+			kvm_stat_inc(mod, exit_exports);
+	}
 }
 
 /*
@@ -145,7 +154,7 @@ static int kvm_arch_make_accessible(void *ctx, struct page *page)
 }
 
 const struct mm_arch_ops kvm_arch_ops = {
-	.pte_clear = kvm_arch_pte_clear,
+	.pte_clear_table = kvm_arch_pte_clear_table,
 	.make_accessible = kvm_arch_make_accessible,
 };
 

@@ -19,8 +19,9 @@
  *                       read side, so unregister waits for them.
  *
  * Order: mmap_lock > mn_lock > PTL > (allocator).  Zapping clears a whole
- * table under its PTL (calling the arch pte_clear hook per present PTE)
- * and drops the pages' references after unlocking, like an mmu_gather.
+ * table under its PTL (calling the arch pte_clear hook per present PTE, or
+ * pte_clear_table once per table) and drops the pages' references after
+ * unlocking, like an mmu_gather.
  *
  * Lifetime: mm_users counts the users of the address space (tasks, mmget
  * holders); the last mmput runs exit_mmap on the calling thread.  mm_count
@@ -308,12 +309,17 @@ static void vma_zap(struct mm *mm, struct vma *vma, uintptr_t start,
 			if (!mm_pte_present(pte))
 				continue;
 			page = mm_pfn_to_page(world, mm_pte_pfn(pte));
-			if (arch && arch->pte_clear) {
+			if (arch && arch->pte_clear && !arch->pte_clear_table) {
 				arch->pte_clear(world->arch_ctx, mm, addr, page,
 						full);
 				hooked++;
 			}
 			batch[n++] = page;
+		}
+		if (n && arch && arch->pte_clear_table) {
+			arch->pte_clear_table(world->arch_ctx, mm, batch, n,
+					      full);
+			hooked += n;
 		}
 		/* rss once per table, still under its lock. */
 		if (n)

@@ -326,6 +326,9 @@ int mm_page_free(struct mm_world *world, struct page *page) __must_check;
 /* Move a page between uses (not to/from FREE: the allocator does that). */
 void mm_page_set_use(struct mm_world *world, struct page *page,
 		     enum page_use use);
+/* The same for @n pages, the per-use counters moved once per old use. */
+void mm_page_set_use_bulk(struct mm_world *world, struct page *const *pages,
+			  size_t n, enum page_use use);
 /*
  * The one place intentional leaks are counted: the frame is never reused.
  * Its memcg charge is dropped (it no longer belongs to a workload); later
@@ -606,6 +609,8 @@ void mmu_notifier_unregister(struct mmu_notifier *mn, struct mm *mm);
 
 /* ---- arch hooks (registered once per world by the KVM/UV layer) ---- */
 
+#define MM_PTES_PER_TABLE 512		/* one PTL per 512 PTEs (2 MiB) */
+
 struct mm_arch_ops {
 	/*
 	 * ptep_get_and_clear_full: called for every present PTE that munmap
@@ -617,6 +622,14 @@ struct mm_arch_ops {
 	 */
 	void (*pte_clear)(void *ctx, struct mm *mm, uintptr_t addr,
 			  struct page *page, bool full);
+	/*
+	 * The same, once per page table: the pages of the present PTEs just
+	 * cleared in it (address order, 1 <= n <= MM_PTES_PER_TABLE), so that the arch may work
+	 * per table (one lock, one counter update) rather than per page.
+	 * Same context and rules; when set, pte_clear is not called.
+	 */
+	void (*pte_clear_table)(void *ctx, struct mm *mm,
+				struct page *const *pages, size_t n, bool full);
 	/*
 	 * arch_make_page_accessible: the host touched a protected frame
 	 * (0x3d).  Called with a page reference held and no mm lock; return

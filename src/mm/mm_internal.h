@@ -18,7 +18,6 @@
 #include "mm.h"
 
 #define MM_PFN_NONE UINT32_MAX
-#define MM_PTES_PER_TABLE 512		/* one PTL per 512 PTEs (2 MiB) */
 #define MM_TABLE_SHIFT (HW_PAGE_SHIFT + 9)
 #define MM_MMAP_BASE 0x100000000ULL	/* first address mm_mmap hands out */
 

@@ -70,7 +70,8 @@ void *mm_page_host(struct mm_world *world, const struct page *page)
 	return hw_host_page(world->hw, mm_page_to_pfn(world, page));
 }
 
-/* The only writer of page->use; keeps the per-use counters exact. */
+/* Move a page's use and the per-use counters with it, exactly (the
+ * allocator and mm_page_set_use_bulk do the same in bulk). */
 static void page_use_move(struct mm_world *world, struct page *page,
 			  enum page_use use)
 {
@@ -92,6 +93,32 @@ void mm_page_set_use(struct mm_world *world, struct page *page,
 	BUG_ON(old == PAGE_USE_FREE || old == PAGE_USE_LEAKED);
 	if (old != use)
 		page_use_move(world, page, use);
+}
+
+void mm_page_set_use_bulk(struct mm_world *world, struct page *const *pages,
+			  size_t n, enum page_use use)
+{
+	int64_t moved[PAGE_USE_NR] = { 0 };
+
+	BUG_ON(use == PAGE_USE_FREE || use == PAGE_USE_LEAKED ||
+	       use >= PAGE_USE_NR);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t old;
+
+		BUG_ON(page_use(pages[i]) == PAGE_USE_FREE ||
+		       page_use(pages[i]) == PAGE_USE_LEAKED);
+		if (page_use(pages[i]) == use)
+			continue;
+		old = __atomic_exchange_n(&pages[i]->use, (uint8_t)use,
+					  __ATOMIC_ACQ_REL);
+		moved[old]++;
+	}
+	for (int u = 0; u < PAGE_USE_NR; u++) {
+		if (!moved[u] || u == (int)use)
+			continue;
+		atomic_sub_relaxed(&world->use_count[u], moved[u]);
+		atomic_add_relaxed(&world->use_count[use], moved[u]);
+	}
 }
 
 void mm_page_leak(struct mm_world *world, struct page *page,

@@ -208,6 +208,89 @@ TEST_IMPL(mm_hook_order)
 	return 0;
 }
 
+/* ---- the per-table hook ---- */
+
+static hw_pfn_t table_log[64];
+static int table_n, table_calls;
+static bool table_full;
+
+static void never_pte_clear(void *ctx, struct mm *mm, uintptr_t addr,
+			    struct page *page, bool full)
+{
+	(void)ctx; (void)mm; (void)addr; (void)page; (void)full;
+	test_fail(__FILE__, __LINE__, "per-PTE hook called beside the per-table one");
+}
+
+static void log_pte_clear_table(void *ctx, struct mm *mm,
+				struct page *const *pages, size_t n, bool full)
+{
+	struct mm_world *world = ctx;
+
+	ASSERT_PTR_EQ(mm, hook_mm);
+	ASSERT_GE(n, 1);
+	ASSERT_LE(n, MM_PTES_PER_TABLE);
+	table_calls++;
+	table_full = full;
+	for (size_t i = 0; i < n; i++) {
+		ASSERT_GE(page_ref_count(pages[i]), 1);	/* still mapped */
+		ASSERT_LT(table_n, (int)ARRAY_SIZE(table_log));
+		table_log[table_n++] = mm_page_to_pfn(world, pages[i]);
+	}
+}
+
+/* pte_clear_table: once per page table with its present pages, in address
+ * order, and the per-PTE hook not at all. */
+TEST_IMPL(mm_hook_per_table)
+{
+	static const struct mm_arch_ops ops = {
+		.pte_clear = never_pte_clear,
+		.pte_clear_table = log_pte_clear_table,
+	};
+	const uintptr_t tsize = (uintptr_t)MM_PTES_PER_TABLE * HW_PAGE_SIZE;
+	hw_pfn_t want[64];
+	uintptr_t a, first;
+	struct mm_env env;
+	struct task *task;
+	int nwant = 0, tables = 0;
+	struct mm *mm;
+
+	mm_env_setup(&env, 16 * MiB, NULL);
+	mm_arch_register(env.world, &ops, env.world);
+	ASSERT_OK(task_create(env.world, NULL, NULL, 0, &task));
+	mm = hook_mm = task_get_mm(task);
+	ASSERT_OK(mm_mmap(mm, 3 * tsize, RW, &a));
+	/* Pages at both ends of the first whole table and one beyond. */
+	first = (a + tsize - 1) & ~(tsize - 1);
+	{
+		const uintptr_t at[] = { first - HW_PAGE_SIZE, first,
+					 first + 7 * HW_PAGE_SIZE,
+					 first + tsize - HW_PAGE_SIZE,
+					 first + tsize };
+
+		for (size_t i = 0; i < ARRAY_SIZE(at); i++) {
+			if (at[i] < a || at[i] >= a + 3 * tsize)
+				continue;
+			ASSERT_OK(mm_fault(mm, at[i], true, &want[nwant]));
+			if (!nwant || (at[i] & ~(tsize - 1)) !=
+				      (at[i - 1] & ~(tsize - 1)))
+				tables++;
+			nwant++;
+		}
+	}
+	ASSERT_GE(tables, 2);
+	ASSERT_OK(mm_munmap(mm, a, 3 * tsize));
+	ASSERT_EQ(table_calls, tables);
+	ASSERT_FALSE(table_full);
+	ASSERT_EQ(table_n, nwant);
+	for (int i = 0; i < nwant; i++)
+		ASSERT_UEQ(table_log[i], want[i]);
+	mmput(mm);
+	ASSERT_OK(task_exit(task, 0));
+	ASSERT_OK(task_wait(task, NULL));
+	mm_env_teardown(&env);
+	return 0;
+}
+
 /* ---- v2 lazy destroy: set pages aside at exit_mmap ---- */
 
 struct set_aside {

@@ -52,8 +52,14 @@ TEST_IMPL(vmm_lazy_reboots_and_shutdown)
 	vt_setup_host(&t, 6 * GIB, NULL, "zero", PROGRAM, 64 * 1024, 3072, 1);
 	run_mode(&t, VMM_DESTROY_LAZY, &res, &vmm);
 	ks = kstats(&t);
-	/* two reboots and the shutdown: three cleanup threads */
-	ASSERT_UEQ(ks.deferred_starts, 3);
+	/*
+	 * Two reboots and the shutdown: three cleanup threads -- unless the
+	 * second reboot's thread was the address space's last user: then
+	 * its exit_mmap exported the pages (pv_sync_destroy), nothing was
+	 * set aside, and the shutdown had nothing to defer (a fallback).
+	 */
+	ASSERT_GE(ks.deferred_starts, 2);
+	ASSERT_UEQ(ks.deferred_starts + ks.sync_fallbacks, 3);
 	/*
 	 * Each boot's 4096 pages were destroyed or exported by some path:
 	 * a reboot's walk, the next guest's 0x3f, the set-aside list at
