@@ -624,9 +624,10 @@ struct mm_arch_ops {
 			  struct page *page, bool full);
 	/*
 	 * The same, once per page table: the pages of the present PTEs just
-	 * cleared in it (address order, 1 <= n <= MM_PTES_PER_TABLE), so that the arch may work
-	 * per table (one lock, one counter update) rather than per page.
-	 * Same context and rules; when set, pte_clear is not called.
+	 * cleared in it (address order, 1 <= n <= MM_PTES_PER_TABLE), so
+	 * that the arch may work per table (one lock, one counter update)
+	 * rather than per page.  Same context and rules; when set,
+	 * pte_clear is not called.
 	 */
 	void (*pte_clear_table)(void *ctx, struct mm *mm,
 				struct page *const *pages, size_t n, bool full);

@@ -83,7 +83,7 @@ void uv_stats_print(struct uv *uv, FILE *f)
 			continue;
 		fprintf(f, "uv.cmd.%-18s %12llu calls  cc0 %llu cc1 %llu "
 			"cc2 %llu cc3 %llu  %.0f ns/call (data %.0f; "
-			"%llu stalls, %.0f ns/call)\n",
+			"stalls %llu, %.0f ns/call)\n",
 			uv_cmds[i].name, (unsigned long long)c->calls,
 			(unsigned long long)c->cc[0], (unsigned long long)c->cc[1],
 			(unsigned long long)c->cc[2], (unsigned long long)c->cc[3],

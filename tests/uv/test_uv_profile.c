@@ -351,7 +351,9 @@ static int take_frames_away(struct uvt *t, hw_pfn_t pfn, uint64_t n)
 	void *start = hw_fw_page(t->hw, pfn);
 	int fd, err;
 
-	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	/* User-mode faults only: what unprivileged users may handle. */
+	fd = (int)syscall(SYS_userfaultfd,
+			  O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 	if (fd < 0)
 		return -errno;
 	reg.range.start = (uint64_t)(uintptr_t)start;
