@@ -24,9 +24,9 @@
  * which the clear) and "stall" (of which the clears' stalls: first
  * accesses to a frame that took over UV_STALL_NS because the hypervisor
  * this machine runs under had the page away -- their time beyond an
- * ordinary first access); the rest is the host's side of the cleanup.  "-stall
- * share" is the share with the stalls' time taken out: what the cleanup
- * would reach were its memory not taken away under it.
+ * ordinary first access); the rest is the host's side of the cleanup.
+ * "-stall share" is the share with the stalls' time taken out: what the
+ * cleanup would reach were its memory not taken away under it.
  * --oom adds "shut down A, start B at once" with host memory 1.5x a guest,
  * counting OOM kills and the longest allocation stall per mode (lazy with
  * and without its OOM notifier).  Timings are never asserted.

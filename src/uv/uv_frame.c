@@ -82,8 +82,9 @@ hw_pfn_t uv_virt_to_pfn(struct uv *uv, uint64_t vaddr)
  * The clear's first access to the frame, on its own: one load through the
  * firmware view, timed from @t0 (the clear's start) and tallied; one that
  * stalls (>= UV_STALL_NS) is tallied apart too: the hypervisor this
- * machine runs under had the page away.  The Ultravisor addresses memory absolutely and has no such cost;
- * here it shows in the data work and is told apart by this.
+ * machine runs under had the page away.  The Ultravisor addresses memory
+ * absolutely and has no such cost; here it shows in the data work and is
+ * told apart by this.
  */
 static void uv_frame_reach(struct uv *uv, hw_pfn_t pfn, uint64_t t0)
 {
