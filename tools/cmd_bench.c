@@ -108,6 +108,12 @@ static void bench_usage(FILE *f)
 		"  --quick           256M,1G; 1 run; default profile (a smoke run)\n"
 		"  --json            one JSON object per figure\n"
 		"\n"
+		"Per row, beside the latencies: the floor share (floor / per-page\n"
+		"reclaim), ns/pg, the destroy-page call's time in the UV, its clear,\n"
+		"the clear's stalls (first accesses to a frame the hypervisor below\n"
+		"had taken away, beyond an ordinary one) and the share without them;\n"
+		"docs/bench.md explains each.\n"
+		"\n"
 		"Large sizes need memory (8G guests: a 9 GiB host) and time: the\n"
 		"default set takes about 45 minutes on 2 cores.\n", MAX_RUNS);
 }
