@@ -164,7 +164,7 @@ static void kvm_pv_take_vm(struct kvm *kvm, struct pv_vm_to_be_destroyed *vm)
  * lock.  With no room, export the next page now and try to get a chunk for
  * the ones after it -- without sleeping, without the emergency reserve and
  * silently; a page being unmapped is never used as the chunk (it may be
- * shared).  (v2 did this per PTE.)
+ * shared).  (v2 did this per PTE; our hook gets a page table at once.)
  */
 void kvm_pv_set_aside_pages(struct kvm_module *mod, struct mm *mm,
 			    struct page *const *pages, size_t n)

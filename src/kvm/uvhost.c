@@ -76,7 +76,8 @@ int kvm_uv_export_owned(struct kvm_module *mod, struct page *page)
 /* ---- the arch hooks ---- */
 
 /*
- * ptep_get_and_clear_full: a present PTE of a protected mm is going away.
+ * ptep_get_and_clear_full, a page table at a time: present PTEs of a
+ * protected mm are going away.
  * What happens to a page that may be secure depends on the teardown the
  * VM chose (mm_context(mm)->pv_teardown) and on @full (mm teardown):
  *   munmap, or full in SYNC: export (content kept for a re-import);
@@ -87,9 +88,9 @@ int kvm_uv_export_owned(struct kvm_module *mod, struct page *page)
  * A page whose export/destroy fails keeps PG_arch_1: the mm leaks it
  * (secure_at_free) instead of reusing memory the UV may still own.
  */
-static void kvm_arch_pte_clear_table(void *ctx, struct mm *mm,
-				     struct page *const *pages, size_t n,
-				     bool full)
+static void kvm_arch_pte_clear(void *ctx, struct mm *mm,
+			       const uintptr_t *addrs,
+			       struct page *const *pages, size_t n, bool full)
 {
 	struct kvm_module *mod = ctx;
 	struct mm_context *mc = mm_context(mm);
@@ -97,6 +98,7 @@ static void kvm_arch_pte_clear_table(void *ctx, struct mm *mm,
 	uint8_t teardown;
 	size_t k = 0;
 
+	(void)addrs;
 	if (!mm_is_protected(mm))
 		return;
 	for (size_t i = 0; i < n; i++)
@@ -154,7 +156,7 @@ static int kvm_arch_make_accessible(void *ctx, struct page *page)
 }
 
 const struct mm_arch_ops kvm_arch_ops = {
-	.pte_clear_table = kvm_arch_pte_clear_table,
+	.pte_clear = kvm_arch_pte_clear,
 	.make_accessible = kvm_arch_make_accessible,
 };
 

@@ -19,9 +19,9 @@
  *                       read side, so unregister waits for them.
  *
  * Order: mmap_lock > mn_lock > PTL > (allocator).  Zapping clears a whole
- * table under its PTL (calling the arch pte_clear hook per present PTE, or
- * pte_clear_table once per table) and drops the pages' references after
- * unlocking, like an mmu_gather.
+ * table under its PTL (calling the arch pte_clear hook once for the table's
+ * present PTEs) and drops the pages' references after unlocking, like an
+ * mmu_gather.
  *
  * Lifetime: mm_users counts the users of the address space (tasks, mmget
  * holders); the last mmput runs exit_mmap on the calling thread.  mm_count
@@ -285,6 +285,7 @@ static void vma_zap(struct mm *mm, struct vma *vma, uintptr_t start,
 	const struct mm_arch_ops *arch =
 		__atomic_load_n(&world->arch, __ATOMIC_ACQUIRE);
 	struct page *batch[MM_PTES_PER_TABLE];
+	uintptr_t addrs[MM_PTES_PER_TABLE];
 	uintptr_t addr = start;
 
 	while (addr < end) {
@@ -292,7 +293,7 @@ static void vma_zap(struct mm *mm, struct vma *vma, uintptr_t start,
 				 ~(uintptr_t)(MM_TABLE_SIZE - 1);
 		struct lpv_mutex *ptl = vma_ptl(vma, addr);
 		struct hw_unprotect_batch unprot;
-		size_t n = 0, hooked = 0;
+		size_t n = 0;
 
 		if (next > end)
 			next = end;
@@ -309,24 +310,19 @@ static void vma_zap(struct mm *mm, struct vma *vma, uintptr_t start,
 			if (!mm_pte_present(pte))
 				continue;
 			page = mm_pfn_to_page(world, mm_pte_pfn(pte));
-			if (arch && arch->pte_clear && !arch->pte_clear_table) {
-				arch->pte_clear(world->arch_ctx, mm, addr, page,
-						full);
-				hooked++;
-			}
+			addrs[n] = addr;
 			batch[n++] = page;
 		}
-		if (n && arch && arch->pte_clear_table) {
-			arch->pte_clear_table(world->arch_ctx, mm, batch, n,
-					      full);
-			hooked += n;
-		}
+		if (n && arch && arch->pte_clear)
+			arch->pte_clear(world->arch_ctx, mm, addrs, batch, n,
+					full);
 		/* rss once per table, still under its lock. */
 		if (n)
 			atomic_sub_relaxed(&mm->rss, n);
 		lpv_mutex_unlock(ptl);
 		hw_unprotect_batch_end(&unprot);
-		mm_stat_add(world, arch_pte_clears, hooked);
+		if (arch && arch->pte_clear)
+			mm_stat_add(world, arch_pte_clears, n);
 		mm_stat_add(world, ptes_cleared, n);
 		mm_page_put_bulk(world, batch, n);
 	}

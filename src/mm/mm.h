@@ -226,7 +226,7 @@ const struct mm_config *mm_world_config(const struct mm_world *world);
 	X(faults, "host page faults that mapped a new page")		\
 	X(fault_retries, "faults that dropped mmap_lock to wait")	\
 	X(ptes_cleared, "present PTEs cleared by munmap/exit_mmap")	\
-	X(arch_pte_clears, "arch pte_clear hook calls")			\
+	X(arch_pte_clears, "PTEs handed to the arch pte_clear hook")	\
 	X(exit_mmaps, "address spaces torn down")			\
 	X(mms_created, "address spaces created")			\
 	X(mms_freed, "struct mm freed (mm_count reached 0)")		\
@@ -613,24 +613,18 @@ void mmu_notifier_unregister(struct mmu_notifier *mn, struct mm *mm);
 
 struct mm_arch_ops {
 	/*
-	 * ptep_get_and_clear_full: called for every present PTE that munmap
-	 * (full = false) or exit_mmap (full = true) clears, after the PTE is
-	 * cleared and before the mapping's page reference is dropped, under
-	 * mmap_lock and the PTL.  It may export/destroy the page, or take an
-	 * extra reference and set it aside.  Must not sleep, take mm locks,
-	 * or allocate with MM_GFP_WAIT.
+	 * ptep_get_and_clear_full, a page table at a time: called once per
+	 * page table in which munmap (full = false) or exit_mmap (full =
+	 * true) cleared present PTEs, with their addresses and pages
+	 * (address order, 1 <= n <= MM_PTES_PER_TABLE), after the PTEs are
+	 * cleared and before the mappings' page references are dropped,
+	 * under mmap_lock and the table's PTL.  It may export/destroy a
+	 * page, or take an extra reference and set it aside; per table, so
+	 * that it can take a lock or move a counter once.  Must not sleep,
+	 * take mm locks, or allocate with MM_GFP_WAIT.
 	 */
-	void (*pte_clear)(void *ctx, struct mm *mm, uintptr_t addr,
-			  struct page *page, bool full);
-	/*
-	 * The same, once per page table: the pages of the present PTEs just
-	 * cleared in it (address order, 1 <= n <= MM_PTES_PER_TABLE), so
-	 * that the arch may work per table (one lock, one counter update)
-	 * rather than per page.  Same context and rules; when set,
-	 * pte_clear is not called.
-	 */
-	void (*pte_clear_table)(void *ctx, struct mm *mm,
-				struct page *const *pages, size_t n, bool full);
+	void (*pte_clear)(void *ctx, struct mm *mm, const uintptr_t *addrs,
+			  struct page *const *pages, size_t n, bool full);
 	/*
 	 * arch_make_page_accessible: the host touched a protected frame
 	 * (0x3d).  Called with a page reference held and no mm lock; return

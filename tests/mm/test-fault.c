@@ -125,15 +125,17 @@ static void log_ev(enum ev_kind kind, uintptr_t addr, uintptr_t end)
 	evlog[nev++] = (struct ev){ kind, addr, end };
 }
 
-static void log_pte_clear(void *ctx, struct mm *mm, uintptr_t addr,
-			  struct page *page, bool full)
+static void log_pte_clear(void *ctx, struct mm *mm, const uintptr_t *addrs,
+			  struct page *const *pages, size_t n, bool full)
 {
 	(void)ctx;
 	ASSERT_PTR_EQ(mm, hook_mm);
-	/* The mapping's reference is still there. */
-	ASSERT_GE(page_ref_count(page), 1);
-	ASSERT_EQ(page_use(page), PAGE_USE_ANON);
-	log_ev(full ? EV_CLEAR_FULL : EV_CLEAR, addr, 0);
+	for (size_t i = 0; i < n; i++) {
+		/* The mapping's reference is still there. */
+		ASSERT_GE(page_ref_count(pages[i]), 1);
+		ASSERT_EQ(page_use(pages[i]), PAGE_USE_ANON);
+		log_ev(full ? EV_CLEAR_FULL : EV_CLEAR, addrs[i], 0);
+	}
 }
 
 static void log_release(struct mmu_notifier *mn, struct mm *mm)
@@ -211,18 +213,12 @@ TEST_IMPL(mm_hook_order)
 /* ---- the per-table hook ---- */
 
 static hw_pfn_t table_log[64];
+static uintptr_t table_addr[64];
 static int table_n, table_calls;
 static bool table_full;
 
-static void never_pte_clear(void *ctx, struct mm *mm, uintptr_t addr,
-			    struct page *page, bool full)
-{
-	(void)ctx; (void)mm; (void)addr; (void)page; (void)full;
-	test_fail(__FILE__, __LINE__, "per-PTE hook called beside the per-table one");
-}
-
-static void log_pte_clear_table(void *ctx, struct mm *mm,
-				struct page *const *pages, size_t n, bool full)
+static void table_pte_clear(void *ctx, struct mm *mm, const uintptr_t *addrs,
+			    struct page *const *pages, size_t n, bool full)
 {
 	struct mm_world *world = ctx;
 
@@ -234,20 +230,19 @@ static void log_pte_clear_table(void *ctx, struct mm *mm,
 	for (size_t i = 0; i < n; i++) {
 		ASSERT_GE(page_ref_count(pages[i]), 1);	/* still mapped */
 		ASSERT_LT(table_n, (int)ARRAY_SIZE(table_log));
+		table_addr[table_n] = addrs[i];
 		table_log[table_n++] = mm_page_to_pfn(world, pages[i]);
 	}
 }
 
-/* pte_clear_table: once per page table with its present pages, in address
- * order, and the per-PTE hook not at all. */
+/* pte_clear: once per page table with its present PTEs' addresses and
+ * pages, in address order. */
 TEST_IMPL(mm_hook_per_table)
 {
-	static const struct mm_arch_ops ops = {
-		.pte_clear = never_pte_clear,
-		.pte_clear_table = log_pte_clear_table,
-	};
+	static const struct mm_arch_ops ops = { .pte_clear = table_pte_clear };
 	const uintptr_t tsize = (uintptr_t)MM_PTES_PER_TABLE * HW_PAGE_SIZE;
 	hw_pfn_t want[64];
+	uintptr_t want_addr[64];
 	uintptr_t a, first;
 	struct mm_env env;
 	struct task *task;
@@ -271,6 +266,7 @@ TEST_IMPL(mm_hook_per_table)
 			if (at[i] < a || at[i] >= a + 3 * tsize)
 				continue;
 			ASSERT_OK(mm_fault(mm, at[i], true, &want[nwant]));
+			want_addr[nwant] = at[i];
 			if (!nwant || (at[i] & ~(tsize - 1)) !=
 				      (at[i - 1] & ~(tsize - 1)))
 				tables++;
@@ -282,8 +278,10 @@ TEST_IMPL(mm_hook_per_table)
 	ASSERT_EQ(table_calls, tables);
 	ASSERT_FALSE(table_full);
 	ASSERT_EQ(table_n, nwant);
-	for (int i = 0; i < nwant; i++)
+	for (int i = 0; i < nwant; i++) {
 		ASSERT_UEQ(table_log[i], want[i]);
+		ASSERT_UEQ(table_addr[i], want_addr[i]);
+	}
 	mmput(mm);
 	ASSERT_OK(task_exit(task, 0));
 	ASSERT_OK(task_wait(task, NULL));
@@ -300,15 +298,13 @@ struct set_aside {
 
 /* Shaped like uv_destroy_page_lazy(): keep a reference and record the PFN
  * in the first chunk; no room: "export" this one, try to get a chunk. */
-static void set_aside_pte_clear(void *ctx, struct mm *mm, uintptr_t addr,
-				struct page *page, bool full)
+static void set_aside_one(struct set_aside *s, struct mm *mm,
+			  struct page *page, bool full)
 {
-	struct set_aside *s = ctx;
 	struct mm_context *mc = mm_context(mm);
 	struct mm_deferred_chunk *chunk;
 	struct page *cp;
 
-	(void)addr;
 	if (!full || !page_test_flag(page, PG_arch_1) ||
 	    READ_ONCE(mc->pv_sync_destroy)) {
 		if (page_test_flag(page, PG_arch_1)) {
@@ -340,6 +336,15 @@ static void set_aside_pte_clear(void *ctx, struct mm *mm, uintptr_t addr,
 	mc->deferred_list = chunk;
 out_unlock:
 	lpv_mutex_unlock(&mc->deferred_lock);
+}
+
+static void set_aside_pte_clear(void *ctx, struct mm *mm,
+				const uintptr_t *addrs,
+				struct page *const *pages, size_t n, bool full)
+{
+	(void)addrs;
+	for (size_t i = 0; i < n; i++)
+		set_aside_one(ctx, mm, pages[i], full);
 }
 
 TEST_IMPL(mm_hook_set_aside)

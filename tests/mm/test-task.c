@@ -94,12 +94,13 @@ static void *exiter_main(void *arg)
 
 static uint64_t clears_full, clears_partial;
 
-static void count_pte_clear(void *ctx, struct mm *mm, uintptr_t addr,
-			    struct page *page, bool full)
+static void count_pte_clear(void *ctx, struct mm *mm, const uintptr_t *addrs,
+			    struct page *const *pages, size_t n, bool full)
 {
-	(void)ctx; (void)mm; (void)addr;
-	ASSERT_GE(page_ref_count(page), 1);
-	atomic_add_relaxed(full ? &clears_full : &clears_partial, 1);
+	(void)ctx; (void)mm; (void)addrs;
+	for (size_t i = 0; i < n; i++)
+		ASSERT_GE(page_ref_count(pages[i]), 1);
+	atomic_add_relaxed(full ? &clears_full : &clears_partial, n);
 }
 
 static const struct mm_arch_ops count_ops = { .pte_clear = count_pte_clear };
