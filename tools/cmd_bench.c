@@ -26,7 +26,11 @@
  * this machine runs under had the page away -- their time beyond an
  * ordinary first access); the rest is the host's side of the cleanup.
  * "-stall share" is the share with the stalls' time taken out: what the
- * cleanup would reach were its memory not taken away under it.
+ * cleanup would reach were its memory not taken away under it.  "guest 2
+ * ms" is the rebooted guest's pass over its memory (first instruction ->
+ * round done): with lazy/async it runs beside the cleanup of the first
+ * guest's memory and meets its leftovers; "vs sync" is that time over
+ * sync's, whose new guest has the machine to itself (the guest slowdown).
  * --oom adds "shut down A, start B at once" with host memory 1.5x a guest,
  * counting OOM kills and the longest allocation stall per mode (lazy with
  * and without its OOM notifier).  Timings are never asserted.
@@ -69,11 +73,13 @@ struct bench_opts {
 /* One VMM life's figures (uv_ns, data_ns, stall_ns: mean wall time of the
  * destroy-page calls from its shutdown request on, of their data work --
  * the clear --, and what the clears' stalls took beyond an ordinary first
- * access, from the UV's own counters). */
-#define NR_FIGS 7
+ * access, from the UV's own counters; guest1_ms, guest2_ms: the touch
+ * round of the first and of the rebooted guest, first instruction -> round
+ * done -- the second runs while lazy/async clean the first's memory). */
+#define NR_FIGS 9
 struct sample {
 	double restart_ms, exit_ms, reclaim_ms, pages_per_s, uv_ns, data_ns;
-	double stall_ns;
+	double stall_ns, guest1_ms, guest2_ms;
 	uint64_t frames;
 	int ok;
 };
@@ -112,6 +118,8 @@ static void bench_usage(FILE *f)
 		"reclaim), ns/pg, the destroy-page call's time in the UV, its clear,\n"
 		"the clear's stalls (first accesses to a frame the hypervisor below\n"
 		"had taken away, beyond an ordinary one) and the share without them;\n"
+		"the rebooted guest's pass over its memory (\"guest 2\": beside the\n"
+		"cleanup for lazy/async) and its slowdown against sync's.\n"
 		"docs/bench.md explains each.\n"
 		"\n"
 		"Large sizes need memory (8G guests: a 9 GiB host) and time: the\n"
@@ -393,9 +401,26 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		return r;
 	r = vmm_wait(vmm, &res);
 	ev = vmm_events(vmm, &nr);
-	for (size_t i = 0; i < nr; i++)
-		if (ev[i].type == VMM_EV_GUEST_START && ev[i].boot == 1)
-			s->restart_ms = (double)ev[i].latency_ns / 1e6;
+	for (size_t i = 0, start[2] = { 0, 0 }; i < nr; i++) {
+		unsigned int b = ev[i].boot;
+
+		if (b > 1)
+			continue;
+		if (ev[i].type == VMM_EV_GUEST_START) {
+			start[b] = i + 1;
+			if (b == 1)
+				s->restart_ms = (double)ev[i].latency_ns / 1e6;
+		} else if (ev[i].type == VMM_EV_GUEST_ROUND && start[b] &&
+			   ev[i].round == 0) {
+			double ms = (double)(ev[i].t_ns -
+					     ev[start[b] - 1].t_ns) / 1e6;
+
+			if (b == 0)
+				s->guest1_ms = ms;
+			else
+				s->guest2_ms = ms;
+		}
+	}
 	if (!r && (res.exit_code || res.error || res.boots != 2))
 		r = res.error ? res.error : -EIO;
 	if (r)
@@ -461,11 +486,14 @@ static void print_row(const struct bench_opts *o, const char *profile,
 		       "\"machine_floor_ns_per_page\":%.1f,"
 		       "\"uv_destroy_call_ns\":%.1f,\"uv_destroy_clear_ns\":%.1f,"
 		       "\"uv_destroy_stall_ns\":%.1f,"
-		       "\"restart_vs_sync\":%.2f,\"exit_vs_sync\":%.2f}\n",
+		       "\"guest1_ms\":%.1f,\"guest2_ms\":%.1f,"
+		       "\"restart_vs_sync\":%.2f,\"exit_vs_sync\":%.2f,"
+		       "\"guest2_vs_sync\":%.2f}\n",
 		       size, vmm_destroy_mode_name(mode), label, runs, m[0], m[1],
-		       m[2], m[3], floor_ns, mach_ns, m[4], m[5], m[6],
+		       m[2], m[3], floor_ns, mach_ns, m[4], m[5], m[6], m[7], m[8],
 		       sync && m[0] > 0 ? sync[0] / m[0] : 0,
-		       sync && m[1] > 0 ? sync[1] / m[1] : 0);
+		       sync && m[1] > 0 ? sync[1] / m[1] : 0,
+		       sync && sync[8] > 0 ? m[8] / sync[8] : 0);
 		return;
 	}
 	char name[16];
@@ -484,9 +512,11 @@ static void print_row(const struct bench_opts *o, const char *profile,
 		       100.0 * floor_ns / (per_page - m[6]) : 0);
 	else		/* no cost modelled: the UV times no data work */
 		printf(" %6.0f %6.0f %5s %5s %6s", per_page, m[4], "-", "-", "-");
+	printf(" %8.0f", m[8]);
 	if (mode != VMM_DESTROY_SYNC && sync && sync[0] > 0)
-		printf("   %6.1fx %7.1fx", m[0] > 0 ? sync[0] / m[0] : 0,
-		       m[1] > 0 ? sync[1] / m[1] : 0);
+		printf("   %6.1fx %7.1fx %7.2fx", m[0] > 0 ? sync[0] / m[0] : 0,
+		       m[1] > 0 ? sync[1] / m[1] : 0,
+		       sync[8] > 0 ? m[8] / sync[8] : 0);
 	printf("\n");
 	fflush(stdout);
 }
@@ -543,14 +573,15 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 		       host->profile.name,
 		       memory_first ? ", sync in the memory-first order (-mf)" : "",
 		       floor_ns, cost, clear, unprot, mach_ns);
-		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s %5s %6s   %7s %8s\n",
+		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s %5s %6s %8s   %7s %8s %8s\n",
 		       "guest", "mode", "restart ms", "exit ms", "reclaim ms",
 		       "pages/s", "floor", "+lift", "ns/pg", "in UV", "clear",
-		       "stall", "-stall", "restart", "exit");
-		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s %5s %6s   %7s %8s\n",
+		       "stall", "-stall", "guest 2", "restart", "exit",
+		       "guest 2");
+		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s %5s %6s %8s   %7s %8s %8s\n",
 		       "", "", "(median)", "(median)", "(median)", "(cleanup)",
-		       "share", "share", "", "", "", "", "share", "vs sync",
-		       "vs sync");
+		       "share", "share", "", "", "", "", "share", "ms",
+		       "vs sync", "vs sync", "vs sync");
 	}
 	for (unsigned int si = 0; si < o->nr_sizes && !r; si++) {
 		double v[VMM_DESTROY_NR][NR_FIGS][MAX_RUNS];
@@ -574,6 +605,8 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 				v[mode][4][got[mode]] = s.uv_ns;
 				v[mode][5][got[mode]] = s.data_ns;
 				v[mode][6][got[mode]] = s.stall_ns;
+				v[mode][7][got[mode]] = s.guest1_ms;
+				v[mode][8][got[mode]] = s.guest2_ms;
 				got[mode]++;
 			}
 		}
