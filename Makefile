@@ -35,14 +35,15 @@ run: all
 test: all
 	cd build && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-# The lower layers' costs, then the teardown designs side by side (sizes up
-# to 8 GiB: about an hour and 9 GiB of memory on the reference machine).
+# The lower layers' costs (and what the hypervisor below takes from idle
+# memory), then the teardown designs side by side (sizes up to 8 GiB: about
+# an hour and 9 GiB of memory on the reference machine).
 bench: all
-	./build/lazypv-bench
+	./build/lazypv-bench hw mm idle
 	./build/lazypv bench --oom --sync-orders
 
 bench-quick: all
-	./build/lazypv-bench --quick
+	./build/lazypv-bench --quick hw mm idle
 	./build/lazypv bench --quick
 
 asan-test: build-asan/Makefile

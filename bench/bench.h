@@ -30,5 +30,6 @@ double bench_clear_ns_per_page(void *mem, uint64_t pages, unsigned int runs);
 
 int bench_hw(const struct bench_ctx *ctx);
 int bench_mm(const struct bench_ctx *ctx);
+int bench_idle(const struct bench_ctx *ctx);
 
 #endif /* LAZYPV_BENCH_H */

@@ -16,9 +16,12 @@ static const struct {
 	const char *name;
 	int (*fn)(const struct bench_ctx *);
 	const char *what;
+	bool by_default;
 } benches[] = {
-	{ "hw", bench_hw, "page clear, guard install/remove, cost clock" },
-	{ "mm", bench_mm, "page alloc+free, host faults, exit_mmap" },
+	{ "hw", bench_hw, "page clear, guard install/remove, cost clock", true },
+	{ "mm", bench_mm, "page alloc+free, host faults, exit_mmap", true },
+	{ "idle", bench_idle, "memory the hypervisor below takes while idle "
+	  "(~3 min; only when named)", false },
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -132,7 +135,7 @@ int main(int argc, char **argv)
 	for (size_t j = 0; j < ARRAY_SIZE(benches); j++) {
 		int ret;
 
-		if (any && !selected[j])
+		if (any ? !selected[j] : !benches[j].by_default)
 			continue;
 		if (!ctx.json)
 			printf("== %s: %s (median of %u runs)\n", benches[j].name,
