@@ -385,6 +385,7 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	const struct vmm_event *ev;
 	struct uv_stats after;
 	struct vmm_result res;
+	uint64_t started[2] = { 0, 0 };
 	struct vmm *vmm;
 	char err[160];
 	size_t nr;
@@ -400,25 +401,21 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	if (r)
 		return r;
 	r = vmm_wait(vmm, &res);
+	/* Per boot (0, 1): its first instruction, then its round's end. */
 	ev = vmm_events(vmm, &nr);
-	for (size_t i = 0, start[2] = { 0, 0 }; i < nr; i++) {
+	for (size_t i = 0; i < nr; i++) {
 		unsigned int b = ev[i].boot;
 
 		if (b > 1)
 			continue;
 		if (ev[i].type == VMM_EV_GUEST_START) {
-			start[b] = i + 1;
+			started[b] = ev[i].t_ns;
 			if (b == 1)
 				s->restart_ms = (double)ev[i].latency_ns / 1e6;
-		} else if (ev[i].type == VMM_EV_GUEST_ROUND && start[b] &&
-			   ev[i].round == 0) {
-			double ms = (double)(ev[i].t_ns -
-					     ev[start[b] - 1].t_ns) / 1e6;
-
-			if (b == 0)
-				s->guest1_ms = ms;
-			else
-				s->guest2_ms = ms;
+		} else if (ev[i].type == VMM_EV_GUEST_ROUND &&
+			   ev[i].round == 0 && started[b]) {
+			*(b ? &s->guest2_ms : &s->guest1_ms) =
+				(double)(ev[i].t_ns - started[b]) / 1e6;
 		}
 	}
 	if (!r && (res.exit_code || res.error || res.boots != 2))
