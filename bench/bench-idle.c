@@ -38,7 +38,7 @@ int bench_idle(const struct bench_ctx *ctx)
 	static const unsigned int quick[] = { 0, 1 };
 	const unsigned int *pause = ctx->quick ? quick : full;
 	size_t npause = ctx->quick ? ARRAY_SIZE(quick) : ARRAY_SIZE(full);
-	unsigned int runs = ctx->runs < 3 ? ctx->runs : 3;
+	unsigned int runs = ctx->runs;
 	uint64_t pages = ctx->arena_bytes / HW_PAGE_SIZE;
 	struct hw_config cfg = { .mem_bytes = ctx->arena_bytes,
 				 .populate = true };
@@ -55,7 +55,7 @@ int bench_idle(const struct bench_ctx *ctx)
 			w[i] = (p * (HW_PAGE_SIZE / 8) + i) * 0x9e3779b97f4a7c15ULL;
 	}
 	for (size_t k = 0; k < npause; k++) {
-		double share[3], mean[3];
+		double share[64], mean[64];	/* --runs <= 64 */
 		char name[64], note[96];
 
 		for (unsigned int r = 0; r < runs; r++) {

@@ -21,7 +21,7 @@ static const struct {
 	{ "hw", bench_hw, "page clear, guard install/remove, cost clock", true },
 	{ "mm", bench_mm, "page alloc+free, host faults, exit_mmap", true },
 	{ "idle", bench_idle, "memory the hypervisor below takes while idle "
-	  "(~3 min; only when named)", false },
+	  "(~4 min; only when named)", false },
 };
 
 static int cmp_double(const void *a, const void *b)
