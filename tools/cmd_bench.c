@@ -73,13 +73,14 @@ struct bench_opts {
 /* One VMM life's figures (uv_ns, data_ns, stall_ns: mean wall time of the
  * destroy-page calls from its shutdown request on, of their data work --
  * the clear --, and what the clears' stalls took beyond an ordinary first
- * access, from the UV's own counters; guest1_ms, guest2_ms: the touch
+ * access, from the UV's own counters; stalled: the share of those calls
+ * whose first access stalled; guest1_ms, guest2_ms: the touch
  * round of the first and of the rebooted guest, first instruction -> round
  * done -- the second runs while lazy/async clean the first's memory). */
-#define NR_FIGS 9
+#define NR_FIGS 10
 struct sample {
 	double restart_ms, exit_ms, reclaim_ms, pages_per_s, uv_ns, data_ns;
-	double stall_ns, guest1_ms, guest2_ms;
+	double stall_ns, guest1_ms, guest2_ms, stalled;
 	uint64_t frames;
 	int ok;
 };
@@ -442,6 +443,8 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 				      before->cmd[destr].data_ns) / calls;
 		s->stall_ns = stall_excess(&before->cmd[destr],
 					   &after.cmd[destr]) / calls;
+		s->stalled = (double)(after.cmd[destr].stalls -
+				      before->cmd[destr].stalls) / calls;
 	}
 	if (!r)
 		r = vmm_host_check(host);
@@ -482,12 +485,13 @@ static void print_row(const struct bench_opts *o, const char *profile,
 		       "\"cleanup_pages_per_s\":%.0f,\"floor_ns_per_page\":%.1f,"
 		       "\"machine_floor_ns_per_page\":%.1f,"
 		       "\"uv_destroy_call_ns\":%.1f,\"uv_destroy_clear_ns\":%.1f,"
-		       "\"uv_destroy_stall_ns\":%.1f,"
+		       "\"uv_destroy_stall_ns\":%.1f,\"uv_destroy_stalled\":%.4f,"
 		       "\"guest1_ms\":%.1f,\"guest2_ms\":%.1f,"
 		       "\"restart_vs_sync\":%.2f,\"exit_vs_sync\":%.2f,"
 		       "\"guest2_vs_sync\":%.2f}\n",
 		       size, vmm_destroy_mode_name(mode), label, runs, m[0], m[1],
-		       m[2], m[3], floor_ns, mach_ns, m[4], m[5], m[6], m[7], m[8],
+		       m[2], m[3], floor_ns, mach_ns, m[4], m[5], m[6], m[9],
+		       m[7], m[8],
 		       sync && m[0] > 0 ? sync[0] / m[0] : 0,
 		       sync && m[1] > 0 ? sync[1] / m[1] : 0,
 		       sync && sync[8] > 0 ? m[8] / sync[8] : 0);
@@ -604,6 +608,7 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 				v[mode][6][got[mode]] = s.stall_ns;
 				v[mode][7][got[mode]] = s.guest1_ms;
 				v[mode][8][got[mode]] = s.guest2_ms;
+				v[mode][9][got[mode]] = s.stalled;
 				got[mode]++;
 			}
 		}
