@@ -84,10 +84,12 @@ int bench_idle(const struct bench_ctx *ctx)
 			mean[r] = stalls ? (double)stall_ns / (double)stalls / 1e3 : 0;
 		}
 		snprintf(name, sizeof(name), "stalled after %u s idle", pause[k]);
-		snprintf(note, sizeof(note), "of %" PRIu64 " frames; mean stall %.1f us",
-			 pages, bench_median(mean, runs));
+		snprintf(note, sizeof(note), "of %" PRIu64 " frames", pages);
 		bench_report(ctx, "idle", name, bench_median(share, runs), "%",
 			     note);
+		snprintf(name, sizeof(name), "mean stall after %u s idle", pause[k]);
+		bench_report(ctx, "idle", name, bench_median(mean, runs), "us",
+			     NULL);
 	}
 	if (!ctx->json)
 		fprintf(stderr, "%60s\r", "");
