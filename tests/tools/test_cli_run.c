@@ -5,7 +5,8 @@
  * subprocess.  Bad options and impossible sizes exit 2 with exactly one
  * line on stderr and nothing on stdout; an image made by mkimage boots
  * with the same --uv-seed and is refused with another; --json prints one
- * object per line ending with the summary.
+ * object per line ending with the summary.  `lazypv bench` on a tiny
+ * guest reports every figure for every mode.
  */
 #include "test.h"
 
@@ -197,6 +198,69 @@ TEST_IMPL(cli_run_text_timeline)
 	ASSERT_EQ(c->status, 0);
 	ASSERT_NOT_NULL(strstr(c->out, "external reset requested"));
 	ASSERT_NOT_NULL(strstr(c->out, "host request"));
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
+
+/* The value of "key": in a JSON line, or -1 if it is missing. */
+static double json_num(const char *line, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+/*
+ * `lazypv bench` on a tiny guest: one JSON object per mode, every figure
+ * present, the timeline-derived ones (restart, both guests' passes)
+ * found -- a figure the tool failed to find reads 0.  Timings are not
+ * judged, only that they were measured.
+ */
+TEST_IMPL(cli_bench_json)
+{
+	static const char *const figs[] = { "restart_ms", "exit_ms",
+		"reclaim_ms", "cleanup_pages_per_s", "floor_ns_per_page",
+		"guest1_ms", "guest2_ms", NULL };
+	struct cli *c = calloc(1, sizeof(*c));
+	bool seen[3] = { false, false, false };
+	char *save = NULL;
+
+	ASSERT_NOT_NULL(c);
+	expect_usage_error(c, "bench --sizes 0", "--sizes");
+	expect_usage_error(c, "bench --runs 0", "--runs");
+	expect_usage_error(c, "bench --modes eager", "eager");
+	cli_run(c, "bench --sizes 16M --runs 1 --profiles zero --json");
+	if (c->status)
+		fprintf(stderr, "# %s\n", c->err);
+	ASSERT_EQ(c->status, 0);
+	for (char *l = strtok_r(c->out, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		static const char *const modes[] = { "sync", "lazy", "async" };
+		int m = -1;
+
+		ASSERT_EQ(l[0], '{');
+		ASSERT_NOT_NULL(strstr(l, "\"bench\":\"teardown\""));
+		for (int i = 0; i < 3; i++) {
+			char pat[32];
+
+			snprintf(pat, sizeof(pat), "\"mode\":\"%s\"", modes[i]);
+			if (strstr(l, pat))
+				m = i;
+		}
+		ASSERT_TRUE(m >= 0);
+		ASSERT_FALSE(seen[m]);
+		seen[m] = true;
+		for (const char *const *f = figs; *f; f++)
+			if (!(json_num(l, *f) > 0))
+				test_fail(__FILE__, __LINE__, "%s: %s missing or 0 in %s",
+					  modes[m], *f, l);
+		ASSERT_TRUE(json_num(l, "guest2_vs_sync") > 0);
+	}
+	ASSERT_TRUE(seen[0] && seen[1] && seen[2]);
 	cli_cleanup(c);
 	free(c);
 	return 0;
