@@ -61,6 +61,7 @@ struct bench_opts {
 	unsigned int nr_sizes;
 	bool modes[VMM_DESTROY_NR];
 	const char *profiles[MAX_PROFILES];
+	char *profiles_buf;	/* --profiles' copy the names point into */
 	unsigned int nr_profiles;
 	unsigned int runs;
 	bool oom, json;
@@ -127,8 +128,10 @@ static void bench_usage(FILE *f)
 		"default set takes about 45 minutes on 2 cores.\n", MAX_RUNS);
 }
 
-static void parse_list(const char *arg, char **items, unsigned int max,
-		       unsigned int *nr, const char *opt)
+/* Split @arg at commas into @items, which point into the returned copy
+ * (the caller frees it once done with them). */
+static char *parse_list(const char *arg, char **items, unsigned int max,
+			unsigned int *nr, const char *opt)
 {
 	char *copy = strdup(arg), *save = NULL, *tok;
 
@@ -139,10 +142,11 @@ static void parse_list(const char *arg, char **items, unsigned int max,
 	     tok = strtok_r(NULL, ",", &save)) {
 		if (*nr == max)
 			tool_usage_error("bench", "--%s: at most %u items", opt, max);
-		items[(*nr)++] = tok;	/* kept for the life of the process */
+		items[(*nr)++] = tok;
 	}
 	if (!*nr)
 		tool_usage_error("bench", "--%s: empty list", opt);
+	return copy;
 }
 
 static void bench_parse(int argc, char **argv, struct bench_opts *o)
@@ -162,7 +166,7 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *items[MAX_SIZES];
+	char *items[MAX_SIZES], *copy;
 	unsigned int n;
 	char *end;
 	int c;
@@ -171,16 +175,17 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			parse_list(optarg, items, MAX_SIZES, &n, "sizes");
+			copy = parse_list(optarg, items, MAX_SIZES, &n, "sizes");
 			for (unsigned int i = 0; i < n; i++)
 				if (lpv_parse_size(items[i], &o->sizes[i]) ||
 				    !o->sizes[i] || o->sizes[i] % (1ULL << 20))
 					tool_usage_error("bench", "--sizes: bad size '%s' (1 MiB multiples)",
 							 items[i]);
 			o->nr_sizes = n;
+			free(copy);
 			break;
 		case 'm':
-			parse_list(optarg, items, MAX_SIZES, &n, "modes");
+			copy = parse_list(optarg, items, MAX_SIZES, &n, "modes");
 			memset(o->modes, 0, sizeof(o->modes));
 			for (unsigned int i = 0; i < n; i++) {
 				enum vmm_destroy_mode m;
@@ -190,10 +195,13 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 							 items[i]);
 				o->modes[m] = true;
 			}
+			free(copy);
 			break;
 		case 'p':
-			parse_list(optarg, (char **)o->profiles, MAX_PROFILES,
-				   &o->nr_profiles, "profiles");
+			free(o->profiles_buf);
+			o->profiles_buf = parse_list(optarg, (char **)o->profiles,
+						     MAX_PROFILES, &o->nr_profiles,
+						     "profiles");
 			break;
 		case 'r':
 			o->runs = (unsigned int)strtoul(optarg, &end, 10);
@@ -857,5 +865,6 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (r)
 		fprintf(stderr, "lazypv bench: %s\n", strerror(-r));
+	free(o.profiles_buf);
 	return r ? 1 : 0;
 }
