@@ -48,6 +48,9 @@ int bench_idle(const struct bench_ctx *ctx)
 	ret = hw_machine_create(&cfg, &hw);
 	if (ret)
 		return ret;
+	if (lpv_damon_running() >= 0 && !ctx->json)
+		printf("  (DAMON is on in this kernel: its sampling and reclaim add to what\n"
+		       "   is measured here; see docs/bench.md)\n");
 	for (uint64_t p = 0; p < pages; p++) {
 		uint64_t *w = hw_host_page(hw, p);
 

@@ -828,7 +828,7 @@ int cmd_bench(int argc, char **argv)
 		.oom_destroy_ns = 200000,
 	};
 	char sz[32];
-	int r = 0;
+	int r = 0, damon;
 
 	bench_parse(argc, argv, &o);
 	if (!o.json) {
@@ -838,6 +838,14 @@ int cmd_bench(int argc, char **argv)
 		printf(", %u run%s each, medians; touch program, 1 vCPU\n",
 		       o.runs, o.runs == 1 ? "" : "s");
 	}
+	damon = lpv_damon_running();
+	if (damon >= 0)
+		fprintf(o.json ? stderr : stdout,
+			"note: DAMON is on in this kernel (kdamond %d): its sampling and\n"
+			"  reclaim change the page tables of idle memory, which shows as\n"
+			"  stalls here; for steadier figures, as root: echo off >\n"
+			"  /sys/kernel/mm/damon/admin/kdamonds/%d/state (and on again after)\n",
+			damon, damon);
 	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p], false);
 	for (unsigned int p = 0; !o.oom_only && o.sync_orders &&

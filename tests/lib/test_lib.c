@@ -130,3 +130,30 @@ TEST_IMPL(lib_alloc_table)
 	lpv_free_table(NULL, 10, 10);
 	return 0;
 }
+
+/* The DAMON probe agrees with sysfs: -1 when no kdamond is on, else one
+ * whose state reads "on" (whatever this machine runs). */
+TEST_IMPL(lib_damon_probe)
+{
+	int i = lpv_damon_running();
+	bool any_on = false;
+
+	for (int k = 0; k < 16; k++) {
+		char path[96], state[16] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path),
+			 "/sys/kernel/mm/damon/admin/kdamonds/%d/state", k);
+		f = fopen(path, "r");
+		if (!f)
+			break;
+		if (fgets(state, sizeof(state), f) && !strncmp(state, "on", 2)) {
+			any_on = true;
+			if (i == k)
+				fprintf(stderr, "# kdamond %d is on\n", k);
+		}
+		fclose(f);
+	}
+	ASSERT_EQ(i >= 0, any_on);
+	return 0;
+}
