@@ -49,7 +49,7 @@ int bench_idle(const struct bench_ctx *ctx)
 	if (ret)
 		return ret;
 	if (lpv_damon_running() >= 0 && !ctx->json)
-		printf("  (DAMON is on in this kernel: its sampling and reclaim add to what\n"
+		printf("  (DAMON is on in this kernel: its sampling and reclaim may add to what\n"
 		       "   is measured here; see docs/bench.md)\n");
 	for (uint64_t p = 0; p < pages; p++) {
 		uint64_t *w = hw_host_page(hw, p);

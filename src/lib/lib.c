@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * lib.c - shared helpers: assertions, lock wrappers, time, trace, sizes.
+ * lib.c - shared helpers: assertions, lock wrappers, time, trace, sizes,
+ * and one probe of the machine (is DAMON running).
  *
  * The lock wrappers abort on any pthread error: a failing lock operation is
  * a programming error (double unlock, destroying a held mutex), never a
