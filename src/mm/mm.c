@@ -222,6 +222,19 @@ struct vma *mm_find_vma(struct mm *mm, uintptr_t addr)
 	return NULL;
 }
 
+int mm_vma_next(struct mm *mm, uintptr_t addr, uintptr_t *start,
+		uintptr_t *end)
+{
+	for (struct vma *vma = mm->vmas; vma; vma = vma->next) {
+		if (vma->end <= addr)
+			continue;
+		*start = vma->start > addr ? vma->start : addr;
+		*end = vma->end;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 uint64_t *vma_ptep(const struct vma *vma, uintptr_t addr)
 {
 	return &vma->pt->ptes[pt_index(vma->pt, addr)];
@@ -250,6 +263,10 @@ int mm_mmap(struct mm *mm, uint64_t len, unsigned int prot, uintptr_t *addr)
 		goto out_free;
 	}
 	start = mm->next_addr;
+	if (len > MM_TASK_SIZE - start) {
+		r = -ENOMEM;
+		goto out_free;
+	}
 	vma->pt = pt_create(start, start + len);
 	if (!vma->pt) {
 		r = -ENOMEM;
@@ -395,7 +412,9 @@ int mm_munmap(struct mm *mm, uintptr_t addr, uint64_t len)
 /*
  * The last user is gone.  Linux order: mmu notifier release first (KVM
  * destroys the secure CPUs there, so the teardown can destroy instead of
- * export), then every PTE is cleared with full = true.
+ * export); for an OOM victim, the oom reaper's unmap (full = false: the
+ * arch hook exports, whatever the VM's teardown design); then every PTE
+ * left is cleared with full = true.
  */
 static void exit_mmap(struct mm *mm)
 {
@@ -409,6 +428,11 @@ static void exit_mmap(struct mm *mm)
 
 	/* Nobody can fault any more, but mmgrab holders may look. */
 	lpv_write_lock(&mm->mmap_lock);
+	if (__atomic_load_n(&mm->oom_victim, __ATOMIC_ACQUIRE)) {
+		for (struct vma *vma = mm->vmas; vma; vma = vma->next)
+			vma_zap(mm, vma, vma->start, vma->end, false);
+		mm_stat_inc(world, oom_reaps);
+	}
 	while (mm->vmas) {
 		struct vma *vma = mm->vmas;
 

@@ -234,6 +234,7 @@ const struct mm_config *mm_world_config(const struct mm_world *world);
 	X(tasks_exited, "tasks exited")					\
 	X(memcg_limit_hits, "charges refused by a memcg limit")	\
 	X(oom_runs, "OOM path entries")					\
+	X(oom_reaps, "OOM victims' memory unmapped before exit_mmap")	\
 	X(oom_notifier_calls, "OOM notifier callbacks run")		\
 	X(oom_notifier_freed, "pages the OOM notifiers reported freed") \
 	X(oom_kills, "tasks killed by the OOM path")			\
@@ -471,15 +472,22 @@ struct mm *task_get_mm(struct task *task);
  * address spaces
  * ==================================================================== */
 
-/* Page-sized chunk of PFNs set aside at mm teardown (the deferred list). */
-#define MM_DEFERRED_CHUNK_HDR 16
+/*
+ * Page-sized chunk of PFNs set aside at mm teardown (the deferred list),
+ * laid out as v2's struct destroy_page_lazy: a list_head (two pointers),
+ * the count, then (4096 - 24) / 8 = 509 PFNs.
+ */
+#define MM_DEFERRED_CHUNK_HDR 24
 #define MM_DEFERRED_CHUNK_MAX ((HW_PAGE_SIZE - MM_DEFERRED_CHUNK_HDR) / 8)
 struct mm_deferred_chunk {
 	struct mm_deferred_chunk *next;
+	void *prev_unused;		/* list_head's other half */
 	uint32_t count;
 	uint32_t pad;
 	uint64_t pfns[MM_DEFERRED_CHUNK_MAX];
 };
+_Static_assert(sizeof(struct mm_deferred_chunk) <= HW_PAGE_SIZE,
+	       "a deferred chunk is one page");
 
 /*
  * The arch context of an mm (s390 mm_context_t): owned by the KVM layer;
@@ -531,6 +539,18 @@ void mm_mmap_read_lock(struct mm *mm);
 void mm_mmap_read_unlock(struct mm *mm);
 void mm_mmap_write_lock(struct mm *mm);
 void mm_mmap_write_unlock(struct mm *mm);
+
+/* The end of the user address space (TASK_SIZE): what "walk the whole
+ * address space" covers.  mm_mmap refuses to map above it. */
+#define MM_TASK_SIZE (1ULL << 53)
+
+/*
+ * The first VMA that ends above @addr, as [*start, *end) with *start >=
+ * @addr: a walk over a range visits only mapped addresses.  -ENOENT when
+ * none is left.  Caller holds mmap_lock (read or write).
+ */
+int mm_vma_next(struct mm *mm, uintptr_t addr, uintptr_t *start,
+		uintptr_t *end) __must_check;
 
 /*
  * Map @len bytes (page multiple) of anonymous memory at an address mm

@@ -72,6 +72,8 @@ struct mm {
 	struct vma *vmas;		/* under mmap_lock */
 	uintptr_t next_addr;		/* under mmap_lock (write) */
 	bool dead;			/* exit_mmap ran, under mmap_lock */
+	bool oom_victim;		/* MMF_OOM_VICTIM: atomic, set by the
+					 * OOM killer, read by exit_mmap */
 	int64_t rss;			/* atomic: present PTEs */
 	struct memcg *memcg;		/* a ref; charged for faults */
 	struct lpv_rwlock mn_lock;	/* mmu notifier list */

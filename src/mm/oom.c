@@ -141,6 +141,7 @@ static int oom_kill_locked(struct mm_world *world, struct memcg *memcg)
 	/* Every process sharing the victim's mm dies with it, or the memory
 	 * would not come back. */
 	mm = victim->mm;
+	__atomic_store_n(&mm->oom_victim, true, __ATOMIC_RELEASE);
 	for (struct task *t = world->tasks; t; t = t->next) {
 		if (t->mm != mm || t->state != TASK_RUNNING)
 			continue;
