@@ -3,31 +3,35 @@
  * destroy.c - the destroy engine: tearing protected configurations down
  * without making the guest or the VMM wait.
  *
- * LAZY, the seed (v2, 2021):
+ * LAZY, the seed (v2, 2021), exactly -- improvements belong elsewhere:
  *   reboot    KVM_PV_DISABLE keeps the mm (mmgrab + mmget_not_zero),
  *             destroys the low clear_low bytes synchronously, gives the VM a
  *             copy of its top-level table (the UV still marks the old one),
  *             and hands the old configuration to a cleanup *kernel thread*
- *             that walks the address space destroying its pages, then
- *             destroys the configuration and frees its storage.
- *   shutdown  exit_mmap sets secure pages aside on the mm's deferred list
- *             (page-sized chunks of PFNs) instead of exporting them; when
- *             the VM is torn down (its CPUs gone, so destroy works) a thread
- *             destroys them, then the configuration.
+ *             that walks the whole address space destroying its pages
+ *             (memory first), then destroys the configuration and frees
+ *             its storage.
+ *   shutdown  exit_mmap sets every present page aside, one PTE at a time,
+ *             on the mm's deferred list (page-sized chunks of 509 PFNs)
+ *             instead of exporting it; when the VM is torn down (its CPUs
+ *             gone, so destroy works) a thread destroys them, then the
+ *             configuration.
  *   OOM       while a thread drains a deferred list it registers an OOM
- *             notifier (priority 70) that makes a failing allocation wait
- *             up to oom_wait_ms for the cleanup instead of killing, unless
- *             other notifiers already freed oom_enough_pages.
+ *             notifier (priority 70): unless other notifiers freed more
+ *             than oom_enough_pages, it sleeps oom_wait_ms and reports the
+ *             pages whose chunks completed meanwhile.
  * ASYNC, merged (6.0 + 6.2):
  *   PREPARE   destroys the CPUs, sets the config aside (DESTROY_SEC_CONF_
  *             FAST if the UV has it, else an ASCE copy), destroys the low
  *             clear_low bytes; small guests (segment ASCE) are refused.
  *   PERFORM   runs on a VMM thread (CPU time accounted to the VMM): walks
- *             the address space interruptibly, then disposes of the config;
+ *             the whole address space interruptibly, then disposes of the
+ *             config;
  *             interrupted, it leaves the config on need_cleanup.
  *   DISABLE / VM teardown dispose of everything left.
- *   release   the mmu-notifier release at exit_mmap destroys the CPUs (and
- *             fast-destroys the config) so the teardown destroys pages.
+ *   release   the mmu-notifier release at exit_mmap (every 6.0+ mode)
+ *             destroys the CPUs (and, ASYNC, fast-destroys the config) so
+ *             the unmap's destroys work.
  *
  * Lifetimes (the v2 use-after-free fix): a cleanup thread owns a record
  * holding an mm_count reference (mmgrab) -- the deferred list lives in the
@@ -49,24 +53,30 @@ struct pv_deferred {
 	struct mm *mm;			/* mmgrab'ed */
 	bool has_mm;			/* reboot: we hold an mm_users ref */
 	struct pv_vm_to_be_destroyed vm;
-	uintptr_t start, end;		/* the guest's user range */
-	uint64_t n_pages_freed;		/* atomic */
-	int oom_waiters;		/* atomic: allocations in our notifier */
-	struct lpv_mutex progress_lock;	/* sleep only: the notifier's wait */
-	struct lpv_cond progress;
+	uint64_t n_pages_freed;		/* atomic: the OOM notifier reads it */
 	struct oom_notifier oom_nb;
 };
 
 #define KVM_OOM_NOTIFY_PRIORITY 70
 
+static const char *const kvm_destroy_names[KVM_DESTROY_NR_MODES] = {
+#define KVM_DESTROY_NAME(id, name, desc) [KVM_DESTROY_##id] = name,
+	KVM_DESTROY_MODES(KVM_DESTROY_NAME)
+#undef KVM_DESTROY_NAME
+};
+
 const char *kvm_destroy_mode_name(enum kvm_destroy_mode mode)
 {
-	switch (mode) {
-	case KVM_DESTROY_SYNC: return "sync";
-	case KVM_DESTROY_LAZY: return "lazy";
-	case KVM_DESTROY_ASYNC: return "async";
-	}
-	return "?";
+	return (unsigned int)mode < KVM_DESTROY_NR_MODES ?
+	       kvm_destroy_names[mode] : "?";
+}
+
+int kvm_destroy_mode_parse(const char *name)
+{
+	for (int i = 0; i < KVM_DESTROY_NR_MODES; i++)
+		if (!strcmp(name, kvm_destroy_names[i]))
+			return i;
+	return -EINVAL;
 }
 
 void kvm_cleanup_threads_init(struct kvm_module *mod)
@@ -81,6 +91,12 @@ void kvm_module_drain(struct kvm_module *mod)
 	while (mod->cleanups)
 		lpv_cond_wait(&mod->cleanup_done, &mod->cleanup_lock);
 	lpv_mutex_unlock(&mod->cleanup_lock);
+}
+
+void kvm_module_set_test_hooks(struct kvm_module *mod,
+			       const struct kvm_test_hooks *hooks)
+{
+	mod->hooks = hooks ? *hooks : (struct kvm_test_hooks){ 0 };
 }
 
 unsigned int kvm_module_cleanups_running(struct kvm_module *mod)
@@ -158,88 +174,82 @@ static void kvm_pv_take_vm(struct kvm *kvm, struct pv_vm_to_be_destroyed *vm)
 /* ---- LAZY: the set-aside hook ---- */
 
 /*
- * exit_mmap with LAZY teardown, one page table's secure pages at a time:
- * keep each page (an extra reference) and record its PFN in the first
- * chunk of the mm's deferred list, as many as fit under one hold of the
- * lock.  With no room, export the next page now and try to get a chunk for
- * the ones after it -- without sleeping, without the emergency reserve and
- * silently; a page being unmapped is never used as the chunk (it may be
- * shared).  (v2 did this per PTE; our hook gets a page table at once.)
+ * v2's uv_destroy_page_lazy, called by the unmap hook for every present
+ * page of a protected mm at exit (secure or not): keep the page (an extra
+ * reference) and record its PFN in the first chunk of the mm's deferred
+ * list.  With no room (no chunk yet, or the first one full), export this
+ * page now -- leaked if that fails -- and try to get a new chunk for the
+ * pages after it: GFP_ATOMIC | __GFP_NOMEMALLOC | __GFP_NOWARN, so no
+ * sleeping, no emergency reserve, no warning, not charged to anyone; a
+ * failure is silent and the next page tries again.  The page being
+ * unmapped is never used as the chunk (it may be shared).
  */
-void kvm_pv_set_aside_pages(struct kvm_module *mod, struct mm *mm,
-			    struct page *const *pages, size_t n)
+void kvm_pv_set_aside_page(struct kvm_module *mod, struct mm *mm,
+			   struct page *page)
 {
+	struct mm_world *world = mod->world;
 	struct mm_context *mc = mm_context(mm);
-	size_t i = 0, set = 0;
+	struct mm_deferred_chunk *chunk;
+	struct page *cpage;
 
-	while (i < n) {
-		struct mm_deferred_chunk *chunk;
-		struct page *cpage;
-		size_t k = 0;
-
-		lpv_mutex_lock(&mc->deferred_lock);
-		chunk = mc->deferred_list;
-		if (chunk) {
-			k = MM_DEFERRED_CHUNK_MAX - chunk->count;
-			if (k > n - i)
-				k = n - i;
-			for (size_t j = i; j < i + k; j++) {
-				page_get(pages[j]);
-				chunk->pfns[chunk->count++] =
-					mm_page_to_pfn(mod->world, pages[j]);
-			}
-			/* Before the unlock: the thread may drain the chunk
-			 * at once, and frees them as pending. */
-			mm_page_set_use_bulk(mod->world, pages + i, k,
-					     PAGE_USE_PENDING);
-			mc->deferred_pages += k;
-		}
+	page_get(page);
+	lpv_mutex_lock(&mc->deferred_lock);
+	chunk = mc->deferred_list;
+	if (chunk && chunk->count < MM_DEFERRED_CHUNK_MAX) {
+		chunk->pfns[chunk->count++] = mm_page_to_pfn(world, page);
+		/* Before the unlock: the thread may drain the chunk at once
+		 * and frees the page as pending (still charged). */
+		mm_page_set_use(world, page, PAGE_USE_PENDING);
+		mc->deferred_pages++;
 		lpv_mutex_unlock(&mc->deferred_lock);
-		i += k;
-		set += k;
-		if (i == n)
-			break;
-
-		if (kvm_uv_export_owned(mod, pages[i++]) == 0)
-			kvm_stat_inc(mod, set_aside_exports);
-		if (mm_page_alloc(mod->world, MM_GFP_NOMEMALLOC | MM_GFP_NOWARN,
-				  mm_memcg(mm), &cpage))
-			continue;	/* the next page tries again */
-		chunk = mm_page_host(mod->world, cpage);
-		chunk->count = 0;
-		lpv_mutex_lock(&mc->deferred_lock);
-		chunk->next = mc->deferred_list;
-		mc->deferred_list = chunk;
-		lpv_mutex_unlock(&mc->deferred_lock);
+		kvm_stat_inc(mod, set_aside_pages);
+		return;
 	}
-	kvm_stat_add(mod, set_aside_pages, set);
+	lpv_mutex_unlock(&mc->deferred_lock);
+
+	if (kvm_uv_export_owned(mod, page) == 0) {
+		kvm_stat_inc(mod, set_aside_exports);
+	} else {
+		/* The UV may still own it: never reuse it. */
+		mm_page_leak(world, page, MM_LEAK_export_failed);
+	}
+	mm_page_put(world, page);	/* the mapping still holds one */
+	if (mm_page_alloc(world, MM_GFP_ATOMIC | MM_GFP_NOMEMALLOC |
+			  MM_GFP_NOWARN, NULL, &cpage))
+		return;
+	chunk = mm_page_host(world, cpage);
+	chunk->count = 0;
+	lpv_mutex_lock(&mc->deferred_lock);
+	chunk->next = mc->deferred_list;
+	mc->deferred_list = chunk;
+	lpv_mutex_unlock(&mc->deferred_lock);
 }
 
-/* ---- LAZY: the OOM notifier ---- */
+/* ---- LAZY: the OOM notifier (v2 patch 12) ---- */
 
 /*
- * An allocation is about to OOM while this cleanup drains pages: wait a
- * little for it (instead of killing), unless enough was freed already.
- * The wait ends early when the cleanup reports progress.
+ * An allocation is about to OOM (global OOM only) while this cleanup
+ * drains the deferred list.  As v2: unless more than oom_enough_pages
+ * (1024) were freed already in this pass, sleep oom_wait_ms (msleep(20):
+ * a real, unconditional sleep -- it is the mechanism, not a stand-in for
+ * work) and report what the cleanup freed meanwhile.
  */
 static int kvm_pv_oom_notify(void *ctx, unsigned long *freed)
 {
 	struct pv_deferred *priv = ctx;
 	struct kvm_module *mod = priv->mod;
-	uint64_t before, after, deadline;
+	uint64_t before, after;
 
-	if (*freed >= mod->params.oom_enough_pages)
+	if (*freed > mod->params.oom_enough_pages) {
+		kvm_stat_inc(mod, oom_notifier_skips);
 		return 0;
+	}
 	before = atomic_load_acquire(&priv->n_pages_freed);
-	deadline = lpv_now_ns() + mod->params.oom_wait_ms * 1000000ULL;
-	atomic_add_relaxed(&priv->oom_waiters, 1);	/* frees come early */
-	lpv_mutex_lock(&priv->progress_lock);
-	while (atomic_load_acquire(&priv->n_pages_freed) == before &&
-	       lpv_cond_wait_until(&priv->progress, &priv->progress_lock,
-				   deadline))
-		;
-	lpv_mutex_unlock(&priv->progress_lock);
-	atomic_sub_relaxed(&priv->oom_waiters, 1);
+	if (mod->hooks.oom_sleep)
+		mod->hooks.oom_sleep(mod->hooks.ctx,
+				     mod->params.oom_wait_ms * 1000000ULL);
+	else
+		lpv_sleep_ns(mod->params.oom_wait_ms * 1000000ULL);
 	after = atomic_load_acquire(&priv->n_pages_freed);
 	*freed += after - before;
 	kvm_stat_inc(mod, oom_notifier_waits);
@@ -247,65 +257,60 @@ static int kvm_pv_oom_notify(void *ctx, unsigned long *freed)
 	return 0;
 }
 
-static void kvm_pv_progress(struct pv_deferred *priv, uint64_t pages)
-{
-	atomic_add_relaxed(&priv->n_pages_freed, pages);
-	lpv_mutex_lock(&priv->progress_lock);
-	lpv_cond_broadcast(&priv->progress);
-	lpv_mutex_unlock(&priv->progress_lock);
-}
-
 /* ---- LAZY: the cleanup thread ---- */
 
 /*
- * Pages destroyed between two progress reports (and yields): a whole chunk,
- * v2's unit, and one host-view unprotect batch (at 64 pages a group, the
- * process_madvise of each batch cost ~50 ns more per page here).  A group
- * ends early when an allocation waits in our OOM notifier, so that the
- * waiter gets memory after one more destroy however slow destroys are --
- * v2 reported once per chunk, which can outlast the notifier's whole wait
- * (and then the OOM killer runs after all).
+ * Destroy one set-aside page whose config has no CPUs.  A destroy that
+ * fails (a CPU the UV still counts, because its destroy failed) is
+ * followed by an export: Linux would free the page still secure and its
+ * next user's 0x3d would export it; here a secure frame never reaches
+ * the free list, so the export is done now.  If that fails too, the frame
+ * is leaked on purpose.
  */
-#define KVM_DRAIN_GROUP MM_DEFERRED_CHUNK_MAX
-_Static_assert(KVM_DRAIN_GROUP <= HW_UNPROTECT_BATCH,
-	       "a drain group is one unprotect batch");
+static void kvm_pv_dispose_page(struct kvm_module *mod, struct page *page)
+{
+	if (kvm_uv_destroy_owned(mod, page) == 0)
+		return;
+	if (kvm_uv_export_owned(mod, page) == 0)
+		return;
+	mm_page_leak(mod->world, page, MM_LEAK_destroy_failed);
+}
 
-/* Destroy the set-aside pages of one chunk and free them and the chunk;
- * @priv (may be NULL) hears about the progress. */
+_Static_assert(MM_DEFERRED_CHUNK_MAX <= HW_UNPROTECT_BATCH,
+	       "a chunk's pages fit one unprotect batch");
+
+/*
+ * v2's drain of one chunk (s390_uv_destroy_pfns): destroy each page and
+ * drop the reference that kept it, free the chunk page, then count
+ * count + 1 pages freed -- once per chunk, after the whole chunk, which
+ * is all the OOM notifier sees.  The host-view guards of the chunk's
+ * frames are lifted in one batch before they are freed (emulation work,
+ * not modelled firmware work).  @priv may be NULL (synchronous fallback).
+ */
 static void kvm_pv_drain_chunk(struct kvm_module *mod, struct pv_deferred *priv,
 			       struct mm_deferred_chunk *chunk)
 {
 	struct mm_world *world = mod->world;
 	struct page *cpage = mm_pfn_to_page(world,
 		hw_host_addr_to_pfn(mod->hw, chunk));
+	struct page *pages[MM_DEFERRED_CHUNK_MAX];
+	struct hw_unprotect_batch batch;
+	uint32_t n = chunk->count;
 
-	for (uint32_t i = 0, n; i < chunk->count; i += n) {
-		uint32_t max = chunk->count - i < KVM_DRAIN_GROUP ?
-			       chunk->count - i : KVM_DRAIN_GROUP;
-		struct hw_unprotect_batch batch;
-		struct page *pages[KVM_DRAIN_GROUP];
-
-		/* The config has no CPUs: destroy works.  A failure leaves
-		 * PG_arch_1 and the mm leaks the frame instead of freeing. */
-		hw_unprotect_batch_begin(mod->hw, &batch);
-		for (n = 0; n < max;) {
-			pages[n] = mm_pfn_to_page(world, chunk->pfns[i + n]);
-			ignore_result(kvm_uv_destroy_owned(mod, pages[n]));
-			n++;
-			if (priv && atomic_load_relaxed(&priv->oom_waiters))
-				break;
-		}
-		hw_unprotect_batch_end(&batch);	/* before they are freed */
-		mm_page_put_bulk(world, pages, n);	/* our refs: frees them,
-							 * pending -> free */
-		if (priv)
-			kvm_pv_progress(priv, n);
-		sched_yield();
+	if (mod->hooks.before_chunk)
+		mod->hooks.before_chunk(mod->hooks.ctx, n);
+	hw_unprotect_batch_begin(mod->hw, &batch);
+	for (uint32_t i = 0; i < n; i++) {
+		pages[i] = mm_pfn_to_page(world, chunk->pfns[i]);
+		kvm_pv_dispose_page(mod, pages[i]);
 	}
+	hw_unprotect_batch_end(&batch);		/* before they are freed */
+	mm_page_put_bulk(world, pages, n);	/* pending -> free */
 	mm_page_put(world, cpage);
-	kvm_stat_add(mod, deferred_pages_freed, chunk->count + 1ULL);
+	kvm_stat_add(mod, deferred_pages_freed, n + 1ULL);
 	if (priv)
-		kvm_pv_progress(priv, 1);
+		atomic_add_relaxed(&priv->n_pages_freed, n + 1ULL);
+	sched_yield();
 }
 
 /* Drain the mm's whole deferred list (the config owning it has no CPUs). */
@@ -338,6 +343,8 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 	bool notifier = false;
 	uint16_t rc, rrc;
 
+	if (mod->hooks.thread_start)
+		mod->hooks.thread_start(mod->hooks.ctx);
 	if (mod->params.oom_notifier) {
 		priv->oom_nb = (struct oom_notifier){
 			.fn = kvm_pv_oom_notify,
@@ -351,10 +358,11 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 		ignore_result(oom_notifier_unregister(mod->world, &priv->oom_nb));
 
 	if (priv->has_mm) {
-		/* Stop early once ours is the last user: exit_mmap will
-		 * then export what is left, synchronously, in this thread. */
-		ignore_result(kvm_uv_destroy_range_users(mod, priv->mm, priv->start,
-							 priv->end, 1));
+		/* The whole user address space; stop early once ours is the
+		 * last user: exit_mmap will then export what is left,
+		 * synchronously, in this thread. */
+		ignore_result(kvm_uv_destroy_range_users(mod, priv->mm, 0,
+							 MM_TASK_SIZE, 1));
 		if (mm_users(priv->mm) == 1) {
 			mm_mmap_write_lock(priv->mm);
 			WRITE_ONCE(mc->pv_sync_destroy, true);
@@ -366,8 +374,6 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 	lpv_trace("PV DESTROY VM DEFERRED DONE: handle %llx rc %x rrc %x",
 		  (unsigned long long)priv->vm.handle, rc, rrc);
 	mmdrop(priv->mm);
-	lpv_cond_deinit(&priv->progress);
-	lpv_mutex_deinit(&priv->progress_lock);
 	free(priv);
 
 	lpv_mutex_lock(&mod->cleanup_lock);
@@ -403,9 +409,10 @@ static int kvm_pv_start_thread(struct pv_deferred *priv)
 }
 
 /*
- * kvm_s390_destroy_lower_2g: destroy the guest's low clear_low bytes now,
- * synchronously -- the prefix pages (lowcore) of the next guest live there
- * and must be importable at once.  The CPUs are gone, so destroy works.
+ * kvm_s390_clear_2g (v2) / kvm_s390_destroy_lower_2g (6.2): destroy the
+ * present pages of the guest's memory below clear_low now, synchronously
+ * -- the prefix pages (lowcore) of the next guest live there and must be
+ * importable at once.  The CPUs are gone, so destroy works.
  */
 static int kvm_destroy_lower(struct kvm *kvm)
 {
@@ -442,12 +449,12 @@ int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 		goto sync_count;
 	priv->mod = mod;
 	priv->mm = kvm->mm;
-	kvm_guest_range(kvm, &priv->start, &priv->end);
 	mmgrab(kvm->mm);
 	if (mmget_not_zero(kvm->mm)) {
 		priv->has_mm = true;
 		ret = kvm_destroy_lower(kvm);
-		if (ret || gmap_replace_asce(kvm->gmap, &old))
+		/* v2 replaced segment-table ASCEs too (guests of any size). */
+		if (ret || gmap_replace_asce(kvm->gmap, true, &old))
 			goto undo;
 	} else {
 		bool empty;
@@ -462,8 +469,6 @@ int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 		kvm->gmap->table = NULL;
 	}
 	priv->vm.old_table = old;
-	lpv_mutex_init(&priv->progress_lock);
-	lpv_cond_init(&priv->progress);
 	kvm_pv_take_vm(kvm, &priv->vm);
 	lpv_trace("PV DESTROY VM DEFERRED: handle %llx has_mm %d",
 		  (unsigned long long)priv->vm.handle, priv->has_mm);
@@ -493,18 +498,20 @@ sync:
 	/* Pages set aside at exit (a shutdown that could not defer): destroy
 	 * them here, or they would stay pending forever. */
 	kvm_pv_drain_deferred(mod, kvm->mm, NULL);
-	return kvm_pv_deinit_vm(kvm, rc, rrc);
+	/* v2's deinit_vm_now: memory first. */
+	return kvm_pv_deinit_vm_order(kvm, false, rc, rrc);
 }
 
 /* ---- ASYNC ---- */
 
 /*
- * The mmu-notifier release: the last user of the mm is gone and exit_mmap
- * is about to unmap everything.  Destroy the CPUs so the teardown can
- * destroy pages instead of exporting them, and with DESTROY_SEC_CONF_FAST
- * end the configuration at once (its pages are then destroyed one by one
- * by the unmap; protected_count stays up until the VM teardown disposes of
- * the leftover, so the unmap still treats the mm as protected).  No lock:
+ * The mmu-notifier release (6.0 on, every protected VM): the last user of
+ * the mm is gone and exit_mmap is about to unmap everything.  Destroy the
+ * CPUs so the unmap's destroy-page calls work instead of falling back to
+ * export; from 6.2 (ASYNC), with DESTROY_SEC_CONF_FAST, also end the
+ * configuration at once (its pages are then destroyed one by one by the
+ * unmap; protected_count stays up until the VM teardown disposes of the
+ * leftover, so the unmap still treats the mm as protected).  No lock:
  * this is the last thread of the last user (kvm->lock may even be held by
  * the caller of the final mmput).
  */
@@ -519,13 +526,13 @@ static void kvm_pv_mmu_release(struct mmu_notifier *mn, struct mm *mm)
 	struct pv_vm_to_be_destroyed *vm;
 	uint16_t rc, rrc;
 
+	(void)mm;
 	if (!kvm->pv.handle)
 		return;
+	kvm_stat_inc(mod, mmu_releases);
 	if (kvm_pv_cpus_from_pv(kvm, &rc, &rrc))
-		return;		/* pages will be exported */
-	__atomic_store_n(&mm_context(mm)->pv_teardown, KVM_TEARDOWN_DESTROY,
-			 __ATOMIC_RELEASE);
-	if (!mod->has_fast)
+		return;		/* the unmap's destroys fall back to export */
+	if (kvm->mode != KVM_DESTROY_ASYNC || !mod->has_fast)
 		return;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
@@ -606,10 +613,10 @@ int kvm_pv_async_prepare(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	ret = kvm_pv_cpus_from_pv(kvm, rc, rrc);
 	if (ret)
 		return ret;
-	/* kvm_s390_pv_set_aside */
+	/* kvm_s390_pv_set_aside: one set-aside VM at a time, and no
+	 * segment-table ASCE (the 2023 rule; the VMM then uses DISABLE). */
 	if (kvm->set_aside)
 		return -EINVAL;
-	/* A segment-table ASCE cannot be replaced safely (2023 fix). */
 	if (gmap_is_small(kvm->gmap))
 		return -EINVAL;
 	vm = calloc(1, sizeof(*vm));
@@ -622,7 +629,7 @@ int kvm_pv_async_prepare(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 			return ret;
 		}
 	} else {
-		ret = gmap_replace_asce(kvm->gmap, &vm->old_table);
+		ret = gmap_replace_asce(kvm->gmap, false, &vm->old_table);
 		if (ret) {
 			free(vm);
 			return ret;
@@ -642,18 +649,16 @@ int kvm_pv_async_perform(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 {
 	struct kvm_module *mod = kvm->mod;
 	struct pv_vm_to_be_destroyed *vm;
-	uintptr_t start, end;
 	int ret;
 
 	lpv_mutex_lock(&kvm->lock);
 	vm = kvm->set_aside;
 	kvm->set_aside = NULL;
-	if (vm)
-		kvm_guest_range(kvm, &start, &end);
 	lpv_mutex_unlock(&kvm->lock);
 	if (!vm)
 		return -EINVAL;
-	ret = kvm_uv_destroy_range(mod, kvm->mm, start, end, true);
+	/* The whole user address space, interruptibly. */
+	ret = kvm_uv_destroy_range(mod, kvm->mm, 0, MM_TASK_SIZE, true);
 	if (ret == -EINTR) {
 		/* Killed: the VM teardown will finish it. */
 		lpv_mutex_lock(&kvm->lock);
@@ -742,11 +747,8 @@ int kvm_pv_deinit_cleanup_all_locked(struct kvm *kvm, uint16_t *rc,
 		need_zap = true;
 	}
 	if (need_zap && mmget_not_zero(kvm->mm)) {
-		uintptr_t start, end;
-
-		kvm_guest_range(kvm, &start, &end);
-		ignore_result(kvm_uv_destroy_range(mod, kvm->mm, start, end,
-						   false));
+		ignore_result(kvm_uv_destroy_range(mod, kvm->mm, 0,
+						   MM_TASK_SIZE, false));
 		mmput(kvm->mm);
 	}
 	atomic_sub_relaxed(&mc->protected_count, 1);

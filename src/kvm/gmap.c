@@ -8,8 +8,11 @@
  * configuration, so a reboot that keeps the old configuration alive (lazy,
  * async) must give the new guest a *copy* of the table (gmap_replace_asce),
  * and a table whose configuration could not be destroyed is leaked, never
- * reused.  Small guests (< 2 GiB) get a segment-table ASCE, which cannot be
- * replaced safely (the 2023 fix): replacement refuses them.
+ * reused.  Small guests (< 2 GiB) get a segment-table ASCE.  Linux refuses
+ * to replace one since 2023 (its host-to-guest map points into the segment
+ * table, which a copy would leave stale); v2 did not check, and here the
+ * lower levels are the host's own page tables, so a copy is safe: the
+ * caller says whether to refuse (every mode but lazy does).
  *
  * Threads: translation runs on vCPU threads and in the UV's translator
  * (any thread) and reads the current table with acquire loads, no lock;
@@ -141,13 +144,12 @@ bool gmap_is_small(const struct gmap *gmap)
 	return gmap->shift == GMAP_SEGMENT_SHIFT;
 }
 
-int gmap_replace_asce(struct gmap *gmap, struct page **old)
+int gmap_replace_asce(struct gmap *gmap, bool segment_ok, struct page **old)
 {
 	struct page *table;
 	int ret;
 
-	/* A segment-table ASCE cannot be replaced safely (2023 fix). */
-	if (gmap_is_small(gmap))
+	if (gmap_is_small(gmap) && !segment_ok)
 		return -EINVAL;
 	ret = gmap_table_alloc(gmap, &table);
 	if (ret)

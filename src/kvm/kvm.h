@@ -46,8 +46,6 @@ struct kvm_vcpu;
  * Module parameters (one table, environment overrides LAZYPV_KVM_*):
  *   lazy_destroy   v2 lazy destroy allowed (0: fall back to sync)
  *   async_destroy  merged async cleanup allowed (0: fall back to sync)
- *   sync_order     synchronous teardown order: 0 = memory first (walk, then
- *                  DESTROY_SEC_CONF: pre-6.0), 1 = config first (6.0+)
  *   clear_low      bytes destroyed synchronously at a lazy/async reboot
  *                  (the reference's 2 GiB)
  *   gather_pages   pages gathered per batch of a range walk (32)
@@ -57,8 +55,6 @@ struct kvm_vcpu;
 	  "lazy destroy (seed v2) allowed; 0 falls back to sync")	\
 	X(async_destroy, "LAZYPV_KVM_ASYNC_DESTROY", 1, 0, 1, false,	\
 	  "asynchronous cleanup (6.2) allowed; 0 falls back to sync")	\
-	X(sync_order, "LAZYPV_KVM_SYNC_ORDER", 1, 0, 1, false,	\
-	  "sync teardown: 0 = memory first (pre-6.0), 1 = config first") \
 	X(clear_low, "LAZYPV_KVM_CLEAR_LOW", 2ULL << 30, 0, 1ULL << 40, true, \
 	  "guest memory destroyed synchronously at a deferred reboot")	\
 	X(gather_pages, "LAZYPV_KVM_GATHER_PAGES", 32, 1, 4096, false,	\
@@ -66,9 +62,9 @@ struct kvm_vcpu;
 	X(oom_notifier, "LAZYPV_KVM_OOM_NOTIFIER", 1, 0, 1, false,	\
 	  "lazy destroy registers its OOM notifier (v2 patch 12)")	\
 	X(oom_wait_ms, "LAZYPV_KVM_OOM_WAIT_MS", 20, 0, 10000, false,	\
-	  "how long the OOM notifier waits for the cleanup (v2: 20 ms)") \
+	  "how long the OOM notifier sleeps (v2: msleep(20))")		\
 	X(oom_enough_pages, "LAZYPV_KVM_OOM_ENOUGH", 1024, 0, 1ULL << 40, false, \
-	  "the notifier does not wait once this many pages were freed")
+	  "the notifier returns at once when more than this was freed")
 
 struct kvm_params {
 #define KVM_OPTION_FIELD(name, env, def, min, max, size, desc) uint64_t name;
@@ -98,22 +94,36 @@ struct uv *kvm_module_uv(const struct kvm_module *mod);
 
 /*
  * How a VM's protected guests are torn down (per VM, chosen before
- * KVM_PV_ENABLE, like QEMU choosing async teardown):
- *   SYNC   before the series: DISABLE walks and destroys everything, exit
- *          exports every page;
- *   LAZY   the seed (v2): DISABLE hands the old config to a cleanup kernel
- *          thread; exit_mmap sets secure pages aside for it; an OOM
- *          notifier makes allocations wait for the cleanup;
- *   ASYNC  merged (6.2): the VMM drives ASYNC_CLEANUP_PREPARE/PERFORM from
- *          its own thread; the mmu-notifier release destroys the CPUs (and
- *          fast-destroys the config) so exit_mmap destroys, not exports.
+ * KVM_PV_ENABLE, like the kernel and QEMU a VM runs on).  Each reference
+ * mode does the work of the real system, in its order:
+ *   SYNC     before the series (Linux 5.x): DISABLE walks the address
+ *            space destroying every present page, then DESTROY_SEC_CONF
+ *            (memory first); exit_mmap exports every present page;
+ *   SYNC_60  Linux 6.0: DESTROY_SEC_CONF first, then the walk (config
+ *            first); an mmu-notifier release destroys the CPUs at exit so
+ *            exit_mmap destroys pages (export only if that fails);
+ *   LAZY     the seed (v2): DISABLE hands the old config to a cleanup
+ *            kernel thread; exit_mmap sets every present page aside for
+ *            it; an OOM notifier makes allocations wait for the cleanup;
+ *   ASYNC    merged (6.2 + QEMU 8): the VMM drives ASYNC_CLEANUP_PREPARE/
+ *            PERFORM from its own thread; 6.0's release and unmap as above,
+ *            plus DESTROY_SEC_CONF_FAST where the UV has it.
  */
+#define KVM_DESTROY_MODES(X)						\
+	X(SYNC, "sync", "before the series: memory first, export at exit") \
+	X(SYNC_60, "sync-6.0", "Linux 6.0: config first, destroy at exit") \
+	X(LAZY, "lazy", "the seed (v2): cleanup kernel threads")	\
+	X(ASYNC, "async", "Linux 6.2 + QEMU 8: asynchronous cleanup")
+
 enum kvm_destroy_mode {
-	KVM_DESTROY_SYNC = 0,
-	KVM_DESTROY_LAZY,
-	KVM_DESTROY_ASYNC,
+#define KVM_DESTROY_ENUM(id, name, desc) KVM_DESTROY_##id,
+	KVM_DESTROY_MODES(KVM_DESTROY_ENUM)
+#undef KVM_DESTROY_ENUM
+	KVM_DESTROY_NR_MODES,
 };
 const char *kvm_destroy_mode_name(enum kvm_destroy_mode mode);
+/* The mode called @name, or -EINVAL. */
+int kvm_destroy_mode_parse(const char *name);
 
 /*
  * rrc reported with rc UVC_RC_EXECUTED when KVM answers a teardown command
@@ -134,9 +144,11 @@ int kvm_create_vm(struct kvm_module *mod, struct task *owner,
 int kvm_set_memory(struct kvm *kvm, uint64_t guest_len,
 		   uintptr_t uaddr) __must_check;
 /*
- * Select the teardown design; returns the one in effect: the fences
- * (lazy_destroy=0, async_destroy=0) fall back to SYNC.  -EBUSY (as a
- * negative value) once the VM is protected.
+ * Select the teardown design; returns the one in effect: the fences fall
+ * back to what that kernel does without the feature -- lazy_destroy=0 to
+ * SYNC (v2's memory-first deinit_vm_now), async_destroy=0 to SYNC_60 (a
+ * 6.2 kernel's KVM_PV_DISABLE).  -EBUSY (as a negative value) once the VM
+ * is protected.
  */
 int kvm_set_destroy_mode(struct kvm *kvm, enum kvm_destroy_mode mode);
 enum kvm_destroy_mode kvm_destroy_mode(const struct kvm *kvm);
@@ -160,6 +172,22 @@ void kvm_destroy_vm(struct kvm *kvm);
  * has finished.  kvm_module_destroy() does it too.
  */
 void kvm_module_drain(struct kvm_module *mod);
+/*
+ * Seams for tests that must drive an interleaving instead of hoping for
+ * one (NULL members: the real behaviour).  A lazy cleanup thread calls
+ * thread_start first thing, and before_chunk before it drains a chunk of
+ * @count pages (either may block: a gate); oom_sleep replaces the lazy
+ * OOM notifier's msleep(oom_wait_ms).  Set while no cleanup thread runs.
+ */
+struct kvm_test_hooks {
+	void (*thread_start)(void *ctx);
+	void (*before_chunk)(void *ctx, unsigned int count);
+	void (*oom_sleep)(void *ctx, uint64_t ns);
+	void *ctx;
+};
+void kvm_module_set_test_hooks(struct kvm_module *mod,
+			       const struct kvm_test_hooks *hooks);
+
 /* Cleanup threads running now. */
 unsigned int kvm_module_cleanups_running(struct kvm_module *mod);
 struct mm *kvm_mm(const struct kvm *kvm);
@@ -314,11 +342,13 @@ bool kvm_guest_is_protected(const struct kvm_vcpu *vcpu);
 	X(deferred_starts, "cleanup threads started (lazy)")		\
 	X(deferred_pages_freed, "pages freed by cleanup threads (lazy)") \
 	X(oom_notifier_waits, "OOM notifier waits for the cleanup")	\
+	X(oom_notifier_skips, "OOM notifier calls that did not wait")	\
 	X(oom_notifier_freed, "pages the OOM notifier saw freed")	\
 	X(async_prepares, "ASYNC_CLEANUP_PREPARE successes")		\
 	X(async_performs, "ASYNC_CLEANUP_PERFORM completions")		\
 	X(async_interrupted, "PERFORMs interrupted: leftover queued")	\
 	X(fast_destroys, "DESTROY_SEC_CONF_FAST successes")		\
+	X(mmu_releases, "mmu-notifier releases of a protected VM")	\
 	X(leftovers_disposed, "set-aside/leftover configs disposed")	\
 	X(sync_fallbacks, "deferred teardowns that fell back to sync")
 

@@ -70,8 +70,18 @@ struct pv_vm_to_be_destroyed {
 enum kvm_pv_teardown {
 	KVM_TEARDOWN_EXPORT = 0,	/* sync: export (content kept) */
 	KVM_TEARDOWN_SET_ASIDE,		/* lazy: deferred list for the thread */
-	KVM_TEARDOWN_DESTROY,		/* async: CPUs gone, destroy else export */
+	KVM_TEARDOWN_DESTROY,		/* 6.0 on: destroy, else export */
 };
+
+static inline enum kvm_pv_teardown kvm_pv_teardown_of(enum kvm_destroy_mode m)
+{
+	switch (m) {
+	case KVM_DESTROY_LAZY: return KVM_TEARDOWN_SET_ASIDE;
+	case KVM_DESTROY_SYNC_60:
+	case KVM_DESTROY_ASYNC: return KVM_TEARDOWN_DESTROY;
+	default: return KVM_TEARDOWN_EXPORT;
+	}
+}
 
 struct kvm_pv {
 	uint64_t handle;		/* 0: not protected */
@@ -120,6 +130,7 @@ struct kvm_module {
 	struct kvm_stor uv_stor;	/* donated at INIT_UV */
 	bool has_misc, has_fast;
 	int nr_vms;			/* atomic */
+	struct kvm_test_hooks hooks;	/* set while no cleanup runs */
 	/* lazy cleanup threads: cleanup_lock protects the count */
 	struct lpv_mutex cleanup_lock;
 	struct lpv_cond cleanup_done;
@@ -152,8 +163,10 @@ int gmap_translate(struct gmap *gmap, uint64_t gaddr,
 		   uintptr_t *uaddr) __must_check;
 /* Copy the table into fresh frames and switch to it; the old table is
  * returned, unlisted (its owner decides: free or leak).  -EINVAL for a
- * segment-table ASCE (small guests), -ENOMEM. */
-int gmap_replace_asce(struct gmap *gmap, struct page **old) __must_check;
+ * segment-table ASCE (small guests) unless @segment_ok (v2 had no such
+ * refusal; see gmap.c), -ENOMEM. */
+int gmap_replace_asce(struct gmap *gmap, bool segment_ok,
+		      struct page **old) __must_check;
 uint64_t gmap_asce(struct gmap *gmap);
 bool gmap_is_small(const struct gmap *gmap);
 
@@ -174,10 +187,11 @@ int kvm_export_gaddr(struct kvm *kvm, uint64_t gaddr) __must_check;
 int kvm_uv_destroy_owned(struct kvm_module *mod, struct page *page) __must_check;
 int kvm_uv_export_owned(struct kvm_module *mod, struct page *page) __must_check;
 /*
- * The batched range walk (s390_uv_destroy_range): destroy every page of
- * [start, end) that may be secure, gather_pages at a time, yielding
- * between batches.  Interruptible: -EINTR once the calling task has a
- * fatal signal pending.
+ * The batched range walk (s390_uv_destroy_range): one destroy UVC for
+ * every present page of [start, end) (the VMAs in it; callers pass the
+ * whole user address space, 0 .. MM_TASK_SIZE, as the kernel does),
+ * gather_pages at a time, yielding between batches.  Interruptible:
+ * -EINTR once the calling task has a fatal signal pending.
  */
 int kvm_uv_destroy_range(struct kvm_module *mod, struct mm *mm,
 			 uintptr_t start, uintptr_t end,
@@ -192,6 +206,10 @@ int kvm_pgm_3f(void *ctx, const struct hw_pgm_info *info);
 
 /* pv.c */
 int kvm_pv_init_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_check;
+/* Synchronous teardown, CPUs gone: memory first or config first. */
+int kvm_pv_deinit_vm_order(struct kvm *kvm, bool config_first, uint16_t *rc,
+			   uint16_t *rrc) __must_check;
+/* ... in the order of the VM's mode (SYNC, LAZY: memory first). */
 int kvm_pv_deinit_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_check;
 int kvm_pv_cpus_from_pv(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_check;
 int kvm_pv_create_cpu(struct kvm_vcpu *vcpu, uint16_t *rc,
@@ -203,10 +221,10 @@ void kvm_pv_deinit_cleanup_all(struct kvm *kvm);
 /* v2: deferred teardown of the running config (DISABLE, VM teardown). */
 int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc,
 			      uint16_t *rrc) __must_check;
-/* v2: the unmap hook's set-aside path (uv_destroy_page_lazy), per table:
- * @pages are secure (PG_arch_1). */
-void kvm_pv_set_aside_pages(struct kvm_module *mod, struct mm *mm,
-			    struct page *const *pages, size_t n);
+/* v2: the unmap hook's set-aside path (uv_destroy_page_lazy), one present
+ * page of a protected mm at a time. */
+void kvm_pv_set_aside_page(struct kvm_module *mod, struct mm *mm,
+			   struct page *page);
 int kvm_pv_async_prepare(struct kvm *kvm, uint16_t *rc,
 			 uint16_t *rrc) __must_check;
 int kvm_pv_async_perform(struct kvm *kvm, uint16_t *rc,

@@ -112,7 +112,7 @@ int kvm_pv_destroy_conf(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 		struct page *old = NULL;
 		struct kvm_stor table;
 
-		if (gmap_replace_asce(kvm->gmap, &old) == 0) {
+		if (gmap_replace_asce(kvm->gmap, false, &old) == 0) {
 			table = (struct kvm_stor){ old, GMAP_TABLE_FRAMES };
 			kvm_stor_leak(mod, &table, MM_LEAK_conf_destroy_failed);
 		} else {
@@ -128,38 +128,51 @@ int kvm_pv_destroy_conf(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 
 /*
  * Synchronous teardown of the running configuration; its CPUs are gone.
- *   memory first (pre-6.0): walk the address space destroying every page
- *     (destroy works: no CPUs), then DESTROY_SEC_CONF;
- *   config first (6.0+): DESTROY_SEC_CONF cleans the memory itself, then
- *     the walk only clears the PG_arch_1 the pages still carry.
+ * The walk covers the whole user address space (0 .. MM_TASK_SIZE), one
+ * destroy UVC per present PTE, as s390_reset_acc / s390_uv_destroy_range
+ * do; without an address space (shutdown: exit_mmap already ran) there is
+ * nothing to walk.
+ *   memory first (before the series, and v2's fenced deinit_vm_now): the
+ *     walk destroys every secure page (destroy works: no CPUs), then
+ *     DESTROY_SEC_CONF;
+ *   config first (Linux 6.0 on): DESTROY_SEC_CONF cleans the memory
+ *     itself, then the walk's UVCs meet only non-secure pages.
  */
-int kvm_pv_deinit_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
+static void kvm_pv_walk_all(struct kvm *kvm)
 {
-	uintptr_t start, end;
+	if (mmget_not_zero(kvm->mm)) {
+		/* A failed walk (no memory for its batch) leaves pages that
+		 * DESTROY_SEC_CONF cleans, and the unmap hooks handle. */
+		ignore_result(kvm_uv_destroy_range(kvm->mod, kvm->mm, 0,
+						   MM_TASK_SIZE, false));
+		mmput(kvm->mm);
+	}
+}
+
+int kvm_pv_deinit_vm_order(struct kvm *kvm, bool config_first, uint16_t *rc,
+			   uint16_t *rrc)
+{
 	int ret;
 
 	lpv_mutex_assert_held(&kvm->lock);
 	*rc = *rrc = 0;
 	if (!kvm->pv.handle)
 		return 0;
-	kvm_guest_range(kvm, &start, &end);
-	if (kvm->mod->params.sync_order == 0) {
-		/* No address space left (shutdown): exit_mmap exported it. */
-		if (mmget_not_zero(kvm->mm)) {
-			/* A failed walk (no memory for its batch) leaves pages
-			 * for DESTROY_SEC_CONF, which cleans them anyway. */
-			ignore_result(kvm_uv_destroy_range(kvm->mod, kvm->mm,
-							   start, end, false));
-			mmput(kvm->mm);
-		}
-		return kvm_pv_destroy_conf(kvm, rc, rrc);
-	}
+	if (!config_first)
+		kvm_pv_walk_all(kvm);
 	ret = kvm_pv_destroy_conf(kvm, rc, rrc);
-	if (mmget_not_zero(kvm->mm)) {
-		ignore_result(kvm_uv_destroy_range(kvm->mod, kvm->mm, start, end, false));
-		mmput(kvm->mm);
-	}
+	if (config_first)
+		kvm_pv_walk_all(kvm);
 	return ret;
+}
+
+/* The synchronous teardown in the order of the VM's kernel. */
+int kvm_pv_deinit_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
+{
+	bool config_first = kvm->mode == KVM_DESTROY_SYNC_60 ||
+			    kvm->mode == KVM_DESTROY_ASYNC;
+
+	return kvm_pv_deinit_vm_order(kvm, config_first, rc, rrc);
 }
 
 int kvm_pv_init_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
@@ -175,7 +188,8 @@ int kvm_pv_init_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	int cc, ret;
 
 	*rc = *rrc = 0;
-	if (kvm->mode == KVM_DESTROY_ASYNC) {
+	/* 6.0 on: every protected VM registers the release notifier. */
+	if (kvm->mode == KVM_DESTROY_SYNC_60 || kvm->mode == KVM_DESTROY_ASYNC) {
 		ret = kvm_pv_mmu_notifier_register(kvm);
 		if (ret)
 			return ret;
@@ -224,13 +238,13 @@ int kvm_pv_init_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	ret = uv_config_set_translate(mod->uv, uvcb.guest_handle,
 				      kvm_uv_translate, kvm);
 	BUG_ON(ret);	/* the handle was just created */
-	/* What the final unmap does with this VM's pages. */
+	/* What the final unmap does with this VM's pages (the kernel's
+	 * ptep_get_and_clear_full): export before the series, set aside in
+	 * v2 (pv_sync_destroy when fenced), destroy-else-export from 6.0. */
 	mm_mmap_write_lock(kvm->mm);
 	mm_context(kvm->mm)->pv_sync_destroy = kvm->mode != KVM_DESTROY_LAZY;
 	__atomic_store_n(&mm_context(kvm->mm)->pv_teardown,
-			 kvm->mode == KVM_DESTROY_LAZY ? KVM_TEARDOWN_SET_ASIDE
-						       : KVM_TEARDOWN_EXPORT,
-			 __ATOMIC_RELEASE);
+			 kvm_pv_teardown_of(kvm->mode), __ATOMIC_RELEASE);
 	mm_mmap_write_unlock(kvm->mm);
 	kvm_stat_inc(mod, pv_enables);
 	return 0;
@@ -341,26 +355,39 @@ static int kvm_pv_enable(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 	if (ret)
 		return ret;
 	ret = kvm_pv_cpus_to_pv(kvm, &cmd->rc, &cmd->rrc);
-	if (ret)
+	if (!ret)
+		return 0;
+	/* v2 defers this teardown too (one of its three callers). */
+	if (kvm->mode == KVM_DESTROY_LAZY)
+		ignore_result(kvm_pv_deinit_vm_deferred(kvm, &drc, &drrc));
+	else
 		ignore_result(kvm_pv_deinit_vm(kvm, &drc, &drrc));
 	return ret;
 }
 
+/*
+ * KVM_PV_DISABLE: only for a VM running a protected guest.  If a CPU
+ * cannot be destroyed, destroying the VM would fail too: stop there and
+ * report that CPU's rc/rrc (every mode).  Then the mode's teardown: v2's
+ * deferred one, 6.2's cleanup of everything, or the synchronous one.
+ */
 static int kvm_pv_disable(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 {
 	int ret;
 
-	if (!kvm->pv.handle && !(kvm->set_aside || kvm->need_cleanup))
+	if (!kvm->pv.handle)
 		return -EINVAL;
-	if (kvm->mode == KVM_DESTROY_ASYNC)
-		return kvm_pv_deinit_cleanup_all_locked(kvm, &cmd->rc, &cmd->rrc);
-	/* If a CPU cannot be destroyed, destroying the VM would fail too. */
 	ret = kvm_pv_cpus_from_pv(kvm, &cmd->rc, &cmd->rrc);
 	if (ret)
 		return ret;
-	if (kvm->mode == KVM_DESTROY_LAZY)
+	switch (kvm->mode) {
+	case KVM_DESTROY_LAZY:
 		return kvm_pv_deinit_vm_deferred(kvm, &cmd->rc, &cmd->rrc);
-	return kvm_pv_deinit_vm(kvm, &cmd->rc, &cmd->rrc);
+	case KVM_DESTROY_ASYNC:
+		return kvm_pv_deinit_cleanup_all_locked(kvm, &cmd->rc, &cmd->rrc);
+	default:
+		return kvm_pv_deinit_vm(kvm, &cmd->rc, &cmd->rrc);
+	}
 }
 
 static int kvm_pv_set_sec_parms(struct kvm *kvm, struct kvm_pv_cmd *cmd)
@@ -533,13 +560,13 @@ int kvm_set_destroy_mode(struct kvm *kvm, enum kvm_destroy_mode mode)
 	const struct kvm_params *p = &kvm->mod->params;
 	int ret;
 
-	if (mode != KVM_DESTROY_SYNC && mode != KVM_DESTROY_LAZY &&
-	    mode != KVM_DESTROY_ASYNC)
+	if ((unsigned int)mode >= KVM_DESTROY_NR_MODES)
 		return -EINVAL;
-	/* The fences: the module parameters fall back to sync. */
-	if ((mode == KVM_DESTROY_LAZY && !p->lazy_destroy) ||
-	    (mode == KVM_DESTROY_ASYNC && !p->async_destroy))
+	/* The fences: what that kernel does without the feature. */
+	if (mode == KVM_DESTROY_LAZY && !p->lazy_destroy)
 		mode = KVM_DESTROY_SYNC;
+	if (mode == KVM_DESTROY_ASYNC && !p->async_destroy)
+		mode = KVM_DESTROY_SYNC_60;
 	lpv_mutex_lock(&kvm->lock);
 	if (kvm->pv.handle || kvm->set_aside || kvm->need_cleanup) {
 		ret = -EBUSY;

@@ -77,16 +77,17 @@ int kvm_uv_export_owned(struct kvm_module *mod, struct page *page)
 
 /*
  * ptep_get_and_clear_full, a page table at a time: present PTEs of a
- * protected mm are going away.
- * What happens to a page that may be secure depends on the teardown the
- * VM chose (mm_context(mm)->pv_teardown) and on @full (mm teardown):
- *   munmap, or full in SYNC: export (content kept for a re-import);
- *   full in LAZY (unless pv_sync_destroy): set the page aside for the
- *     cleanup thread (v2 uv_destroy_page_lazy);
- *   full in ASYNC (CPUs destroyed by the mmu-notifier release): destroy,
- *     cheaper than export, and export only if that fails (6.0).
- * A page whose export/destroy fails keeps PG_arch_1: the mm leaks it
- * (secure_at_free) instead of reusing memory the UV may still own.
+ * protected mm are going away.  As in the kernel, every present page gets
+ * its UVC, secure or not (the UV answers quickly for a non-secure one);
+ * what it is depends on the teardown the VM's kernel does
+ * (mm_context(mm)->pv_teardown) and on @full (mm teardown):
+ *   munmap, or full before the series (SYNC): export (content kept);
+ *   full in v2 (LAZY) unless pv_sync_destroy: set the page aside for the
+ *     cleanup thread (uv_destroy_page_lazy), one page at a time;
+ *   full from 6.0 (SYNC_60, ASYNC): destroy -- the mmu-notifier release
+ *     destroyed the CPUs first -- and export only if that fails.
+ * A page whose export fails is leaked here, on purpose: the UV may still
+ * own it.
  */
 static void kvm_arch_pte_clear(void *ctx, struct mm *mm,
 			       const uintptr_t *addrs,
@@ -94,30 +95,30 @@ static void kvm_arch_pte_clear(void *ctx, struct mm *mm,
 {
 	struct kvm_module *mod = ctx;
 	struct mm_context *mc = mm_context(mm);
-	struct page *secure[MM_PTES_PER_TABLE];
 	uint8_t teardown;
-	size_t k = 0;
 
 	(void)addrs;
 	if (!mm_is_protected(mm))
 		return;
-	for (size_t i = 0; i < n; i++)
-		if (page_test_flag(pages[i], PG_arch_1))
-			secure[k++] = pages[i];
-	if (!k)
-		return;
 	teardown = full ? __atomic_load_n(&mc->pv_teardown, __ATOMIC_ACQUIRE)
 			: KVM_TEARDOWN_EXPORT;
-	if (teardown == KVM_TEARDOWN_SET_ASIDE && !READ_ONCE(mc->pv_sync_destroy)) {
-		kvm_pv_set_aside_pages(mod, mm, secure, k);
-		return;
-	}
-	for (size_t i = 0; i < k; i++) {
-		if (teardown == KVM_TEARDOWN_DESTROY &&
-		    kvm_uv_destroy_owned(mod, secure[i]) == 0)
+	if (teardown == KVM_TEARDOWN_SET_ASIDE && READ_ONCE(mc->pv_sync_destroy))
+		teardown = KVM_TEARDOWN_EXPORT;
+	for (size_t i = 0; i < n; i++) {
+		if (teardown == KVM_TEARDOWN_SET_ASIDE) {
+			kvm_pv_set_aside_page(mod, mm, pages[i]);
 			continue;
-		if (kvm_uv_export_owned(mod, secure[i]) == 0 && full)
-			kvm_stat_inc(mod, exit_exports);
+		}
+		if (teardown == KVM_TEARDOWN_DESTROY &&
+		    kvm_uv_destroy_owned(mod, pages[i]) == 0)
+			continue;
+		if (kvm_uv_export_owned(mod, pages[i]) == 0) {
+			if (full)
+				kvm_stat_inc(mod, exit_exports);
+			continue;
+		}
+		/* The UV may still own it: never reuse it. */
+		mm_page_leak(mod->world, pages[i], MM_LEAK_export_failed);
 	}
 }
 
@@ -359,10 +360,15 @@ struct gather {
 	struct page *pages[4096];
 };
 
-/* Collect up to @max pages that may be secure, from @g->next on. */
+/*
+ * Collect up to @max present pages (each with a reference), from @g->next
+ * on, skipping the holes between VMAs: s390_gather_pages, one entry per
+ * present PTE whatever the page's state.
+ */
 static void gather_pages(struct kvm_module *mod, struct mm *mm, uintptr_t end,
 			 size_t max, struct gather *g)
 {
+	uintptr_t vma_end = 0;
 	struct mm_pte_ref ref;
 
 	g->nr = 0;
@@ -371,18 +377,25 @@ static void gather_pages(struct kvm_module *mod, struct mm *mm, uintptr_t end,
 		uintptr_t addr = g->next;
 		uint64_t pte;
 
-		g->next += HW_PAGE_SIZE;
+		if (addr >= vma_end) {
+			uintptr_t vs;
+
+			if (mm_vma_next(mm, addr, &vs, &vma_end) || vs >= end) {
+				g->next = end;
+				break;
+			}
+			addr = vs;
+		}
+		g->next = addr + HW_PAGE_SIZE;
 		if (mm_pte_lock(mm, addr, &ref))
-			continue;	/* no VMA here */
+			continue;
 		pte = mm_pte_read(&ref);
 		if (mm_pte_present(pte)) {
 			struct page *page = mm_pfn_to_page(mod->world,
 							   mm_pte_pfn(pte));
 
-			if (page_test_flag(page, PG_arch_1)) {
-				page_get(page);
-				g->pages[g->nr++] = page;
-			}
+			page_get(page);
+			g->pages[g->nr++] = page;
 		}
 		mm_pte_unlock(&ref);
 	}

@@ -223,6 +223,7 @@ int vmm_unprotect(struct vmm *vmm)
 	}
 	switch (vmm->kvm_mode) {
 	case KVM_DESTROY_SYNC:
+	case KVM_DESTROY_SYNC_60:
 	case KVM_DESTROY_LAZY:
 		/* (lazy: KVM hands the old config to its cleanup thread) */
 		r = vmm_pv(vmm, KVM_PV_DISABLE, NULL);

@@ -30,9 +30,7 @@
 #define VMM_ASYNC_MIN_GUEST (2ULL << 30)
 
 /* The VMM's modes are KVM's, by value. */
-_Static_assert((int)VMM_DESTROY_SYNC == (int)KVM_DESTROY_SYNC &&
-	       (int)VMM_DESTROY_LAZY == (int)KVM_DESTROY_LAZY &&
-	       (int)VMM_DESTROY_ASYNC == (int)KVM_DESTROY_ASYNC,
+_Static_assert((int)VMM_DESTROY_NR == (int)KVM_DESTROY_NR_MODES,
 	       "vmm and kvm teardown modes differ");
 
 static void vmm_note(struct vmm *vmm, const char *msg)

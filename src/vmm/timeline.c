@@ -37,25 +37,20 @@ const char *vmm_event_name(enum vmm_event_type type)
 	return (unsigned int)type < VMM_EV_NR ? event_names[type] : "?";
 }
 
-static const char *const destroy_names[VMM_DESTROY_NR] = {
-	[VMM_DESTROY_SYNC] = "sync",
-	[VMM_DESTROY_LAZY] = "lazy",
-	[VMM_DESTROY_ASYNC] = "async",
-};
-
+/* The VMM's modes are KVM's (one list, kvm.h). */
 const char *vmm_destroy_mode_name(enum vmm_destroy_mode mode)
 {
-	return (unsigned int)mode < VMM_DESTROY_NR ? destroy_names[mode] : "?";
+	return kvm_destroy_mode_name((enum kvm_destroy_mode)mode);
 }
 
 int vmm_destroy_mode_parse(const char *s, enum vmm_destroy_mode *out)
 {
-	for (unsigned int i = 0; i < VMM_DESTROY_NR; i++)
-		if (!strcmp(s, destroy_names[i])) {
-			*out = (enum vmm_destroy_mode)i;
-			return 0;
-		}
-	return -EINVAL;
+	int m = kvm_destroy_mode_parse(s);
+
+	if (m < 0)
+		return m;
+	*out = (enum vmm_destroy_mode)m;
+	return 0;
 }
 
 void vmm_emit_locked(struct vmm *vmm, struct vmm_event *ev)

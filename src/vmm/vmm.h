@@ -190,24 +190,25 @@ int vmm_host_check(struct vmm_host *host) __must_check;
 
 /*
  * Teardown designs (ARCHITECTURE.md §3), the VMM's side of each:
- *   sync   KVM_PV_DISABLE at reboot; exit_mmap exports at shutdown;
+ *   sync, sync-6.0   KVM_PV_DISABLE at reboot; at shutdown the exit
+ *          path's exit_mmap and VM close do KVM's work (kvm.h says which);
  *   lazy   KVM_PV_DISABLE too -- KVM defers the work to its own thread;
  *   async  reboot: ASYNC_CLEANUP_PREPARE, then a detached VMM thread runs
  *          ASYNC_CLEANUP_PERFORM (QEMU 8; falls back to DISABLE for guests
  *          of 2 GiB or less, or without the capability); shutdown: a
  *          CLONE_VM teardown helper, started with the VMM, holds the mm and
  *          the VM so the VMM's exit returns before the teardown runs.
- * The module's fences (lazy_destroy=0, async_destroy=0) turn lazy/async
- * into sync; the timeline says so.
+ * The module's fences turn lazy into sync and async into sync-6.0
+ * (kvm_set_destroy_mode); the timeline says so.
  */
 enum vmm_destroy_mode {
-	VMM_DESTROY_SYNC = 0,
-	VMM_DESTROY_LAZY,
-	VMM_DESTROY_ASYNC,
+#define VMM_DESTROY_ENUM(id, name, desc) VMM_DESTROY_##id,
+	KVM_DESTROY_MODES(VMM_DESTROY_ENUM)
+#undef VMM_DESTROY_ENUM
 	VMM_DESTROY_NR,
 };
 const char *vmm_destroy_mode_name(enum vmm_destroy_mode mode);
-/* "sync", "lazy", "async"; -EINVAL otherwise. */
+/* "sync", "sync-6.0", "lazy", "async"; -EINVAL otherwise. */
 int vmm_destroy_mode_parse(const char *s,
 			   enum vmm_destroy_mode *out) __must_check;
 
