@@ -2,6 +2,8 @@
 #   make          build (build/)
 #   make run      build and run the main demo on its defaults
 #   make test     build and run every test (ctest)
+#   make test-repeat   every test five times over, four at once: run it
+#                 after touching threads, locks or waits (flaky tests)
 #   make bench    build and run the benchmarks (figures only; about an hour)
 #   make bench-quick   a smoke run of the same
 #   make asan-test / tsan-test   the test suite under ASan+UBSan / TSan
@@ -9,7 +11,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all run test bench bench-quick asan-test tsan-test fuzz clean deps
+.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz clean deps
 
 all: build/Makefile
 	$(CMAKE) --build build -j $(JOBS)
@@ -35,12 +37,15 @@ run: all
 test: all
 	cd build && ctest --output-on-failure -j $(JOBS) --timeout 600
 
+test-repeat: all
+	cd build && ctest --output-on-failure -j 4 --repeat until-fail:5 --timeout 600
+
 # The lower layers' costs (and what the hypervisor below takes from idle
 # memory), then the teardown designs side by side (sizes up to 8 GiB: about
 # an hour and 9 GiB of memory on the reference machine).
 bench: all
 	./build/lazypv-bench hw mm idle
-	./build/lazypv bench --oom --sync-orders
+	./build/lazypv bench --oom
 
 bench-quick: all
 	./build/lazypv-bench --quick hw mm idle

@@ -65,7 +65,6 @@ struct bench_opts {
 	unsigned int nr_profiles;
 	unsigned int runs;
 	bool oom, json;
-	bool sync_orders;	/* also sync with the memory-first order */
 	bool oom_only;		/* skip the tables */
 	uint64_t oom_guest;
 	uint64_t oom_destroy_ns; /* modelled destroy-page cost of --oom */
@@ -91,7 +90,7 @@ static void bench_usage(FILE *f)
 	fprintf(f,
 		"usage: lazypv bench [--sizes LIST] [--modes LIST] [--profiles LIST]\n"
 		"                    [--runs N] [--oom] [--oom-only] [--oom-guest SIZE]\n"
-		"                    [--oom-destroy-cost NS] [--sync-orders] [--quick] [--json]\n"
+		"                    [--oom-destroy-cost NS] [--quick] [--json]\n"
 		"\n"
 		"Measure restart latency, exit latency, reclaim time and cleanup\n"
 		"throughput of the teardown designs, medians of N runs, beside the\n"
@@ -99,12 +98,10 @@ static void bench_usage(FILE *f)
 		"the same run.  Every page of each guest is made secure first.\n"
 		"\n"
 		"  --sizes LIST      guest sizes (default 1G,4G,8G)\n"
-		"  --modes LIST      of sync, lazy, async (default all)\n"
+		"  --modes LIST      of sync, sync-6.0, lazy, async (default all)\n"
 		"  --profiles LIST   firmware profiles or files (default default,zero)\n"
 		"  --runs N          runs per figure, 1..%d (default 3)\n"
 		"  --oom             also: shut down A, start B at once, host 1.5x guest\n"
-		"  --sync-orders     also: sync teardown in the memory-first order (before\n"
-		"                    Linux 6.0), beside the default config-first order\n"
 		"  --oom-guest SIZE  guest size of that experiment (default 512M; the\n"
 		"                    host is 1.5x, the UV's storage anywhere in it)\n"
 		"  --oom-destroy-cost NS  the destroy-page cost modelled there (default\n"
@@ -157,7 +154,6 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 		{ "profiles", required_argument, NULL, 'p' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "oom", no_argument, NULL, 'o' },
-		{ "sync-orders", no_argument, NULL, 'S' },
 		{ "oom-only", no_argument, NULL, 'O' },
 		{ "oom-destroy-cost", required_argument, NULL, 'D' },
 		{ "oom-guest", required_argument, NULL, 'g' },
@@ -191,7 +187,7 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 				enum vmm_destroy_mode m;
 
 				if (vmm_destroy_mode_parse(items[i], &m))
-					tool_usage_error("bench", "--modes: unknown mode '%s' (sync, lazy, async)",
+					tool_usage_error("bench", "--modes: unknown mode '%s' (sync, sync-6.0, lazy, async)",
 							 items[i]);
 				o->modes[m] = true;
 			}
@@ -210,9 +206,6 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'o':
 			o->oom = true;
-			break;
-		case 'S':
-			o->sync_orders = true;
 			break;
 		case 'O':
 			o->oom = o->oom_only = true;
@@ -530,17 +523,12 @@ static void print_row(const struct bench_opts *o, const char *profile,
 	fflush(stdout);
 }
 
-/*
- * One profile's table.  @memory_first: a host whose KVM tears down in the
- * pre-6.0 order (sync only; rows labelled "-mf").
- */
-static int bench_profile(const struct bench_opts *o, const char *profile,
-			 bool memory_first)
+/* One profile's table: every mode at every size, medians of the runs. */
+static int bench_profile(const struct bench_opts *o, const char *profile)
 {
 	uint64_t biggest = 0;
 	struct kvm_params kp;
 	struct vmm_host_config hc = { .uv_profile = profile, .kvm = &kp };
-	struct bench_opts mo = *o;
 	struct vmm_host *host;
 	struct vmm_image img;
 	void *buf = NULL;
@@ -552,12 +540,6 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 	r = kvm_params_init(&kp);
 	if (r)
 		return r;
-	if (memory_first) {
-		kp.sync_order = 0;
-		memset(mo.modes, 0, sizeof(mo.modes));
-		mo.modes[VMM_DESTROY_SYNC] = true;
-		o = &mo;
-	}
 	for (unsigned int i = 0; i < o->nr_sizes; i++)
 		if (o->sizes[i] > biggest)
 			biggest = o->sizes[i];
@@ -576,12 +558,10 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 	floor_ns = (double)cost + clear;
 	mach_ns = floor_ns + unprot;
 	if (!o->json) {
-		printf("\n== profile %s%s: destroy-page floor %.0f ns/page = modelled %" PRIu64
+		printf("\n== profile %s: destroy-page floor %.0f ns/page = modelled %" PRIu64
 		       " ns + 4 KiB clear %.0f ns;\n   with the host-view guard lift"
 		       " (batched, %.0f ns): %.0f ns/page\n",
-		       host->profile.name,
-		       memory_first ? ", sync in the memory-first order (-mf)" : "",
-		       floor_ns, cost, clear, unprot, mach_ns);
+		       host->profile.name, floor_ns, cost, clear, unprot, mach_ns);
 		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s %5s %6s %8s   %7s %8s %8s\n",
 		       "guest", "mode", "restart ms", "exit ms", "reclaim ms",
 		       "pages/s", "floor", "+lift", "ns/pg", "in UV", "clear",
@@ -625,10 +605,9 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 				m[mode][k] = median(v[mode][k], got[mode]);
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
 			if (o->modes[mode])
-				print_row(o, host->profile.name,
-					  memory_first ? "-mf" : "", o->sizes[si],
+				print_row(o, host->profile.name, "", o->sizes[si],
 					  (enum vmm_destroy_mode)mode, m[mode],
-					  memory_first ? NULL : m[VMM_DESTROY_SYNC],
+					  m[VMM_DESTROY_SYNC],
 					  floor_ns, mach_ns, got[mode]);
 	}
 out_img:
@@ -820,7 +799,7 @@ int cmd_bench(int argc, char **argv)
 	struct bench_opts o = {
 		.sizes = { 1ULL << 30, 4ULL << 30, 8ULL << 30 },
 		.nr_sizes = 3,
-		.modes = { true, true, true },
+		.modes = { true, true, true, true },
 		.profiles = { "default", "zero" },
 		.nr_profiles = 2,
 		.runs = 3,
@@ -847,10 +826,7 @@ int cmd_bench(int argc, char **argv)
 			"  /sys/kernel/mm/damon/admin/kdamonds/%d/state (and on again after)\n",
 			damon, damon);
 	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
-		r = bench_profile(&o, o.profiles[p], false);
-	for (unsigned int p = 0; !o.oom_only && o.sync_orders &&
-	     p < o.nr_profiles && !r; p++)
-		r = bench_profile(&o, o.profiles[p], true);
+		r = bench_profile(&o, o.profiles[p]);
 	if (!r && o.oom) {
 		if (!o.json) {
 			printf("\n== shut down A, start B at once (%s guests, host 1.5x; "

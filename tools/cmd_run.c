@@ -47,7 +47,7 @@ static void run_usage(FILE *f)
 	fprintf(f,
 		"usage: lazypv run [--guest-mem SIZE] [--host-mem SIZE] [--cpus N]\n"
 		"                  [--program NAME[:ARGS]] [--reboots K]\n"
-		"                  [--destroy sync|lazy|async]\n"
+		"                  [--destroy sync|sync-6.0|lazy|async]\n"
 		"                  [--uv-profile NAME|FILE] [--memcg-limit SIZE] [--json]\n"
 		"                  [--image FILE] [--uv-seed STRING] [--payload-size SIZE]\n"
 		"                  [--protect auto|guard|soft]\n"
@@ -69,13 +69,15 @@ static void run_usage(FILE *f)
 		"  --reboots K          reboots honoured before a reboot becomes the\n"
 		"                       shutdown (default 2); idle guests get K external\n"
 		"                       resets from the host instead\n"
-		"  --destroy MODE       teardown design: sync (before the series; the\n"
-		"                       default), lazy (the seed: KVM cleanup threads,\n"
-		"                       set-aside list at exit, OOM notifier) or async\n"
-		"                       (Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM\n"
-		"                       thread, CLONE_VM teardown helper); the kvm\n"
-		"                       module's lazy_destroy/async_destroy fences fall\n"
-		"                       back to sync (LAZYPV_KVM_*)\n"
+		"  --destroy MODE       teardown design: sync (before the series,\n"
+		"                       memory first; the default), sync-6.0 (Linux\n"
+		"                       6.0: config first, destroy at exit), lazy (the\n"
+		"                       seed: KVM cleanup threads, set-aside list at\n"
+		"                       exit, OOM notifier) or async (Linux 6.2 + QEMU\n"
+		"                       8: PREPARE/PERFORM from a VMM thread, CLONE_VM\n"
+		"                       teardown helper); the kvm module's fences turn\n"
+		"                       lazy into sync, async into sync-6.0\n"
+		"                       (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY)\n"
 		"  --uv-profile P       firmware profile: default, zero, old, or a file\n"
 		"  --memcg-limit SIZE   memory cgroup limit of the VMM (default none)\n"
 		"  --image FILE         boot an image made by 'lazypv mkimage' (with the\n"
@@ -154,7 +156,7 @@ static void run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'd':
 			if (vmm_destroy_mode_parse(optarg, &o->destroy))
-				tool_usage_error("run", "--destroy takes sync, lazy or async, not '%s'",
+				tool_usage_error("run", "--destroy takes sync, sync-6.0, lazy or async, not '%s'",
 						 optarg);
 			break;
 		case 'u':

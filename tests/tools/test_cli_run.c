@@ -226,7 +226,7 @@ TEST_IMPL(cli_bench_json)
 		"reclaim_ms", "cleanup_pages_per_s", "floor_ns_per_page",
 		"guest1_ms", "guest2_ms", NULL };
 	struct cli *c = calloc(1, sizeof(*c));
-	bool seen[3] = { false, false, false };
+	bool seen[4] = { false, false, false, false };
 	char *save = NULL;
 
 	ASSERT_NOT_NULL(c);
@@ -239,12 +239,13 @@ TEST_IMPL(cli_bench_json)
 	ASSERT_EQ(c->status, 0);
 	for (char *l = strtok_r(c->out, "\n", &save); l;
 	     l = strtok_r(NULL, "\n", &save)) {
-		static const char *const modes[] = { "sync", "lazy", "async" };
+		static const char *const modes[] = { "sync", "sync-6.0",
+						      "lazy", "async" };
 		int m = -1;
 
 		ASSERT_EQ(l[0], '{');
 		ASSERT_NOT_NULL(strstr(l, "\"bench\":\"teardown\""));
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 4; i++) {
 			char pat[32];
 
 			snprintf(pat, sizeof(pat), "\"mode\":\"%s\"", modes[i]);
@@ -260,7 +261,7 @@ TEST_IMPL(cli_bench_json)
 					  modes[m], *f, l);
 		ASSERT_TRUE(json_num(l, "guest2_vs_sync") > 0);
 	}
-	ASSERT_TRUE(seen[0] && seen[1] && seen[2]);
+	ASSERT_TRUE(seen[0] && seen[1] && seen[2] && seen[3]);
 	cli_cleanup(c);
 	free(c);
 	return 0;
