@@ -821,10 +821,9 @@ int cmd_bench(int argc, char **argv)
 	if (damon >= 0)
 		fprintf(o.json ? stderr : stdout,
 			"note: DAMON is on in this kernel (kdamond %d): its sampling and\n"
-			"  reclaim change the page tables of idle memory, which shows as\n"
-			"  stalls here; for steadier figures, as root: echo off >\n"
-			"  /sys/kernel/mm/damon/admin/kdamonds/%d/state (and on again after)\n",
-			damon, damon);
+			"  reclaim change the page tables of idle memory; the \"stall\"\n"
+			"  columns measure what that costs the UV's clears in this run\n",
+			damon);
 	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p]);
 	if (!r && o.oom) {

@@ -772,3 +772,65 @@ TEST_IMPL(kvm_lazy_export_before_import_old_pages)
 	}
 	return 0;
 }
+
+static uint64_t uv_calls(struct kfix *f, uint16_t cmd)
+{
+	struct uv_stats st;
+
+	uv_stats_get(f->uv, &st);
+	return st.cmd[uv_cmd_index(cmd)].calls;
+}
+
+/*
+ * The new guest touches a page still secure for the old config (its
+ * cleanup held): 0x3f.  With @fail_nth, that destroy fails and the
+ * handler exports the page instead.  Returns the destroy-page calls made
+ * before the touch.
+ */
+static uint64_t new_guest_meets_old_page(uint64_t fail_nth)
+{
+	struct kfix_opts o = big(KVM_DESTROY_LAZY);
+	uint64_t before, owner;
+	struct kvm_stats ks;
+	struct gate g;
+	struct kfix f;
+
+	if (fail_nth)
+		o.inject[0] = (struct uv_inject){
+			.cmd = UVC_CMD_DESTR_SEC_STOR, .nth = fail_nth,
+			.cc = 1, .rc = 0x0102 };
+	kfix_init(&f, &o);
+	gate_init(&g, &f);
+	gate_install(&g);
+	g.chunks_allowed = 1u << 30;
+	kfix_boot_protected(&f);
+	touch(&f, HIGH_GADDR, 4, 95, true);
+	ASSERT_OK(kfix_disable(&f));
+	gate_wait_at_start(&g, 1);
+	kfix_boot_protected(&f);
+	ASSERT_EQ(frame_state(&f, HIGH_GADDR, NULL), UV_FRAME_SECURE);
+	before = uv_calls(&f, UVC_CMD_DESTR_SEC_STOR);
+	ks = kstats(&f);
+	touch(&f, HIGH_GADDR, 1, 0, false);	/* zeros: the old data is gone */
+	ASSERT_UEQ(kstats(&f).pgm_3f, ks.pgm_3f + 1);
+	ASSERT_UEQ(uv_calls(&f, UVC_CMD_DESTR_SEC_STOR), before + 1);
+	ASSERT_UEQ(kstats(&f).exports, ks.exports + (fail_nth ? 1 : 0));
+	ASSERT_EQ(frame_state(&f, HIGH_GADDR, &owner), UV_FRAME_SECURE);
+	ASSERT_XEQ(owner, kvm_pv_handle(f.kvm));
+	gate_open_start(&g);
+	kvm_module_drain(f.mod);
+	ASSERT_OK(kfix_disable(&f));
+	ASSERT_UEQ(kfix_fini(&f), 0);
+	return before;
+}
+
+/* 0x3f: destroy the stale page, else export it (the destroy failing). */
+TEST_IMPL(kvm_lazy_0x3f_export_fallback)
+{
+	/* A dry run counts the destroy calls before the touch; the second
+	 * run fails exactly the 0x3f handler's destroy. */
+	uint64_t before = new_guest_meets_old_page(0);
+
+	ASSERT_UEQ(new_guest_meets_old_page(before + 1), before);
+	return 0;
+}
