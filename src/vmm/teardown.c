@@ -6,7 +6,8 @@
  *   reboot    s390_pv_vm_try_disable_async: for a guest above 2 GiB with
  *             the capability, ASYNC_CLEANUP_PREPARE, then a detached
  *             "async_cleanup" thread of the VMM runs ASYNC_CLEANUP_PERFORM
- *             (its CPU time is the VMM's); otherwise KVM_PV_DISABLE.
+ *             (its CPU time is the VMM's); otherwise KVM_PV_DISABLE.  If
+ *             PERFORM fails the VMM exits with status 1, as QEMU does.
  *   shutdown  -run-with async-teardown=on: at start the VMM clones a
  *             CLONE_VM teardown helper (same memcg).  It shares the mm and
  *             nothing else: no VM reference, no exit_files hook.  It waits
@@ -215,6 +216,29 @@ static void vmm_cleanup_compact_locked(struct vmm *vmm)
 	vmm->nr_cleanup_threads = n;
 }
 
+/*
+ * QEMU's async_cleanup thread exit(1)s when PERFORM fails.  Say why on
+ * the timeline (an error, then the shutdown request it amounts to) before
+ * the exit.
+ */
+static void vmm_cleanup_failed(struct vmm *vmm, int r,
+			       const struct kvm_pv_cmd *cmd)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg),
+		 "ASYNC_CLEANUP_PERFORM failed: %s (rc 0x%x rrc 0x%x): exit(1)",
+		 strerror(-r), cmd->rc, cmd->rrc);
+	lpv_mutex_lock(&vmm->lock);
+	vmm_record_error_locked(vmm, r, msg);
+	if (!vmm->shutdown_ns)
+		vmm->shutdown_ns = hw_now_ns();
+	if (!vmm->exit_why[0])
+		snprintf(vmm->exit_why, sizeof(vmm->exit_why),
+			 "ASYNC_CLEANUP_PERFORM failed");
+	lpv_mutex_unlock(&vmm->lock);
+}
+
 static void *vmm_cleanup_main(void *arg)
 {
 	struct vmm_cleanup c = *(struct vmm_cleanup *)arg;
@@ -244,8 +268,16 @@ static void *vmm_cleanup_main(void *arg)
 		snprintf(ev.message, sizeof(ev.message),
 			 "interrupted: the VM teardown finishes it");
 	vmm_emit(vmm, &ev);
-	/* (QEMU exits when PERFORM fails; here the error is on the timeline
-	 * and the leftovers are cleaned at the VM's teardown.) */
+	if (r && !task_should_stop()) {
+		vmm_cleanup_failed(vmm, r, &cmd);
+		vmm_cleanup_finished(vmm, self);
+		/* exit(1): exit_group from this thread; the VMM's other
+		 * threads see the fatal signal and leave, the last one runs
+		 * the exit.  (Already exiting: just leave.) */
+		if (task_exit(vmm->task, 1))
+			task_thread_leave(vmm->task);
+		return NULL;
+	}
 	vmm_cleanup_finished(vmm, self);
 	task_thread_leave(vmm->task);	/* may run the exit: vmm stays valid
 					 * until the parent has joined us */

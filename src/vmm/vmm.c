@@ -349,10 +349,17 @@ static void vmm_generation_end(struct vmm *vmm, struct vmm_decision *d)
 	lpv_mutex_unlock(&vmm->lock);
 }
 
+/* Why the VMM is dying: a thread of its own exit(1)ed, or a kill. */
 static const char *vmm_kill_reason(struct vmm *vmm)
 {
 	struct memcg_stats ms;
+	bool self;
 
+	lpv_mutex_lock(&vmm->lock);
+	self = vmm->exit_why[0];
+	lpv_mutex_unlock(&vmm->lock);
+	if (self)
+		return vmm->exit_why;	/* written once, before the exit */
 	memcg_stats_get(vmm->memcg, &ms);
 	return ms.oom_kill ? "killed by the OOM killer" : "killed";
 }
@@ -469,7 +476,7 @@ static void vmm_main_end(struct vmm *vmm, int code)
 	lpv_cond_broadcast(&vmm->cond);
 	lpv_mutex_unlock(&vmm->lock);
 	/* exit_group: we are the last thread, so do_exit runs right here
-	 * (a pending kill keeps its own exit code). */
+	 * (a pending kill or exit keeps its own exit code). */
 	if (task_exit(vmm->task, code))
 		task_thread_leave(vmm->task);
 }

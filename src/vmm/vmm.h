@@ -194,12 +194,12 @@ int vmm_host_check(struct vmm_host *host) __must_check;
  *   lazy   KVM_PV_DISABLE too -- KVM defers the work to its own thread;
  *   async  reboot: ASYNC_CLEANUP_PREPARE, then a detached VMM thread runs
  *          ASYNC_CLEANUP_PERFORM (QEMU 8; falls back to DISABLE for guests
- *          of 2 GiB or less, or without the capability); shutdown: QEMU's
- *          CLONE_VM teardown helper, started with the VMM, holds the mm but
- *          no VM reference: the VMM's own exit destroys the VM
- *          (DESTROY_SEC_CONF and the walk), and only the final exit_mmap
- *          runs in the helper, once its poll (vmm_config.helper_poll_ms)
- *          sees the VMM gone.
+ *          of 2 GiB or less, or without the capability; the VMM exits with
+ *          status 1 if PERFORM fails); shutdown: QEMU's CLONE_VM teardown
+ *          helper, started with the VMM, holds the mm but no VM reference:
+ *          the VMM's own exit destroys the VM (DESTROY_SEC_CONF and the
+ *          walk), and only the final exit_mmap runs in the helper, once
+ *          its poll (vmm_config.helper_poll_ms) sees the VMM gone.
  * The module's fences (lazy_destroy=0, async_destroy=0) turn lazy/async
  * into sync; the timeline says so.
  */

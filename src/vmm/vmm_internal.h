@@ -168,6 +168,9 @@ struct vmm {
 	 * passed exit_notify (getppid() no longer answers the VMM). */
 	bool helper_pdeath;
 	bool helper_reparented;
+	/* (lock) Why a thread of the VMM ended it by itself (exit(1)), for
+	 * the shutdown_request event; empty otherwise. */
+	char exit_why[64];
 	pthread_t cleanup_threads[16];	/* PERFORM threads (lock) */
 	bool cleanup_finished[16];	/* the thread is about to return */
 	unsigned int nr_cleanup_threads;	/* lock */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_async_teardown.c - async shutdown with QEMU's teardown helper
- * (fidelity-facts §3).
+ * test_async_teardown.c - async shutdown with QEMU's teardown helper, and
+ * the VMM's exit(1) when ASYNC_CLEANUP_PERFORM fails (fidelity-facts §3).
  *
  * The helper holds the address space and nothing else, so the VMM's own
  * exit drops the last VM reference: DESTROY_SEC_CONF and the walk are done
@@ -12,6 +12,7 @@
  */
 #include "vmm_test.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ struct watch {
 	struct vmm_host *host;
 	struct memcg *memcg;		/* the VMM's, set once created */
 	struct snap shutdown, exit, helper;
+	bool perform_error;		/* the PERFORM failure is recorded */
 };
 
 static void snap_take(struct watch *w, struct snap *s,
@@ -63,6 +65,11 @@ static void watch_event(void *ctx, const struct vmm_event *ev)
 		break;
 	case VMM_EV_HELPER_EXIT:
 		snap_take(w, &w->helper, ev);
+		break;
+	case VMM_EV_GUEST_ERROR:
+		if (strstr(ev->message, "ASYNC_CLEANUP_PERFORM"))
+			__atomic_store_n(&w->perform_error, true,
+					 __ATOMIC_RELEASE);
 		break;
 	default:
 		break;
@@ -179,3 +186,72 @@ TEST_IMPL(vmm_async_helper_exit_order)
 	return 0;
 }
 
+/*
+ * ASYNC_CLEANUP_PERFORM fails (DESTROY_SEC_CONF of the set-aside config is
+ * refused; without DESTROY_SEC_CONF_FAST, PREPARE kept the config for
+ * PERFORM to destroy): QEMU exit(1)s, and so does the VMM -- with the
+ * reason on the timeline.  The guest idles, so nothing else ends the VMM.
+ */
+TEST_IMPL(vmm_async_perform_failure_exits_1)
+{
+	struct watch w = { 0 };
+	struct vmm_result res;
+	struct kvm_stats ks;
+	struct vmm *vmm;
+	struct vt t;
+	char *path = profile_file("call.destroy_conf_fast = off\n"
+				  "inject = destroy_conf nth=1 rc=0x0101\n");
+	size_t nr;
+	const struct vmm_event *ev;
+	bool found = false;
+
+	vt_setup_host(&t, 6 * GIB, NULL, path, "idle", 64 * 1024, 3072, 1);
+	unlink(path);
+	w.host = t.host;
+	t.cfg.destroy = VMM_DESTROY_ASYNC;
+	t.cfg.helper_poll_ms = 20;
+	t.cfg.on_event = watch_event;
+	t.cfg.event_ctx = &w;
+	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_wait_booted(vmm, 0));
+	/* An external reset of a 3 GiB guest: PREPARE, then PERFORM. */
+	ASSERT_OK(vmm_request_reset(vmm));
+	/* Bounded: a VMM that only logs the failure idles on. */
+	for (int i = 0; i < 30000 &&
+	     !__atomic_load_n(&w.perform_error, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	ASSERT_TRUE(__atomic_load_n(&w.perform_error, __ATOMIC_ACQUIRE));
+	ASSERT_OK(vmm_wait(vmm, &res));
+	ASSERT_EQ(res.exit_code, 1);
+	ASSERT_FALSE(res.killed);
+	ASSERT_EQ(res.error, -EIO);
+	ASSERT_NOT_NULL(strstr(res.message, "ASYNC_CLEANUP_PERFORM failed"));
+	ASSERT_NOT_NULL(strstr(res.message, "rc 0x101"));
+	kvm_stats_get(t.host->kvm, &ks);
+	ASSERT_UEQ(ks.async_prepares, 1);
+	ASSERT_UEQ(ks.async_performs, 0);
+	/* The timeline: the PERFORM's end, the error, the shutdown it
+	 * amounts to, the exit with status 1. */
+	ASSERT_EQ(vt_count(vmm, VMM_EV_CLEANUP_DONE), 1);
+	ASSERT_TRUE(w.shutdown.seen);
+	ASSERT_STR_EQ(w.shutdown.ev.message, "ASYNC_CLEANUP_PERFORM failed");
+	ASSERT_TRUE(w.exit.seen);
+	ASSERT_EQ(w.exit.ev.code, 1);
+	ev = vmm_events(vmm, &nr);
+	for (size_t i = 0; i < nr; i++)
+		if (ev[i].type == VMM_EV_CLEANUP_DONE) {
+			ASSERT_EQ(ev[i].code, -EIO);
+			found = true;
+		}
+	ASSERT_TRUE(found);
+	ASSERT_LT(ev_index(vmm, VMM_EV_GUEST_ERROR),
+		  ev_index(vmm, VMM_EV_SHUTDOWN_REQUEST));
+	ASSERT_LT(ev_index(vmm, VMM_EV_SHUTDOWN_REQUEST),
+		  ev_index(vmm, VMM_EV_EXIT));
+	/* The refused config's storage and table are leaked, counted. */
+	ASSERT_GT(res.leaked_frames, 0);
+	vmm_destroy(vmm);
+	vt_check_quiescent(&t);
+	vt_teardown(&t);
+	return 0;
+}
