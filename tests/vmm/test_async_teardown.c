@@ -255,3 +255,37 @@ TEST_IMPL(vmm_async_perform_failure_exits_1)
 	vt_teardown(&t);
 	return 0;
 }
+
+/*
+ * The OOM killer takes every task sharing the victim's mm: the helper dies
+ * with the VMM instead of polling (its period here is a minute, longer
+ * than the reclaim is allowed to take), and the last of them to exit
+ * frees the memory.
+ */
+TEST_IMPL(vmm_async_oom_kill_takes_helper)
+{
+	struct memcg_stats ms;
+	struct vmm_result res;
+	struct vmm *vmm;
+	struct vt t;
+
+	vt_setup(&t, NULL, "touch", 64 * 1024, 48, 2);
+	t.cfg.destroy = VMM_DESTROY_ASYNC;
+	t.cfg.memcg_limit = 16 << 20;
+	t.cfg.helper_poll_ms = 60 * 1000;
+	t.cfg.reclaim_timeout_ms = 20 * 1000;
+	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_wait(vmm, &res));
+	ASSERT_EQ(res.exit_code, TASK_EXIT_KILLED);
+	ASSERT_TRUE(res.killed);
+	ASSERT_UEQ(res.leaked_frames, 0);
+	ASSERT_GT(res.reclaimed_frames, 0);
+	memcg_stats_get(vmm_memcg(vmm), &ms);
+	ASSERT_GE(ms.oom_kill, 1);
+	ASSERT_UEQ(ms.usage, 0);
+	ASSERT_EQ(vt_count(vmm, VMM_EV_HELPER_EXIT), 0);
+	vmm_destroy(vmm);
+	vt_check_quiescent(&t);
+	vt_teardown(&t);
+	return 0;
+}
