@@ -52,9 +52,10 @@ static void vmm_note(struct vmm *vmm, const char *msg)
 
 /* ---- the CLONE_VM teardown helper ---- */
 
-/* How often a sleeping helper looks for a SIGKILL: a kill (the OOM killer
- * takes every task sharing the mm) only sets a flag. */
-#define VMM_HELPER_SIGNAL_TICK_NS (1000ULL * 1000)
+/* How often a waiting helper looks for a SIGKILL: a kill (the OOM killer
+ * takes every task sharing the mm) only sets a flag.  Coarse, so that a
+ * paused helper costs the machine next to nothing during the VMM's life. */
+#define VMM_HELPER_SIGNAL_TICK_NS (10ULL * 1000 * 1000)
 
 /* The main thread exits: it cloned the helper, so PR_SET_PDEATHSIG
  * fires now, while the rest of the VMM's exit still runs. */
