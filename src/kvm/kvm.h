@@ -166,6 +166,8 @@ bool kvm_cap_protected_async_disable(const struct kvm_module *mod);
  */
 void kvm_get(struct kvm *kvm);
 void kvm_destroy_vm(struct kvm *kvm);
+/* VMs not yet destroyed (their last reference not yet dropped). */
+unsigned int kvm_module_nr_vms(const struct kvm_module *mod);
 
 /*
  * Background cleanup (LAZY mode's kernel threads): wait until every one

@@ -287,6 +287,11 @@ void kvm_destroy_vm(struct kvm *kvm)
 	atomic_sub_relaxed(&mod->nr_vms, 1);
 }
 
+unsigned int kvm_module_nr_vms(const struct kvm_module *mod)
+{
+	return atomic_load_relaxed(&mod->nr_vms);
+}
+
 struct mm *kvm_mm(const struct kvm *kvm)
 {
 	return kvm->mm;

@@ -319,6 +319,8 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	r = task_wait(vmm->task, &code);
 	BUG_ON(r);	/* one waiter, a live child: cannot fail */
 	ev.t_ns = hw_now_ns();
+	/* What is still charged: an async teardown helper may hold the mm. */
+	ev.pages = memcg_usage(vmm->memcg);
 
 	lpv_mutex_lock(&vmm->lock);
 	vmm->task = NULL;

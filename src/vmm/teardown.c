@@ -6,20 +6,27 @@
  *   reboot    s390_pv_vm_try_disable_async: for a guest above 2 GiB with
  *             the capability, ASYNC_CLEANUP_PREPARE, then a detached
  *             "async_cleanup" thread of the VMM runs ASYNC_CLEANUP_PERFORM
- *             (its CPU time is the VMM's); otherwise KVM_PV_DISABLE.
+ *             (its CPU time is the VMM's); otherwise KVM_PV_DISABLE.  If
+ *             PERFORM fails the VMM exits with status 1, as QEMU does.
  *   shutdown  -run-with async-teardown=on: at start the VMM clones a
- *             CLONE_VM teardown helper (same memcg) that inherits the VM
- *             reference; when the VMM is gone the helper exits, so the last
- *             mmput -- exit_mmap with the mmu-notifier release, and the VM's
- *             final close -- run in the helper, after the parent's wait.
+ *             CLONE_VM teardown helper (same memcg).  It shares the mm and
+ *             nothing else: no VM reference, no exit_files hook.  It waits
+ *             for its parent's death (PR_SET_PDEATHSIG), then checks once
+ *             per poll period whether the parent is gone, sleeping in
+ *             between, and exits.  So the VMM's own exit drops the last VM
+ *             reference (exit_files after exit_mm, which the helper keeps
+ *             from tearing the mm down): DESTROY_SEC_CONF and the walk run
+ *             before the parent's wait returns.  Only the final exit_mmap
+ *             runs in the helper, after its poll.
  * lazy needs nothing here: KVM_PV_DISABLE and the VM's close defer the
  * work to KVM's own cleanup threads.
  *
  * Threads: cleanup threads are attached to the VMM task like QEMU's; an
  * exit_group (or kill) interrupts their PERFORM, which leaves the rest to
  * the VM teardown.  The helper thread is attached to the helper task.
- * vmm->lock protects the thread list and vm_closed; the parent joins the
- * threads and reaps the helper in vmm_wait (vmm_teardown_reap).
+ * vmm->lock protects the thread list and the helper's view of its parent
+ * (helper_pdeath, helper_reparented); the parent joins the threads and
+ * reaps the helper in vmm_wait (vmm_teardown_reap).
  */
 #include "vmm_internal.h"
 
@@ -43,29 +50,94 @@ static void vmm_note(struct vmm *vmm, const char *msg)
 
 /* ---- the CLONE_VM teardown helper ---- */
 
-static void vmm_helper_exit_files(void *ctx)
-{
-	struct kvm *kvm = ctx;
+/* How often a waiting helper looks for a SIGKILL: a kill (the OOM killer
+ * takes every task sharing the mm) only sets a flag.  Coarse, so that a
+ * paused helper costs the machine next to nothing during the VMM's life. */
+#define VMM_HELPER_SIGNAL_TICK_NS (10ULL * 1000 * 1000)
 
-	kvm_destroy_vm(kvm);	/* the helper's inherited reference */
+/* The main thread exits: it cloned the helper, so PR_SET_PDEATHSIG
+ * fires now, while the rest of the VMM's exit still runs. */
+void vmm_helper_parent_exit_locked(struct vmm *vmm)
+{
+	lpv_mutex_assert_held(&vmm->lock);
+	vmm->helper_pdeath = true;
+	lpv_cond_broadcast(&vmm->cond);
+}
+
+/* The VMM's exit_notify: its children are reparented, so the helper's
+ * getppid() stops answering the VMM.  No wake-up: the helper finds out
+ * at its next check. */
+void vmm_helper_parent_gone_locked(struct vmm *vmm)
+{
+	lpv_mutex_assert_held(&vmm->lock);
+	vmm->helper_pdeath = true;	/* sent at the latest here */
+	vmm->helper_reparented = true;
+}
+
+/* sleep(): the whole period (the parent's death does not shorten it),
+ * false if the helper was killed meanwhile. */
+static bool vmm_helper_sleep(uint64_t ns)
+{
+	uint64_t end = lpv_now_ns() + ns;
+
+	for (;;) {
+		uint64_t now = lpv_now_ns();
+
+		if (task_should_stop())
+			return false;
+		if (now >= end)
+			return true;
+		lpv_sleep_ns(end - now < VMM_HELPER_SIGNAL_TICK_NS ?
+			     end - now : VMM_HELPER_SIGNAL_TICK_NS);
+	}
 }
 
 static void *vmm_helper_main(void *arg)
 {
 	struct vmm *vmm = arg;
 	struct task *helper = vmm->helper;
+	struct vmm_event ev = { .type = VMM_EV_HELPER_EXIT };
+	uint64_t period = (vmm->cfg.helper_poll_ms ? vmm->cfg.helper_poll_ms :
+			   VMM_HELPER_POLL_MS) * 1000000ULL;
+	bool gone;
 
 	if (task_thread_enter(helper))
 		return NULL;	/* killed: whoever killed it ran its exit */
-	/* Like QEMU's child polling getppid(): wait for the VMM to be gone. */
+	/*
+	 * QEMU's child closes every fd it inherited; ours inherited none
+	 * (task_clone_vm copies no exit_files hook), so it holds no VM
+	 * reference.  Then PR_SET_PDEATHSIG(SIGHUP) and pause().
+	 */
 	lpv_mutex_lock(&vmm->lock);
-	while (!vmm->vm_closed && !task_should_stop())
+	while (!vmm->helper_pdeath && !task_should_stop())
 		lpv_cond_wait_until(&vmm->cond, &vmm->lock,
-				    lpv_now_ns() + 10 * 1000 * 1000);
+				    lpv_now_ns() + VMM_HELPER_SIGNAL_TICK_NS);
 	lpv_mutex_unlock(&vmm->lock);
-	/* exit: the last mmput (exit_mmap) and the VM's last close. */
+	/* The SIGHUP handler: until reparented, sleep(1) between checks. */
+	for (;;) {
+		if (task_should_stop())
+			goto killed;
+		lpv_mutex_lock(&vmm->lock);
+		gone = vmm->helper_reparented;
+		lpv_mutex_unlock(&vmm->lock);
+		ev.polls++;
+		if (gone)
+			break;
+		if (!vmm_helper_sleep(period))
+			goto killed;
+	}
+	lpv_mutex_lock(&vmm->lock);
+	ev.t_ns = hw_now_ns();
+	ev.latency_ns = vmm->shutdown_ns && ev.t_ns > vmm->shutdown_ns ?
+			ev.t_ns - vmm->shutdown_ns : 0;
+	vmm_emit_locked(vmm, &ev);
+	lpv_mutex_unlock(&vmm->lock);
+	/* _exit(0): the last mmput, so the final exit_mmap runs here. */
 	if (task_exit(helper, 0))
 		task_thread_leave(helper);
+	return NULL;
+killed:
+	task_thread_leave(helper);	/* the last thread runs the exit */
 	return NULL;
 }
 
@@ -73,18 +145,12 @@ static int vmm_helper_start(struct vmm *vmm)
 {
 	int r;
 
-	/* The hook must be there before the helper can be killed: its exit
-	 * then drops the VM reference the helper inherits. */
-	kvm_get(vmm->kvm);
-	r = task_clone_vm_files(vmm->task, vmm_helper_exit_files, vmm->kvm,
-				&vmm->helper);
-	if (r) {
-		kvm_destroy_vm(vmm->kvm);	/* the reference taken above */
+	r = task_clone_vm(vmm->task, &vmm->helper);
+	if (r)
 		return r;
-	}
 	r = -pthread_create(&vmm->helper_thread, NULL, vmm_helper_main, vmm);
 	if (r) {
-		/* Nothing runs in it: exit it here (drops the mm and the VM). */
+		/* Nothing runs in it: exit it here (drops its mm user). */
 		if (!task_exit(vmm->helper, 1))
 			BUG_ON(task_wait(vmm->helper, NULL));
 		vmm->helper = NULL;
@@ -149,6 +215,29 @@ static void vmm_cleanup_compact_locked(struct vmm *vmm)
 	vmm->nr_cleanup_threads = n;
 }
 
+/*
+ * QEMU's async_cleanup thread exit(1)s when PERFORM fails.  Say why on
+ * the timeline (an error, then the shutdown request it amounts to) before
+ * the exit.
+ */
+static void vmm_cleanup_failed(struct vmm *vmm, int r,
+			       const struct kvm_pv_cmd *cmd)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg),
+		 "ASYNC_CLEANUP_PERFORM failed: %s (rc 0x%x rrc 0x%x): exit(1)",
+		 strerror(-r), cmd->rc, cmd->rrc);
+	lpv_mutex_lock(&vmm->lock);
+	vmm_record_error_locked(vmm, r, msg);
+	if (!vmm->shutdown_ns)
+		vmm->shutdown_ns = hw_now_ns();
+	if (!vmm->exit_why[0])
+		snprintf(vmm->exit_why, sizeof(vmm->exit_why),
+			 "ASYNC_CLEANUP_PERFORM failed");
+	lpv_mutex_unlock(&vmm->lock);
+}
+
 static void *vmm_cleanup_main(void *arg)
 {
 	struct vmm_cleanup c = *(struct vmm_cleanup *)arg;
@@ -178,8 +267,16 @@ static void *vmm_cleanup_main(void *arg)
 		snprintf(ev.message, sizeof(ev.message),
 			 "interrupted: the VM teardown finishes it");
 	vmm_emit(vmm, &ev);
-	/* (QEMU exits when PERFORM fails; here the error is on the timeline
-	 * and the leftovers are cleaned at the VM's teardown.) */
+	if (r && !task_should_stop()) {
+		vmm_cleanup_failed(vmm, r, &cmd);
+		vmm_cleanup_finished(vmm, self);
+		/* exit(1): exit_group from this thread; the VMM's other
+		 * threads see the fatal signal and leave, the last one runs
+		 * the exit.  (Already exiting: just leave.) */
+		if (task_exit(vmm->task, 1))
+			task_thread_leave(vmm->task);
+		return NULL;
+	}
 	vmm_cleanup_finished(vmm, self);
 	task_thread_leave(vmm->task);	/* may run the exit: vmm stays valid
 					 * until the parent has joined us */

@@ -30,6 +30,7 @@ static const char *const event_names[VMM_EV_NR] = {
 	[VMM_EV_RECLAIMED] = "reclaimed",
 	[VMM_EV_NOTE] = "note",
 	[VMM_EV_CLEANUP_DONE] = "cleanup_done",
+	[VMM_EV_HELPER_EXIT] = "helper_exit",
 };
 
 const char *vmm_event_name(enum vmm_event_type type)
@@ -159,6 +160,8 @@ static void event_text(const struct vmm_event *ev, FILE *f)
 	case VMM_EV_EXIT:
 		ms(a, sizeof(a), ev->latency_ns);
 		fprintf(f, "VMM exited with code %d: exit latency %s", ev->code, a);
+		if (ev->pages)
+			fprintf(f, ", %" PRIu64 " frames still charged", ev->pages);
 		break;
 	case VMM_EV_RECLAIMED:
 		ms(a, sizeof(a), ev->latency_ns);
@@ -172,6 +175,11 @@ static void event_text(const struct vmm_event *ev, FILE *f)
 		ms(a, sizeof(a), ev->latency_ns);
 		fprintf(f, "background cleanup done %s after the reboot request%s%s",
 			a, ev->message[0] ? ": " : "", ev->message);
+		break;
+	case VMM_EV_HELPER_EXIT:
+		ms(a, sizeof(a), ev->latency_ns);
+		fprintf(f, "teardown helper saw the VMM gone at check %u, %s after the request: it exits (the final exit_mmap)",
+			ev->polls, a);
 		break;
 	default:
 		fprintf(f, "?");
@@ -213,8 +221,9 @@ static void event_json(const struct vmm_event *ev, FILE *f)
 		lpv_json_str(f, ev->message);
 		break;
 	case VMM_EV_EXIT:
-		fprintf(f, ",\"code\":%d,\"exit_latency_ns\":%" PRIu64, ev->code,
-			ev->latency_ns);
+		fprintf(f, ",\"code\":%d,\"exit_latency_ns\":%" PRIu64
+			",\"frames_charged\":%" PRIu64, ev->code, ev->latency_ns,
+			ev->pages);
 		break;
 	case VMM_EV_RECLAIMED:
 		fprintf(f, ",\"reclaim_ns\":%" PRIu64 ",\"frames\":%" PRIu64
@@ -229,6 +238,10 @@ static void event_json(const struct vmm_event *ev, FILE *f)
 	case VMM_EV_CLEANUP_DONE:
 		fprintf(f, ",\"cleanup_ns\":%" PRIu64 ",\"code\":%d",
 			ev->latency_ns, ev->code);
+		break;
+	case VMM_EV_HELPER_EXIT:
+		fprintf(f, ",\"polls\":%u,\"since_shutdown_ns\":%" PRIu64,
+			ev->polls, ev->latency_ns);
 		break;
 	default:
 		break;

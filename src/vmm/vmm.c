@@ -78,7 +78,13 @@ static void *vmm_vcpu_thread(void *arg)
 	return NULL;
 }
 
-/* exit_files: the VM fd's last close, after exit_mm (do_exit's order). */
+/*
+ * exit_files: the VM fd's close, after exit_mm (do_exit's order).  It is
+ * the VM's only reference, so its last: kvm_arch_destroy_vm runs here, on
+ * the exit path, before the parent's wait returns -- with the address
+ * space still there if an async teardown helper holds it.  exit_notify
+ * follows at once: the helper's parent is gone from then on.
+ */
 static void vmm_exit_files(void *ctx)
 {
 	struct vmm *vmm = ctx;
@@ -89,10 +95,9 @@ static void vmm_exit_files(void *ctx)
 	vmm->kvm = NULL;
 	lpv_mutex_unlock(&vmm->lock);
 	if (kvm)
-		kvm_destroy_vm(kvm);	/* (a helper may hold another ref) */
+		kvm_destroy_vm(kvm);
 	lpv_mutex_lock(&vmm->lock);
-	vmm->vm_closed = true;
-	lpv_cond_broadcast(&vmm->cond);
+	vmm_helper_parent_gone_locked(vmm);
 	lpv_mutex_unlock(&vmm->lock);
 }
 
@@ -344,10 +349,17 @@ static void vmm_generation_end(struct vmm *vmm, struct vmm_decision *d)
 	lpv_mutex_unlock(&vmm->lock);
 }
 
+/* Why the VMM is dying: a thread of its own exit(1)ed, or a kill. */
 static const char *vmm_kill_reason(struct vmm *vmm)
 {
 	struct memcg_stats ms;
+	bool self;
 
+	lpv_mutex_lock(&vmm->lock);
+	self = vmm->exit_why[0];
+	lpv_mutex_unlock(&vmm->lock);
+	if (self)
+		return vmm->exit_why;	/* written once, before the exit */
 	memcg_stats_get(vmm->memcg, &ms);
 	return ms.oom_kill ? "killed by the OOM killer" : "killed";
 }
@@ -458,10 +470,13 @@ static void vmm_main_end(struct vmm *vmm, int code)
 	if (!vmm->shutdown_ns)
 		vmm->shutdown_ns = hw_now_ns();
 	vmm->frames_at_exit = memcg_usage(vmm->memcg);
+	/* This thread cloned the teardown helper: its exit is the helper's
+	 * PR_SET_PDEATHSIG, before the rest of the VMM's exit runs. */
+	vmm_helper_parent_exit_locked(vmm);
 	lpv_cond_broadcast(&vmm->cond);
 	lpv_mutex_unlock(&vmm->lock);
 	/* exit_group: we are the last thread, so do_exit runs right here
-	 * (a pending kill keeps its own exit code). */
+	 * (a pending kill or exit keeps its own exit code). */
 	if (task_exit(vmm->task, code))
 		task_thread_leave(vmm->task);
 }

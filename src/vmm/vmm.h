@@ -195,9 +195,12 @@ int vmm_host_check(struct vmm_host *host) __must_check;
  *   lazy   KVM_PV_DISABLE too -- KVM defers the work to its own thread;
  *   async  reboot: ASYNC_CLEANUP_PREPARE, then a detached VMM thread runs
  *          ASYNC_CLEANUP_PERFORM (QEMU 8; falls back to DISABLE for guests
- *          of 2 GiB or less, or without the capability); shutdown: a
- *          CLONE_VM teardown helper, started with the VMM, holds the mm and
- *          the VM so the VMM's exit returns before the teardown runs.
+ *          of 2 GiB or less, or without the capability; the VMM exits with
+ *          status 1 if PERFORM fails); shutdown: QEMU's CLONE_VM teardown
+ *          helper, started with the VMM, holds the mm but no VM reference:
+ *          the VMM's own exit destroys the VM (DESTROY_SEC_CONF and the
+ *          walk), and only the final exit_mmap runs in the helper, once
+ *          its poll (vmm_config.helper_poll_ms) sees the VMM gone.
  * The module's fences turn lazy into sync and async into sync-6.0
  * (kvm_set_destroy_mode); the timeline says so.
  */
@@ -226,6 +229,8 @@ enum vmm_event_type {
 	VMM_EV_NOTE,		/* something worth knowing (message) */
 	VMM_EV_CLEANUP_DONE,	/* async: a PERFORM finished (latency since
 				 * the reboot request that set it aside) */
+	VMM_EV_HELPER_EXIT,	/* async: the teardown helper saw the VMM
+				 * gone and exits (the final exit_mmap) */
 	VMM_EV_NR,
 };
 const char *vmm_event_name(enum vmm_event_type type);
@@ -243,12 +248,15 @@ struct vmm_event {
 	 * GUEST_START: since the boot started (first boot) or since the
 	 * reboot request (restart latency); UNPACKED/UNPROTECTED: duration;
 	 * EXIT: exit latency (since the shutdown request); RECLAIMED: reclaim
-	 * time (since the shutdown request).
+	 * time and HELPER_EXIT: since the shutdown request.
 	 */
 	uint64_t latency_ns;
-	uint64_t pages;		/* UNPACKED: image pages; RECLAIMED: frames */
+	/* UNPACKED: image pages; EXIT: frames still charged to the VMM's
+	 * memcg when the wait returned; RECLAIMED: frames */
+	uint64_t pages;
 	uint64_t leaked;	/* RECLAIMED: frames leaked since creation */
 	unsigned int round;	/* GUEST_ROUND */
+	unsigned int polls;	/* HELPER_EXIT: "is my parent gone?" checks */
 	int code;		/* EXIT: exit code; GUEST_ERROR: -errno */
 	char message[128];	/* GUEST_ERROR, SHUTDOWN_REQUEST: why */
 };
@@ -277,6 +285,13 @@ struct vmm_config {
 	/* How long vmm_wait() waits for the memory to come back after the
 	 * exit before it reports -ETIMEDOUT; 0: a minute. */
 	uint64_t reclaim_timeout_ms;
+	/*
+	 * async: the teardown helper's poll period.  Woken by the VMM's
+	 * death, the helper checks once per period whether its parent is
+	 * gone and sleeps in between.  0: VMM_HELPER_POLL_MS, QEMU's
+	 * sleep(1); tests shorten it.
+	 */
+	uint64_t helper_poll_ms;
 	/* Called for every event, in order, under the VMM's lock: it must not
 	 * call back into this VMM.  May be NULL. */
 	void (*on_event)(void *ctx, const struct vmm_event *ev);
@@ -284,6 +299,8 @@ struct vmm_config {
 };
 
 #define VMM_MAX_CPUS 64
+/* QEMU's teardown helper sleeps 1 s between its getppid() checks. */
+#define VMM_HELPER_POLL_MS 1000
 
 /*
  * Check a configuration against the host before anything starts: -EINVAL

@@ -163,7 +163,14 @@ struct vmm {
 	struct task *helper;		/* NULL: none; reaped by vmm_wait */
 	pthread_t helper_thread;
 	bool helper_started;
-	bool vm_closed;			/* the VMM's exit_files ran (lock) */
+	/* (lock) The helper's view of its parent: the thread that cloned it
+	 * has exited (its PR_SET_PDEATHSIG fires), and the whole VMM has
+	 * passed exit_notify (getppid() no longer answers the VMM). */
+	bool helper_pdeath;
+	bool helper_reparented;
+	/* (lock) Why a thread of the VMM ended it by itself (exit(1)), for
+	 * the shutdown_request event; empty otherwise. */
+	char exit_why[64];
 	pthread_t cleanup_threads[16];	/* PERFORM threads (lock) */
 	bool cleanup_finished[16];	/* the thread is about to return */
 	unsigned int nr_cleanup_threads;	/* lock */
@@ -178,6 +185,10 @@ void vmm_fail(struct vmm *vmm, int error, const char *fmt, ...)
 /* teardown.c */
 int vmm_teardown_setup(struct vmm *vmm) __must_check;
 int vmm_unprotect_async(struct vmm *vmm) __must_check;
+/* The VMM's exit, as the helper sees it (vmm->lock held): the main thread
+ * (which cloned the helper) exits; the VMM passes exit_notify. */
+void vmm_helper_parent_exit_locked(struct vmm *vmm);
+void vmm_helper_parent_gone_locked(struct vmm *vmm);
 /* The parent side: join the cleanup threads (before reaping the VMM),
  * then join and reap the helper (after reclaim). */
 void vmm_teardown_join_cleanups(struct vmm *vmm);

@@ -2,7 +2,8 @@
 /*
  * test_teardown.c - whole VMM lives in the deferred teardown modes: lazy
  * (KVM's cleanup threads, the set-aside list at exit) and async (PREPARE +
- * the VMM's PERFORM thread at reboot, the CLONE_VM helper at shutdown),
+ * the VMM's PERFORM thread at reboot, the CLONE_VM helper at shutdown;
+ * tests/vmm/test_async_teardown.c looks at the helper closely),
  * with a 3 GiB guest that writes above 2 GiB -- where the background
  * cleanup, not the synchronous low clear, has to destroy the old pages --
  * and checks each boot reads cleared memory.  Every scenario ends with the
@@ -87,15 +88,22 @@ TEST_IMPL(vmm_async_reboots_and_shutdown)
 	vt_setup_host(&t, 6 * GIB, NULL, "zero", PROGRAM, 64 * 1024, 3072, 1);
 	run_mode(&t, VMM_DESTROY_ASYNC, &res, &vmm);
 	ks = kstats(&t);
-	ASSERT_UEQ(ks.async_prepares, 2);
+	/* Two PREPAREs -- unless the second came before the first PERFORM
+	 * had taken its set-aside VM (a loaded machine): KVM refuses it and
+	 * the VMM runs DISABLE instead, as QEMU does. */
+	ASSERT_GE(ks.async_prepares, 1);
+	ASSERT_LE(ks.async_prepares, 2);
 	/* each PERFORM finished, or was interrupted and finished by the VM
-	 * teardown: either way both old configs were disposed of */
-	ASSERT_EQ(vt_count(vmm, VMM_EV_CLEANUP_DONE), 2);
-	ASSERT_GE(ks.leftovers_disposed, 2);
-	/* shutdown ran in the helper: the release notifier fast-destroyed
-	 * the config, exit_mmap destroyed (not exported) the pages */
+	 * teardown: either way every old config set aside was disposed of */
+	ASSERT_EQ(vt_count(vmm, VMM_EV_CLEANUP_DONE), (size_t)ks.async_prepares);
+	ASSERT_GE(ks.leftovers_disposed, ks.async_prepares);
+	/* Each PREPARE fast-destroyed its config.  The shutdown ran in the
+	 * VMM's exit (its VM reference was the last): the running config went
+	 * with DESTROY_SEC_CONF, the mmu-notifier release never fired (no
+	 * FAST of its own), and the helper's exit_mmap found nothing secure
+	 * to export. */
 	ASSERT_UEQ(ks.exit_exports, 0);
-	ASSERT_GE(ks.fast_destroys, 3);
+	ASSERT_UEQ(ks.fast_destroys, ks.async_prepares);
 	vmm_destroy(vmm);
 	vt_check_quiescent(&t);
 	vt_teardown(&t);
@@ -187,11 +195,16 @@ TEST_IMPL(vmm_async_kill_during_cleanup)
 	ASSERT_UEQ(res.leaked_frames, 0);
 	/* The PERFORM thread reports an interrupted cleanup -- or, started
 	 * only after the kill (slow builds), finds the VMM exiting and never
-	 * runs; either way the set-aside config was disposed of, and so was
-	 * the running one the release notifier fast-destroyed. */
+	 * runs; either way the killed VMM's exit (its VM reference is the
+	 * last; the helper holds the mm) disposed of the set-aside config
+	 * and destroyed the running one with DESTROY_SEC_CONF: the
+	 * mmu-notifier release, which would have fast-destroyed it, never
+	 * fired. */
 	ASSERT_LE(vt_count(vmm, VMM_EV_CLEANUP_DONE), 1);
 	ASSERT_UEQ(kstats(&t).async_prepares, 1);
-	ASSERT_UEQ(kstats(&t).leftovers_disposed, 2);
+	ASSERT_UEQ(kstats(&t).leftovers_disposed, 1);
+	ASSERT_UEQ(kstats(&t).fast_destroys, 1);	/* PREPARE's */
+	ASSERT_EQ(vt_count(vmm, VMM_EV_HELPER_EXIT), 1);
 	vmm_destroy(vmm);
 	vt_check_quiescent(&t);
 	vt_teardown(&t);
