@@ -9,6 +9,7 @@
 #include "mm_test.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 /* ---- notifier order ---- */
 
@@ -93,7 +94,7 @@ TEST_IMPL(mm_oom_notifier_order)
 struct cleanup {
 	struct mm_world *world;
 	struct page **pages;
-	size_t n;			/* left to free */
+	size_t n;			/* atomic: left to free */
 	uint64_t freed;			/* atomic: total freed */
 	bool stop;			/* atomic */
 };
@@ -107,13 +108,18 @@ static void *cleanup_main(void *arg)
 		size_t k = c->n < 16 ? c->n : 16;
 
 		hw_cost_spend(200000);
-		c->n -= k;
-		mm_page_put_bulk(c->world, c->pages + c->n, k);
+		mm_page_put_bulk(c->world, c->pages + c->n - k, k);
 		atomic_add_return(&c->freed, k);
+		__atomic_store_n(&c->n, c->n - k, __ATOMIC_RELEASE);
 	}
 	return NULL;
 }
 
+/*
+ * Waits until the cleaner has freed a batch since the call (or has none
+ * left): a wait on progress, not on time, so that the test asserts the
+ * same on every run however the threads are scheduled.
+ */
 static int cleanup_notify(void *ctx, unsigned long *freed)
 {
 	struct cleanup *c = ctx;
@@ -121,7 +127,9 @@ static int cleanup_notify(void *ctx, unsigned long *freed)
 
 	if (*freed > 1024)
 		return 0;
-	lpv_sleep_ns(20 * 1000000ULL);	/* like the v2 notifier: wait 20 ms */
+	while (atomic_load_acquire(&c->freed) == before &&
+	       __atomic_load_n(&c->n, __ATOMIC_ACQUIRE))
+		sched_yield();
 	*freed += atomic_load_acquire(&c->freed) - before;
 	return 0;
 }
