@@ -383,9 +383,9 @@ uint64_t memcg_usage(const struct memcg *memcg);	/* pages */
  * An OOM notifier: called in priority order (higher first) when an
  * allocation finds the machine out of memory, before any kill; never for a
  * memcg that hit its limit (that OOM goes straight to a victim in the
- * memcg).  It may sleep; it adds the pages it
- * freed (or saw freed) to *freed, which carries the total of the callbacks
- * run so far in this pass.  Return value: 0 (reserved for the chain).
+ * memcg).  It may sleep; it adds the pages it freed (or saw freed) to
+ * *freed, which carries the total of the callbacks run so far in this
+ * pass.  Return value: 0 (reserved for the chain).
  * Callbacks must not (un)register notifiers or allocate with MM_GFP_WAIT.
  */
 struct oom_notifier {

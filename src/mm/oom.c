@@ -11,10 +11,10 @@
  * chain, as Linux's out_of_memory() does -- calls the notifier chain in
  * priority order; the callbacks may sleep and report the pages freed
  * through *freed.  If they freed anything the allocation retries.
- * Otherwise it picks the task in
- * scope (all tasks, or those whose mm is charged to the memcg) with the
- * largest rss and kills it together with every task sharing its mm, unless
- * an earlier victim in scope is still exiting, in which case it only waits.
+ * Otherwise it picks the task in scope (all tasks, or those whose mm is
+ * charged to the memcg) with the largest rss and kills it together with
+ * every task sharing its mm, unless an earlier victim in scope is still
+ * exiting, in which case it only waits.
  * The killed task's threads stop at their next task_should_stop() check and
  * the last one to leave runs the exit; a victim with no thread attached is
  * handed to the oom_reaper thread, because the allocating thread may hold
