@@ -181,8 +181,8 @@ int kvm_convert_to_secure(struct kvm *kvm, uint64_t gaddr,
 			  struct uv_cb_header *uvcb) __must_check;
 /* 0x3f: destroy the stale page, else export it. */
 int kvm_destroy_page(struct kvm *kvm, uint64_t gaddr) __must_check;
-/* 0x3d on a gmap fault: export the page behind @gaddr. */
-int kvm_export_gaddr(struct kvm *kvm, uint64_t gaddr) __must_check;
+/* 0x3d on a gmap fault: pin shared, else export, the page behind @gaddr. */
+int kvm_make_accessible_gaddr(struct kvm *kvm, uint64_t gaddr) __must_check;
 /* Owned variants: clear PG_arch_1 on success. */
 int kvm_uv_destroy_owned(struct kvm_module *mod, struct page *page) __must_check;
 int kvm_uv_export_owned(struct kvm_module *mod, struct page *page) __must_check;

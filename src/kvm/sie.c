@@ -12,7 +12,8 @@
  *   protected guest, frame not secure            0x3e: import, retry
  *   protected guest, frame secure for another    0x3f: destroy (else
  *     configuration (or donated)                 export), retry
- *   normal guest, frame secure                   0x3d: export, retry
+ *   normal guest, frame secure                   0x3d: pin shared, else
+ *                                                export, retry
  *
  * Interruptions are delivered through hw_pgm_deliver() to the handlers the
  * module registered; the running vCPU is found through a thread-local
@@ -207,11 +208,10 @@ out_unlock:
 
 	/* The interruption, with no lock held. */
 	if (pgm == HW_PGM_SECURE_STORAGE_ACCESS) {
-		/* gmap fault path: translate, export, retry (never a blind
-		 * retry: a failure is reported). */
-		ret = kvm_export_gaddr(kvm, gaddr & HW_PAGE_MASK);
-		if (!ret)
-			kvm_stat_inc(mod, pgm_3d);
+		/* gmap fault path: translate, make accessible (pin shared,
+		 * else export; counts pgm_3d), retry -- never a blind retry:
+		 * a failure is reported. */
+		ret = kvm_make_accessible_gaddr(kvm, gaddr & HW_PAGE_MASK);
 	} else {
 		ret = deliver(vcpu, pgm, gaddr, pfn);
 	}

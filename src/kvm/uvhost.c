@@ -124,8 +124,9 @@ static void kvm_arch_pte_clear(void *ctx, struct mm *mm,
 
 /*
  * arch_make_page_accessible, reached from the mm's 0x3d handler (host
- * touched a secure frame): pin it shared if the guest shared it, else
- * export it.  Called with a page reference and no mm lock.
+ * touched a secure frame) and from a normal guest's 0x3d: pin it shared if
+ * the guest shared it, else export it.  Called with a page reference and
+ * no mm lock.
  */
 static int kvm_arch_make_accessible(void *ctx, struct page *page)
 {
@@ -302,14 +303,16 @@ int kvm_destroy_page(struct kvm *kvm, uint64_t gaddr)
 	return ret;
 }
 
-int kvm_export_gaddr(struct kvm *kvm, uint64_t gaddr)
+/* A normal guest's 0x3d, on the gmap path: the host 0x3d's pin-or-export
+ * (arch_make_page_accessible) on the page the gmap maps there now. */
+int kvm_make_accessible_gaddr(struct kvm *kvm, uint64_t gaddr)
 {
 	struct page *page = kvm_gaddr_page(kvm, gaddr);
 	int ret;
 
 	if (!page)
 		return 0;
-	ret = kvm_uv_export_owned(kvm->mod, page);
+	ret = kvm_arch_make_accessible(kvm->mod, page);
 	mm_page_put(kvm->mod->world, page);
 	return ret;
 }

@@ -2,7 +2,8 @@
 /*
  * check.c - mm_check(): the validator that walks every struct page, the
  * free list, every memcg and every address space and compares what it finds
- * with the counters (ARCHITECTURE.md §4, invariants 1, 2 and 4).
+ * with the counters (ARCHITECTURE.md §4, invariants 1, 2 and 4).  A memcg's
+ * usage counts every frame charged to it, leaked ones included.
  *
  * Meant for quiescent points (tests call it after every scenario): it takes
  * the locks it needs one at a time (memcg_lock for the page walk, zone_lock
@@ -69,9 +70,11 @@ static void check_page(struct mm_world *world, struct check *c,
 				   pfn, page->leak_reason);
 		else
 			leak[page->leak_reason]++;
-		if (page->memcg)
-			check_fail(c, "pfn %#" PRIx64 ": leaked but charged",
-				   pfn);
+		/* Leaked frames stay charged (never freed, never uncharged). */
+		if (page->memcg) {
+			page->memcg->check_pages++;
+			page->memcg->check_leaked++;
+		}
 		break;
 	default:
 		/* In use: somebody holds it (a frozen count is transient). */
@@ -121,14 +124,23 @@ int mm_check(struct mm_world *world)
 	/* Pages, with the memcg list stable for the per-memcg tally. */
 	lpv_mutex_lock(&world->memcg_lock);
 	for (struct memcg *m = world->memcgs; m; m = m->next)
-		m->check_pages = 0;
+		m->check_pages = m->check_leaked = 0;
 	for (hw_pfn_t pfn = 0; pfn < world->nr_frames; pfn++)
 		check_page(world, &c, pfn, use, leak);
-	for (struct memcg *m = world->memcgs; m; m = m->next)
+	for (struct memcg *m = world->memcgs; m; m = m->next) {
 		if (m->check_pages != memcg_usage(m))
 			check_fail(&c, "memcg %s: usage %" PRIu64 " but %"
 				   PRIu64 " pages charged (invariant 4)",
 				   m->name, memcg_usage(m), m->check_pages);
+		if ((int64_t)m->check_leaked != atomic_load_relaxed(&m->leaked))
+			check_fail(&c, "memcg %s: %" PRIu64 " leaked pages "
+				   "charged, counter %" PRId64, m->name,
+				   m->check_leaked, atomic_load_relaxed(&m->leaked));
+		if (m->offline && m->check_pages != m->check_leaked)
+			check_fail(&c, "memcg %s: offline with %" PRIu64
+				   " live pages charged", m->name,
+				   m->check_pages - m->check_leaked);
+	}
 	lpv_mutex_unlock(&world->memcg_lock);
 
 	/* Invariant 1: conservation, and each count against its counter. */

@@ -5,11 +5,14 @@
  * Owns struct memcg: creation/destruction (the list is under
  * world->memcg_lock), charge/uncharge (lock-free atomics, any thread), and
  * the statistics.  A page is charged when it is allocated for a memcg and
- * uncharged when the frame goes back to the free list (or is leaked), so a
- * destroyed guest's memory stays charged to its owner until it is really
- * freed (invariant 4).  A memcg cannot be destroyed while anything is
- * charged to it or a task/mm refers to it; that is what keeps page->memcg
- * valid without a per-page reference.
+ * uncharged when the frame goes back to the free list, so a destroyed
+ * guest's memory stays charged to its owner until it is really freed
+ * (invariant 4), and a frame leaked on purpose stays charged for good, as
+ * in Linux.  A memcg cannot be destroyed while a task/mm refers to it or a
+ * page that will be freed is charged to it; that is what keeps
+ * page->memcg valid without a per-page reference.  With only leaked pages
+ * charged, destroying it takes it offline (Linux's dying memcg): it stays
+ * on the world's list, charged and counted, until the world goes.
  *
  * Charging can transiently overshoot by the racing chargers' pages before
  * they back out, like Linux's page_counter; the limit is never exceeded by
@@ -120,12 +123,25 @@ static void memcg_unlink_locked(struct mm_world *world, struct memcg *memcg)
 int memcg_destroy(struct memcg *memcg)
 {
 	struct mm_world *world = memcg->world;
+	int64_t usage, leaked;
 
 	lpv_mutex_lock(&world->memcg_lock);
-	if (atomic_load_acquire(&memcg->usage) != 0 ||
+	/* Leaked first: a leak between the two loads only makes usage look
+	 * live, never the other way round. */
+	leaked = atomic_load_acquire(&memcg->leaked);
+	usage = atomic_load_acquire(&memcg->usage);
+	if (memcg->offline || usage != leaked ||
 	    atomic_load_acquire(&memcg->refs) != 0) {
 		lpv_mutex_unlock(&world->memcg_lock);
 		return -EBUSY;
+	}
+	if (leaked) {
+		/* Its leaked pages point at it for good: offline, not gone. */
+		memcg->offline = true;
+		lpv_mutex_unlock(&world->memcg_lock);
+		lpv_trace("MM MEMCG OFFLINE: %s, %" PRId64 " leaked pages charged",
+			  memcg->name, leaked);
+		return 0;
 	}
 	memcg_unlink_locked(world, memcg);
 	lpv_mutex_unlock(&world->memcg_lock);
@@ -164,6 +180,7 @@ void memcg_stats_get(const struct memcg *memcg, struct memcg_stats *out)
 	out->uncharges = atomic_load_relaxed(&memcg->uncharges);
 	out->oom = atomic_load_relaxed(&memcg->oom);
 	out->oom_kill = atomic_load_relaxed(&memcg->oom_kill);
+	out->leaked = (uint64_t)atomic_load_relaxed(&memcg->leaked);
 }
 
 const char *memcg_name(const struct memcg *memcg)

@@ -265,7 +265,8 @@ const char *mm_leak_reason_name(enum mm_leak_reason reason);
 /*
  * Invariant checker (quiescent points only): frame conservation per use and
  * per leak reason against the counters, free list = free count, free pages
- * have refcount 0, no PG_arch_1 and no memcg, memcg usage = frames charged,
+ * have refcount 0, no PG_arch_1 and no memcg, memcg usage = frames charged
+ * (leaked ones included) and its leaked count = leaked frames charged,
  * every present PTE maps a referenced anon page, rss sums.  0 or -EUCLEAN
  * (the first violations are printed to stderr).
  */
@@ -332,8 +333,9 @@ void mm_page_set_use_bulk(struct mm_world *world, struct page *const *pages,
 			  size_t n, enum page_use use);
 /*
  * The one place intentional leaks are counted: the frame is never reused.
- * Its memcg charge is dropped (it no longer belongs to a workload); later
- * puts are harmless.  Callers comment why at the call site.
+ * It stays charged to its memcg, as in Linux, where memory that is never
+ * freed is never uncharged (counted in the memcg's `leaked`); later puts
+ * are harmless.  Callers comment why at the call site.
  */
 void mm_page_leak(struct mm_world *world, struct page *page,
 		  enum mm_leak_reason reason);
@@ -356,12 +358,18 @@ struct memcg_stats {
 	uint64_t uncharges;	/* pages uncharged, total */
 	uint64_t oom;		/* OOM path entries for this memcg */
 	uint64_t oom_kill;	/* tasks killed for this memcg */
+	uint64_t leaked;	/* pages leaked on purpose, charged for good */
 };
 
 /* @limit_bytes 0 = unlimited (rounded up to pages). -EINVAL bad name. */
 int memcg_create(struct mm_world *world, const char *name,
 		 uint64_t limit_bytes, struct memcg **out) __must_check;
-/* -EBUSY while pages are charged or tasks/mms use it. */
+/*
+ * -EBUSY while tasks/mms use it or pages other than leaked ones are charged.
+ * With only leaked pages charged it goes offline instead of away: the
+ * caller is done with it, the world keeps it (for their page->memcg and for
+ * the stats) until the world is destroyed.
+ */
 int memcg_destroy(struct memcg *memcg) __must_check;
 void memcg_set_limit(struct memcg *memcg, uint64_t limit_bytes);
 void memcg_stats_get(const struct memcg *memcg, struct memcg_stats *out);
@@ -374,9 +382,11 @@ uint64_t memcg_usage(const struct memcg *memcg);	/* pages */
 
 /*
  * An OOM notifier: called in priority order (higher first) when an
- * allocation fails, before any kill.  It may sleep; it adds the pages it
- * freed (or saw freed) to *freed, which carries the total of the callbacks
- * run so far in this pass.  Return value: 0 (reserved for the chain).
+ * allocation finds the machine out of memory, before any kill; never for a
+ * memcg that hit its limit (that OOM goes straight to a victim in the
+ * memcg).  It may sleep; it adds the pages it freed (or saw freed) to
+ * *freed, which carries the total of the callbacks run so far in this
+ * pass.  Return value: 0 (reserved for the chain).
  * Callbacks must not (un)register notifiers or allocate with MM_GFP_WAIT.
  */
 struct oom_notifier {

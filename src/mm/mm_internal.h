@@ -29,8 +29,11 @@ struct memcg {
 	uint64_t limit;			/* atomic, pages, 0 = unlimited */
 	uint64_t peak;			/* atomic (max) */
 	uint64_t failcnt, charges, uncharges, oom, oom_kill;	/* atomic */
+	int64_t leaked;			/* atomic: leaked pages, still charged */
 	int refs;			/* atomic: tasks + mms using it */
+	bool offline;			/* destroyed, kept for leaked pages */
 	uint64_t check_pages;		/* mm_check scratch, under memcg_lock */
+	uint64_t check_leaked;		/* mm_check scratch, under memcg_lock */
 };
 
 struct task {

@@ -7,12 +7,14 @@
  * its memcg's limit -- calls oom_run() in a loop bounded by oom_wait_ms.
  * oom_run(), under world->oom_lock so that one OOM pass runs at a time (as
  * Linux's oom_lock), first rechecks (a pass that just finished may have
- * freed enough), then calls the notifier chain in priority order; the
- * callbacks may sleep and report the pages freed through *freed.  If they
- * freed anything the allocation retries.  Otherwise it picks the task in
- * scope (all tasks, or those whose mm is charged to the memcg) with the
- * largest rss and kills it together with every task sharing its mm, unless
- * an earlier victim in scope is still exiting, in which case it only waits.
+ * freed enough), then -- for a global OOM only; a memcg OOM skips the
+ * chain, as Linux's out_of_memory() does -- calls the notifier chain in
+ * priority order; the callbacks may sleep and report the pages freed
+ * through *freed.  If they freed anything the allocation retries.
+ * Otherwise it picks the task in scope (all tasks, or those whose mm is
+ * charged to the memcg) with the largest rss and kills it together with
+ * every task sharing its mm, unless an earlier victim in scope is still
+ * exiting, in which case it only waits.
  * The killed task's threads stop at their next task_should_stop() check and
  * the last one to leave runs the exit; a victim with no thread attached is
  * handed to the oom_reaper thread, because the allocating thread may hold
@@ -176,7 +178,9 @@ int oom_run(struct mm_world *world, struct memcg *memcg, uint64_t deadline_ns)
 		lpv_mutex_unlock(&world->oom_lock);
 		return 0;
 	}
-	if (oom_notify(world) > 0) {
+	/* The notifier chain is for a machine out of memory: a memcg at its
+	 * limit goes straight to its own victim (as Linux's out_of_memory()). */
+	if (!memcg && oom_notify(world) > 0) {
 		lpv_mutex_unlock(&world->oom_lock);
 		return 0;
 	}

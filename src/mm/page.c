@@ -16,7 +16,8 @@
  *
  * The last reference of a page with PG_arch_1 set never reaches the free
  * list (invariant 2): the frame may still be secure, so it is leaked
- * (secure_at_free) with a one-time warning.
+ * (secure_at_free) with a one-time warning.  A leaked frame stays charged
+ * to its memcg: only a frame that reaches the free list is uncharged.
  */
 #include "mm_internal.h"
 
@@ -124,8 +125,6 @@ void mm_page_set_use_bulk(struct mm_world *world, struct page *const *pages,
 void mm_page_leak(struct mm_world *world, struct page *page,
 		  enum mm_leak_reason reason)
 {
-	struct memcg *memcg;
-
 	BUG_ON((unsigned int)reason >= MM_LEAK_NR);
 	if (WARN_ON_ONCE(page_use(page) == PAGE_USE_LEAKED ||
 			 page_use(page) == PAGE_USE_FREE))
@@ -133,11 +132,10 @@ void mm_page_leak(struct mm_world *world, struct page *page,
 	page->leak_reason = (uint8_t)reason;
 	atomic_add_relaxed(&world->leak_count[reason], 1);
 	page_use_move(world, page, PAGE_USE_LEAKED);
-	/* The frame is the machine's loss now, not the workload's. */
-	memcg = page->memcg;
-	page->memcg = NULL;
-	if (memcg)
-		memcg_uncharge(memcg, 1);
+	/* Never freed, so never uncharged: the workload's memcg keeps paying
+	 * for it, as in Linux. */
+	if (page->memcg)
+		atomic_add_relaxed(&page->memcg->leaked, 1);
 	lpv_trace("MM LEAK: pfn %llx reason %s",
 		  (unsigned long long)mm_page_to_pfn(world, page),
 		  mm_leak_reason_name(reason));

@@ -234,10 +234,12 @@ static void stats_print_text(struct mm_world *world,
 		struct memcg_stats ms;
 
 		memcg_stats_get(m, &ms);
-		fprintf(f, "  memcg %s: usage %" PRIu64 " peak %" PRIu64
+		fprintf(f, "  memcg %s%s: usage %" PRIu64 " peak %" PRIu64
 			" limit %" PRIu64 " failcnt %" PRIu64 " oom %" PRIu64
-			" oom_kill %" PRIu64 " (pages)\n", m->name, ms.usage,
-			ms.peak, ms.limit, ms.failcnt, ms.oom, ms.oom_kill);
+			" oom_kill %" PRIu64 " leaked %" PRIu64 " (pages)\n",
+			m->name, m->offline ? " (offline)" : "", ms.usage,
+			ms.peak, ms.limit, ms.failcnt, ms.oom, ms.oom_kill,
+			ms.leaked);
 	}
 	lpv_mutex_unlock(&world->memcg_lock);
 	fprintf(f, "  options:\n");
@@ -276,9 +278,11 @@ static void stats_print_json(struct mm_world *world,
 		fprintf(f, ",\"usage\":%" PRIu64 ",\"peak\":%" PRIu64
 			",\"limit\":%" PRIu64 ",\"failcnt\":%" PRIu64
 			",\"charges\":%" PRIu64 ",\"uncharges\":%" PRIu64
-			",\"oom\":%" PRIu64 ",\"oom_kill\":%" PRIu64 "}",
+			",\"oom\":%" PRIu64 ",\"oom_kill\":%" PRIu64
+			",\"leaked\":%" PRIu64 ",\"offline\":%s}",
 			ms.usage, ms.peak, ms.limit, ms.failcnt, ms.charges,
-			ms.uncharges, ms.oom, ms.oom_kill);
+			ms.uncharges, ms.oom, ms.oom_kill, ms.leaked,
+			m->offline ? "true" : "false");
 	}
 	lpv_mutex_unlock(&world->memcg_lock);
 	fprintf(f, "],\"options\":");

@@ -269,8 +269,9 @@ static uint64_t vmm_leaked_now(struct vmm *vmm)
 	return n - vmm->baseline_leaked;
 }
 
-/* Every frame the VMM had charged is back (or leaked, which uncharges),
- * and nothing is set aside for later cleanup. */
+/* Every frame the VMM had charged is back -- but for those leaked on
+ * purpose, which stay charged for good -- and nothing is set aside for
+ * later cleanup. */
 static int vmm_wait_reclaim(struct vmm *vmm)
 {
 	uint64_t ms = vmm->cfg.reclaim_timeout_ms ? vmm->cfg.reclaim_timeout_ms
@@ -281,7 +282,7 @@ static int vmm_wait_reclaim(struct vmm *vmm)
 		struct mm_stats st;
 
 		mm_stats_get(vmm->host->world, &st);
-		if (!memcg_usage(vmm->memcg) && !st.use[PAGE_USE_PENDING])
+		if (!vmm_frames_charged(vmm) && !st.use[PAGE_USE_PENDING])
 			return 0;
 		if (hw_now_ns() > deadline)
 			return -ETIMEDOUT;
@@ -320,7 +321,7 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	BUG_ON(r);	/* one waiter, a live child: cannot fail */
 	ev.t_ns = hw_now_ns();
 	/* What is still charged: an async teardown helper may hold the mm. */
-	ev.pages = memcg_usage(vmm->memcg);
+	ev.pages = vmm_frames_charged(vmm);
 
 	lpv_mutex_lock(&vmm->lock);
 	vmm->task = NULL;

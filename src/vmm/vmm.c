@@ -469,7 +469,7 @@ static void vmm_main_end(struct vmm *vmm, int code)
 	vmm->exiting = true;
 	if (!vmm->shutdown_ns)
 		vmm->shutdown_ns = hw_now_ns();
-	vmm->frames_at_exit = memcg_usage(vmm->memcg);
+	vmm->frames_at_exit = vmm_frames_charged(vmm);
 	/* This thread cloned the teardown helper: its exit is the helper's
 	 * PR_SET_PDEATHSIG, before the rest of the VMM's exit runs. */
 	vmm_helper_parent_exit_locked(vmm);

@@ -147,7 +147,8 @@ struct vmm {
 	bool reaping;			/* vmm_wait() is about to reap it */
 	bool prev_protected;		/* the last generation run was PV */
 	unsigned int origin_boot;	/* last boot that started fresh */
-	uint64_t frames_at_exit;	/* memcg usage when the VMM ended */
+	uint64_t frames_at_exit;	/* vmm_frames_charged() when the VMM
+					 * ended */
 	int exit_code;
 	int error;
 	char message[128];
@@ -179,6 +180,16 @@ struct vmm {
 /* boot.c: one PV command (re-issued on -EINTR unless we are dying);
  * failures are recorded on the timeline. */
 int vmm_pv(struct vmm *vmm, uint32_t cmd, void *data) __must_check;
+
+/* Frames charged to the VMM's memcg that may still come back: its usage
+ * less what was leaked on purpose (charged for good, as in Linux). */
+static inline uint64_t vmm_frames_charged(struct vmm *vmm)
+{
+	struct memcg_stats ms;
+
+	memcg_stats_get(vmm->memcg, &ms);
+	return ms.usage - ms.leaked;
+}
 void vmm_fail(struct vmm *vmm, int error, const char *fmt, ...)
 	__printf_like(3, 4);
 

@@ -219,9 +219,10 @@ TEST_IMPL(mm_page_arch1_leak)
 	ASSERT_EQ(page_use(page), PAGE_USE_LEAKED);
 	ASSERT_UEQ(mm_test_leaked(env.world, MM_LEAK_secure_at_free), 1);
 	ASSERT_UEQ(mm_test_use(env.world, PAGE_USE_FREE), 4094);
-	/* It is uncharged: the memcg can go. */
-	ASSERT_UEQ(memcg_usage(memcg), 0);
+	/* Never freed, so still charged; the memcg can only go offline. */
+	ASSERT_UEQ(memcg_usage(memcg), 1);
 	ASSERT_OK(memcg_destroy(memcg));
+	ASSERT_OK(mm_check(env.world));
 	mm_stats_get(env.world, &st);
 	ASSERT_UEQ(st.secure_at_free, 1);
 	/* Every other frame can be allocated, never the leaked one. */
