@@ -442,6 +442,8 @@ struct uv_profile {
 	/* behaviour */
 	uint64_t destroy_batch;		/* pages per DESTROY_SEC_CONF call */
 	uint64_t destroy_conf_page_ns;	/* modelled cost per page cleaned */
+	uint64_t nonsecure_call_ns;	/* modelled cost of an export/destroy
+					 * that finds the frame not secure */
 	bool nonsecure_noop;		/* export/destroy of a non-secure page:
 					 * cc0 (new) or rc 0x107/0x0d (old) */
 	uint64_t init_min_origin;	/* INIT storage must start here (2G) */
@@ -647,6 +649,9 @@ struct uv_cmd_stats {
 					 * likewise) */
 	uint64_t stalls, stall_ns;	/* of which: those that took
 					 * >= UV_STALL_NS */
+	uint64_t nonsecure;		/* calls that found their frame not
+					 * secure: charged nonsecure_call_ns,
+					 * not the command's cost */
 };
 
 struct uv_stats {

@@ -213,6 +213,9 @@ struct uv_call_ctx {
 	int cmd_idx;
 	uint64_t guest_cpu;		/* uv_guest_call: caller's CPU handle */
 	uint64_t extra_ns;		/* modelled cost beyond the fixed one */
+	bool nonsecure;			/* export/destroy found the frame not
+					 * secure: only the call's overhead
+					 * (nonsecure_call_ns) is modelled */
 };
 
 typedef int (*uv_handler_fn)(struct uv *uv, struct uv_call_ctx *c);

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Facts of the real firmware that the teardown baselines depend on
+ * (../shared/reference/fidelity-facts.md): an export or destroy of a page
+ * that is not secure costs only the call's overhead (nonsecure_call_ns),
+ * not the command's cost.
+ */
+#include "uv_test.h"
+
+#define NS_PER_MS 1000000ULL
+
+/* One export/destroy by paddr; its wall time in *ns. */
+static int timed_cfs(struct uvt *t, uint16_t cmd, hw_pfn_t pfn, uint64_t *ns)
+{
+	uint64_t t0 = hw_now_ns();
+	int cc = uvt_cfs(t, cmd, pfn);
+
+	*ns = hw_now_ns() - t0;
+	return cc;
+}
+
+/*
+ * Costs far apart (2 ms per secure export/destroy, 50 us per non-secure
+ * one): every secure call takes at least its command's cost; the
+ * non-secure ones are counted apart and take the overhead's cost -- at
+ * least the key's value, and (the fastest of them, so that a preemption
+ * on a busy machine cannot fail the test) far below the command's.  Both
+ * answers to a non-secure page count: cc 0 (new firmware) and rc 0x107
+ * rrc 0x0d (old).
+ */
+TEST_IMPL(uv_fidelity_nonsecure_cost)
+{
+	const int exp = uv_cmd_index(UVC_CMD_CONV_FROM_SEC_STOR);
+	const int dst = uv_cmd_index(UVC_CMD_DESTR_SEC_STOR);
+	const uint64_t cost = 2 * NS_PER_MS, overhead = 50000, n = 4;
+
+	for (int old = 0; old < 2; old++) {
+		uint64_t ns, min_ns = UINT64_MAX;
+		struct uv_profile p;
+		struct uvt_guest g;
+		struct uv_stats st;
+		struct uvt t;
+
+		uvt_profile(&p, "zero");
+		p.nonsecure_noop = !old;
+		p.cost_ns[exp] = cost;
+		p.cost_ns[dst] = cost;
+		p.nonsecure_call_ns = overhead;
+		uvt_setup(&t, 16 * MIB, &p, true);
+		uvt_guest_create(&t, &g, MIB);
+		for (uint64_t a = 0; a < 2 * n; a++)
+			ASSERT_UV_OK(&t, uvt_import(&t, &g, a << 12));
+
+		/* Secure: the command's cost. */
+		for (uint64_t a = 0; a < n; a++) {
+			ASSERT_UV_OK(&t, timed_cfs(&t, UVC_CMD_DESTR_SEC_STOR,
+						   g.mem + a, &ns));
+			ASSERT_GE(ns + HW_COST_CARRY_MAX_NS, cost);
+			ASSERT_UV_OK(&t, timed_cfs(&t, UVC_CMD_CONV_FROM_SEC_STOR,
+						   g.mem + n + a, &ns));
+			ASSERT_GE(ns + HW_COST_CARRY_MAX_NS, cost);
+		}
+		uv_stats_get(t.uv, &st);
+		ASSERT_UEQ(st.cmd[dst].nonsecure, 0);
+		ASSERT_UEQ(st.cmd[exp].nonsecure, 0);
+
+		/* Not secure any more (cleared / exported): the overhead. */
+		for (uint64_t a = 0; a < 2 * n; a++) {
+			for (int k = 0; k < 2; k++) {
+				uint16_t cmd = k ? UVC_CMD_CONV_FROM_SEC_STOR
+						 : UVC_CMD_DESTR_SEC_STOR;
+				int cc = timed_cfs(&t, cmd, g.mem + a, &ns);
+
+				if (old) {
+					ASSERT_CC_RC(&t, cc, 1, UVC_RC_NOT_SECURE);
+					ASSERT_UEQ(t.rrc, UVC_RRC_NOT_SECURE);
+				} else {
+					ASSERT_UV_OK(&t, cc);
+				}
+				ASSERT_GE(ns + HW_COST_CARRY_MAX_NS, overhead);
+				if (ns < min_ns)
+					min_ns = ns;
+			}
+		}
+		ASSERT_LT(min_ns, cost / 4);
+		uv_stats_get(t.uv, &st);
+		ASSERT_UEQ(st.cmd[dst].calls, 3 * n);
+		ASSERT_UEQ(st.cmd[exp].calls, 3 * n);
+		ASSERT_UEQ(st.cmd[dst].nonsecure, 2 * n);
+		ASSERT_UEQ(st.cmd[exp].nonsecure, 2 * n);
+		/* The secure calls' model time is all there, and the
+		 * non-secure ones added far less than a command's cost each. */
+		ASSERT_GE(st.cmd[dst].ns - st.cmd[dst].data_ns +
+			  2 * n * HW_COST_CARRY_MAX_NS,
+			  n * cost + 2 * n * overhead);
+		ASSERT_UV_OK(&t, uvt_destroy_conf(&t, g.handle));
+		uvt_finish(&t);
+	}
+	return 0;
+}
+
+/* The key: 100 ns by default, 0 in "zero", in the printed profile, and
+ * settable from a file. */
+TEST_IMPL(uv_fidelity_nonsecure_cost_key)
+{
+	struct uv_profile d, z, p;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ASSERT_OK(uv_profile_builtin("default", &d));
+	ASSERT_OK(uv_profile_builtin("zero", &z));
+	ASSERT_UEQ(d.nonsecure_call_ns, 100);
+	ASSERT_UEQ(z.nonsecure_call_ns, 0);
+	ASSERT_LT(d.nonsecure_call_ns,
+		  d.cost_ns[uv_cmd_index(UVC_CMD_DESTR_SEC_STOR)]);
+	ASSERT_OK(uv_profile_parse("base = zero\nnonsecure_call_ns = 2us\n",
+				   "t.prof", &p, err, sizeof(err)));
+	ASSERT_UEQ(p.nonsecure_call_ns, 2000);
+	f = open_memstream(&buf, &len);
+	ASSERT_NOT_NULL(f);
+	uv_profile_print(&d, f);
+	fclose(f);
+	ASSERT_NOT_NULL(strstr(buf, "\nnonsecure_call_ns = 100ns"));
+	free(buf);
+	return 0;
+}
