@@ -571,8 +571,9 @@ int uv_config_set_translate(struct uv *uv, uint64_t guest_handle,
 
 /*
  * May the protected configuration access @gaddr backed by @pfn?  0 yes;
- * -EACCES with *pgm = 0x3e (frame not secure: import it) or 0x3f (secure
- * for someone else / donated); -ENOENT for a bad handle.
+ * -EACCES with *pgm = 0x3e (frame not secure, or secure and shared with
+ * the host by another configuration: import it) or 0x3f (secure for
+ * someone else and not shared, or donated); -ENOENT for a bad handle.
  */
 int uv_guest_access_check(struct uv *uv, uint64_t guest_handle,
 			  uint64_t gaddr, hw_pfn_t pfn,

@@ -280,8 +280,22 @@ int uv_guest_access_check(struct uv *uv, uint64_t guest_handle,
 	    uvf_gidx(w) == gaddr >> HW_PAGE_SHIFT) {
 		ret = 0;
 	} else {
-		*pgm = uvf_is_host(w) ? HW_PGM_NON_SECURE_STORAGE_ACCESS :
-					HW_PGM_SECURE_STORAGE_VIOLATION;
+		/*
+		 * A page another configuration shared with the host is
+		 * host-accessible: to this guest it looks like any
+		 * non-secure page (0x3e), not a violation (0x3f).  The
+		 * import that resolves it takes it over cleared (MISC) or
+		 * is refused until the host exports it first -- why KVM
+		 * has export-before-import.  Its data never reaches this
+		 * guest either way.
+		 */
+		bool foreign_shared = uvf_state(w) == UV_FRAME_SECURE &&
+				      uvf_cfg(w) != cfg->idx &&
+				      (w & UVF_SHARED);
+
+		*pgm = uvf_is_host(w) || foreign_shared ?
+			HW_PGM_NON_SECURE_STORAGE_ACCESS :
+			HW_PGM_SECURE_STORAGE_VIOLATION;
 		ret = -EACCES;
 	}
 	uv_config_put(cfg, UV_GET_READ);
