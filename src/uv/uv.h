@@ -582,6 +582,18 @@ int uv_guest_access_check(struct uv *uv, uint64_t guest_handle,
  * CPU is operating and no config reset is pending.  0 or -EINVAL. */
 int uv_sie_entry_check(struct uv *uv, uint64_t guest_handle,
 		       uint64_t cpu_handle, uint64_t asce) __must_check;
+/*
+ * SIE entry, once valid: are both prefix pages (the 8 KiB lowcore at guest
+ * absolute @prefix) secure for the configuration right now?  Checked at
+ * every entry, through the configuration's translator as the machine
+ * walks the guest's tables.  0: enter.  UV_ICPT_PV_PREF: the entry is
+ * intercepted instead (a page is not secure, was exported, or is not
+ * mapped); the host imports both pages and enters again.  -ENOENT for a
+ * bad handle.
+ */
+#define UV_ICPT_PV_PREF 0x70
+int uv_sie_prefix_check(struct uv *uv, uint64_t guest_handle,
+			uint64_t prefix) __must_check;
 
 /* ---- observation (validators and tests; no firmware call) ---- */
 

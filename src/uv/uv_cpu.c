@@ -263,6 +263,34 @@ int uv_sie_entry_check(struct uv *uv, uint64_t guest_handle,
 	return ret;
 }
 
+int uv_sie_prefix_check(struct uv *uv, uint64_t guest_handle, uint64_t prefix)
+{
+	struct uv_config *cfg;
+	int ret = 0;
+
+	cfg = uv_config_get(uv, guest_handle, UV_GET_READ);
+	if (!cfg)
+		return -ENOENT;
+	for (int i = 0; i < 2 && !ret; i++) {
+		uint64_t gaddr = (prefix & HW_PAGE_MASK) + (uint64_t)i * HW_PAGE_SIZE;
+		hw_pfn_t pfn;
+		uint64_t w;
+
+		/* Shared or not makes no difference: secure here is all. */
+		if (uv_gaddr_to_pfn(uv, cfg, gaddr, &pfn)) {
+			ret = UV_ICPT_PV_PREF;
+		} else {
+			w = uv_frame_peek(uv, pfn);
+			if (uvf_state(w) != UV_FRAME_SECURE ||
+			    uvf_cfg(w) != cfg->idx ||
+			    uvf_gidx(w) != gaddr >> HW_PAGE_SHIFT)
+				ret = UV_ICPT_PV_PREF;
+		}
+	}
+	uv_config_put(cfg, UV_GET_READ);
+	return ret;
+}
+
 int uv_guest_access_check(struct uv *uv, uint64_t guest_handle,
 			  uint64_t gaddr, hw_pfn_t pfn, enum hw_pgm_code *pgm)
 {

@@ -337,6 +337,12 @@ void uv_configs_reset_all(struct uv *uv);
 bool uv_config_drop_secure(struct uv *uv, struct uv_config *cfg,
 			   uint64_t frame_word);
 
+/* pages (uv_page.c): a guest address of @cfg (read-locked) to its frame,
+ * through the config's translator.  0, or the rc to answer (0x102 beyond
+ * the config's storage, 0x10a not mapped). */
+uint16_t uv_gaddr_to_pfn(struct uv *uv, struct uv_config *cfg, uint64_t gaddr,
+			 hw_pfn_t *pfn);
+
 /* crypto (uv_crypto.c) */
 int uv_crypto_init(struct uv *uv, const uint8_t *host_key) __must_check;
 void uv_crypto_deinit(struct uv *uv);

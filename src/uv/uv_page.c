@@ -73,7 +73,7 @@ static int uv_busy(struct uv_cb_header *cb)
 }
 
 /* Resolve a guest address of @cfg (read-locked) to a frame.  0 or rc. */
-static uint16_t uv_gaddr_to_pfn(struct uv *uv, struct uv_config *cfg,
+uint16_t uv_gaddr_to_pfn(struct uv *uv, struct uv_config *cfg,
 				uint64_t gaddr, hw_pfn_t *pfn)
 {
 	if ((gaddr >> HW_PAGE_SHIFT) >= cfg->nr_gpages)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Facts of the real machine seen through KVM
- * (../shared/reference/fidelity-facts.md §4): a page the old guest shared
- * with the host is a non-secure access (0x3e) for the new guest after a
+ * (../shared/reference/fidelity-facts.md §4): the prefix pages are checked
+ * at every SIE entry, and one that is not secure is an intercept (0x70)
+ * the host resolves by importing both; a page the old guest shared with
+ * the host is a non-secure access (0x3e) for the new guest after a
  * reboot, not a violation (0x3f), and the new guest still reads zeros.
  * Every test ends in kfix_fini(): invariants hold, nothing is left.
  */
@@ -19,6 +21,79 @@ static struct kvm_stats kstats(struct kfix *f)
 
 	kvm_stats_get(f->mod, &st);
 	return st;
+}
+
+static enum uv_frame_state frame_state(struct kfix *f, uint64_t gaddr)
+{
+	struct uv_frame_info fi;
+	struct page *page;
+
+	ASSERT_OK(mm_get_user_page(f->mm, f->ram + gaddr, false, &page));
+	ASSERT_OK(uv_frame_query(f->uv, mm_page_to_pfn(f->world, page), &fi));
+	mm_page_put(f->world, page);
+	return fi.state;
+}
+
+/* A guest that touches nothing: only SIE entry can change its prefix. */
+static int idle_guest(void *ctx, struct kvm_vcpu *vcpu, struct kvm_run *run)
+{
+	(void)ctx;
+	(void)vcpu;
+	run->reason = KVM_EXIT_POWEROFF;
+	return 0;
+}
+
+static void run_idle(struct kfix *f, unsigned int cpu)
+{
+	struct kvm_run run;
+
+	ASSERT_OK(kfix_run(f, cpu, idle_guest, NULL, &run));
+	ASSERT_EQ(run.reason, KVM_EXIT_POWEROFF);
+}
+
+/*
+ * The first entry of a new CPU is intercepted (its prefix was never
+ * imported), the next is not.  The host then reads a prefix page (0x3d:
+ * exported); the next entry is intercepted again and both pages are
+ * secure once more, though the guest touches nothing.
+ */
+TEST_IMPL(kvm_sie_prefix_intercept_every_entry)
+{
+	struct kfix_opts o = { .cpus = 2 };
+	uint8_t buf[64];
+	struct kfix f;
+
+	kfix_init(&f, &o);
+	kfix_boot_protected(&f);
+	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 0);
+	run_idle(&f, 0);
+	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 1);
+	ASSERT_EQ(frame_state(&f, 0), UV_FRAME_SECURE);
+	ASSERT_EQ(frame_state(&f, HW_PAGE_SIZE), UV_FRAME_SECURE);
+	run_idle(&f, 0);
+	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 1);
+
+	for (unsigned int page = 0; page < 2; page++) {
+		uint64_t ga = (uint64_t)page * HW_PAGE_SIZE;
+
+		ASSERT_OK(mm_access(f.mm, f.ram + ga, buf, sizeof(buf), false));
+		ASSERT_EQ(frame_state(&f, ga), UV_FRAME_EXPORTED);
+		run_idle(&f, 0);
+		ASSERT_UEQ(kstats(&f).icpt_pv_pref, 2 + page);
+		ASSERT_EQ(frame_state(&f, 0), UV_FRAME_SECURE);
+		ASSERT_EQ(frame_state(&f, HW_PAGE_SIZE), UV_FRAME_SECURE);
+	}
+	ASSERT_UEQ(kstats(&f).pgm_3d, 2);
+
+	/* CPU 1 has its own prefix (8 KiB up): its own first intercept. */
+	run_idle(&f, 1);
+	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 4);
+	ASSERT_EQ(frame_state(&f, 2 * HW_PAGE_SIZE), UV_FRAME_SECURE);
+	ASSERT_EQ(frame_state(&f, 3 * HW_PAGE_SIZE), UV_FRAME_SECURE);
+	run_idle(&f, 0);
+	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 4);
+	ASSERT_UEQ(kfix_fini(&f), 0);
+	return 0;
 }
 
 #define SHARED_GADDR (3 * GIB)
