@@ -5,7 +5,8 @@
  * that is not secure costs only the call's overhead (nonsecure_call_ns),
  * not the command's cost; a page another configuration shared with the
  * host raises 0x3e, not 0x3f, in a new guest, and the import that follows
- * never hands it the old guest's data.
+ * never hands it the old guest's data; the prefix pages are checked at
+ * SIE entry as they are now.
  */
 #include "uv_test.h"
 
@@ -231,5 +232,56 @@ TEST_IMPL(uv_fidelity_shared_foreign_page)
 		ASSERT_UV_OK(&t, uvt_destroy_conf(&t, b.handle));
 		uvt_finish(&t);
 	}
+	return 0;
+}
+
+/*
+ * The prefix check at SIE entry: both pages must be secure for the config
+ * at those addresses, now -- never imported, exported, secure elsewhere or
+ * unmapped all intercept (0x70); shared does not.
+ */
+TEST_IMPL(uv_fidelity_sie_prefix_check)
+{
+	const uint64_t prefix = 0x2000;
+	struct uvt_guest g, other;
+	uint64_t cpu;
+	struct uvt t;
+
+	uvt_setup(&t, 16 * MIB, NULL, true);
+	uvt_guest_create(&t, &g, MIB);
+	uvt_guest_create(&t, &other, MIB);
+	cpu = uvt_cpu_create(&t, &g, 0);
+	ASSERT_EQ(uv_sie_prefix_check(t.uv, g.handle, prefix), UV_ICPT_PV_PREF);
+	ASSERT_UV_OK(&t, uvt_import(&t, &g, prefix));
+	ASSERT_EQ(uv_sie_prefix_check(t.uv, g.handle, prefix), UV_ICPT_PV_PREF);
+	ASSERT_UV_OK(&t, uvt_import(&t, &g, prefix + 0x1000));
+	ASSERT_OK(uv_sie_prefix_check(t.uv, g.handle, prefix));
+	/* Low bits of the prefix name the same pages. */
+	ASSERT_OK(uv_sie_prefix_check(t.uv, g.handle, prefix + 0x123));
+
+	ASSERT_UV_OK(&t, uvt_guest_share(&t, cpu, UVC_CMD_SET_SHARED_ACCESS,
+					 prefix));
+	ASSERT_OK(uv_sie_prefix_check(t.uv, g.handle, prefix));
+
+	ASSERT_UV_OK(&t, uvt_cfs(&t, UVC_CMD_CONV_FROM_SEC_STOR,
+				 g.mem + (prefix >> 12) + 1));
+	ASSERT_EQ(uv_sie_prefix_check(t.uv, g.handle, prefix), UV_ICPT_PV_PREF);
+	ASSERT_UV_OK(&t, uvt_import(&t, &g, prefix + 0x1000));
+	ASSERT_OK(uv_sie_prefix_check(t.uv, g.handle, prefix));
+
+	/* Unmapped (the translator fails): intercepted, not an error. */
+	g.unmapped = true;
+	ASSERT_EQ(uv_sie_prefix_check(t.uv, g.handle, prefix), UV_ICPT_PV_PREF);
+	g.unmapped = false;
+	/* Another config's view of the same frames: not its pages. */
+	other.mem = g.mem;
+	ASSERT_EQ(uv_sie_prefix_check(t.uv, other.handle, prefix),
+		  UV_ICPT_PV_PREF);
+	ASSERT_ERR(uv_sie_prefix_check(t.uv, g.handle ^ 1, prefix), ENOENT);
+
+	ASSERT_UV_OK(&t, uvt_nodata(&t, UVC_CMD_DESTROY_SEC_CPU, cpu));
+	ASSERT_UV_OK(&t, uvt_destroy_conf(&t, g.handle));
+	ASSERT_UV_OK(&t, uvt_destroy_conf(&t, other.handle));
+	uvt_finish(&t);
 	return 0;
 }
