@@ -73,8 +73,8 @@ static int uv_busy(struct uv_cb_header *cb)
 }
 
 /* Resolve a guest address of @cfg (read-locked) to a frame.  0 or rc. */
-uint16_t uv_gaddr_to_pfn(struct uv *uv, struct uv_config *cfg,
-				uint64_t gaddr, hw_pfn_t *pfn)
+uint16_t uv_gaddr_to_pfn(struct uv *uv, struct uv_config *cfg, uint64_t gaddr,
+			 hw_pfn_t *pfn)
 {
 	if ((gaddr >> HW_PAGE_SHIFT) >= cfg->nr_gpages)
 		return PG_RC_GADDR_RANGE;
