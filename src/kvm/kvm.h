@@ -283,7 +283,9 @@ typedef int (*kvm_guest_fn)(void *ctx, struct kvm_vcpu *vcpu,
 
 /*
  * KVM_RUN: enter SIE (for a protected VM the UV checks the handles and
- * ASCE first; the prefix pages are made secure), run @fn until it exits.
+ * ASCE first, then the prefix pages: one that is not secure intercepts
+ * the entry, and both are imported -- at every entry), run @fn until it
+ * exits.
  * The calling thread must be attached to the VM's owner task or to a
  * CLONE_VM sibling (task_thread_enter).
  */
@@ -335,6 +337,7 @@ bool kvm_guest_is_protected(const struct kvm_vcpu *vcpu);
 	X(pgm_3d, "0x3d resolved for a guest or the host")		\
 	X(pgm_3e, "0x3e resolved")					\
 	X(pgm_3f, "0x3f resolved")					\
+	X(icpt_pv_pref, "SIE entries intercepted: prefix not secure (0x70)") \
 	X(export_before_import, "exports done before an import")	\
 	X(leaked_asce, "top-level tables leaked (destroy failed)")	\
 	X(leaked_storage, "donated storage frames leaked")		\

@@ -9,11 +9,16 @@
  *
  *   no PTE / read-only PTE     host page fault (mm_fault, charged to the
  *                              VMM's memcg), retry
- *   protected guest, frame not secure            0x3e: import, retry
+ *   protected guest, frame not secure (or        0x3e: import, retry
+ *     shared by another configuration)
  *   protected guest, frame secure for another    0x3f: destroy (else
  *     configuration (or donated)                 export), retry
  *   normal guest, frame secure                   0x3d: pin shared, else
  *                                                export, retry
+ *
+ * Every entry of a protected CPU is checked by the UV -- validity, then
+ * the prefix pages, whose not being secure is an intercept (0x70)
+ * that KVM resolves by importing them before it enters again.
  *
  * Interruptions are delivered through hw_pgm_deliver() to the handlers the
  * module registered; the running vCPU is found through a thread-local
@@ -308,8 +313,8 @@ int kvm_guest_uvc(struct kvm_vcpu *vcpu, struct uv_cb_header *cb)
 }
 
 /*
- * The prefix pages (lowcore, 8 KiB) must be secure before a protected CPU
- * enters SIE (ICPT_PV_PREF): import both.
+ * ICPT_PV_PREF: the machine found a prefix page (the 8 KiB lowcore) not
+ * secure at SIE entry.  Import both, as KVM's intercept handler does.
  */
 static int kvm_vcpu_secure_prefix(struct kvm_vcpu *vcpu)
 {
@@ -327,8 +332,37 @@ static int kvm_vcpu_secure_prefix(struct kvm_vcpu *vcpu)
 		if (ret)
 			return ret;
 	}
-	vcpu->prefix_secure = true;
 	return 0;
+}
+
+/*
+ * Enter SIE with a protected CPU.  The machine checks the prefix pages at
+ * every entry, not once: a new or reset CPU has never had them imported,
+ * and a host access (0x3d) or an unmap may have exported them since the
+ * last entry.  Each time they are not secure the entry is intercepted
+ * (0x70), the host resolves it and enters again.  0 when the CPU may run,
+ * -EINTR when told to stop meanwhile, or the error of the import.
+ */
+static int kvm_vcpu_enter_pv(struct kvm_vcpu *vcpu)
+{
+	struct kvm *kvm = vcpu->kvm;
+	struct kvm_module *mod = kvm->mod;
+	int icpt, ret;
+
+	for (;;) {
+		icpt = uv_sie_prefix_check(mod->uv, kvm->pv.handle, vcpu->prefix);
+		if (icpt <= 0)
+			return icpt;
+		BUG_ON(icpt != UV_ICPT_PV_PREF);
+		kvm_stat_inc(mod, icpt_pv_pref);
+		lpv_trace("KVM ICPT PV PREF: cpu %u prefix %llx", vcpu->id,
+			  (unsigned long long)vcpu->prefix);
+		ret = kvm_vcpu_secure_prefix(vcpu);
+		if (ret)
+			return ret;
+		if (kvm_guest_should_exit(vcpu))
+			return -EINTR;
+	}
 }
 
 int kvm_vcpu_run(struct kvm_vcpu *vcpu, kvm_guest_fn fn, void *ctx,
@@ -355,15 +389,14 @@ int kvm_vcpu_run(struct kvm_vcpu *vcpu, kvm_guest_fn fn, void *ctx,
 				 "SIE entry validity check failed");
 			return 0;
 		}
-		if (!vcpu->prefix_secure) {
-			ret = kvm_vcpu_secure_prefix(vcpu);
-			if (ret == -EINTR) {
-				run->reason = KVM_EXIT_INTR;
-				return 0;
-			}
-			if (ret)
-				return ret;
+		ret = kvm_vcpu_enter_pv(vcpu);
+		if (ret == -EINTR) {
+			run->reason = task_should_stop() ? KVM_EXIT_INTR
+							 : KVM_EXIT_STOPPED;
+			return 0;
 		}
+		if (ret)
+			return ret;
 	}
 	atomic_store_release(&vcpu->running, true);
 	current_vcpu = vcpu;
@@ -399,8 +432,6 @@ static int kvm_vcpu_pv_cmd(struct kvm_vcpu *vcpu, struct uv_cb_header *cb,
 	cc = uv_call(vcpu->kvm->mod->uv, cb);
 	*rc = cb->rc;
 	*rrc = cb->rrc;
-	/* Reset CPUs need their prefix made secure again. */
-	vcpu->prefix_secure = false;
 	lpv_mutex_unlock(&vcpu->kvm->lock);
 	return cc ? -EINVAL : 0;
 }

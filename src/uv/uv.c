@@ -53,6 +53,7 @@ void uv_stats_get(struct uv *uv, struct uv_stats *out)
 			out->cmd[i].reach_ns += atomic_load_relaxed(&c->reach_ns);
 			out->cmd[i].stalls += atomic_load_relaxed(&c->stalls);
 			out->cmd[i].stall_ns += atomic_load_relaxed(&c->stall_ns);
+			out->cmd[i].nonsecure += atomic_load_relaxed(&c->nonsecure);
 			for (int k = 0; k < 4; k++) {
 				uint64_t n = atomic_load_relaxed(&c->cc[k]);
 
@@ -83,14 +84,15 @@ void uv_stats_print(struct uv *uv, FILE *f)
 			continue;
 		fprintf(f, "uv.cmd.%-18s %12llu calls  cc0 %llu cc1 %llu "
 			"cc2 %llu cc3 %llu  %.0f ns/call (data %.0f; "
-			"stalls %llu, %.0f ns/call)\n",
+			"stalls %llu, %.0f ns/call; non-secure %llu)\n",
 			uv_cmds[i].name, (unsigned long long)c->calls,
 			(unsigned long long)c->cc[0], (unsigned long long)c->cc[1],
 			(unsigned long long)c->cc[2], (unsigned long long)c->cc[3],
 			(double)c->ns / (double)c->calls,
 			(double)c->data_ns / (double)c->calls,
 			(unsigned long long)c->stalls,
-			(double)c->stall_ns / (double)c->calls);
+			(double)c->stall_ns / (double)c->calls,
+			(unsigned long long)c->nonsecure);
 	}
 }
 
@@ -115,7 +117,8 @@ void uv_stats_json(struct uv *uv, FILE *f)
 			continue;
 		fprintf(f, "%s\"%s\":{\"calls\":%llu,\"cc\":[%llu,%llu,%llu,%llu],"
 			"\"ns\":%llu,\"data_ns\":%llu,\"reaches\":%llu,"
-			"\"reach_ns\":%llu,\"stalls\":%llu,\"stall_ns\":%llu}",
+			"\"reach_ns\":%llu,\"stalls\":%llu,\"stall_ns\":%llu,"
+			"\"nonsecure\":%llu}",
 			first ? "" : ",",
 			uv_cmds[i].name, (unsigned long long)c->calls,
 			(unsigned long long)c->cc[0], (unsigned long long)c->cc[1],
@@ -124,7 +127,8 @@ void uv_stats_json(struct uv *uv, FILE *f)
 			(unsigned long long)c->reaches,
 			(unsigned long long)c->reach_ns,
 			(unsigned long long)c->stalls,
-			(unsigned long long)c->stall_ns);
+			(unsigned long long)c->stall_ns,
+			(unsigned long long)c->nonsecure);
 		first = false;
 	}
 	fputs("}}\n", f);
@@ -323,10 +327,13 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	 * the command plus any per-unit extra.  The call's own bookkeeping
 	 * so far (all but its data work) stands in for part of that time, so
 	 * only the rest is spent; data work comes on top (uv_data_begin).
-	 * The spin's last clock read ends the call's time.
+	 * The spin's last clock read ends the call's time.  An export or
+	 * destroy that found its frame not secure did no more than enter
+	 * and look the frame up: it costs that overhead instead.
 	 */
 	t1 = hw_now_ns();
-	want = uv->prof.cost_ns[c.cmd_idx] + c.extra_ns;
+	want = c.nonsecure ? uv->prof.nonsecure_call_ns :
+			     uv->prof.cost_ns[c.cmd_idx] + c.extra_ns;
 	own = t1 - t0 - (uv_data_ns - data0);
 	end = want > own ? hw_cost_spend_since(t1, want - own) : 0;
 	if (!end)
@@ -335,6 +342,8 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	/* calls = the sum of cc[]: one counter fewer on every call. */
 	atomic_add_relaxed(&sh->cmd[c.cmd_idx].cc[cc & 3], 1);
 	atomic_add_relaxed(&sh->cmd[c.cmd_idx].ns, end - t0);
+	if (c.nonsecure)
+		atomic_add_relaxed(&sh->cmd[c.cmd_idx].nonsecure, 1);
 	if (uv_data_ns != data0)
 		atomic_add_relaxed(&sh->cmd[c.cmd_idx].data_ns,
 				   uv_data_ns - data0);
@@ -539,7 +548,8 @@ int uv_create(const struct uv_params *params, struct uv **out)
 		uv->prof = *params->profile;
 	else if (uv_profile_builtin("default", &uv->prof))
 		BUG_ON(1);
-	uv->cost_modelled = uv->prof.destroy_conf_page_ns != 0;
+	uv->cost_modelled = uv->prof.destroy_conf_page_ns != 0 ||
+			    uv->prof.nonsecure_call_ns != 0;
 	for (int i = 0; i < UV_NR_CMDS; i++)
 		uv->cost_modelled |= uv->prof.cost_ns[i] != 0;
 	uv->nr_frames = hw_nr_frames(uv->hw);

@@ -442,6 +442,8 @@ struct uv_profile {
 	/* behaviour */
 	uint64_t destroy_batch;		/* pages per DESTROY_SEC_CONF call */
 	uint64_t destroy_conf_page_ns;	/* modelled cost per page cleaned */
+	uint64_t nonsecure_call_ns;	/* modelled cost of an export/destroy
+					 * that finds the frame not secure */
 	bool nonsecure_noop;		/* export/destroy of a non-secure page:
 					 * cc0 (new) or rc 0x107/0x0d (old) */
 	uint64_t init_min_origin;	/* INIT storage must start here (2G) */
@@ -569,8 +571,9 @@ int uv_config_set_translate(struct uv *uv, uint64_t guest_handle,
 
 /*
  * May the protected configuration access @gaddr backed by @pfn?  0 yes;
- * -EACCES with *pgm = 0x3e (frame not secure: import it) or 0x3f (secure
- * for someone else / donated); -ENOENT for a bad handle.
+ * -EACCES with *pgm = 0x3e (frame not secure, or secure and shared with
+ * the host by another configuration: import it) or 0x3f (secure for
+ * someone else and not shared, or donated); -ENOENT for a bad handle.
  */
 int uv_guest_access_check(struct uv *uv, uint64_t guest_handle,
 			  uint64_t gaddr, hw_pfn_t pfn,
@@ -579,6 +582,18 @@ int uv_guest_access_check(struct uv *uv, uint64_t guest_handle,
  * CPU is operating and no config reset is pending.  0 or -EINVAL. */
 int uv_sie_entry_check(struct uv *uv, uint64_t guest_handle,
 		       uint64_t cpu_handle, uint64_t asce) __must_check;
+/*
+ * SIE entry, once valid: are both prefix pages (the 8 KiB lowcore at guest
+ * absolute @prefix) secure for the configuration right now?  Checked at
+ * every entry, through the configuration's translator as the machine
+ * walks the guest's tables.  0: enter.  UV_ICPT_PV_PREF: the entry is
+ * intercepted instead (a page is not secure, was exported, or is not
+ * mapped); the host imports both pages and enters again.  -ENOENT for a
+ * bad handle.
+ */
+#define UV_ICPT_PV_PREF 0x70
+int uv_sie_prefix_check(struct uv *uv, uint64_t guest_handle,
+			uint64_t prefix) __must_check;
 
 /* ---- observation (validators and tests; no firmware call) ---- */
 
@@ -647,6 +662,9 @@ struct uv_cmd_stats {
 					 * likewise) */
 	uint64_t stalls, stall_ns;	/* of which: those that took
 					 * >= UV_STALL_NS */
+	uint64_t nonsecure;		/* calls that found their frame not
+					 * secure: charged nonsecure_call_ns,
+					 * not the command's cost */
 };
 
 struct uv_stats {

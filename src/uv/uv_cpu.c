@@ -263,6 +263,34 @@ int uv_sie_entry_check(struct uv *uv, uint64_t guest_handle,
 	return ret;
 }
 
+int uv_sie_prefix_check(struct uv *uv, uint64_t guest_handle, uint64_t prefix)
+{
+	struct uv_config *cfg;
+	int ret = 0;
+
+	cfg = uv_config_get(uv, guest_handle, UV_GET_READ);
+	if (!cfg)
+		return -ENOENT;
+	for (int i = 0; i < 2 && !ret; i++) {
+		uint64_t gaddr = (prefix & HW_PAGE_MASK) + (uint64_t)i * HW_PAGE_SIZE;
+		hw_pfn_t pfn;
+		uint64_t w;
+
+		/* Shared or not makes no difference: secure here is all. */
+		if (uv_gaddr_to_pfn(uv, cfg, gaddr, &pfn)) {
+			ret = UV_ICPT_PV_PREF;
+		} else {
+			w = uv_frame_peek(uv, pfn);
+			if (uvf_state(w) != UV_FRAME_SECURE ||
+			    uvf_cfg(w) != cfg->idx ||
+			    uvf_gidx(w) != gaddr >> HW_PAGE_SHIFT)
+				ret = UV_ICPT_PV_PREF;
+		}
+	}
+	uv_config_put(cfg, UV_GET_READ);
+	return ret;
+}
+
 int uv_guest_access_check(struct uv *uv, uint64_t guest_handle,
 			  uint64_t gaddr, hw_pfn_t pfn, enum hw_pgm_code *pgm)
 {
@@ -280,8 +308,22 @@ int uv_guest_access_check(struct uv *uv, uint64_t guest_handle,
 	    uvf_gidx(w) == gaddr >> HW_PAGE_SHIFT) {
 		ret = 0;
 	} else {
-		*pgm = uvf_is_host(w) ? HW_PGM_NON_SECURE_STORAGE_ACCESS :
-					HW_PGM_SECURE_STORAGE_VIOLATION;
+		/*
+		 * A page another configuration shared with the host is
+		 * host-accessible: to this guest it looks like any
+		 * non-secure page (0x3e), not a violation (0x3f).  The
+		 * import that resolves it takes it over cleared (MISC) or
+		 * is refused until the host exports it first -- why KVM
+		 * has export-before-import.  Its data never reaches this
+		 * guest either way.
+		 */
+		bool foreign_shared = uvf_state(w) == UV_FRAME_SECURE &&
+				      uvf_cfg(w) != cfg->idx &&
+				      (w & UVF_SHARED);
+
+		*pgm = uvf_is_host(w) || foreign_shared ?
+			HW_PGM_NON_SECURE_STORAGE_ACCESS :
+			HW_PGM_SECURE_STORAGE_VIOLATION;
 		ret = -EACCES;
 	}
 	uv_config_put(cfg, UV_GET_READ);

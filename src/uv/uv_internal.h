@@ -213,6 +213,9 @@ struct uv_call_ctx {
 	int cmd_idx;
 	uint64_t guest_cpu;		/* uv_guest_call: caller's CPU handle */
 	uint64_t extra_ns;		/* modelled cost beyond the fixed one */
+	bool nonsecure;			/* export/destroy found the frame not
+					 * secure: only the call's overhead
+					 * (nonsecure_call_ns) is modelled */
 };
 
 typedef int (*uv_handler_fn)(struct uv *uv, struct uv_call_ctx *c);
@@ -333,6 +336,12 @@ void uv_configs_reset_all(struct uv *uv);
  * caller should call uv_config_reap() after unlocking. */
 bool uv_config_drop_secure(struct uv *uv, struct uv_config *cfg,
 			   uint64_t frame_word);
+
+/* pages (uv_page.c): a guest address of @cfg (read-locked) to its frame,
+ * through the config's translator.  0, or the rc to answer (0x102 beyond
+ * the config's storage, 0x10a not mapped). */
+uint16_t uv_gaddr_to_pfn(struct uv *uv, struct uv_config *cfg, uint64_t gaddr,
+			 hw_pfn_t *pfn);
 
 /* crypto (uv_crypto.c) */
 int uv_crypto_init(struct uv *uv, const uint8_t *host_key) __must_check;

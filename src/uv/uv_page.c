@@ -73,8 +73,8 @@ static int uv_busy(struct uv_cb_header *cb)
 }
 
 /* Resolve a guest address of @cfg (read-locked) to a frame.  0 or rc. */
-static uint16_t uv_gaddr_to_pfn(struct uv *uv, struct uv_config *cfg,
-				uint64_t gaddr, hw_pfn_t *pfn)
+uint16_t uv_gaddr_to_pfn(struct uv *uv, struct uv_config *cfg, uint64_t gaddr,
+			 hw_pfn_t *pfn)
 {
 	if ((gaddr >> HW_PAGE_SHIFT) >= cfg->nr_gpages)
 		return PG_RC_GADDR_RANGE;
@@ -242,11 +242,16 @@ static int uv_cfs_begin(struct uv *uv, struct uv_call_ctx *c, hw_pfn_t *pfn,
 	if (*cfg)
 		return -1;	/* secure: the caller carries on */
 	uv_frame_unlock(uv, *pfn, *w);
-	if (uvf_is_host(*w))
-		/* New firmware: nothing to do is success.  Old: rc 0x107
-		 * rrc 0x0d, which the kernel treats as success. */
+	if (uvf_is_host(*w)) {
+		/* Export/destroy: the firmware looked the frame up and found
+		 * nothing to do, which costs only the call's overhead -- the
+		 * premise of 6.0's config-first order.  New firmware answers
+		 * success; old rc 0x107 rrc 0x0d, which the kernel treats as
+		 * success. */
+		c->nonsecure = noop_ok;
 		return noop_ok && uv->prof.nonsecure_noop ? uv_ok(c->cb) :
 			uv_rc(c->cb, UVC_RC_NOT_SECURE, UVC_RRC_NOT_SECURE);
+	}
 	return uv_rc(c->cb, PG_RC_UV_OWNED, 0);
 }
 

@@ -165,6 +165,8 @@ static const struct uv_opt uv_opts[] = {
 	    "pages cleaned per DESTROY_SEC_CONF call before cc 3"),
 	OPT("destroy_conf_page_ns", OPT_NS, destroy_conf_page_ns, 300, 0,
 	    1000000000, "modelled cost per page cleaned by DESTROY_SEC_CONF"),
+	OPT("nonsecure_call_ns", OPT_NS, nonsecure_call_ns, 100, 0, 1000000000,
+	    "modelled cost of an export/destroy of a non-secure page"),
 	OPT("nonsecure_noop", OPT_BOOL, nonsecure_noop, 1, 0, 1,
 	    "export/destroy of a non-secure page succeeds (else rc 0x107/0x0d)"),
 	OPT("init_min_origin", OPT_SIZE, init_min_origin, 2 * GiB, 0,
@@ -218,6 +220,7 @@ int uv_profile_builtin(const char *name, struct uv_profile *out)
 		for (int i = 0; i < UV_NR_CMDS; i++)
 			out->cost_ns[i] = 0;
 		out->destroy_conf_page_ns = 0;
+		out->nonsecure_call_ns = 0;
 		snprintf(out->name, sizeof(out->name), "zero");
 		return 0;
 	}

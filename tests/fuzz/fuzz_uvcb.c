@@ -83,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (int i = 0; i < UV_NR_CMDS; i++)
 				prof.cost_ns[i] = 0;
 			prof.destroy_conf_page_ns = 0;
+			prof.nonsecure_call_ns = 0;
 		}
 	if (hw_machine_create(&hc, &f.hw))
 		abort();
