@@ -505,8 +505,8 @@ static void print_row(const struct bench_opts *o, const char *profile,
 	       sz, name, m[0], m[1], m[2], m[3],
 	       per_page > 0 ? 100.0 * floor_ns / per_page : 0,
 	       per_page > 0 ? 100.0 * mach_ns / per_page : 0);
-	/* sync destroys inside DESTROY_SEC_CONF: its page calls are few */
-	if (mode == VMM_DESTROY_SYNC)
+	/* no destroy-page calls after the shutdown request (sync exports) */
+	if (m[4] <= 0)
 		printf(" %6.0f %6s %5s %5s %6s", per_page, "-", "-", "-", "-");
 	else if (m[5] > 0)
 		printf(" %6.0f %6.0f %5.0f %5.0f %5.0f%%", per_page, m[4], m[5],
