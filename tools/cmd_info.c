@@ -178,7 +178,8 @@ int cmd_info(int argc, char **argv)
 		printf("protected virtualization host: %s\n",
 		       mod ? "available (INIT_UV done)" :
 		       "unavailable: INIT_UV failed (the profile needs UV storage "
-		       "above init_min_origin; try a larger --host-mem)");
+		       "above init_min_origin on a 1 MiB boundary; try a larger "
+		       "--host-mem)");
 		printf("firmware profile:\n");
 		uv_profile_print(&prof, stdout);
 		mm_stats_print(world, stdout, false);

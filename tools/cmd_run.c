@@ -226,8 +226,8 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 	if (uv_profile_load(o->profile, prof, err, sizeof(err)))
 		tool_usage_error("run", "--uv-profile: %s", err[0] ? err :
 				 "unknown profile");
-	if (o->host_mem < prof->init_min_origin + prof->uv_base_stor_len)
-		tool_usage_error("run", "--host-mem %s is too small: the UV's %s of storage must lie above %s (init_min_origin of profile '%s')",
+	if (!uv_profile_init_fits(prof, o->host_mem, NULL))
+		tool_usage_error("run", "--host-mem %s is too small: the UV's %s of storage must lie above %s (init_min_origin of profile '%s') on a 1 MiB boundary",
 				 lpv_format_size(o->host_mem, a, sizeof(a)),
 				 lpv_format_size(prof->uv_base_stor_len, b, sizeof(b)),
 				 lpv_format_size(prof->init_min_origin, c, sizeof(c)),

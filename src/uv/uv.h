@@ -463,6 +463,17 @@ int uv_profile_load(const char *name_or_path, struct uv_profile *out,
 		    char *err, size_t errlen) __must_check;
 /* Print every option with its value, one per line, in file syntax. */
 void uv_profile_print(const struct uv_profile *p, FILE *f);
+
+/* INIT_UV ignores the low bits of its origin (reference §3.3): the host
+ * must donate storage starting at a multiple of this. */
+#define UV_INIT_STOR_ALIGN (1ULL << 20)
+/*
+ * Whether INIT_UV can succeed on a machine of @mem_bytes: true, with the
+ * highest origin a host can donate from (aligned, @p's uv_base_stor_len
+ * below the top, at or above init_min_origin) in @origin, or false.
+ */
+bool uv_profile_init_fits(const struct uv_profile *p, uint64_t mem_bytes,
+			  uint64_t *origin);
 /* Table index of a command code, or -1 if this UV does not know it. */
 int uv_cmd_index(uint16_t cmd);
 const char *uv_cmd_name(uint16_t cmd);
