@@ -280,3 +280,54 @@ TEST_IMPL(cli_mkimage_killed)
 	cli_done(c);
 	return 0;
 }
+
+/*
+ * A profile file is text of at most 1 MiB: a NUL byte, /dev/zero, a
+ * longer file and a directory are refused by every command that takes
+ * one, naming the file and the byte.
+ */
+TEST_IMPL(cli_profile_file_garbage)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	char args[512], path[128];
+	const char *d;
+	FILE *f;
+
+	ASSERT_NOT_NULL(c);
+	d = cli_dir(c);
+	expect_user_error(c, "run --uv-profile /dev/zero", "/dev/zero:1|NUL|byte 1");
+	expect_user_error(c, "info --uv-profile /dev/zero", "/dev/zero|NUL|byte 1");
+	snprintf(args, sizeof(args), "run --uv-profile %s", d);
+	expect_user_error(c, args, "directory");
+	snprintf(args, sizeof(args), "info --uv-profile %s", d);
+	expect_user_error(c, args, "directory");
+
+	snprintf(path, sizeof(path), "%s/nul.prof", d);
+	f = fopen(path, "w");
+	ASSERT_NOT_NULL(f);
+	fputs("name = a\n# fine\n", f);
+	fputc('\0', f);
+	fputs("cost.qui = 1us\n", f);
+	ASSERT_EQ(fclose(f), 0);
+	snprintf(args, sizeof(args), "run --uv-profile %s", path);
+	expect_user_error(c, args, "nul.prof:3|byte 17");
+
+	/* 1 MiB of comment lines is fine; one byte more is not. */
+	snprintf(path, sizeof(path), "%s/big.prof", d);
+	f = fopen(path, "w");
+	ASSERT_NOT_NULL(f);
+	for (int i = 0; i < 16384; i++)
+		fprintf(f, "#%062d\n", i);
+	ASSERT_EQ(fclose(f), 0);
+	snprintf(args, sizeof(args), "info --uv-profile %s", path);
+	cli_exec(c, args);
+	ASSERT_EQ(c->status, 0);
+	f = fopen(path, "a");
+	ASSERT_NOT_NULL(f);
+	fputc('#', f);
+	ASSERT_EQ(fclose(f), 0);
+	snprintf(args, sizeof(args), "run --uv-profile %s", path);
+	expect_user_error(c, args, "big.prof|byte 1048577|1 MiB");
+	cli_done(c);
+	return 0;
+}
