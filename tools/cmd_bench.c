@@ -172,7 +172,8 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			copy = parse_list(optarg, items, MAX_SIZES, &n, "sizes");
@@ -242,7 +243,7 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			bench_usage(stdout);
 			exit(0);
 		default:
-			tool_usage_error("bench", "bad option");
+			tool_option_error("bench", c, argv, longopts);
 		}
 	}
 	if (optind < argc)

@@ -229,7 +229,7 @@ int cmd_mkimage(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			spec.program = optarg;
@@ -238,10 +238,11 @@ int cmd_mkimage(int argc, char **argv)
 			payload_path = optarg;
 			break;
 		case 'P':
-			if (lpv_parse_size(optarg, &spec.default_payload_len) ||
-			    !spec.default_payload_len ||
+			spec.default_payload_len =
+				tool_parse_size("mkimage", "payload-size", optarg);
+			if (!spec.default_payload_len ||
 			    spec.default_payload_len > MKIMAGE_MAX_PAYLOAD)
-				tool_usage_error("mkimage", "bad size '%s' for --payload-size",
+				tool_usage_error("mkimage", "--payload-size %s is out of range (1 byte to 1 GiB)",
 						 optarg);
 			break;
 		case 'k':
@@ -273,11 +274,7 @@ int cmd_mkimage(int argc, char **argv)
 			mkimage_usage(stdout);
 			return 0;
 		default:
-			if (optopt)
-				tool_usage_error("mkimage", "option %s needs a value",
-						 argv[optind - 1]);
-			tool_usage_error("mkimage", "unknown option '%s'",
-					 argv[optind - 1]);
+			tool_option_error("mkimage", c, argv, longopts);
 		}
 	}
 	if (optind < argc)

@@ -91,11 +91,7 @@ static void run_usage(FILE *f)
 
 static uint64_t parse_size_opt(const char *opt, const char *arg)
 {
-	uint64_t v;
-
-	if (lpv_parse_size(arg, &v))
-		tool_usage_error("run", "bad size '%s' for --%s", arg, opt);
-	return v;
+	return tool_parse_size("run", opt, arg);
 }
 
 static unsigned int parse_uint_opt(const char *opt, const char *arg,
@@ -135,7 +131,7 @@ static void run_parse(int argc, char **argv, struct run_opts *o)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'g':
 			o->guest_mem = parse_size_opt("guest-mem", optarg);
@@ -190,11 +186,7 @@ static void run_parse(int argc, char **argv, struct run_opts *o)
 			run_usage(stdout);
 			exit(0);
 		default:
-			if (optopt)
-				tool_usage_error("run", "option --%s needs a value",
-						 argv[optind - 1] + 2);
-			tool_usage_error("run", "unknown option '%s'",
-					 argv[optind - 1]);
+			tool_option_error("run", c, argv, longopts);
 		}
 	}
 	if (optind < argc)
@@ -215,6 +207,10 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 		tool_usage_error("run", "--guest-mem must be a non-zero multiple of 1 MiB");
 	if (!o->host_mem || o->host_mem % HW_PAGE_SIZE)
 		tool_usage_error("run", "--host-mem must be a non-zero multiple of 4 KiB");
+	if (hw_backable_bytes() && o->host_mem > hw_backable_bytes())
+		tool_usage_error("run", "--host-mem %s is out of range: this machine can back at most %s now (MemAvailable)",
+				 lpv_format_size(o->host_mem, a, sizeof(a)),
+				 lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
 	if (o->guest_mem >= o->host_mem)
 		tool_usage_error("run", "--guest-mem %s does not fit in --host-mem %s",
 				 lpv_format_size(o->guest_mem, a, sizeof(a)),

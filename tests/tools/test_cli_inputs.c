@@ -331,3 +331,37 @@ TEST_IMPL(cli_profile_file_garbage)
 	cli_done(c);
 	return 0;
 }
+
+/*
+ * Option errors name the option as typed: short options and clusters, a
+ * value given to a flag, a missing value, unknown long options -- one line
+ * from every command, getopt's own message never added.
+ */
+TEST_IMPL(cli_option_errors)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+
+	ASSERT_NOT_NULL(c);
+	expect_user_error(c, "run -g 1G", "unknown option '-g'");
+	expect_user_error(c, "run -jx", "unknown option '-j'");
+	expect_user_error(c, "run --json=yes", "--json takes no value|'yes'");
+	expect_user_error(c, "run --reboots", "--reboots needs a value");
+	expect_user_error(c, "run --frobnicate=1", "unknown option '--frobnicate'");
+	expect_user_error(c, "bench --bogus", "unknown option '--bogus'");
+	expect_user_error(c, "bench --json=1", "--json takes no value");
+	expect_user_error(c, "bench --sizes", "--sizes needs a value");
+	expect_user_error(c, "info --bogus", "unknown option '--bogus'");
+	expect_user_error(c, "info -q", "unknown option '-q'");
+	expect_user_error(c, "info --json=on", "--json takes no value");
+	expect_user_error(c, "mkimage -o", "-o needs a value");
+	expect_user_error(c, "mkimage --output", "--output needs a value");
+	expect_user_error(c, "mkimage --print-host-key=yes", "--print-host-key takes no value");
+	expect_user_error(c, "mkimage -x", "unknown option '-x'");
+	/* Sizes: out of range says so, with the limit. */
+	expect_user_error(c, "run --host-mem 16000T", "--host-mem|out of range|at most");
+	expect_user_error(c, "info --host-mem 16000T", "--host-mem|out of range|at most");
+	expect_user_error(c, "run --host-mem 99999999T", "--host-mem|out of range");
+	expect_user_error(c, "run --guest-mem 12Q", "--guest-mem|'12Q'");
+	cli_done(c);
+	return 0;
+}
