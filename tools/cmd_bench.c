@@ -35,6 +35,7 @@
  * counting OOM kills and the longest allocation stall per mode (lazy with
  * and without its OOM notifier).  Timings are never asserted.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -129,23 +130,25 @@ static void bench_usage(FILE *f)
 }
 
 /* Split @arg at commas into @items, which point into the returned copy
- * (the caller frees it once done with them). */
+ * (the caller frees it once done with them).  Empty items are refused:
+ * "1G,,4G" is a typo, not two sizes. */
 static char *parse_list(const char *arg, char **items, unsigned int max,
 			unsigned int *nr, const char *opt)
 {
-	char *copy = strdup(arg), *save = NULL, *tok;
+	char *copy = strdup(arg), *rest, *tok;
 
 	if (!copy)
 		tool_usage_error("bench", "out of memory");
 	*nr = 0;
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	rest = copy;
+	while ((tok = strsep(&rest, ","))) {
+		if (!*tok)
+			tool_usage_error("bench", "--%s '%s': item %u is empty",
+					 opt, arg, *nr + 1);
 		if (*nr == max)
 			tool_usage_error("bench", "--%s: at most %u items", opt, max);
 		items[(*nr)++] = tok;
 	}
-	if (!*nr)
-		tool_usage_error("bench", "--%s: empty list", opt);
 	return copy;
 }
 
@@ -180,8 +183,8 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			for (unsigned int i = 0; i < n; i++)
 				if (lpv_parse_size(items[i], &o->sizes[i]) ||
 				    !o->sizes[i] || o->sizes[i] % (1ULL << 20))
-					tool_usage_error("bench", "--sizes: bad size '%s' (1 MiB multiples)",
-							 items[i]);
+					tool_usage_error("bench", "--sizes: item %u '%s' is not a non-zero multiple of 1 MiB",
+							 i + 1, items[i]);
 			o->nr_sizes = n;
 			free(copy);
 			break;
@@ -192,8 +195,8 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 				enum vmm_destroy_mode m;
 
 				if (vmm_destroy_mode_parse(items[i], &m))
-					tool_usage_error("bench", "--modes: unknown mode '%s' (sync, lazy, async)",
-							 items[i]);
+					tool_usage_error("bench", "--modes: item %u: unknown mode '%s' (sync, lazy, async)",
+							 i + 1, items[i]);
 				o->modes[m] = true;
 			}
 			free(copy);
@@ -206,8 +209,10 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'r':
 			o->runs = (unsigned int)strtoul(optarg, &end, 10);
-			if (*end || !o->runs || o->runs > MAX_RUNS)
-				tool_usage_error("bench", "--runs takes 1..%d", MAX_RUNS);
+			if (!isdigit((unsigned char)*optarg) || *end ||
+			    !o->runs || o->runs > MAX_RUNS)
+				tool_usage_error("bench", "--runs takes 1..%d, not '%s'",
+						 MAX_RUNS, optarg);
 			break;
 		case 'o':
 			o->oom = true;
@@ -219,14 +224,18 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			o->oom = o->oom_only = true;
 			break;
 		case 'D':
+			errno = 0;
 			o->oom_destroy_ns = strtoull(optarg, &end, 10);
-			if (*end || !*optarg || o->oom_destroy_ns > 1000000000ULL)
-				tool_usage_error("bench", "--oom-destroy-cost takes ns, 0..1e9");
+			if (!isdigit((unsigned char)*optarg) || *end || errno ||
+			    o->oom_destroy_ns > 1000000000ULL)
+				tool_usage_error("bench", "--oom-destroy-cost takes ns, 0..1000000000, not '%s'",
+						 optarg);
 			break;
 		case 'g':
-			if (lpv_parse_size(optarg, &o->oom_guest) ||
-			    o->oom_guest < (64ULL << 20) || o->oom_guest % (1ULL << 20))
-				tool_usage_error("bench", "--oom-guest: bad size '%s'", optarg);
+			o->oom_guest = tool_parse_size("bench", "oom-guest", optarg);
+			if (o->oom_guest < (64ULL << 20) || o->oom_guest % (1ULL << 20))
+				tool_usage_error("bench", "--oom-guest %s: must be a multiple of 1 MiB, at least 64 MiB",
+						 optarg);
 			break;
 		case 'q':
 			o->sizes[0] = 256ULL << 20;
@@ -248,6 +257,61 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 	}
 	if (optind < argc)
 		tool_usage_error("bench", "unexpected argument '%s'", argv[optind]);
+}
+
+/* The host of one profile's table: the guest, the tables and the UV's
+ * storage above 2 GiB. */
+static uint64_t bench_table_host_mem(const struct bench_opts *o)
+{
+	uint64_t biggest = 0;
+
+	for (unsigned int i = 0; i < o->nr_sizes; i++)
+		if (o->sizes[i] > biggest)
+			biggest = o->sizes[i];
+	return biggest + (biggest < (2ULL << 30) ? (2ULL << 30) : (1ULL << 30));
+}
+
+/* The host of --oom: exactly 1.5x the guest (UV storage anywhere). */
+static uint64_t bench_oom_host_mem(const struct bench_opts *o)
+{
+	return (o->oom_guest + o->oom_guest / 2) & HW_PAGE_MASK;
+}
+
+/*
+ * Everything that can be said before the first host is populated (which
+ * takes seconds per GiB): every profile loads and leaves room for the UV's
+ * storage, the hosts fit in this machine, the environment's options parse.
+ */
+static void bench_validate(const struct bench_opts *o)
+{
+	uint64_t table = bench_table_host_mem(o), oom = bench_oom_host_mem(o);
+	uint64_t backable = hw_backable_bytes();
+	struct uv_profile prof;
+	struct kvm_params kp;
+	struct mm_config mc;
+	char err[256], a[32], b[32], c[32];
+
+	if (mm_config_init(&mc) || kvm_params_init(&kp))
+		exit(2);	/* the message named the variable */
+	for (unsigned int p = 0; !o->oom_only && p < o->nr_profiles; p++) {
+		if (uv_profile_load(o->profiles[p], &prof, err, sizeof(err)))
+			tool_usage_error("bench", "--profiles: item %u: %s", p + 1,
+					 err[0] ? err : o->profiles[p]);
+		if (!uv_profile_init_fits(&prof, table, NULL))
+			tool_usage_error("bench", "--profiles: item %u: profile '%s' wants the UV's %s of storage above %s (init_min_origin), beyond the %s host of --sizes",
+					 p + 1, o->profiles[p],
+					 lpv_format_size(prof.uv_base_stor_len, a, sizeof(a)),
+					 lpv_format_size(prof.init_min_origin, b, sizeof(b)),
+					 lpv_format_size(table, c, sizeof(c)));
+	}
+	if (!o->oom_only && backable && table > backable)
+		tool_usage_error("bench", "--sizes: the largest needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
+				 lpv_format_size(table, a, sizeof(a)),
+				 lpv_format_size(backable, b, sizeof(b)));
+	if (o->oom && backable && oom > backable)
+		tool_usage_error("bench", "--oom-guest: needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
+				 lpv_format_size(oom, a, sizeof(a)),
+				 lpv_format_size(backable, b, sizeof(b)));
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -538,7 +602,6 @@ static void print_row(const struct bench_opts *o, const char *profile,
 static int bench_profile(const struct bench_opts *o, const char *profile,
 			 bool memory_first)
 {
-	uint64_t biggest = 0;
 	struct kvm_params kp;
 	struct vmm_host_config hc = { .uv_profile = profile, .kvm = &kp };
 	struct bench_opts mo = *o;
@@ -559,11 +622,7 @@ static int bench_profile(const struct bench_opts *o, const char *profile,
 		mo.modes[VMM_DESTROY_SYNC] = true;
 		o = &mo;
 	}
-	for (unsigned int i = 0; i < o->nr_sizes; i++)
-		if (o->sizes[i] > biggest)
-			biggest = o->sizes[i];
-	/* Room for the guest, the tables and the UV's storage above 2 GiB. */
-	hc.host_mem = biggest + (biggest < (2ULL << 30) ? (2ULL << 30) : (1ULL << 30));
+	hc.host_mem = bench_table_host_mem(o);
 	r = bench_host_create(&hc, &host, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
@@ -726,7 +785,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	fprintf(pf, "base = default\nname = oom-bench\ncost.destroy_page = %" PRIu64
 		"ns\ninit_min_origin = 0\n", o->oom_destroy_ns);
 	fclose(pf);
-	hc.host_mem = (o->oom_guest + o->oom_guest / 2) & HW_PAGE_MASK;
+	hc.host_mem = bench_oom_host_mem(o);
 	r = bench_host_create(&hc, &host, err, sizeof(err));
 	unlink(path);
 	if (r) {
@@ -832,6 +891,7 @@ int cmd_bench(int argc, char **argv)
 	int r = 0, damon;
 
 	bench_parse(argc, argv, &o);
+	bench_validate(&o);
 	if (!o.json) {
 		printf("lazypv bench: sizes");
 		for (unsigned int i = 0; i < o.nr_sizes; i++)

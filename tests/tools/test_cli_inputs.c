@@ -328,6 +328,8 @@ TEST_IMPL(cli_profile_file_garbage)
 	ASSERT_EQ(fclose(f), 0);
 	snprintf(args, sizeof(args), "run --uv-profile %s", path);
 	expect_user_error(c, args, "big.prof|byte 1048577|1 MiB");
+	snprintf(args, sizeof(args), "bench --sizes 16M --profiles zero,%s", path);
+	expect_user_error(c, args, "--profiles|item 2|big.prof|1 MiB");
 	cli_done(c);
 	return 0;
 }
@@ -362,6 +364,43 @@ TEST_IMPL(cli_option_errors)
 	expect_user_error(c, "info --host-mem 16000T", "--host-mem|out of range|at most");
 	expect_user_error(c, "run --host-mem 99999999T", "--host-mem|out of range");
 	expect_user_error(c, "run --guest-mem 12Q", "--guest-mem|'12Q'");
+	cli_done(c);
+	return 0;
+}
+
+/*
+ * bench refuses empty list items and checks every option, profile and
+ * host size before it populates any memory (a populating bench says so on
+ * stderr first, so one line there means nothing started); its --oom host
+ * of 1.5x a guest that is not a 2 MiB multiple is not a 1 MiB multiple,
+ * and works.
+ */
+TEST_IMPL(cli_bench_inputs)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	char args[512], prof[128];
+
+	ASSERT_NOT_NULL(c);
+	expect_user_error(c, "bench --sizes 1G,,4G", "--sizes|item 2 is empty");
+	expect_user_error(c, "bench --sizes 16M,", "--sizes|item 2 is empty");
+	expect_user_error(c, "bench --modes ,sync", "--modes|item 1 is empty");
+	expect_user_error(c, "bench --profiles default,", "--profiles|item 2 is empty");
+	expect_user_error(c, "bench --runs -1", "--runs|'-1'");
+	expect_user_error(c, "bench --oom-destroy-cost -5", "--oom-destroy-cost|'-5'");
+	expect_user_error(c, "bench --oom-guest 100K", "--oom-guest");
+	expect_user_error(c, "bench --sizes 16M --profiles zero,/dev/zero",
+			  "--profiles|item 2|/dev/zero|NUL");
+	expect_user_error(c, "bench --sizes 16M --profiles nosuch", "--profiles|nosuch");
+	expect_user_error(c, "bench --sizes 16000T", "--sizes|out of range|at most");
+	snprintf(prof, sizeof(prof), "%s/high.prof", cli_dir(c));
+	write_text(prof, "init_min_origin = 64G\n");
+	snprintf(args, sizeof(args), "bench --sizes 16M --profiles %s", prof);
+	expect_user_error(c, args, "--profiles|init_min_origin");
+
+	cli_exec(c, "bench --oom-only --oom-guest 65M --modes sync --oom-destroy-cost 0 --json");
+	if (c->status != 0 || !strstr(c->out, "\"b_exit_code\":0"))
+		test_fail(__FILE__, __LINE__, "bench --oom-guest 65M: status %d, stdout \"%s\", stderr \"%s\"",
+			  c->status, c->out, c->err);
 	cli_done(c);
 	return 0;
 }
