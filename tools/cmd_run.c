@@ -219,6 +219,17 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 		tool_usage_error("run", "--payload-size must be at most half the guest memory");
 	if (vmm_program_check(o->program, err, sizeof(err)))
 		tool_usage_error("run", "--program: %s", err);
+	/* The built-in image: the boot page, then the payload. */
+	if (!o->image_path &&
+	    vmm_program_check_fit(o->program, o->guest_mem, o->cpus,
+				  1 + ((o->payload_size ? o->payload_size :
+					VMM_IMAGE_DEFAULT_PAYLOAD) +
+				       HW_PAGE_SIZE - 1) / HW_PAGE_SIZE,
+				  err, sizeof(err)))
+		tool_usage_error("run", "--program %s: %s (--guest-mem %s, %u vCPU%s)",
+				 o->program, err,
+				 lpv_format_size(o->guest_mem, a, sizeof(a)),
+				 o->cpus, o->cpus == 1 ? "" : "s");
 	if (uv_profile_load(o->profile, prof, err, sizeof(err)))
 		tool_usage_error("run", "--uv-profile: %s", err[0] ? err :
 				 "unknown profile");
@@ -401,6 +412,15 @@ int cmd_run(int argc, char **argv)
 	vc.max_reboots = run_program_is_idle(o.program) ? -1 : (int)o.reboots;
 	vc.on_event = run_on_event;
 	vc.event_ctx = &out;
+	if (o.memcg_limit && o.memcg_limit < vmm_boot_min_bytes(host, &vc)) {
+		char a[32], b[32];
+
+		fprintf(stderr, "lazypv run: --memcg-limit %s is below the %s a protected boot of this guest needs (its image, the UV's storage, page tables)\n",
+			lpv_format_size(o.memcg_limit, a, sizeof(a)),
+			lpv_format_size(vmm_boot_min_bytes(host, &vc), b, sizeof(b)));
+		status = 2;
+		goto out_host;
+	}
 	r = vmm_config_check(host, &vc, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv run: %s\n", err);

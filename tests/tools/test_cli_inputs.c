@@ -404,3 +404,36 @@ TEST_IMPL(cli_bench_inputs)
 	cli_done(c);
 	return 0;
 }
+
+/*
+ * What the guest would find only at run time is refused before the host
+ * starts: a program area beyond the guest, io pages beyond a vCPU's
+ * slice, a memcg limit below what the first protected boot needs.  A
+ * limit the boot fits in runs (the program's own memory is its business).
+ */
+TEST_IMPL(cli_run_sizes_up_front)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+
+	ASSERT_NOT_NULL(c);
+	expect_user_error(c, "run --guest-mem 64M --program touch:mib=128",
+			  "--program|mib=128|--guest-mem 64");
+	expect_user_error(c, "run --guest-mem 64M --program touch:at=64",
+			  "--program|at=64|beyond guest memory");
+	expect_user_error(c, "run --guest-mem 64M --program memtest:mib=60,at=8",
+			  "--program|mib=60");
+	expect_user_error(c, "run --guest-mem 64M --cpus 4 --program io:pages=4096",
+			  "--program|pages=4096|slice");
+	expect_user_error(c, "run --guest-mem 64M --payload-size 16M --program touch:mib=48",
+			  "--program|mib=48");
+	expect_user_error(c, "run --guest-mem 64M --memcg-limit 1M",
+			  "--memcg-limit|1.00 MiB|below");
+	expect_user_error(c, "run --guest-mem 64M --program touch:mib=1 --memcg-limit 5M",
+			  "--memcg-limit|below");
+	cli_exec(c, "run --guest-mem 64M --program touch:mib=1 --reboots 0 --memcg-limit 8M");
+	if (c->status != 0)
+		test_fail(__FILE__, __LINE__, "--memcg-limit 8M: status %d, stderr \"%s\"",
+			  c->status, c->err);
+	cli_done(c);
+	return 0;
+}
