@@ -452,6 +452,13 @@ int cmd_run(int argc, char **argv)
 	check = vmm_host_check(host);
 	run_summary(vmm, &res, host, &o, check);
 	status = !r && !check && !res.exit_code && !res.error ? 0 : 1;
+	/* A corrupted image is the user's input: one line, exit 2. */
+	if (res.error == -EBADMSG && !check) {
+		fprintf(stderr, "lazypv run: %s%s: %s\n",
+			o.image_path ? "--image " : "the built-in image",
+			o.image_path ? o.image_path : "", res.message);
+		status = 2;
+	}
 	vmm_destroy(vmm);
 out_host:
 	vmm_host_destroy(host);

@@ -704,5 +704,11 @@ int uv_image_builder_header(struct uv_image_builder *b, void *buf,
 			    size_t *len) __must_check;
 void uv_image_builder_destroy(struct uv_image_builder *b);
 size_t uv_image_header_len(unsigned int nr_keys);
+/*
+ * Which check of the image a failed SET_SEC_CONF_PARAMS, UNPACK_IMG or
+ * VERIFY_IMG (@cmd) reports with @rc/@rrc ("SE header tag mismatch"), or
+ * NULL if that rc is about the host's call, not the image.
+ */
+const char *uv_image_rc_check(uint16_t cmd, uint16_t rc, uint16_t rrc);
 
 #endif /* LAZYPV_UV_H */

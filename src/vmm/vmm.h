@@ -341,7 +341,10 @@ struct vmm_result {
 	uint64_t reclaim_ns;
 	uint64_t reclaimed_frames;
 	uint64_t leaked_frames;
-	int error;		/* first guest/boot error, -errno */
+	int error;		/* first guest/boot error, -errno; -EBADMSG:
+				 * the image was refused (the UV's SE header
+				 * or measurement checks, or the payload's
+				 * checksum), the message names the check */
 	char message[128];
 	uint64_t io_pages;	/* pages the io device answered */
 };

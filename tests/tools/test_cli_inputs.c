@@ -437,3 +437,104 @@ TEST_IMPL(cli_run_sizes_up_front)
 	cli_done(c);
 	return 0;
 }
+
+/* FNV-1a 64, as the image file header's checksum (src/vmm/image.c). */
+static uint64_t fnv1a(const uint8_t *p, size_t n, uint64_t h)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Copy @src to @dst with byte @off flipped; @fix: recompute the file
+ * header's checksum so that only the UV's checks can tell. */
+static void corrupt_copy(const char *src, const char *dst, size_t off, bool fix)
+{
+	FILE *f = fopen(src, "rb");
+	uint8_t *buf;
+	long len;
+
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(fseek(f, 0, SEEK_END), 0);
+	len = ftell(f);
+	ASSERT_GT(len, 0x1000);
+	rewind(f);
+	buf = malloc((size_t)len);
+	ASSERT_NOT_NULL(buf);
+	ASSERT_EQ(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	buf[off < (size_t)len ? off : (size_t)len - 1] ^= 0x01;
+	if (fix) {
+		uint64_t se_len = le64(buf + 0x20);
+		uint64_t h = fnv1a(buf + 0x100, se_len,
+				   fnv1a(buf, 0xf8, 0xcbf29ce484222325ULL));
+
+		for (int i = 0; i < 8; i++)
+			buf[0xf8 + i] = (uint8_t)(h >> (8 * i));
+	}
+	f = fopen(dst, "wb");
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(fwrite(buf, 1, (size_t)len, f), (size_t)len);
+	ASSERT_EQ(fclose(f), 0);
+	free(buf);
+}
+
+/*
+ * A corrupted image is a user error naming the check that failed: the
+ * file header's checksum before anything starts; the SE header's tag and
+ * the pages' digest in the UV, at the first boot -- exit 2, one line.
+ */
+TEST_IMPL(cli_run_corrupted_image)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	char args[512], img[128], bad[128];
+	const char *d;
+	uint64_t se_len;
+	uint8_t hdr[0x100];
+	FILE *f;
+
+	ASSERT_NOT_NULL(c);
+	d = cli_dir(c);
+	snprintf(img, sizeof(img), "%s/good.img", d);
+	snprintf(bad, sizeof(bad), "%s/bad.img", d);
+	snprintf(args, sizeof(args),
+		 "mkimage --program touch:mib=1 --payload-size 64K -o %s", img);
+	cli_exec(c, args);
+	ASSERT_EQ(c->status, 0);
+	f = fopen(img, "rb");
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(fread(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+	fclose(f);
+	se_len = le64(hdr + 0x20);
+
+	snprintf(args, sizeof(args), "run --guest-mem 16M --reboots 0 --image %s", bad);
+	corrupt_copy(img, bad, 0x100 + 0x10, false);
+	expect_user_error(c, args, "--image|checksum");
+	/* The SE header's tag (its last 16 bytes). */
+	corrupt_copy(img, bad, 0x100 + se_len - 1, true);
+	cli_exec(c, args);
+	if (c->status != 2 || cli_lines(c->err) != 1 ||
+	    !strstr(c->err, "--image") || !strstr(c->err, "SE header tag mismatch"))
+		test_fail(__FILE__, __LINE__, "tag: status %d, stderr \"%s\"", c->status, c->err);
+	/* The last page's last byte. */
+	corrupt_copy(img, bad, (size_t)-1, false);
+	cli_exec(c, args);
+	if (c->status != 2 || cli_lines(c->err) != 1 ||
+	    !strstr(c->err, "--image") || !strstr(c->err, "digest (PLD) mismatch"))
+		test_fail(__FILE__, __LINE__, "page: status %d, stderr \"%s\"", c->status, c->err);
+	/* And the intact one boots. */
+	snprintf(args, sizeof(args), "run --guest-mem 16M --reboots 0 --image %s", img);
+	cli_exec(c, args);
+	ASSERT_EQ(c->status, 0);
+	cli_done(c);
+	return 0;
+}
