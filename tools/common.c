@@ -54,13 +54,22 @@ static const char *long_name(const char *arg, char *buf, size_t len)
 	return buf;
 }
 
+/* The long option @name names: exact, or the only one it abbreviates. */
 static const struct option *long_by_name(const struct option *longopts,
 					 const char *name)
 {
-	for (const struct option *o = longopts; o->name; o++)
+	const struct option *found = NULL;
+	size_t n = strlen(name), matches = 0;
+
+	for (const struct option *o = longopts; o->name; o++) {
 		if (!strcmp(o->name, name))
 			return o;
-	return NULL;
+		if (!strncmp(o->name, name, n)) {
+			found = o;
+			matches++;
+		}
+	}
+	return matches == 1 ? found : NULL;
 }
 
 void tool_option_error(const char *cmd, int c, char **argv,
@@ -73,7 +82,7 @@ void tool_option_error(const char *cmd, int c, char **argv,
 	if (is_long)
 		long_name(arg, name, sizeof(name));
 	if (c == ':') {
-		if (is_long && long_by_name(longopts, name + 2))
+		if (is_long)
 			tool_usage_error(cmd, "option %s needs a value", name);
 		tool_usage_error(cmd, "option -%c needs a value", optopt);
 	}

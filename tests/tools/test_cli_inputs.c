@@ -349,6 +349,9 @@ TEST_IMPL(cli_option_errors)
 	expect_user_error(c, "run --json=yes", "--json takes no value|'yes'");
 	expect_user_error(c, "run --reboots", "--reboots needs a value");
 	expect_user_error(c, "run --frobnicate=1", "unknown option '--frobnicate'");
+	/* getopt_long takes unique abbreviations: so do the messages. */
+	expect_user_error(c, "run --reb", "--reb needs a value");
+	expect_user_error(c, "run --js=1", "--js takes no value");
 	expect_user_error(c, "bench --bogus", "unknown option '--bogus'");
 	expect_user_error(c, "bench --json=1", "--json takes no value");
 	expect_user_error(c, "bench --sizes", "--sizes needs a value");
