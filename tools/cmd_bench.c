@@ -752,11 +752,10 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 			 bool notifier)
 {
 	struct kvm_params kp;
-	char path[] = "/tmp/lazypv-bench-profile-XXXXXX";
-	struct vmm_host_config hc = { .uv_profile = path, .kvm = &kp };
+	struct uv_profile prof;
+	struct vmm_host_config hc = { .uv_profile_value = &prof, .kvm = &kp };
+	char text[160];
 	struct vmm_config vc = { .cpus = 1, .destroy = mode, .max_reboots = 0 };
-	int fd;
-	FILE *pf;
 	struct vmm_result ra, rb;
 	double b_secs = 0, a_reclaim = 0;
 	struct vmm_host *host;
@@ -771,23 +770,18 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	if (r)
 		return r;
 	kp.oom_notifier = notifier;
-	/* The default profile with a slower page destroy, as a file. */
-	fd = mkstemp(path);
-	if (fd < 0)
-		return -errno;
-	pf = fdopen(fd, "w");
-	if (!pf) {
-		close(fd);
-		unlink(path);
-		return -ENOMEM;
+	/* The default profile with a slower page destroy; UV storage
+	 * anywhere: the host is exactly 1.5x the guest. */
+	snprintf(text, sizeof(text), "base = default\nname = oom-bench\n"
+		 "cost.destroy_page = %" PRIu64 "ns\ninit_min_origin = 0\n",
+		 o->oom_destroy_ns);
+	r = uv_profile_parse(text, "oom-bench", &prof, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "lazypv bench: %s\n", err);
+		return r;
 	}
-	/* UV storage anywhere: the host is exactly 1.5x the guest. */
-	fprintf(pf, "base = default\nname = oom-bench\ncost.destroy_page = %" PRIu64
-		"ns\ninit_min_origin = 0\n", o->oom_destroy_ns);
-	fclose(pf);
 	hc.host_mem = bench_oom_host_mem(o);
 	r = bench_host_create(&hc, &host, err, sizeof(err));
-	unlink(path);
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;

@@ -167,6 +167,7 @@ struct vmm_host_config {
 	uint64_t host_mem;		/* bytes of host physical memory */
 	enum hw_protect_mode protect;
 	const char *uv_profile;		/* name or file; NULL: env, default */
+	const struct uv_profile *uv_profile_value; /* instead of uv_profile */
 	const char *uv_seed;		/* host key seed; NULL: default */
 	const struct kvm_params *kvm;	/* NULL: defaults + environment */
 	bool populate;			/* hw_config.populate */
