@@ -611,6 +611,8 @@ static int profile_read(const char *path, char **textp, char *err,
 		}
 		len += (size_t)n;
 		if (len > UV_PROFILE_MAX_BYTES) {
+			/* the line the first byte too many is on */
+			line -= text[UV_PROFILE_MAX_BYTES] == '\n';
 			ret = -EFBIG;
 			lpv_seterr(err, errlen, "%s:%u: byte %u is beyond the "
 				   "%u bytes (1 MiB) a profile may hold", path,
