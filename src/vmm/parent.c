@@ -38,12 +38,18 @@ static uint64_t vmm_guest_overhead(const struct uv_info *info,
 	       cfg->guest_mem / HW_PAGE_SIZE * 16 + (1ULL << 20);
 }
 
+/* As the overhead, with page tables for the image's pages only: what is
+ * charged up to the first instruction. */
 uint64_t vmm_boot_min_bytes(const struct vmm_host *host,
 			    const struct vmm_config *cfg)
 {
-	uint64_t image = cfg->image ? cfg->image->nr_pages * HW_PAGE_SIZE : 0;
+	const struct uv_info *info = kvm_module_uv_info(host->kvm);
+	uint64_t pages = cfg->image ? cfg->image->nr_pages : 0;
 
-	return image + vmm_guest_overhead(kvm_module_uv_info(host->kvm), cfg);
+	return pages * HW_PAGE_SIZE + info->guest_base_stor_len +
+	       uv_info_var_stor_len(info, cfg->guest_mem) +
+	       cfg->cpus * (info->guest_cpu_stor_len + 2 * HW_PAGE_SIZE) +
+	       pages * 16 + (1ULL << 20);
 }
 
 int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
