@@ -35,6 +35,7 @@
  * counting OOM kills and the longest allocation stall per mode (lazy with
  * and without its OOM notifier).  Timings are never asserted.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -126,23 +127,25 @@ static void bench_usage(FILE *f)
 }
 
 /* Split @arg at commas into @items, which point into the returned copy
- * (the caller frees it once done with them). */
+ * (the caller frees it once done with them).  Empty items are refused:
+ * "1G,,4G" is a typo, not two sizes. */
 static char *parse_list(const char *arg, char **items, unsigned int max,
 			unsigned int *nr, const char *opt)
 {
-	char *copy = strdup(arg), *save = NULL, *tok;
+	char *copy = strdup(arg), *rest, *tok;
 
 	if (!copy)
 		tool_usage_error("bench", "out of memory");
 	*nr = 0;
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	rest = copy;
+	while ((tok = strsep(&rest, ","))) {
+		if (!*tok)
+			tool_usage_error("bench", "--%s '%s': item %u is empty",
+					 opt, arg, *nr + 1);
 		if (*nr == max)
 			tool_usage_error("bench", "--%s: at most %u items", opt, max);
 		items[(*nr)++] = tok;
 	}
-	if (!*nr)
-		tool_usage_error("bench", "--%s: empty list", opt);
 	return copy;
 }
 
@@ -168,15 +171,16 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			copy = parse_list(optarg, items, MAX_SIZES, &n, "sizes");
 			for (unsigned int i = 0; i < n; i++)
 				if (lpv_parse_size(items[i], &o->sizes[i]) ||
 				    !o->sizes[i] || o->sizes[i] % (1ULL << 20))
-					tool_usage_error("bench", "--sizes: bad size '%s' (1 MiB multiples)",
-							 items[i]);
+					tool_usage_error("bench", "--sizes: item %u '%s' is not a non-zero multiple of 1 MiB",
+							 i + 1, items[i]);
 			o->nr_sizes = n;
 			free(copy);
 			break;
@@ -187,8 +191,8 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 				enum vmm_destroy_mode m;
 
 				if (vmm_destroy_mode_parse(items[i], &m))
-					tool_usage_error("bench", "--modes: unknown mode '%s' (sync, sync-6.0, lazy, async)",
-							 items[i]);
+					tool_usage_error("bench", "--modes: item %u: unknown mode '%s' (sync, sync-6.0, lazy, async)",
+							 i + 1, items[i]);
 				o->modes[m] = true;
 			}
 			free(copy);
@@ -201,8 +205,10 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'r':
 			o->runs = (unsigned int)strtoul(optarg, &end, 10);
-			if (*end || !o->runs || o->runs > MAX_RUNS)
-				tool_usage_error("bench", "--runs takes 1..%d", MAX_RUNS);
+			if (!isdigit((unsigned char)*optarg) || *end ||
+			    !o->runs || o->runs > MAX_RUNS)
+				tool_usage_error("bench", "--runs takes 1..%d, not '%s'",
+						 MAX_RUNS, optarg);
 			break;
 		case 'o':
 			o->oom = true;
@@ -211,14 +217,18 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			o->oom = o->oom_only = true;
 			break;
 		case 'D':
+			errno = 0;
 			o->oom_destroy_ns = strtoull(optarg, &end, 10);
-			if (*end || !*optarg || o->oom_destroy_ns > 1000000000ULL)
-				tool_usage_error("bench", "--oom-destroy-cost takes ns, 0..1e9");
+			if (!isdigit((unsigned char)*optarg) || *end || errno ||
+			    o->oom_destroy_ns > 1000000000ULL)
+				tool_usage_error("bench", "--oom-destroy-cost takes ns, 0..1000000000, not '%s'",
+						 optarg);
 			break;
 		case 'g':
-			if (lpv_parse_size(optarg, &o->oom_guest) ||
-			    o->oom_guest < (64ULL << 20) || o->oom_guest % (1ULL << 20))
-				tool_usage_error("bench", "--oom-guest: bad size '%s'", optarg);
+			o->oom_guest = tool_parse_size("bench", "oom-guest", optarg);
+			if (o->oom_guest < (64ULL << 20) || o->oom_guest % (1ULL << 20))
+				tool_usage_error("bench", "--oom-guest %s: must be a multiple of 1 MiB, at least 64 MiB",
+						 optarg);
 			break;
 		case 'q':
 			o->sizes[0] = 256ULL << 20;
@@ -235,11 +245,66 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			bench_usage(stdout);
 			exit(0);
 		default:
-			tool_usage_error("bench", "bad option");
+			tool_option_error("bench", c, argv, longopts);
 		}
 	}
 	if (optind < argc)
 		tool_usage_error("bench", "unexpected argument '%s'", argv[optind]);
+}
+
+/* The host of one profile's table: the guest, the tables and the UV's
+ * storage above 2 GiB. */
+static uint64_t bench_table_host_mem(const struct bench_opts *o)
+{
+	uint64_t biggest = 0;
+
+	for (unsigned int i = 0; i < o->nr_sizes; i++)
+		if (o->sizes[i] > biggest)
+			biggest = o->sizes[i];
+	return biggest + (biggest < (2ULL << 30) ? (2ULL << 30) : (1ULL << 30));
+}
+
+/* The host of --oom: exactly 1.5x the guest (UV storage anywhere). */
+static uint64_t bench_oom_host_mem(const struct bench_opts *o)
+{
+	return (o->oom_guest + o->oom_guest / 2) & HW_PAGE_MASK;
+}
+
+/*
+ * Everything that can be said before the first host is populated (which
+ * takes seconds per GiB): every profile loads and leaves room for the UV's
+ * storage, the hosts fit in this machine, the environment's options parse.
+ */
+static void bench_validate(const struct bench_opts *o)
+{
+	uint64_t table = bench_table_host_mem(o), oom = bench_oom_host_mem(o);
+	uint64_t backable = hw_backable_bytes();
+	struct uv_profile prof;
+	struct kvm_params kp;
+	struct mm_config mc;
+	char err[256], a[32], b[32], c[32];
+
+	if (mm_config_init(&mc) || kvm_params_init(&kp))
+		exit(2);	/* the message named the variable */
+	for (unsigned int p = 0; !o->oom_only && p < o->nr_profiles; p++) {
+		if (uv_profile_load(o->profiles[p], &prof, err, sizeof(err)))
+			tool_usage_error("bench", "--profiles: item %u: %s", p + 1,
+					 err[0] ? err : o->profiles[p]);
+		if (!uv_profile_init_fits(&prof, table, NULL))
+			tool_usage_error("bench", "--profiles: item %u: profile '%s' wants the UV's %s of storage above %s (init_min_origin), beyond the %s host of --sizes",
+					 p + 1, o->profiles[p],
+					 lpv_format_size(prof.uv_base_stor_len, a, sizeof(a)),
+					 lpv_format_size(prof.init_min_origin, b, sizeof(b)),
+					 lpv_format_size(table, c, sizeof(c)));
+	}
+	if (!o->oom_only && backable && table > backable)
+		tool_usage_error("bench", "--sizes: the largest needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
+				 lpv_format_size(table, a, sizeof(a)),
+				 lpv_format_size(backable, b, sizeof(b)));
+	if (o->oom && backable && oom > backable)
+		tool_usage_error("bench", "--oom-guest: needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
+				 lpv_format_size(oom, a, sizeof(a)),
+				 lpv_format_size(backable, b, sizeof(b)));
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -526,7 +591,6 @@ static void print_row(const struct bench_opts *o, const char *profile,
 /* One profile's table: every mode at every size, medians of the runs. */
 static int bench_profile(const struct bench_opts *o, const char *profile)
 {
-	uint64_t biggest = 0;
 	struct kvm_params kp;
 	struct vmm_host_config hc = { .uv_profile = profile, .kvm = &kp };
 	struct vmm_host *host;
@@ -540,11 +604,7 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	r = kvm_params_init(&kp);
 	if (r)
 		return r;
-	for (unsigned int i = 0; i < o->nr_sizes; i++)
-		if (o->sizes[i] > biggest)
-			biggest = o->sizes[i];
-	/* Room for the guest, the tables and the UV's storage above 2 GiB. */
-	hc.host_mem = biggest + (biggest < (2ULL << 30) ? (2ULL << 30) : (1ULL << 30));
+	hc.host_mem = bench_table_host_mem(o);
 	r = bench_host_create(&hc, &host, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
@@ -671,11 +731,10 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 			 bool notifier)
 {
 	struct kvm_params kp;
-	char path[] = "/tmp/lazypv-bench-profile-XXXXXX";
-	struct vmm_host_config hc = { .uv_profile = path, .kvm = &kp };
+	struct uv_profile prof;
+	struct vmm_host_config hc = { .uv_profile_value = &prof, .kvm = &kp };
+	char text[160];
 	struct vmm_config vc = { .cpus = 1, .destroy = mode, .max_reboots = 0 };
-	int fd;
-	FILE *pf;
 	struct vmm_result ra, rb;
 	double b_secs = 0, a_reclaim = 0;
 	struct vmm_host *host;
@@ -690,23 +749,18 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	if (r)
 		return r;
 	kp.oom_notifier = notifier;
-	/* The default profile with a slower page destroy, as a file. */
-	fd = mkstemp(path);
-	if (fd < 0)
-		return -errno;
-	pf = fdopen(fd, "w");
-	if (!pf) {
-		close(fd);
-		unlink(path);
-		return -ENOMEM;
+	/* The default profile with a slower page destroy; UV storage
+	 * anywhere: the host is exactly 1.5x the guest. */
+	snprintf(text, sizeof(text), "base = default\nname = oom-bench\n"
+		 "cost.destroy_page = %" PRIu64 "ns\ninit_min_origin = 0\n",
+		 o->oom_destroy_ns);
+	r = uv_profile_parse(text, "oom-bench", &prof, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "lazypv bench: %s\n", err);
+		return r;
 	}
-	/* UV storage anywhere: the host is exactly 1.5x the guest. */
-	fprintf(pf, "base = default\nname = oom-bench\ncost.destroy_page = %" PRIu64
-		"ns\ninit_min_origin = 0\n", o->oom_destroy_ns);
-	fclose(pf);
-	hc.host_mem = (o->oom_guest + o->oom_guest / 2) & HW_PAGE_MASK;
+	hc.host_mem = bench_oom_host_mem(o);
 	r = bench_host_create(&hc, &host, err, sizeof(err));
-	unlink(path);
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
@@ -810,6 +864,7 @@ int cmd_bench(int argc, char **argv)
 	int r = 0, damon;
 
 	bench_parse(argc, argv, &o);
+	bench_validate(&o);
 	if (!o.json) {
 		printf("lazypv bench: sizes");
 		for (unsigned int i = 0; i < o.nr_sizes; i++)

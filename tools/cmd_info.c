@@ -97,12 +97,11 @@ int cmd_info(int argc, char **argv)
 	int c, ret;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (lpv_parse_size(optarg, &hwcfg.mem_bytes))
-				tool_usage_error("info", "bad size '%s' for --host-mem",
-						 optarg);
+			hwcfg.mem_bytes = tool_parse_size("info", "host-mem", optarg);
 			break;
 		case 'p':
 			if (!strcmp(optarg, "auto"))
@@ -125,7 +124,7 @@ int cmd_info(int argc, char **argv)
 			info_usage(stdout);
 			return 0;
 		default:
-			tool_usage_error("info", "bad option");
+			tool_option_error("info", c, argv, longopts);
 		}
 	}
 	if (optind < argc)
@@ -178,7 +177,8 @@ int cmd_info(int argc, char **argv)
 		printf("protected virtualization host: %s\n",
 		       mod ? "available (INIT_UV done)" :
 		       "unavailable: INIT_UV failed (the profile needs UV storage "
-		       "above init_min_origin; try a larger --host-mem)");
+		       "above init_min_origin on a 1 MiB boundary; try a larger "
+		       "--host-mem)");
 		printf("firmware profile:\n");
 		uv_profile_print(&prof, stdout);
 		mm_stats_print(world, stdout, false);

@@ -7,13 +7,19 @@
  * The host key: either given as 64 hex digits (--host-key-pub, as printed
  * by --print-host-key) or derived from the same seed `lazypv run --uv-seed`
  * gives its UV (default "lazypv").  No UV is started here.  The image is
- * written to a temporary file and renamed, so a failure never leaves half
- * an image behind.  Single-threaded.
+ * written to a temporary file next to -o and renamed, so a failure never
+ * leaves half an image behind; SIGINT, SIGTERM and SIGHUP remove the
+ * temporary file before the process dies of them.  -o must be a new path
+ * or a regular file: device nodes, FIFOs, symbolic links and directories
+ * are refused, not replaced.  Single-threaded.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,19 +98,81 @@ out:
 	return r;
 }
 
+/* The temporary file being written, for the signal handler. */
+static char mkimage_tmp[4096];
+static volatile sig_atomic_t mkimage_tmp_live;
+
+static void mkimage_on_signal(int sig)
+{
+	if (mkimage_tmp_live)
+		unlink(mkimage_tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void mkimage_catch_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = mkimage_on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/*
+ * -o's target: a new path in an existing directory, or a regular file.
+ * Returns NULL if fine, else why not.
+ */
+static const char *output_refusal(const char *path)
+{
+	char dir[4096];
+	struct stat st;
+
+	if (!*path)
+		return "empty path";
+	if (!lstat(path, &st)) {
+		if (S_ISREG(st.st_mode))
+			return NULL;
+		return S_ISLNK(st.st_mode) ? "is a symbolic link" :
+		       S_ISDIR(st.st_mode) ? "is a directory" :
+		       S_ISFIFO(st.st_mode) ? "is a FIFO" :
+		       S_ISCHR(st.st_mode) ? "is a character device" :
+		       S_ISBLK(st.st_mode) ? "is a block device" :
+		       S_ISSOCK(st.st_mode) ? "is a socket" :
+		       "is not a regular file";
+	}
+	if (errno != ENOENT)
+		return strerror(errno);
+	if (strlen(path) >= sizeof(dir))
+		return strerror(ENAMETOOLONG);
+	strcpy(dir, path);
+	if (stat(dirname(dir), &st))
+		return "its directory does not exist";
+	if (!S_ISDIR(st.st_mode))
+		return "its directory is not a directory";
+	return NULL;
+}
+
 static int write_file(const char *path, const void *buf, size_t len)
 {
-	char tmp[4096];
+	char *tmp = mkimage_tmp;
 	const uint8_t *p = buf;
 	size_t done = 0;
 	int fd, r = 0;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >=
-	    sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(mkimage_tmp), "%s.tmp.%d", path,
+			     getpid()) >= sizeof(mkimage_tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
+	mkimage_tmp_live = 1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+		mkimage_tmp_live = 0;
+		return r;
+	}
 	while (done < len && !r) {
 		ssize_t n = write(fd, p + done, len - done);
 
@@ -117,10 +185,14 @@ static int write_file(const char *path, const void *buf, size_t len)
 		r = -errno;
 	if (close(fd) && !r)
 		r = -errno;
+	/* Whatever appeared at -o meanwhile is refused too. */
+	if (!r && output_refusal(path))
+		r = -EEXIST;
 	if (!r && rename(tmp, path))
 		r = -errno;
 	if (r)
 		unlink(tmp);
+	mkimage_tmp_live = 0;
 	return r;
 }
 
@@ -157,7 +229,7 @@ int cmd_mkimage(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			spec.program = optarg;
@@ -166,10 +238,11 @@ int cmd_mkimage(int argc, char **argv)
 			payload_path = optarg;
 			break;
 		case 'P':
-			if (lpv_parse_size(optarg, &spec.default_payload_len) ||
-			    !spec.default_payload_len ||
+			spec.default_payload_len =
+				tool_parse_size("mkimage", "payload-size", optarg);
+			if (!spec.default_payload_len ||
 			    spec.default_payload_len > MKIMAGE_MAX_PAYLOAD)
-				tool_usage_error("mkimage", "bad size '%s' for --payload-size",
+				tool_usage_error("mkimage", "--payload-size %s is out of range (1 byte to 1 GiB)",
 						 optarg);
 			break;
 		case 'k':
@@ -183,9 +256,12 @@ int cmd_mkimage(int argc, char **argv)
 
 			errno = 0;
 			spec.nonce = strtoull(optarg, &end, 0);
-			if (errno || !*optarg || *end || !spec.nonce)
-				tool_usage_error("mkimage", "--nonce takes a non-zero number, not '%s'",
-						 optarg);
+			if (!isdigit((unsigned char)*optarg) || *end)
+				tool_usage_error("mkimage", "--nonce takes a number 1..%" PRIu64 ", not '%s'",
+						 UINT64_MAX, optarg);
+			if (errno == ERANGE || !spec.nonce)
+				tool_usage_error("mkimage", "--nonce %s is out of range 1..%" PRIu64,
+						 optarg, UINT64_MAX);
 			break;
 		}
 		case 'K':
@@ -198,11 +274,7 @@ int cmd_mkimage(int argc, char **argv)
 			mkimage_usage(stdout);
 			return 0;
 		default:
-			if (optopt)
-				tool_usage_error("mkimage", "option %s needs a value",
-						 argv[optind - 1]);
-			tool_usage_error("mkimage", "unknown option '%s'",
-					 argv[optind - 1]);
+			tool_option_error("mkimage", c, argv, longopts);
 		}
 	}
 	if (optind < argc)
@@ -233,6 +305,13 @@ int cmd_mkimage(int argc, char **argv)
 		tool_usage_error("mkimage", "-o FILE is required");
 	if (vmm_program_check(spec.program, err, sizeof(err)))
 		tool_usage_error("mkimage", "--program: %s", err);
+	{
+		const char *why = output_refusal(output);
+
+		if (why)
+			tool_usage_error("mkimage", "-o %s: %s (only a regular file or a new path is written)",
+					 output, why);
+	}
 	if (payload_path) {
 		if (spec.default_payload_len)
 			tool_usage_error("mkimage", "--payload and --payload-size exclude each other");
@@ -245,6 +324,7 @@ int cmd_mkimage(int argc, char **argv)
 		spec.payload_len = payload_len;
 	}
 
+	mkimage_catch_signals();
 	r = vmm_image_build(&spec, pub, &img, &img_len, err, sizeof(err));
 	/* Check what we wrote parses: the file is for a program to read. */
 	if (!r)

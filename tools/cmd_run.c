@@ -93,11 +93,7 @@ static void run_usage(FILE *f)
 
 static uint64_t parse_size_opt(const char *opt, const char *arg)
 {
-	uint64_t v;
-
-	if (lpv_parse_size(arg, &v))
-		tool_usage_error("run", "bad size '%s' for --%s", arg, opt);
-	return v;
+	return tool_parse_size("run", opt, arg);
 }
 
 static unsigned int parse_uint_opt(const char *opt, const char *arg,
@@ -137,7 +133,7 @@ static void run_parse(int argc, char **argv, struct run_opts *o)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'g':
 			o->guest_mem = parse_size_opt("guest-mem", optarg);
@@ -192,11 +188,7 @@ static void run_parse(int argc, char **argv, struct run_opts *o)
 			run_usage(stdout);
 			exit(0);
 		default:
-			if (optopt)
-				tool_usage_error("run", "option --%s needs a value",
-						 argv[optind - 1] + 2);
-			tool_usage_error("run", "unknown option '%s'",
-					 argv[optind - 1]);
+			tool_option_error("run", c, argv, longopts);
 		}
 	}
 	if (optind < argc)
@@ -217,6 +209,10 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 		tool_usage_error("run", "--guest-mem must be a non-zero multiple of 1 MiB");
 	if (!o->host_mem || o->host_mem % HW_PAGE_SIZE)
 		tool_usage_error("run", "--host-mem must be a non-zero multiple of 4 KiB");
+	if (hw_backable_bytes() && o->host_mem > hw_backable_bytes())
+		tool_usage_error("run", "--host-mem %s is out of range: this machine can back at most %s now (MemAvailable)",
+				 lpv_format_size(o->host_mem, a, sizeof(a)),
+				 lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
 	if (o->guest_mem >= o->host_mem)
 		tool_usage_error("run", "--guest-mem %s does not fit in --host-mem %s",
 				 lpv_format_size(o->guest_mem, a, sizeof(a)),
@@ -225,11 +221,22 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 		tool_usage_error("run", "--payload-size must be at most half the guest memory");
 	if (vmm_program_check(o->program, err, sizeof(err)))
 		tool_usage_error("run", "--program: %s", err);
+	/* The built-in image: the boot page, then the payload. */
+	if (!o->image_path &&
+	    vmm_program_check_fit(o->program, o->guest_mem, o->cpus,
+				  1 + ((o->payload_size ? o->payload_size :
+					VMM_IMAGE_DEFAULT_PAYLOAD) +
+				       HW_PAGE_SIZE - 1) / HW_PAGE_SIZE,
+				  err, sizeof(err)))
+		tool_usage_error("run", "--program %s: %s (--guest-mem %s, %u vCPU%s)",
+				 o->program, err,
+				 lpv_format_size(o->guest_mem, a, sizeof(a)),
+				 o->cpus, o->cpus == 1 ? "" : "s");
 	if (uv_profile_load(o->profile, prof, err, sizeof(err)))
 		tool_usage_error("run", "--uv-profile: %s", err[0] ? err :
 				 "unknown profile");
-	if (o->host_mem < prof->init_min_origin + prof->uv_base_stor_len)
-		tool_usage_error("run", "--host-mem %s is too small: the UV's %s of storage must lie above %s (init_min_origin of profile '%s')",
+	if (!uv_profile_init_fits(prof, o->host_mem, NULL))
+		tool_usage_error("run", "--host-mem %s is too small: the UV's %s of storage must lie above %s (init_min_origin of profile '%s') on a 1 MiB boundary",
 				 lpv_format_size(o->host_mem, a, sizeof(a)),
 				 lpv_format_size(prof->uv_base_stor_len, b, sizeof(b)),
 				 lpv_format_size(prof->init_min_origin, c, sizeof(c)),
@@ -407,6 +414,15 @@ int cmd_run(int argc, char **argv)
 	vc.max_reboots = run_program_is_idle(o.program) ? -1 : (int)o.reboots;
 	vc.on_event = run_on_event;
 	vc.event_ctx = &out;
+	if (o.memcg_limit && o.memcg_limit < vmm_boot_min_bytes(host, &vc)) {
+		char a[32], b[32];
+
+		fprintf(stderr, "lazypv run: --memcg-limit %s is below the %s a protected boot of this guest needs (its image, the UV's storage, page tables)\n",
+			lpv_format_size(o.memcg_limit, a, sizeof(a)),
+			lpv_format_size(vmm_boot_min_bytes(host, &vc), b, sizeof(b)));
+		status = 2;
+		goto out_host;
+	}
 	r = vmm_config_check(host, &vc, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv run: %s\n", err);
@@ -438,6 +454,13 @@ int cmd_run(int argc, char **argv)
 	check = vmm_host_check(host);
 	run_summary(vmm, &res, host, &o, check);
 	status = !r && !check && !res.exit_code && !res.error ? 0 : 1;
+	/* A corrupted image is the user's input: one line, exit 2. */
+	if (res.error == -EBADMSG && !check) {
+		fprintf(stderr, "lazypv run: %s%s: %s\n",
+			o.image_path ? "--image " : "the built-in image",
+			o.image_path ? o.image_path : "", res.message);
+		status = 2;
+	}
 	vmm_destroy(vmm);
 out_host:
 	vmm_host_destroy(host);

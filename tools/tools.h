@@ -4,6 +4,7 @@
 #define LAZYPV_TOOLS_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 #include "lazypv/compiler.h"
 
@@ -16,6 +17,18 @@ struct tool_cmd {
 /* One-line usage error on stderr, then exit(2). */
 void tool_usage_error(const char *cmd, const char *fmt, ...)
 	__printf_like(2, 3) __noreturn;
+
+struct option;
+/*
+ * getopt_long's error (@c '?' or ':', with a leading ':' in the option
+ * string and opterr 0) as one usage line naming the option as typed: an
+ * unknown or ambiguous long option, an unknown short option (inside a
+ * cluster too), a missing value, a value given to a flag.  Exits 2.
+ */
+void tool_option_error(const char *cmd, int c, char **argv,
+		       const struct option *longopts) __noreturn;
+/* A size option (K/M/G/T suffixes) or a usage error naming --@opt. */
+uint64_t tool_parse_size(const char *cmd, const char *opt, const char *arg);
 
 struct hw_config;
 struct hw_machine;

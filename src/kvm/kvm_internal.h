@@ -96,8 +96,6 @@ struct kvm_vcpu {
 	struct kvm_stor stor;		/* donated per-CPU storage */
 	struct page *sie_block;		/* the SIE state description */
 	uint64_t prefix;		/* guest address of the 8 KiB lowcore */
-	bool prefix_secure;		/* written by pv.c, read by nobody: SIE
-					 * entry asks the UV every time */
 	bool kicked;			/* atomic: leave SIE */
 	bool running;			/* atomic: in kvm_vcpu_run */
 };

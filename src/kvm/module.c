@@ -59,8 +59,10 @@ void kvm_params_print(const struct kvm_params *p, FILE *f)
 	lpv_options_print(f, "kvm", tab, ARRAY_SIZE(tab), false);
 }
 
-int kvm_stor_alloc(struct kvm_module *mod, struct memcg *memcg, uint64_t bytes,
-		   enum page_use use, struct kvm_stor *out)
+/* @align: in bytes, a multiple of the frame size. */
+static int kvm_stor_alloc_aligned(struct kvm_module *mod, struct memcg *memcg,
+				  uint64_t bytes, uint64_t align,
+				  enum page_use use, struct kvm_stor *out)
 {
 	size_t nr = (bytes + HW_PAGE_SIZE - 1) >> HW_PAGE_SHIFT;
 	int ret;
@@ -69,14 +71,22 @@ int kvm_stor_alloc(struct kvm_module *mod, struct memcg *memcg, uint64_t bytes,
 	out->nr = 0;
 	if (!nr)
 		return 0;
-	ret = mm_page_alloc_contig(mod->world, MM_GFP_KERNEL | MM_GFP_ZERO,
-				   memcg, nr, &out->first);
+	ret = mm_page_alloc_contig_aligned(mod->world,
+					   MM_GFP_KERNEL | MM_GFP_ZERO, memcg,
+					   nr, align >> HW_PAGE_SHIFT,
+					   &out->first);
 	if (ret)
 		return ret;
 	out->nr = nr;
 	for (size_t i = 0; i < nr; i++)
 		mm_page_set_use(mod->world, out->first + i, use);
 	return 0;
+}
+
+int kvm_stor_alloc(struct kvm_module *mod, struct memcg *memcg, uint64_t bytes,
+		   enum page_use use, struct kvm_stor *out)
+{
+	return kvm_stor_alloc_aligned(mod, memcg, bytes, HW_PAGE_SIZE, use, out);
 }
 
 void kvm_stor_free(struct kvm_module *mod, struct kvm_stor *stor)
@@ -101,10 +111,14 @@ void kvm_stor_leak(struct kvm_module *mod, struct kvm_stor *stor,
 
 /*
  * INIT_UV: the UV's base storage, donated once.  The reference requires an
- * origin of at least 2 GiB (the profile's init_min_origin); the storage is
- * taken from the top of memory, which is where a contiguous run is most
- * likely free.  A failure leaves the module without PV support (-ENODEV),
- * as Linux's setup_uv() does.
+ * origin of at least 2 GiB (the profile's init_min_origin) on a 1 MiB
+ * boundary (the UV ignores the low bits, so an unaligned run would make it
+ * own frames below the run that the allocator still hands out); the
+ * storage is taken from the top of memory, which is where a contiguous run
+ * is most likely free, at the highest aligned origin -- Linux's setup_uv()
+ * asks memblock for the same alignment.  uv_profile_init_fits() says up
+ * front whether this can succeed.  A failure leaves the module without PV
+ * support (-ENODEV), as setup_uv() does.
  */
 static int kvm_uv_init(struct kvm_module *mod)
 {
@@ -114,8 +128,9 @@ static int kvm_uv_init(struct kvm_module *mod)
 	};
 	int cc, ret;
 
-	ret = kvm_stor_alloc(mod, NULL, mod->info.uv_base_stor_len,
-			     PAGE_USE_DONATED, &mod->uv_stor);
+	ret = kvm_stor_alloc_aligned(mod, NULL, mod->info.uv_base_stor_len,
+				     UV_INIT_STOR_ALIGN, PAGE_USE_DONATED,
+				     &mod->uv_stor);
 	if (ret)
 		return ret;
 	uvcb.stor_origin = kvm_stor_paddr(mod, &mod->uv_stor);

@@ -280,7 +280,6 @@ int kvm_pv_create_cpu(struct kvm_vcpu *vcpu, uint16_t *rc, uint16_t *rrc)
 		return -EIO;
 	}
 	vcpu->cpu_handle = uvcb.cpu_handle;
-	vcpu->prefix_secure = false;
 	return 0;
 }
 
@@ -305,7 +304,6 @@ static int kvm_pv_destroy_cpu(struct kvm_vcpu *vcpu, uint16_t *rc,
 		kvm_stor_free(mod, &vcpu->stor);
 	}
 	vcpu->cpu_handle = 0;
-	vcpu->prefix_secure = false;
 	return ret ? -EIO : 0;
 }
 

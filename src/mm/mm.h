@@ -305,6 +305,15 @@ int mm_page_alloc(struct mm_world *world, unsigned int gfp,
 int mm_page_alloc_contig(struct mm_world *world, unsigned int gfp,
 			 struct memcg *memcg, size_t nr,
 			 struct page **first) __must_check;
+/*
+ * The same, the run starting at a PFN that is a multiple of @align frames
+ * (INIT_UV's storage: the UV ignores the low bits of its 1 MiB origin, so
+ * an unaligned run would hand it frames the allocator still owns).
+ * -EINVAL for @align 0 or beyond memory.
+ */
+int mm_page_alloc_contig_aligned(struct mm_world *world, unsigned int gfp,
+				 struct memcg *memcg, size_t nr, uint64_t align,
+				 struct page **first) __must_check;
 /* All or nothing: @nr pages into @pages, one lock round trip. */
 int mm_page_alloc_bulk(struct mm_world *world, unsigned int gfp,
 		       struct memcg *memcg, size_t nr,

@@ -488,27 +488,34 @@ int mm_page_alloc_bulk(struct mm_world *world, unsigned int gfp,
 
 /* ---- setup ---- */
 
-/* First fit from the top for @nr free frames; takes them.  zone_lock. */
+/*
+ * First fit from the top for @nr free frames starting at a multiple of
+ * @align frames; takes them.  zone_lock.
+ */
 static int zone_take_contig(struct mm_world *world, unsigned int gfp,
-			    size_t nr, struct page **first)
+			    size_t nr, uint64_t align, struct page **first)
 {
 	uint64_t floor = zone_floor(world, gfp);
 	uint64_t run = 0, pfn;
+	bool found = false;
 
 	lpv_mutex_lock(&world->zone_lock);
 	if (world->nr_free < floor + nr) {
 		lpv_mutex_unlock(&world->zone_lock);
 		return -ENOMEM;
 	}
+	/* @run: free frames from @pfn upwards. */
 	for (pfn = world->nr_frames; pfn-- > 0;) {
 		if (page_use(&world->pages[pfn]) != PAGE_USE_FREE) {
 			run = 0;
 			continue;
 		}
-		if (++run == nr)
+		if (++run >= nr && pfn % align == 0) {
+			found = true;
 			break;
+		}
 	}
-	if (run < nr) {
+	if (!found) {
 		lpv_mutex_unlock(&world->zone_lock);
 		return -ENOMEM;		/* fragmented */
 	}
@@ -529,16 +536,23 @@ static int zone_take_contig(struct mm_world *world, unsigned int gfp,
 int mm_page_alloc_contig(struct mm_world *world, unsigned int gfp,
 			 struct memcg *memcg, size_t nr, struct page **first)
 {
+	return mm_page_alloc_contig_aligned(world, gfp, memcg, nr, 1, first);
+}
+
+int mm_page_alloc_contig_aligned(struct mm_world *world, unsigned int gfp,
+				 struct memcg *memcg, size_t nr, uint64_t align,
+				 struct page **first)
+{
 	int ret, tries = 0;
 
-	if (!nr || nr > world->nr_frames)
+	if (!nr || nr > world->nr_frames || !align || align > world->nr_frames)
 		return -EINVAL;
 	if (memcg) {
 		ret = memcg_try_charge(memcg, nr);
 		if (ret)
 			return ret;
 	}
-	while ((ret = zone_take_contig(world, gfp, nr, first)) == -ENOMEM &&
+	while ((ret = zone_take_contig(world, gfp, nr, align, first)) == -ENOMEM &&
 	       (gfp & MM_GFP_WAIT) && tries++ < 1) {
 		/* Let the OOM path (notifiers, then a kill) free memory. */
 		if (oom_run(world, NULL, lpv_now_ns() +

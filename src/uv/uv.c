@@ -206,13 +206,28 @@ static int uv_do_qui(struct uv *uv, struct uv_call_ctx *c)
 	return uv_ok(c->cb);
 }
 
-#define UV_INIT_ORIGIN_ALIGN (1ULL << 20)
+bool uv_profile_init_fits(const struct uv_profile *p, uint64_t mem_bytes,
+			  uint64_t *origin)
+{
+	uint64_t len = (p->uv_base_stor_len + HW_PAGE_SIZE - 1) & HW_PAGE_MASK;
+	uint64_t top;
+
+	mem_bytes &= HW_PAGE_MASK;
+	if (len > mem_bytes)
+		return false;
+	top = (mem_bytes - len) & ~(UV_INIT_STOR_ALIGN - 1);
+	if (top < p->init_min_origin)
+		return false;
+	if (origin)
+		*origin = top;
+	return true;
+}
 
 static int uv_do_init(struct uv *uv, struct uv_call_ctx *c)
 {
 	struct uv_cb_init *cb = (struct uv_cb_init *)c->cb;
 	/* Low bits are ignored, not errors (reference §3.3). */
-	uint64_t origin = cb->stor_origin & ~(UV_INIT_ORIGIN_ALIGN - 1);
+	uint64_t origin = cb->stor_origin & ~(UV_INIT_STOR_ALIGN - 1);
 	uint64_t len = cb->stor_len & HW_PAGE_MASK;
 	uint64_t mem = uv->nr_frames << HW_PAGE_SHIFT;
 	uint16_t rc = 0;

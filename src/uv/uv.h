@@ -465,6 +465,17 @@ int uv_profile_load(const char *name_or_path, struct uv_profile *out,
 		    char *err, size_t errlen) __must_check;
 /* Print every option with its value, one per line, in file syntax. */
 void uv_profile_print(const struct uv_profile *p, FILE *f);
+
+/* INIT_UV ignores the low bits of its origin (reference §3.3): the host
+ * must donate storage starting at a multiple of this. */
+#define UV_INIT_STOR_ALIGN (1ULL << 20)
+/*
+ * Whether INIT_UV can succeed on a machine of @mem_bytes: true, with the
+ * highest origin a host can donate from (aligned, @p's uv_base_stor_len
+ * below the top, at or above init_min_origin) in @origin, or false.
+ */
+bool uv_profile_init_fits(const struct uv_profile *p, uint64_t mem_bytes,
+			  uint64_t *origin);
 /* Table index of a command code, or -1 if this UV does not know it. */
 int uv_cmd_index(uint16_t cmd);
 const char *uv_cmd_name(uint16_t cmd);
@@ -711,5 +722,11 @@ int uv_image_builder_header(struct uv_image_builder *b, void *buf,
 			    size_t *len) __must_check;
 void uv_image_builder_destroy(struct uv_image_builder *b);
 size_t uv_image_header_len(unsigned int nr_keys);
+/*
+ * Which check of the image a failed SET_SEC_CONF_PARAMS, UNPACK_IMG or
+ * VERIFY_IMG (@cmd) reports with @rc/@rrc ("SE header tag mismatch"), or
+ * NULL if that rc is about the host's call, not the image.
+ */
+const char *uv_image_rc_check(uint16_t cmd, uint16_t rc, uint16_t rrc);
 
 #endif /* LAZYPV_UV_H */

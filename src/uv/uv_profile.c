@@ -19,10 +19,13 @@
 #include "uv_internal.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const struct uv_cmd_desc uv_cmds[UV_NR_CMDS] = {
 	/* cmd, name, QUI bit, len, guest, before_init, assumed cost (ns) */
@@ -544,12 +547,100 @@ int uv_profile_parse(const char *text, const char *origin,
 	return 0;
 }
 
+/* A profile file is text of at most this many bytes. */
+#define UV_PROFILE_MAX_BYTES (1U << 20)
+
+/*
+ * Read @path whole into a NUL-terminated buffer: refused if it is a
+ * directory, holds a NUL byte (binary, or /dev/zero) or is longer than
+ * UV_PROFILE_MAX_BYTES, with the byte (1-based) and line where that
+ * happens.  Reads in pieces so that an endless device stops at once.
+ */
+static int profile_read(const char *path, char **textp, char *err,
+			size_t errlen)
+{
+	size_t len = 0, cap = UV_PROFILE_MAX_BYTES + 1;
+	unsigned int line = 1;
+	struct stat st;
+	char *text;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		lpv_seterr(err, errlen, "%s: not a built-in profile (default, "
+			   "zero, old) and cannot be opened: %s", path,
+			   strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		lpv_seterr(err, errlen, "%s: %s", path, strerror(-ret));
+		goto out_close;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		lpv_seterr(err, errlen, "%s: is a directory, not a profile file",
+			   path);
+		goto out_close;
+	}
+	text = malloc(cap + 1);
+	if (!text) {
+		ret = -ENOMEM;
+		lpv_seterr(err, errlen, "%s: out of memory", path);
+		goto out_close;
+	}
+	for (;;) {
+		ssize_t n = read(fd, text + len, cap - len);
+		const char *nul;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			lpv_seterr(err, errlen, "%s: read: %s", path,
+				   strerror(-ret));
+			break;
+		}
+		nul = memchr(text + len, '\0', (size_t)n);
+		for (const char *q = text + len; q < (nul ? nul : text + len + n); q++)
+			line += *q == '\n';
+		if (nul) {
+			ret = -EINVAL;
+			lpv_seterr(err, errlen, "%s:%u: NUL byte at byte %zu "
+				   "(a profile is text)", path, line,
+				   (size_t)(nul - text) + 1);
+			break;
+		}
+		len += (size_t)n;
+		if (len > UV_PROFILE_MAX_BYTES) {
+			/* the line the first byte too many is on */
+			line -= text[UV_PROFILE_MAX_BYTES] == '\n';
+			ret = -EFBIG;
+			lpv_seterr(err, errlen, "%s:%u: byte %u is beyond the "
+				   "%u bytes (1 MiB) a profile may hold", path,
+				   line, UV_PROFILE_MAX_BYTES + 1,
+				   UV_PROFILE_MAX_BYTES);
+			break;
+		}
+		if (!n)
+			break;
+	}
+	if (ret) {
+		free(text);
+		goto out_close;
+	}
+	text[len] = '\0';
+	*textp = text;
+out_close:
+	close(fd);
+	return ret;
+}
+
 int uv_profile_load(const char *name_or_path, struct uv_profile *out,
 		    char *err, size_t errlen)
 {
 	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
 	int ret;
 
 	if (errlen)
@@ -560,31 +651,11 @@ int uv_profile_load(const char *name_or_path, struct uv_profile *out,
 		name_or_path = "default";
 	if (uv_profile_builtin(name_or_path, out) == 0)
 		return 0;
-	f = fopen(name_or_path, "r");
-	if (!f) {
-		ret = -errno;
-		if (errlen)
-			snprintf(err, errlen, "%s: not a built-in profile "
-				 "(default, zero, old) and cannot be opened: %s",
-				 name_or_path, strerror(errno));
+	ret = profile_read(name_or_path, &text, err, errlen);
+	if (ret)
 		return ret;
-	}
-	text = malloc(1 << 20);
-	if (!text) {
-		ret = -ENOMEM;
-		goto out_close;
-	}
-	len = fread(text, 1, (1 << 20) - 1, f);
-	if (ferror(f)) {
-		ret = -EIO;
-		goto out_free;
-	}
-	text[len] = '\0';
 	ret = uv_profile_parse(text, name_or_path, out, err, errlen);
-out_free:
 	free(text);
-out_close:
-	fclose(f);
 	return ret;
 }
 

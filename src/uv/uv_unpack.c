@@ -230,3 +230,35 @@ int uv_do_verify(struct uv *uv, struct uv_call_ctx *c)
 		  (unsigned long long)cb->handle, rc ? rc : UVC_RC_EXECUTED, rrc);
 	return rc ? uv_rc(c->cb, rc, rrc) : uv_ok(c->cb);
 }
+
+const char *uv_image_rc_check(uint16_t cmd, uint16_t rc, uint16_t rrc)
+{
+	switch (cmd) {
+	case UVC_CMD_SET_SEC_CONF_PARAMS:
+		return rc == UV_SSC_RC_BAD_FORMAT ?
+			"SE header format (magic, version or lengths)" :
+		       rc == UV_SSC_RC_BAD_INTEGRITY ?
+			"SE header tag mismatch" :
+		       rc == UV_SSC_RC_NO_KEY_SLOT ?
+			"SE header has no key slot for this host" : NULL;
+	case UVC_CMD_UNPACK_IMG:
+		return rc == UNP_RC_GADDR_RANGE ?
+			"image page beyond guest memory" :
+		       rc == UNP_RC_TOO_MANY ?
+			"more image pages than the SE header counts" : NULL;
+	case UVC_CMD_VERIFY_IMG:
+		if (rc != VFY_RC_MISMATCH)
+			return NULL;
+		return rrc == VFY_RRC_PAGES ?
+			"page count differs from SE header" :
+		       rrc == VFY_RRC_PLD ?
+			"page content digest (PLD) mismatch" :
+		       rrc == VFY_RRC_ALD ?
+			"page address digest (ALD) mismatch" :
+		       rrc == VFY_RRC_TLD ?
+			"page tweak digest (TLD) mismatch" :
+			"image measurement mismatch";
+	default:
+		return NULL;
+	}
+}

@@ -57,6 +57,21 @@ void vmm_fail(struct vmm *vmm, int error, const char *fmt, ...)
 	lpv_mutex_unlock(&vmm->lock);
 }
 
+/* What a failed image command says about the image, or NULL. */
+static const char *vmm_pv_image_check(uint32_t cmd, const struct kvm_pv_cmd *c)
+{
+	switch (cmd) {
+	case KVM_PV_SET_SEC_PARMS:
+		return uv_image_rc_check(UVC_CMD_SET_SEC_CONF_PARAMS, c->rc, c->rrc);
+	case KVM_PV_UNPACK:
+		return uv_image_rc_check(UVC_CMD_UNPACK_IMG, c->rc, c->rrc);
+	case KVM_PV_VERIFY:
+		return uv_image_rc_check(UVC_CMD_VERIFY_IMG, c->rc, c->rrc);
+	default:
+		return NULL;
+	}
+}
+
 /*
  * One KVM_S390_PV_COMMAND.  Like QEMU's __s390_pv_cmd, an interrupted
  * command is re-issued -- unless the interruption is our own death.
@@ -71,9 +86,17 @@ int vmm_pv(struct vmm *vmm, uint32_t cmd, void *data)
 	} while (r == -EINTR && !task_should_stop());
 	lpv_trace("VMM PV %s: pid %d ret %d rc %x rrc %x", pv_cmd_names[cmd],
 		  vmm->pid, r, c.rc, c.rrc);
-	if (r && !task_should_stop())
-		vmm_fail(vmm, r, "KVM_PV_%s: %s (rc 0x%x rrc 0x%x)",
-			 pv_cmd_names[cmd], strerror(-r), c.rc, c.rrc);
+	if (r && !task_should_stop()) {
+		const char *check = vmm_pv_image_check(cmd, &c);
+
+		/* The UV refused the image itself: -EBADMSG (vmm.h). */
+		if (check)
+			vmm_fail(vmm, -EBADMSG, "image rejected: %s (KVM_PV_%s rc 0x%x rrc 0x%x)",
+				 check, pv_cmd_names[cmd], c.rc, c.rrc);
+		else
+			vmm_fail(vmm, r, "KVM_PV_%s: %s (rc 0x%x rrc 0x%x)",
+				 pv_cmd_names[cmd], strerror(-r), c.rc, c.rrc);
+	}
 	return r;
 }
 

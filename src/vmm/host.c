@@ -36,7 +36,13 @@ int vmm_host_create(const struct vmm_host_config *cfg, struct vmm_host **out,
 	host = calloc(1, sizeof(*host));
 	if (!host)
 		return -ENOMEM;
-	r = uv_profile_load(cfg->uv_profile, &host->profile, perr, sizeof(perr));
+	if (cfg->uv_profile_value) {
+		host->profile = *cfg->uv_profile_value;
+		r = 0;
+	} else {
+		r = uv_profile_load(cfg->uv_profile, &host->profile, perr,
+				    sizeof(perr));
+	}
 	if (r) {
 		if (err && errlen) {
 			if (perr[0])

@@ -27,6 +27,31 @@ static unsigned int vmm_next_id;
 
 /* ---- configuration ---- */
 
+/* What a protected guest costs the host besides its RAM: donated
+ * storage, the SIE blocks, page tables (8 bytes per page, twice). */
+static uint64_t vmm_guest_overhead(const struct uv_info *info,
+				   const struct vmm_config *cfg)
+{
+	return info->guest_base_stor_len +
+	       uv_info_var_stor_len(info, cfg->guest_mem) +
+	       cfg->cpus * (info->guest_cpu_stor_len + 2 * HW_PAGE_SIZE) +
+	       cfg->guest_mem / HW_PAGE_SIZE * 16 + (1ULL << 20);
+}
+
+/* As the overhead, with page tables for the image's pages only: what is
+ * charged up to the first instruction. */
+uint64_t vmm_boot_min_bytes(const struct vmm_host *host,
+			    const struct vmm_config *cfg)
+{
+	const struct uv_info *info = kvm_module_uv_info(host->kvm);
+	uint64_t pages = cfg->image ? cfg->image->nr_pages : 0;
+
+	return pages * HW_PAGE_SIZE + info->guest_base_stor_len +
+	       uv_info_var_stor_len(info, cfg->guest_mem) +
+	       cfg->cpus * (info->guest_cpu_stor_len + 2 * HW_PAGE_SIZE) +
+	       pages * 16 + (1ULL << 20);
+}
+
 int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
 		     char *err, size_t errlen)
 {
@@ -66,15 +91,16 @@ int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
 			 lpv_format_size(cfg->image->guest_end, a, sizeof(a)),
 			 lpv_format_size(cfg->guest_mem, b, sizeof(b)));
 		r = -E2BIG;
+	} else if (cfg->memcg_limit && !cfg->start_plain &&
+		   cfg->memcg_limit < vmm_boot_min_bytes(host, cfg)) {
+		snprintf(msg, sizeof(msg), "memcg limit %s is below the %s a protected boot of this image needs",
+			 lpv_format_size(cfg->memcg_limit, a, sizeof(a)),
+			 lpv_format_size(vmm_boot_min_bytes(host, cfg), b, sizeof(b)));
+		r = -E2BIG;
 	}
 	if (r)
 		goto out;
-	/* What a protected guest costs the host besides its RAM: donated
-	 * storage, the SIE blocks, page tables (8 bytes per page, twice). */
-	overhead = info->guest_base_stor_len +
-		   uv_info_var_stor_len(info, cfg->guest_mem) +
-		   cfg->cpus * (info->guest_cpu_stor_len + 2 * HW_PAGE_SIZE) +
-		   cfg->guest_mem / HW_PAGE_SIZE * 16 + (1ULL << 20);
+	overhead = vmm_guest_overhead(info, cfg);
 	/*
 	 * Capacity, not what is free this instant: memory other guests hold
 	 * or that a teardown is still cleaning comes back (starting a guest

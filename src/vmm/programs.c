@@ -257,6 +257,69 @@ static int program_parse(const char *spec, char name[VMM_PROGRAM_NAME_MAX],
 	return 0;
 }
 
+/*
+ * The program's area in a guest of @mem bytes whose image fills the first
+ * @image_pages pages: past the image, from at= on, mib= long.  -ENOSPC
+ * with the reason when it does not fit.  The guest and the host's check
+ * both use it, so they agree.
+ */
+static int program_area(const struct program *prog, const struct prog_args *a,
+			uint64_t mem, uint64_t image_pages, uint64_t *start,
+			uint64_t *end, char *err, size_t errlen)
+{
+	*start = image_pages * HW_PAGE_SIZE;
+	*end = mem;
+	if (a->at << 20 > *start) {
+		if (a->at << 20 >= mem) {
+			lpv_seterr(err, errlen, "%s: at=%" PRIu64 " MiB is beyond guest memory",
+				   prog->name, a->at);
+			return -ENOSPC;
+		}
+		*start = a->at << 20;
+	}
+	if (a->mib) {
+		if (a->mib << 20 > *end - *start) {
+			lpv_seterr(err, errlen, "%s: mib=%" PRIu64 " exceeds the %" PRIu64 " KiB of free guest memory",
+				   prog->name, a->mib, (*end - *start) >> 10);
+			return -ENOSPC;
+		}
+		*end = *start + (a->mib << 20);
+	}
+	return 0;
+}
+
+int vmm_program_check_fit(const char *spec, uint64_t guest_mem,
+			  unsigned int cpus, uint64_t image_pages, char *err,
+			  size_t errlen)
+{
+	char name[VMM_PROGRAM_NAME_MAX], args[VMM_PROGRAM_ARGS_MAX];
+	const struct program *prog;
+	struct prog_args a;
+	uint64_t start, end, per;
+	int r;
+
+	r = program_parse(spec, name, args, &prog, &a, err, errlen);
+	if (r)
+		return r;
+	if (!cpus || image_pages > guest_mem / HW_PAGE_SIZE) {
+		lpv_seterr(err, errlen, "the image's %" PRIu64 " pages do not fit in guest memory",
+			   image_pages);
+		return -ENOSPC;
+	}
+	r = program_area(prog, &a, guest_mem, image_pages, &start, &end, err,
+			 errlen);
+	if (r)
+		return r;
+	/* vCPU 0's slice is the smallest (the last takes the remainder). */
+	per = (end - start) / HW_PAGE_SIZE / cpus;
+	if (prog->keys & KEY_PAGES && a.pages > per) {
+		lpv_seterr(err, errlen, "io: pages=%" PRIu64 " do not fit in a vCPU's slice of %" PRIu64 " pages",
+			   a.pages, per);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 int vmm_program_check(const char *spec, char *err, size_t errlen)
 {
 	char name[VMM_PROGRAM_NAME_MAX], args[VMM_PROGRAM_ARGS_MAX];
@@ -706,21 +769,10 @@ static int guest_setup(struct guest *g, struct kvm_run *run)
 	    g->desc.payload_len > mem ||
 	    g->desc.payload_gaddr > mem - g->desc.payload_len)
 		return guest_fail(run, -ENOEXEC, "boot: the image does not fit in guest memory");
-	g->work_start = g->desc.image_pages * HW_PAGE_SIZE;
-	g->work_end = mem;
-	if (g->args.at << 20 > g->work_start) {
-		if (g->args.at << 20 >= mem)
-			return guest_fail(run, -ENOSPC, "%s: at=%" PRIu64 " MiB is beyond guest memory",
-					  g->prog->name, g->args.at);
-		g->work_start = g->args.at << 20;
-	}
-	if (g->args.mib) {
-		if (g->args.mib << 20 > g->work_end - g->work_start)
-			return guest_fail(run, -ENOSPC, "%s: mib=%" PRIu64 " exceeds the %" PRIu64 " KiB of free guest memory",
-					  g->prog->name, g->args.mib,
-					  (g->work_end - g->work_start) >> 10);
-		g->work_end = g->work_start + (g->args.mib << 20);
-	}
+	r = program_area(g->prog, &g->args, mem, g->desc.image_pages,
+			 &g->work_start, &g->work_end, err, sizeof(err));
+	if (r)
+		return guest_fail(run, r, "%s", err);
 	pages = (g->work_end - g->work_start) / HW_PAGE_SIZE;
 	per = pages / g->ipl.nr_cpus;
 	g->slice_start = g->work_start + g->id * per * HW_PAGE_SIZE;

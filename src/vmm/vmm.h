@@ -143,6 +143,15 @@ int vmm_host_key_parse(const char *hex,
  *   idle           ticks until the host acts (then is ignored)
  */
 int vmm_program_check(const char *spec, char *err, size_t errlen) __must_check;
+/*
+ * The same, and whether the program's area (at=, mib=; io's pages= per
+ * vCPU) fits in a guest of @guest_mem bytes with @cpus vCPUs whose image
+ * fills the first @image_pages pages: -ENOSPC with the reason if not --
+ * what the guest would otherwise find at run time.
+ */
+int vmm_program_check_fit(const char *spec, uint64_t guest_mem,
+			  unsigned int cpus, uint64_t image_pages, char *err,
+			  size_t errlen) __must_check;
 /* "touch, idle, memtest, io" */
 const char *vmm_program_names(void);
 
@@ -158,6 +167,7 @@ struct vmm_host_config {
 	uint64_t host_mem;		/* bytes of host physical memory */
 	enum hw_protect_mode protect;
 	const char *uv_profile;		/* name or file; NULL: env, default */
+	const struct uv_profile *uv_profile_value; /* instead of uv_profile */
 	const char *uv_seed;		/* host key seed; NULL: default */
 	const struct kvm_params *kvm;	/* NULL: defaults + environment */
 	bool populate;			/* hw_config.populate */
@@ -309,6 +319,14 @@ struct vmm_config {
  */
 int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
 		     char *err, size_t errlen) __must_check;
+/*
+ * What the VMM's memory cgroup must allow for the first protected boot of
+ * @cfg to reach the guest's first instruction: the image's pages, the
+ * UV's donated storage, SIE blocks and page tables (vmm_config_check
+ * refuses a memcg_limit below it).  The program's own memory comes on top.
+ */
+uint64_t vmm_boot_min_bytes(const struct vmm_host *host,
+			    const struct vmm_config *cfg);
 
 /*
  * Fork a VMM from the host's shell task and start it: its main thread
@@ -342,7 +360,10 @@ struct vmm_result {
 	uint64_t reclaim_ns;
 	uint64_t reclaimed_frames;
 	uint64_t leaked_frames;
-	int error;		/* first guest/boot error, -errno */
+	int error;		/* first guest/boot error, -errno; -EBADMSG:
+				 * the image was refused (the UV's SE header
+				 * or measurement checks, or the payload's
+				 * checksum), the message names the check */
 	char message[128];
 	uint64_t io_pages;	/* pages the io device answered */
 };
