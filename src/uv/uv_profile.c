@@ -659,6 +659,18 @@ int uv_profile_load(const char *name_or_path, struct uv_profile *out,
 	return ret;
 }
 
+/* The shortest text of @v that strtod reads back as @v. */
+static const char *exact_double(double v, char *buf, size_t len)
+{
+	for (int prec = 6; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
+/* In file syntax: what this prints parses back to the same profile. */
 void uv_profile_print(const struct uv_profile *p, FILE *f)
 {
 	fprintf(f, "name = %s\n", p->name);
@@ -685,11 +697,20 @@ void uv_profile_print(const struct uv_profile *p, FILE *f)
 		const struct uv_inject *in = &p->inject[i];
 
 		fprintf(f, "inject = %s", uv_cmd_name(in->cmd));
-		if (in->nth)
+		if (in->nth) {
 			fprintf(f, " nth=%llu", (unsigned long long)in->nth);
-		else
-			fprintf(f, " prob=%g seed=%llu", in->prob,
+		} else {
+			char prob[32];
+
+			fprintf(f, " prob=%s seed=%llu",
+				exact_double(in->prob, prob, sizeof(prob)),
 				(unsigned long long)in->seed);
-		fprintf(f, " cc=%u rc=0x%x rrc=0x%x\n", in->cc, in->rc, in->rrc);
+		}
+		/* A busy injection (cc 2) may have no rc: "rc=0" would not
+		 * parse back. */
+		fprintf(f, " cc=%u", in->cc);
+		if (in->rc)
+			fprintf(f, " rc=0x%x", in->rc);
+		fprintf(f, " rrc=0x%x\n", in->rrc);
 	}
 }

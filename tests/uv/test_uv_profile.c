@@ -136,13 +136,22 @@ TEST_IMPL(uv_profile_roundtrip_and_file)
 	ASSERT_OK(uv_profile_builtin("old", &a));
 	a.inject[0] = (struct uv_inject){ .cmd = UVC_CMD_CONV_TO_SEC_STOR,
 		.prob = 0.25, .seed = 7, .cc = 1, .rc = 0x106 };
-	a.nr_inject = 1;
+	/* A busy injection needs no rc; a probability prints exactly. */
+	a.inject[1] = (struct uv_inject){ .cmd = UVC_CMD_DESTR_SEC_STOR,
+		.nth = 2, .cc = 2 };
+	a.inject[2] = (struct uv_inject){ .cmd = UVC_CMD_CONV_FROM_SEC_STOR,
+		.prob = 0.123456789, .seed = 1, .cc = 1, .rc = 0x102 };
+	a.nr_inject = 3;
 	f = open_memstream(&text, &len);
 	ASSERT_NOT_NULL(f);
 	uv_profile_print(&a, f);
 	fclose(f);
 	ASSERT_OK(uv_profile_parse(text, "print", &b, err, sizeof(err)));
 	same_profile(&a, &b);
+	ASSERT_EQ(b.nr_inject, 3);
+	ASSERT_EQ(b.inject[1].rc, 0);
+	ASSERT_EQ(b.inject[1].cc, 2);
+	ASSERT_TRUE(b.inject[2].prob == 0.123456789);
 	fd = mkstemp(path);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(write(fd, text, len), (ssize_t)len);
