@@ -469,7 +469,7 @@ static int parse_kv(struct parse *ps, struct uv_profile *p, const char *key,
 		case OPT_SIZE: r = lpv_parse_size(val, &n); break;
 		case OPT_NS: r = parse_ns(val, &n); break;
 		case OPT_U64: r = parse_u64(val, &n); break;
-		case OPT_BOOL: r = parse_bool(val, &b); n = b; break;
+		case OPT_BOOL: r = parse_bool(val, &b); n = !r && b; break;
 		}
 		if (r)
 			return perr(ps, "%s: bad value '%s'", key, val);
