@@ -149,7 +149,8 @@ static char *parse_list(const char *arg, char **items, unsigned int max,
 	return copy;
 }
 
-static void bench_parse(int argc, char **argv, struct bench_opts *o)
+/* Returns true if --help was asked for (and printed). */
+static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "sizes", required_argument, NULL, 's' },
@@ -243,13 +244,14 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'h':
 			bench_usage(stdout);
-			exit(0);
+			return true;
 		default:
 			tool_option_error("bench", c, argv, longopts);
 		}
 	}
 	if (optind < argc)
 		tool_usage_error("bench", "unexpected argument '%s'", argv[optind]);
+	return false;
 }
 
 /* The host of one profile's table: the guest, the tables and the UV's
@@ -274,8 +276,10 @@ static uint64_t bench_oom_host_mem(const struct bench_opts *o)
  * Everything that can be said before the first host is populated (which
  * takes seconds per GiB): every profile loads and leaves room for the UV's
  * storage, the hosts fit in this machine, the environment's options parse.
+ * Returns 0, or -EINVAL when an environment option was refused (its
+ * message printed).
  */
-static void bench_validate(const struct bench_opts *o)
+static int bench_validate(const struct bench_opts *o)
 {
 	uint64_t table = bench_table_host_mem(o), oom = bench_oom_host_mem(o);
 	uint64_t backable = hw_backable_bytes();
@@ -285,7 +289,7 @@ static void bench_validate(const struct bench_opts *o)
 	char err[256], a[32], b[32], c[32];
 
 	if (mm_config_init(&mc) || kvm_params_init(&kp))
-		exit(2);	/* the message named the variable */
+		return -EINVAL;	/* the message named the variable */
 	for (unsigned int p = 0; !o->oom_only && p < o->nr_profiles; p++) {
 		if (uv_profile_load(o->profiles[p], &prof, err, sizeof(err)))
 			tool_usage_error("bench", "--profiles: item %u: %s", p + 1,
@@ -305,6 +309,7 @@ static void bench_validate(const struct bench_opts *o)
 		tool_usage_error("bench", "--oom-guest: needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
 				 lpv_format_size(oom, a, sizeof(a)),
 				 lpv_format_size(backable, b, sizeof(b)));
+	return 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -848,23 +853,48 @@ out_host:
 	return r;
 }
 
+static const struct bench_opts bench_defaults = {
+	.sizes = { 1ULL << 30, 4ULL << 30, 8ULL << 30 },
+	.nr_sizes = 3,
+	.modes = { true, true, true, true },
+	.profiles = { "default", "zero" },
+	.nr_profiles = 2,
+	.runs = 3,
+	.oom_guest = 512ULL << 20,
+	.oom_destroy_ns = 200000,
+};
+
+/* Options and everything checkable before the first host is populated:
+ * the exit status to end with now, or -1 to go ahead. */
+static int bench_args(int argc, char **argv, struct bench_opts *o)
+{
+	*o = bench_defaults;
+	if (bench_parse(argc, argv, o))
+		return 0;
+	return bench_validate(o) ? 2 : -1;
+}
+
+int cmd_bench_args(int argc, char **argv)
+{
+	struct bench_opts o;
+	int status = bench_args(argc, argv, &o);
+
+	free(o.profiles_buf);
+	return status;
+}
+
 int cmd_bench(int argc, char **argv)
 {
-	struct bench_opts o = {
-		.sizes = { 1ULL << 30, 4ULL << 30, 8ULL << 30 },
-		.nr_sizes = 3,
-		.modes = { true, true, true, true },
-		.profiles = { "default", "zero" },
-		.nr_profiles = 2,
-		.runs = 3,
-		.oom_guest = 512ULL << 20,
-		.oom_destroy_ns = 200000,
-	};
+	struct bench_opts o;
 	char sz[32];
 	int r = 0, damon;
 
-	bench_parse(argc, argv, &o);
-	bench_validate(&o);
+	r = bench_args(argc, argv, &o);
+	if (r >= 0) {
+		free(o.profiles_buf);
+		return r;
+	}
+	r = 0;
 	if (!o.json) {
 		printf("lazypv bench: sizes");
 		for (unsigned int i = 0; i < o.nr_sizes; i++)

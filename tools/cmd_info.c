@@ -72,7 +72,19 @@ static void print_hw_json(struct hw_machine *hw)
 	printf("}");
 }
 
-int cmd_info(int argc, char **argv)
+struct info_opts {
+	struct hw_config hwcfg;
+	const char *profile_name;
+	bool json;
+	struct uv_profile prof;
+	struct kvm_params kp;
+	struct mm_config mmcfg;
+};
+
+/* Options, the profile and the environment's options: the exit status to
+ * end with now (0 after --help, 2 for a refused profile or variable), or
+ * -1 to go ahead. */
+static int info_args(int argc, char **argv, struct info_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "host-mem", required_argument, NULL, 'm' },
@@ -82,43 +94,34 @@ int cmd_info(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct hw_config hwcfg = { .mem_bytes = 4ULL << 30 };
-	const char *profile_name = NULL;
-	struct uv_params up = { 0 };
-	struct kvm_module *mod = NULL;
-	struct uv_profile prof;
-	struct kvm_params kp;
-	struct mm_config mmcfg;
-	struct uv *uv = NULL;
 	char err[256];
-	struct mm_world *world;
-	struct hw_machine *hw;
-	bool json = false;
-	int c, ret;
+	int c;
 
+	memset(o, 0, sizeof(*o));
+	o->hwcfg.mem_bytes = 4ULL << 30;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			hwcfg.mem_bytes = tool_parse_size("info", "host-mem", optarg);
+			o->hwcfg.mem_bytes = tool_parse_size("info", "host-mem", optarg);
 			break;
 		case 'p':
 			if (!strcmp(optarg, "auto"))
-				hwcfg.protect = HW_PROTECT_AUTO;
+				o->hwcfg.protect = HW_PROTECT_AUTO;
 			else if (!strcmp(optarg, "guard"))
-				hwcfg.protect = HW_PROTECT_GUARD;
+				o->hwcfg.protect = HW_PROTECT_GUARD;
 			else if (!strcmp(optarg, "soft"))
-				hwcfg.protect = HW_PROTECT_SOFT;
+				o->hwcfg.protect = HW_PROTECT_SOFT;
 			else
 				tool_usage_error("info", "--protect takes auto, guard or soft, not '%s'",
 						 optarg);
 			break;
 		case 'j':
-			json = true;
+			o->json = true;
 			break;
 		case 'u':
-			profile_name = optarg;
+			o->profile_name = optarg;
 			break;
 		case 'h':
 			info_usage(stdout);
@@ -130,23 +133,46 @@ int cmd_info(int argc, char **argv)
 	if (optind < argc)
 		tool_usage_error("info", "unexpected argument '%s'", argv[optind]);
 
-	if (uv_profile_load(profile_name, &prof, err, sizeof(err))) {
+	if (uv_profile_load(o->profile_name, &o->prof, err, sizeof(err))) {
 		fprintf(stderr, "lazypv info: %s\n", err);
 		return 2;
 	}
-	if (mm_config_init(&mmcfg) || kvm_params_init(&kp))
+	if (mm_config_init(&o->mmcfg) || kvm_params_init(&o->kp))
 		return 2;	/* the message named the variable */
-	ret = tool_machine_create(&hwcfg, &hw, "info");
+	return -1;
+}
+
+int cmd_info_args(int argc, char **argv)
+{
+	struct info_opts o;
+
+	return info_args(argc, argv, &o);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	struct uv_params up = { 0 };
+	struct kvm_module *mod = NULL;
+	struct info_opts o;
+	struct uv *uv = NULL;
+	struct mm_world *world;
+	struct hw_machine *hw;
+	int ret;
+
+	ret = info_args(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
+	ret = tool_machine_create(&o.hwcfg, &hw, "info");
 	if (ret)
 		return ret;
-	ret = mm_world_create(hw, &mmcfg, &world);
+	ret = mm_world_create(hw, &o.mmcfg, &world);
 	if (ret) {
 		fprintf(stderr, "lazypv info: memory manager: %s\n", strerror(-ret));
 		hw_machine_destroy(hw);
 		return 1;
 	}
 	up.hw = hw;
-	up.profile = &prof;
+	up.profile = &o.prof;
 	ret = uv_create(&up, &uv);
 	if (ret) {
 		fprintf(stderr, "lazypv info: ultravisor: %s\n", strerror(-ret));
@@ -154,10 +180,10 @@ int cmd_info(int argc, char **argv)
 		goto out_world;
 	}
 	/* PV host support needs INIT_UV to succeed; report, do not fail. */
-	if (kvm_module_create(world, uv, &kp, &mod))
+	if (kvm_module_create(world, uv, &o.kp, &mod))
 		mod = NULL;
 
-	if (json) {
+	if (o.json) {
 		printf("{\"version\":");
 		lpv_json_str(stdout, lpv_version());
 		printf(",");
@@ -180,10 +206,10 @@ int cmd_info(int argc, char **argv)
 		       "above init_min_origin on a 1 MiB boundary; try a larger "
 		       "--host-mem)");
 		printf("firmware profile:\n");
-		uv_profile_print(&prof, stdout);
+		uv_profile_print(&o.prof, stdout);
 		mm_stats_print(world, stdout, false);
-		mm_config_print(&mmcfg, stdout);
-		kvm_params_print(&kp, stdout);
+		mm_config_print(&o.mmcfg, stdout);
+		kvm_params_print(&o.kp, stdout);
 	}
 	ret = mm_check(world) || uv_check(uv) ? 1 : 0;
 	kvm_module_destroy(mod);

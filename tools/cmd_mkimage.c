@@ -202,7 +202,20 @@ static void print_key(const uint8_t key[UV_HOST_KEY_LEN])
 		printf("%02x", key[i]);
 }
 
-int cmd_mkimage(int argc, char **argv)
+struct mkimage_opts {
+	struct vmm_image_spec spec;
+	const char *output;
+	uint8_t pub[UV_HOST_KEY_LEN];
+	bool print_only;
+	void *payload;		/* --payload's bytes (the caller frees them) */
+};
+
+/*
+ * Options, the host key, -o's target and the payload: everything checked
+ * before the image is built.  Returns the exit status to end with now
+ * (0 after --help, 1 if the key cannot be derived), or -1 to go ahead.
+ */
+static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "program", required_argument, NULL, 'p' },
@@ -216,32 +229,29 @@ int cmd_mkimage(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vmm_image_spec spec = { 0 };
-	const char *payload_path = NULL, *output = NULL, *seed = NULL;
-	const char *keyhex = NULL;
-	uint8_t pub[UV_HOST_KEY_LEN], priv[UV_HOST_KEY_LEN];
-	bool print_only = false;
-	void *payload = NULL, *img = NULL;
-	size_t payload_len = 0, img_len = 0;
-	struct vmm_image parsed;
+	struct vmm_image_spec *spec = &o->spec;
+	const char *payload_path = NULL, *seed = NULL, *keyhex = NULL;
+	uint8_t priv[UV_HOST_KEY_LEN];
+	size_t payload_len = 0;
 	char err[200];
 	int c, r;
 
+	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			spec.program = optarg;
+			spec->program = optarg;
 			break;
 		case 'f':
 			payload_path = optarg;
 			break;
 		case 'P':
-			spec.default_payload_len =
+			spec->default_payload_len =
 				tool_parse_size("mkimage", "payload-size", optarg);
-			if (!spec.default_payload_len ||
-			    spec.default_payload_len > MKIMAGE_MAX_PAYLOAD)
+			if (!spec->default_payload_len ||
+			    spec->default_payload_len > MKIMAGE_MAX_PAYLOAD)
 				tool_usage_error("mkimage", "--payload-size %s is out of range (1 byte to 1 GiB)",
 						 optarg);
 			break;
@@ -255,20 +265,20 @@ int cmd_mkimage(int argc, char **argv)
 			char *end;
 
 			errno = 0;
-			spec.nonce = strtoull(optarg, &end, 0);
+			spec->nonce = strtoull(optarg, &end, 0);
 			if (!isdigit((unsigned char)*optarg) || *end)
 				tool_usage_error("mkimage", "--nonce takes a number 1..%" PRIu64 ", not '%s'",
 						 UINT64_MAX, optarg);
-			if (errno == ERANGE || !spec.nonce)
+			if (errno == ERANGE || !spec->nonce)
 				tool_usage_error("mkimage", "--nonce %s is out of range 1..%" PRIu64,
 						 optarg, UINT64_MAX);
 			break;
 		}
 		case 'K':
-			print_only = true;
+			o->print_only = true;
 			break;
 		case 'o':
-			output = optarg;
+			o->output = optarg;
 			break;
 		case 'h':
 			mkimage_usage(stdout);
@@ -282,11 +292,11 @@ int cmd_mkimage(int argc, char **argv)
 	if (keyhex && seed)
 		tool_usage_error("mkimage", "--host-key-pub and --uv-seed exclude each other");
 	if (keyhex) {
-		if (vmm_host_key_parse(keyhex, pub))
+		if (vmm_host_key_parse(keyhex, o->pub))
 			tool_usage_error("mkimage", "--host-key-pub takes 64 hex digits");
 	} else {
 		vmm_host_key_from_seed(seed, priv);
-		r = uv_host_key_derive_public(priv, pub);
+		r = uv_host_key_derive_public(priv, o->pub);
 		explicit_bzero(priv, sizeof(priv));
 		if (r) {
 			fprintf(stderr, "lazypv mkimage: deriving the host key: %s\n",
@@ -294,38 +304,66 @@ int cmd_mkimage(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (print_only) {
-		print_key(pub);
-		printf("\n");
-		return 0;
-	}
-	if (!spec.program)
+	if (o->print_only)
+		return -1;
+	if (!spec->program)
 		tool_usage_error("mkimage", "--program is required");
-	if (!output)
+	if (!o->output)
 		tool_usage_error("mkimage", "-o FILE is required");
-	if (vmm_program_check(spec.program, err, sizeof(err)))
+	if (vmm_program_check(spec->program, err, sizeof(err)))
 		tool_usage_error("mkimage", "--program: %s", err);
 	{
-		const char *why = output_refusal(output);
+		const char *why = output_refusal(o->output);
 
 		if (why)
 			tool_usage_error("mkimage", "-o %s: %s (only a regular file or a new path is written)",
-					 output, why);
+					 o->output, why);
 	}
 	if (payload_path) {
-		if (spec.default_payload_len)
+		if (spec->default_payload_len)
 			tool_usage_error("mkimage", "--payload and --payload-size exclude each other");
-		r = read_file(payload_path, &payload, &payload_len);
+		r = read_file(payload_path, &o->payload, &payload_len);
 		if (r)
 			tool_usage_error("mkimage", "--payload %s: %s", payload_path,
 					 r == -EFBIG ? "not a regular file of at most 1 GiB"
 						     : strerror(-r));
-		spec.payload = payload;
-		spec.payload_len = payload_len;
+		spec->payload = o->payload;
+		spec->payload_len = payload_len;
+	}
+	return -1;
+}
+
+int cmd_mkimage_args(int argc, char **argv)
+{
+	struct mkimage_opts o;
+	int status = mkimage_args(argc, argv, &o);
+
+	free(o.payload);
+	return status;
+}
+
+int cmd_mkimage(int argc, char **argv)
+{
+	struct mkimage_opts o;
+	void *img = NULL;
+	size_t img_len = 0;
+	struct vmm_image parsed;
+	char err[200];
+	int r;
+
+	r = mkimage_args(argc, argv, &o);
+	if (r >= 0) {
+		free(o.payload);
+		return r;
+	}
+	if (o.print_only) {
+		print_key(o.pub);
+		printf("\n");
+		return 0;
 	}
 
 	mkimage_catch_signals();
-	r = vmm_image_build(&spec, pub, &img, &img_len, err, sizeof(err));
+	r = vmm_image_build(&o.spec, o.pub, &img, &img_len, err, sizeof(err));
 	/* Check what we wrote parses: the file is for a program to read. */
 	if (!r)
 		r = vmm_image_parse(img, img_len, &parsed, err, sizeof(err));
@@ -333,19 +371,19 @@ int cmd_mkimage(int argc, char **argv)
 		fprintf(stderr, "lazypv mkimage: %s\n", err);
 		goto out;
 	}
-	r = write_file(output, img, img_len);
+	r = write_file(o.output, img, img_len);
 	if (r) {
-		fprintf(stderr, "lazypv mkimage: writing %s: %s\n", output,
+		fprintf(stderr, "lazypv mkimage: writing %s: %s\n", o.output,
 			strerror(-r));
 		goto out;
 	}
 	printf("%s: %zu bytes, %" PRIu64 " encrypted pages, SE header %zu bytes, program %s, host key ",
-	       output, img_len, parsed.nr_pages, parsed.se_header_len,
-	       spec.program);
-	print_key(pub);
+	       o.output, img_len, parsed.nr_pages, parsed.se_header_len,
+	       o.spec.program);
+	print_key(o.pub);
 	printf("\n");
 out:
 	free(img);
-	free(payload);
+	free(o.payload);
 	return r ? 1 : 0;
 }

@@ -110,7 +110,8 @@ static unsigned int parse_uint_opt(const char *opt, const char *arg,
 	return (unsigned int)v;
 }
 
-static void run_parse(int argc, char **argv, struct run_opts *o)
+/* Returns true if --help was asked for (and printed). */
+static bool run_parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "guest-mem", required_argument, NULL, 'g' },
@@ -186,13 +187,14 @@ static void run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'h':
 			run_usage(stdout);
-			exit(0);
+			return true;
 		default:
 			tool_option_error("run", c, argv, longopts);
 		}
 	}
 	if (optind < argc)
 		tool_usage_error("run", "unexpected argument '%s'", argv[optind]);
+	return false;
 }
 
 /* What can be said without starting anything. */
@@ -348,16 +350,44 @@ static bool run_program_is_idle(const char *spec)
 	       strstr(spec, "then=idle");
 }
 
+static const struct run_opts run_defaults = {
+	.guest_mem = 128ULL << 20,
+	.host_mem = 3ULL << 30,
+	.cpus = 1,
+	.reboots = 2,
+	.program = "touch",
+	.destroy = VMM_DESTROY_SYNC,
+};
+
+/* Everything checked before the host starts: options, profile, image. */
+static bool run_args(int argc, char **argv, struct run_opts *o,
+		     struct uv_profile *prof, struct vmm_image *img)
+{
+	char err[200];
+
+	*o = run_defaults;
+	if (run_parse(argc, argv, o))
+		return true;
+	run_validate(o, prof);
+	if (o->image_path && vmm_image_load(o->image_path, img, err, sizeof(err)))
+		tool_usage_error("run", "--image: %s", err);
+	return false;
+}
+
+int cmd_run_args(int argc, char **argv)
+{
+	struct vmm_image img = { 0 };
+	struct uv_profile prof;
+	struct run_opts o;
+	bool help = run_args(argc, argv, &o, &prof, &img);
+
+	vmm_image_release(&img);
+	return help ? 0 : -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
-	struct run_opts o = {
-		.guest_mem = 128ULL << 20,
-		.host_mem = 3ULL << 30,
-		.cpus = 1,
-		.reboots = 2,
-		.program = "touch",
-		.destroy = VMM_DESTROY_SYNC,
-	};
+	struct run_opts o;
 	struct vmm_host_config hc = { 0 };
 	struct vmm_image img = { 0 };
 	struct vmm_result res = { 0 };
@@ -371,10 +401,8 @@ int cmd_run(int argc, char **argv)
 	char err[200];
 	int r, status = 1, check;
 
-	run_parse(argc, argv, &o);
-	run_validate(&o, &prof);
-	if (o.image_path && vmm_image_load(o.image_path, &img, err, sizeof(err)))
-		tool_usage_error("run", "--image: %s", err);
+	if (run_args(argc, argv, &o, &prof, &img))
+		return 0;
 
 	hc.host_mem = o.host_mem;
 	hc.protect = o.protect;

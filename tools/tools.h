@@ -42,4 +42,18 @@ int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_mkimage(int argc, char **argv);
 
+/*
+ * Each command's arguments alone: parse and check @argv exactly as the
+ * command does before it starts any work (options, sizes, profiles, files
+ * named), and start nothing.  Returns the exit status the command would
+ * end with now (0 after --help), or -1 if it would go ahead; a user error
+ * goes through tool_usage_error().  The CLI fuzzer's entry points
+ * (tests/fuzz/fuzz_cli.c links tools/ without lazypv.c and gives
+ * tool_usage_error a way back).
+ */
+int cmd_info_args(int argc, char **argv);
+int cmd_bench_args(int argc, char **argv);
+int cmd_run_args(int argc, char **argv);
+int cmd_mkimage_args(int argc, char **argv);
+
 #endif /* LAZYPV_TOOLS_H */

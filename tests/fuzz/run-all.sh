@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Run every libFuzzer target of a fuzz build briefly.
+# Run every libFuzzer target of a fuzz build for a bounded time.
 #   tests/fuzz/run-all.sh BUILD_DIR [SECONDS_EACH]   (default 20 s each)
-# Each target gets its own corpus directory under BUILD_DIR/fuzz-corpus/ so
-# repeated runs build on earlier findings; a crash fails the script and
-# leaves the reproducer (crash-*) in BUILD_DIR.
+# Each target starts from its seed corpus in the repository
+# (tests/fuzz/corpus/<target>/, read only) and keeps what it finds in
+# BUILD_DIR/fuzz-corpus/<target>/, so repeated runs build on earlier
+# findings.  A crash, a sanitizer report (ASan, UBSan, LeakSanitizer) or a
+# timeout fails the script and leaves the reproducer in BUILD_DIR
+# (crash-*, leak-*, timeout-*); replay it with BUILD_DIR/<target> FILE.
 set -euo pipefail
 build=${1:?usage: run-all.sh BUILD_DIR [SECONDS_EACH]}
 secs=${2:-20}
 [ -n "$secs" ] || secs=20
 here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "$build" && pwd)
 status=0
 found=0
 for src in "$here"/fuzz_*.c; do
@@ -20,11 +24,20 @@ for src in "$here"/fuzz_*.c; do
   fi
   found=$((found + 1))
   corpus="$build/fuzz-corpus/$name"
+  seeds="$here/corpus/$name"
   mkdir -p "$corpus"
+  [ -d "$seeds" ] || seeds=
+  # Valid images are 8 KiB and more.
+  case $name in
+    fuzz_image) max_len=65536 ;;
+    *) max_len=4096 ;;
+  esac
   echo "fuzz: $name for ${secs}s"
-  if ! (cd "$build" && ASAN_OPTIONS=allow_user_segv_handler=1:detect_leaks=1 \
-        "./$name" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
-        -print_final_stats=1 "fuzz-corpus/$name" > "fuzz-$name.log" 2>&1); then
+  if ! ASAN_OPTIONS=allow_user_segv_handler=1:detect_leaks=1 \
+       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+       "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+       -max_len="$max_len" -artifact_prefix="$build/" -print_final_stats=1 \
+       "$corpus" ${seeds:+"$seeds"} > "$build/fuzz-$name.log" 2>&1; then
     echo "fuzz: $name FAILED (see $build/fuzz-$name.log)"
     tail -n 30 "$build/fuzz-$name.log"
     status=1
