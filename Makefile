@@ -7,11 +7,14 @@
 #   make bench    build and run the benchmarks (figures only; about an hour)
 #   make bench-quick   a smoke run of the same
 #   make asan-test / tsan-test   the test suite under ASan+UBSan / TSan
-#   make fuzz     build the libFuzzer targets (clang) and run each briefly
+#   make fuzz     build the libFuzzer targets (clang) and run each for
+#                 FUZZ_SECONDS (default 20) over its seed corpus
+#   make coverage the test suite in a gcov build, then line coverage of
+#                 src/ and tools/ (gcovr; HTML in build-cov/coverage/)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz clean deps
+.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz coverage clean deps
 
 all: build/Makefile
 	$(CMAKE) --build build -j $(JOBS)
@@ -25,7 +28,11 @@ build-asan/Makefile:
 build-tsan/Makefile:
 	$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Tsan
 build-fuzz/Makefile:
+	@LAZYPV_NEED_CLANG=1 ./.ci/deps
 	CC=clang $(CMAKE) -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAZYPV_FUZZ=ON
+build-cov/Makefile:
+	@LAZYPV_NEED_GCOVR=1 ./.ci/deps
+	CC=gcc $(CMAKE) -S . -B build-cov -DCMAKE_BUILD_TYPE=Coverage
 
 # Install what a fresh Debian machine lacks (only when something is missing).
 deps:
@@ -66,5 +73,17 @@ fuzz: build-fuzz/Makefile
 	$(CMAKE) --build build-fuzz -j $(JOBS)
 	./tests/fuzz/run-all.sh build-fuzz $(FUZZ_SECONDS)
 
+# Counters start from zero each time; the figures are lines of src/ and of
+# tools/ run by the suite (the tests run tools/ as the lazypv binary).
+# COVERAGE_TESTS=REGEX runs only the matching tests (a quick look).
+COVERAGE_TESTS ?=
+coverage: build-cov/Makefile
+	@LAZYPV_NEED_GCOVR=1 ./.ci/deps
+	$(CMAKE) --build build-cov -j $(JOBS)
+	find build-cov -name '*.gcda' -delete
+	cd build-cov && { LAZYPV_TEST_SCALE=2 ctest -j $(JOBS) --timeout 1200 \
+	  $(if $(COVERAGE_TESTS),-R '$(COVERAGE_TESTS)'); s=$$?; \
+	  cd .. && ./tests/coverage.sh build-cov && exit $$s; }
+
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-cov

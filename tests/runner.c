@@ -20,6 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef LAZYPV_COVERAGE
+/* gcov's counters are written at exit(); a child ends with _exit(). */
+void __gcov_dump(void);
+#endif
+
 #define TEST_ENTRY(name, timeout) TEST_IMPL(name);
 #include "test-list.h"
 #undef TEST_ENTRY
@@ -107,6 +112,9 @@ static int run_one(const struct test_entry *t, unsigned int idx)
 		int rc = t->fn();
 
 		fflush(NULL);
+#ifdef LAZYPV_COVERAGE
+		__gcov_dump();
+#endif
 		_exit(rc == 0 ? 0 : 1);
 	}
 	for (;;) {
