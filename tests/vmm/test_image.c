@@ -7,6 +7,8 @@
  */
 #include "vmm_test.h"
 
+#include <unistd.h>
+
 static void build(const uint8_t pub[UV_HOST_KEY_LEN], const char *prog,
 		  uint64_t payload, void **buf, size_t *len)
 {
@@ -211,5 +213,55 @@ TEST_IMPL(vmm_image_foreign_key_fails_boot)
 	ASSERT_NOT_NULL(strstr(res.message, "SET_SEC_PARMS"));
 	free(buf);
 	vt_teardown(&t);
+	return 0;
+}
+
+/*
+ * What cannot be built or loaded is refused with the reason: an empty or
+ * oversized payload, a program the boot page cannot hold; a file that is
+ * missing, a directory, or not an image.  Nothing is left allocated.
+ */
+TEST_IMPL(vmm_image_build_and_load_refusals)
+{
+	char path[] = "/tmp/lazypv-image-XXXXXX", err[200];
+	uint8_t priv[UV_HOST_KEY_LEN], pub[UV_HOST_KEY_LEN];
+	static const uint8_t one = 1;
+	struct vmm_image_spec spec = { .program = "idle", .nonce = 7 };
+	struct vmm_image img;
+	void *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	vmm_host_key_from_seed(NULL, priv);
+	ASSERT_OK(uv_host_key_derive_public(priv, pub));
+	spec.payload = &one;
+	spec.payload_len = 0;
+	ASSERT_ERR(vmm_image_build(&spec, pub, &buf, &len, err, sizeof(err)),
+		   EINVAL);
+	ASSERT_NOT_NULL(strstr(err, "payload is empty"));
+	spec.payload = NULL;
+	spec.default_payload_len = VMM_IMAGE_MAX_PAGES * HW_PAGE_SIZE;
+	ASSERT_ERR(vmm_image_build(&spec, pub, &buf, &len, err, sizeof(err)),
+		   E2BIG);
+	ASSERT_NOT_NULL(strstr(err, "too large"));
+	spec.default_payload_len = 1;
+	spec.program = "nosuchprogram";
+	ASSERT_NE(vmm_image_build(&spec, pub, &buf, &len, err, sizeof(err)), 0);
+	ASSERT_NOT_NULL(strstr(err, "nosuchprogram"));
+	ASSERT_NULL(buf);
+
+	ASSERT_ERR(vmm_image_load("/nonexistent/img", &img, err, sizeof(err)),
+		   ENOENT);
+	ASSERT_NOT_NULL(strstr(err, "/nonexistent/img"));
+	ASSERT_ERR(vmm_image_load("/tmp", &img, err, sizeof(err)), EINVAL);
+	ASSERT_NOT_NULL(strstr(err, "not a regular file"));
+	fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(write(fd, "LPVSEIMG", 8), 8);
+	close(fd);
+	ASSERT_ERR(vmm_image_load(path, &img, err, sizeof(err)), EINVAL);
+	ASSERT_NOT_NULL(strstr(err, "bad magic or shorter"));
+	ASSERT_NULL(img.owned);
+	unlink(path);
 	return 0;
 }
