@@ -153,3 +153,34 @@ TEST_IMPL(lib_damon_probe)
 	}
 	return 0;
 }
+
+/* The lock wrapper's trylock, JSON strings with control characters, and
+ * a trace line: small helpers every layer leans on. */
+TEST_IMPL(lib_helpers)
+{
+	struct lpv_mutex m;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	lpv_mutex_init(&m);
+	ASSERT_TRUE(lpv_mutex_trylock(&m));
+	ASSERT_TRUE(lpv_mutex_is_held(&m));
+	ASSERT_FALSE(lpv_mutex_trylock(&m));
+	lpv_mutex_unlock(&m);
+	ASSERT_TRUE(lpv_mutex_trylock(&m));
+	lpv_mutex_unlock(&m);
+	lpv_mutex_deinit(&m);
+
+	f = open_memstream(&text, &len);
+	ASSERT_NOT_NULL(f);
+	lpv_json_str(f, "a\"b\\c\n\x01");
+	ASSERT_EQ(fclose(f), 0);
+	ASSERT_STR_EQ(text, "\"a\\\"b\\\\c\\u000a\\u0001\"");
+	free(text);
+
+	lpv_trace_enable(true);
+	lpv_trace("lib_helpers: trace line %d", 1);
+	lpv_trace_enable(false);
+	return 0;
+}
