@@ -207,8 +207,8 @@ int cmd_info(int argc, char **argv)
 		       "--host-mem)");
 		printf("firmware profile:\n");
 		uv_profile_print(&o.prof, stdout);
+		/* The mm's stats end with its options in force. */
 		mm_stats_print(world, stdout, false);
-		mm_config_print(&o.mmcfg, stdout);
 		kvm_params_print(&o.kp, stdout);
 	}
 	ret = mm_check(world) || uv_check(uv) ? 1 : 0;

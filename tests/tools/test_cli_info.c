@@ -143,6 +143,9 @@ TEST_IMPL(cli_info_text)
 	expect_has(c, "firmware profile:\nname = default\n");
 	expect_has(c, "cost.destroy_page = 800ns");
 	expect_has(c, "LAZYPV_MM_OOM_WAIT_MS");
+	/* Each options table once. */
+	ASSERT_NULL(strstr(strstr(c->out, "mm options:") + 1, "mm options:"));
+	ASSERT_NULL(strstr(strstr(c->out, "kvm options:") + 1, "kvm options:"));
 
 	/* A profile file, and an environment override shown as in force. */
 	cli_run(c, "", "info --help");
