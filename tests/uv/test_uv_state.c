@@ -475,7 +475,21 @@ static int image_run(bool tamper, bool reorder, bool extra)
 	unp.tweak[0] = 0x42;
 	unp.gaddr = 0;
 	ASSERT_CC_RC(&t, uvt_call(&t, &unp), 1, 0x0103);	/* no params */
+	if (extra) {	/* no header: bad format */
+		ssc.sec_header_len = 0;
+		ASSERT_CC_RC(&t, uvt_call(&t, &ssc), 1, 0x0104);
+		ssc.sec_header_len = (uint32_t)len;
+	}
 	ASSERT_UV_OK(&t, uvt_call(&t, &ssc));
+	if (extra) {
+		ASSERT_CC_RC(&t, uvt_call(&t, &ssc), 1, 0x0107); /* set once */
+		unp.gaddr = g.msl;		/* beyond the guest */
+		ASSERT_CC_RC(&t, uvt_call(&t, &unp), 1, 0x0102);
+		unp.gaddr = 0;
+		g.unmapped = true;		/* the host has no page there */
+		ASSERT_CC_RC(&t, uvt_call(&t, &unp), 1, UVC_RC_NOT_MAPPED);
+		g.unmapped = false;
+	}
 	if (tamper)
 		((uint8_t *)uvt_fw(&t, g.mem + 2))[7] ^= 1;
 	for (uint64_t k = 0; k < NPAGES; k++) {
