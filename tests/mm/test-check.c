@@ -60,3 +60,25 @@ TEST_IMPL(mm_check_catches_damage)
 	mm_env_teardown(&env);
 	return 0;
 }
+
+/* A world from the environment's options refuses a bad one, leaving
+ * nothing; destroying no world is a no-op. */
+TEST_IMPL(mm_world_env_refused)
+{
+	struct hw_config hc = { .mem_bytes = 16 * MiB,
+				.protect = HW_PROTECT_SOFT };
+	struct mm_world *world = NULL;
+	struct hw_machine *hw;
+
+	ASSERT_OK(hw_machine_create(&hc, &hw));
+	setenv("LAZYPV_MM_OOM_WAIT_MS", "soon", 1);
+	ASSERT_NE(mm_world_create(hw, NULL, &world), 0);
+	ASSERT_NULL(world);
+	unsetenv("LAZYPV_MM_OOM_WAIT_MS");
+	ASSERT_OK(mm_world_create(hw, NULL, &world));
+	mm_world_destroy(world);
+	mm_world_destroy(NULL);
+	ASSERT_OK(hw_check(hw));
+	hw_machine_destroy(hw);
+	return 0;
+}
