@@ -8,10 +8,12 @@
 #   make bench-quick   a smoke run of the same
 #   make asan-test / tsan-test   the test suite under ASan+UBSan / TSan
 #   make fuzz     build the libFuzzer targets (clang) and run each briefly
+#   make soak     VMMs of every teardown mode ended every way, under memory
+#                 pressure and injected failures, for half an hour
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz clean deps
+.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz soak clean deps
 
 all: build/Makefile
 	$(CMAKE) --build build -j $(JOBS)
@@ -65,6 +67,11 @@ tsan-test: build-tsan/Makefile
 fuzz: build-fuzz/Makefile
 	$(CMAKE) --build build-fuzz -j $(JOBS)
 	./tests/fuzz/run-all.sh build-fuzz $(FUZZ_SECONDS)
+
+# SOAK_ARGS adds options, e.g. SOAK_ARGS="--seed 42 --json".
+SOAK_SECONDS ?= 1800
+soak: all
+	./build/lazypv soak --duration $(SOAK_SECONDS) $(SOAK_ARGS)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -41,5 +41,6 @@ int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_mkimage(int argc, char **argv);
+int cmd_soak(int argc, char **argv);
 
 #endif /* LAZYPV_TOOLS_H */
