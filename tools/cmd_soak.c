@@ -3,29 +3,29 @@
  * cmd_soak.c - `lazypv soak`: many VMMs, many memcgs, one host under
  * memory pressure, for a long time, with every kind of ending.
  *
- * The run is a sequence of *waves*.  A wave brings up one host (at most
- * --host-mem, a firmware profile with failures injected at random into a
- * few UV commands), builds a handful of images (guest programs that reboot,
- * reset, reboot into a non-protected guest, power off or idle), and runs
- * --vms slot threads.  Each slot starts VMMs one after the other, each in
- * its own memcg (some with a limit below what the program will touch: memcg
- * OOM), in a random teardown mode, and ends each by an external reset or
- * two, a shutdown request, a kill from outside, the guest's own power-off,
- * an OOM kill or an injected failure.  A hog thread charges a memcg of its
- * own with most of the free memory, holds it, lets it go (host pressure:
- * global OOM, lazy's OOM notifier, kills).
+ * The run is a sequence of hosts, each serving SOAK_WAVES_PER_HOST
+ * *waves*.  A host (--host-mem) has a firmware profile of its own, with
+ * failures injected at random into a few UV commands, and a handful of
+ * images (guest programs that reboot, reset, reboot into a non-protected
+ * guest, power off or idle).  A wave runs --vms slot threads.  Each slot
+ * starts VMMs one after the other, each in its own memcg (some with a
+ * limit below what the program will touch: memcg OOM), in a random
+ * teardown mode, and ends each by an external reset or two, a shutdown
+ * request, a kill from outside, the guest's own power-off, an OOM kill or
+ * an injected failure.  A hog thread charges a memcg of its own with most
+ * of the free memory, holds it, lets it go (host pressure: global OOM,
+ * lazy's OOM notifier, kills).
  *
  * At the end of a wave every VMM has been waited for: that is a quiescent
  * point.  There the soak runs the validators (vmm_host_check: mm_check,
  * uv_check, hw_check), checks frame conservation against the wave's start
  * (every frame back or leaked with a reason, each reason explained by a
- * failure injected in that wave), and scans every free frame for the
- * plaintext of any protected guest of the wave (soak_scan.c).  Then the
- * host is destroyed and the next wave starts.
+ * failure injected on that host), and scans every free frame for the
+ * plaintext of any protected guest of the wave (soak_scan.c).
  *
- * Every random decision (wave profiles, injections, VM configs, actions,
- * the hog's targets) comes from the seed: wave w, slot s draw from their
- * own stream, so a seed replays the same decisions; the interleaving with
+ * Every random decision (profiles, injections, VM configs, actions, the
+ * hog's targets) comes from the seed: each host, and each wave's slots and
+ * hog, draw from their own stream, so a seed replays the same decisions; the interleaving with
  * the machine's threads is not replayed.
  *
  * A watchdog thread sees what each thread is doing and since when; an
@@ -326,8 +326,8 @@ static void soak_report(struct soak *s, FILE *f)
 	fprintf(f, "); ended: ");
 	for (unsigned int i = 0; i < SOAK_END_NR; i++)
 		fprintf(f, "%s%s %" PRIu64, i ? ", " : "", soak_end_names[i], s->ends[i]);
-	fprintf(f, "\ninvariant checks: %" PRIu64 ", violations: %" PRIu64 "\n",
-		s->checks, s->violations);
+	fprintf(f, "\ninvariant checks: %" PRIu64 " (at %" PRIu64 " quiescent points: vmm_host_check = mm_check + uv_check + hw_check, frame conservation, plaintext scan), violations: %" PRIu64 "\n",
+		s->checks, s->waves, s->violations);
 	fprintf(f, "hangs: %" PRIu64 "\n", s->hangs);
 	fprintf(f, "leaked frames: %" PRIu64, leaked);
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++)
@@ -770,8 +770,8 @@ static bool soak_leak_explained(const struct soak *s, enum mm_leak_reason reason
 	}
 }
 
-/* This wave's firmware: zero or default costs, INIT storage anywhere (a
- * host of 1 GiB), and in two waves of three failures injected into one
+/* A host's firmware: zero or default costs, INIT storage anywhere (a
+ * host of 1 GiB), and on two hosts of three failures injected into one
  * to three commands. */
 static int soak_wave_profile(struct soak *s, struct soak_rng *r,
 			     struct uv_profile *p)
@@ -803,7 +803,7 @@ static int soak_wave_profile(struct soak *s, struct soak_rng *r,
 		else if (soak_injectable[k].per_page)
 			in->prob = 0.0001 * (double)(1 + soak_below(r, 20));
 		else
-			in->prob = 0.01 * (double)(1 + soak_below(r, 10));
+			in->prob = 0.002 * (double)(1 + soak_below(r, 10));
 		s->inject_cmds[s->nr_inject++] = in->cmd;
 		soak_strcat(s->profile_desc, sizeof(s->profile_desc), ", inject ");
 		soak_strcat(s->profile_desc, sizeof(s->profile_desc), uv_cmd_name(in->cmd));
