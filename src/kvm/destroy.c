@@ -735,6 +735,8 @@ int kvm_pv_deinit_cleanup_all_locked(struct kvm *kvm, uint16_t *rc,
 		int cret = kvm_pv_cpus_from_pv(kvm, &lrc, &lrrc);
 		uint16_t drc, drrc;
 
+		if (mod->hooks.teardown_gate)
+			mod->hooks.teardown_gate(mod->hooks.ctx);
 		ret = kvm_pv_destroy_conf(kvm, &drc, &drrc);
 		if (!cret) {
 			lrc = drc;
