@@ -750,8 +750,13 @@ static bool soak_leak_explained(const struct soak *s, enum mm_leak_reason reason
 {
 	switch (reason) {
 	case MM_LEAK_destroy_failed:
+		/* A set-aside page whose destroy failed and whose export
+		 * fallback failed too: the destroy fails by itself while a
+		 * CPU whose destroy failed is still counted. */
 		return soak_injected_cmd(s, UVC_CMD_DESTR_SEC_STOR) ||
-		       soak_injected_cmd(s, UVC_CMD_DESTROY_SEC_CONF);
+		       soak_injected_cmd(s, UVC_CMD_DESTROY_SEC_CONF) ||
+		       (soak_injected_cmd(s, UVC_CMD_DESTROY_SEC_CPU) &&
+			soak_injected_cmd(s, UVC_CMD_CONV_FROM_SEC_STOR));
 	case MM_LEAK_export_failed:
 		return soak_injected_cmd(s, UVC_CMD_CONV_FROM_SEC_STOR);
 	case MM_LEAK_conf_destroy_failed:
@@ -1123,6 +1128,13 @@ static void soak_parse(int argc, char **argv, struct soak_opts *o)
 		tool_usage_error("soak", "unexpected argument '%s'", argv[optind]);
 	if (o->host_mem < (256ULL << 20) || o->host_mem % (1ULL << 20))
 		tool_usage_error("soak", "--host-mem must be a multiple of 1 MiB of at least 256 MiB");
+	if (o->host_mem > hw_backable_bytes()) {
+		char a[32], b[32];
+
+		tool_usage_error("soak", "--host-mem %s is out of range: this machine can back at most %s now",
+				 lpv_format_size(o->host_mem, a, sizeof(a)),
+				 lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
+	}
 	if (!seeded)
 		o->seed = soak_mix(lpv_now_ns() ^ ((uint64_t)getpid() << 32));
 }
