@@ -11,10 +11,12 @@
 #                 FUZZ_SECONDS (default 20) over its seed corpus
 #   make coverage the test suite in a gcov build, then line coverage of
 #                 src/ and tools/ (gcovr; HTML in build-cov/coverage/)
+#   make soak     VMMs of every teardown mode ended every way, under memory
+#                 pressure and injected failures, for half an hour
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz coverage clean deps
+.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz coverage soak clean deps
 
 all: build/Makefile
 	$(CMAKE) --build build -j $(JOBS)
@@ -84,6 +86,11 @@ coverage: build-cov/Makefile
 	cd build-cov && { LAZYPV_TEST_SCALE=2 ctest -j $(JOBS) --timeout 1200 \
 	  $(if $(COVERAGE_TESTS),-R '$(COVERAGE_TESTS)'); s=$$?; \
 	  cd .. && ./tests/coverage.sh build-cov && exit $$s; }
+
+# SOAK_ARGS adds options, e.g. SOAK_ARGS="--seed 42 --json".
+SOAK_SECONDS ?= 1800
+soak: all
+	./build/lazypv soak --duration $(SOAK_SECONDS) $(SOAK_ARGS)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-cov

@@ -18,6 +18,7 @@ static const struct tool_cmd cmds[] = {
 	{ "run", cmd_run, "boot a protected guest, reboot it, shut it down: the timeline" },
 	{ "mkimage", cmd_mkimage, "build a protected-guest (SE) image for a UV's host key" },
 	{ "bench", cmd_bench, "measure the teardown designs side by side (medians, ratios)" },
+	{ "soak", cmd_soak, "many VMMs, every teardown mode and ending, under pressure: invariants" },
 };
 
 static void usage(FILE *f)

@@ -41,6 +41,7 @@ int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_mkimage(int argc, char **argv);
+int cmd_soak(int argc, char **argv);
 
 /*
  * Each command's arguments alone: parse and check @argv exactly as the

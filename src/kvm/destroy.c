@@ -368,7 +368,22 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 			WRITE_ONCE(mc->pv_sync_destroy, true);
 			mm_mmap_write_unlock(priv->mm);
 		}
+		if (mod->hooks.mmput_gate)
+			mod->hooks.mmput_gate(mod->hooks.ctx, false);
 		mmput(priv->mm);
+		if (mod->hooks.mmput_gate)
+			mod->hooks.mmput_gate(mod->hooks.ctx, true);
+		/*
+		 * The check above races the VMM's exit: if the VMM dropped its
+		 * reference after it, the final exit_mmap ran in our mmput on
+		 * a still-protected mm and set every present page aside --
+		 * after our drain, and the VM, gone already or without a
+		 * config, has nothing to hand to a thread.  v2 leaves those
+		 * pages on a list nobody drains; here they are drained now
+		 * (if the VMM's own exit_mmap was the last, its VM teardown
+		 * does it: kvm_pv_drain_set_aside).
+		 */
+		kvm_pv_drain_deferred(mod, priv->mm, NULL);
 	}
 	ignore_result(kvm_pv_dispose_vm(mod, priv->mm, &priv->vm, &rc, &rrc));
 	lpv_trace("PV DESTROY VM DEFERRED DONE: handle %llx rc %x rrc %x",
@@ -500,6 +515,12 @@ sync:
 	kvm_pv_drain_deferred(mod, kvm->mm, NULL);
 	/* v2's deinit_vm_now: memory first. */
 	return kvm_pv_deinit_vm_order(kvm, false, rc, rrc);
+}
+
+void kvm_pv_drain_set_aside(struct kvm *kvm)
+{
+	lpv_mutex_assert_held(&kvm->lock);
+	kvm_pv_drain_deferred(kvm->mod, kvm->mm, NULL);
 }
 
 /* ---- ASYNC ---- */
@@ -714,6 +735,8 @@ int kvm_pv_deinit_cleanup_all_locked(struct kvm *kvm, uint16_t *rc,
 		int cret = kvm_pv_cpus_from_pv(kvm, &lrc, &lrrc);
 		uint16_t drc, drrc;
 
+		if (mod->hooks.teardown_gate)
+			mod->hooks.teardown_gate(mod->hooks.ctx);
 		ret = kvm_pv_destroy_conf(kvm, &drc, &drrc);
 		if (!cret) {
 			lrc = drc;

@@ -539,6 +539,15 @@ void kvm_pv_deinit_cleanup_all(struct kvm *kvm)
 {
 	uint16_t rc, rrc;
 
+	/*
+	 * The release takes no lock ("the last thread of the last user"),
+	 * but the last user may be another task -- the teardown helper the
+	 * OOM killer took with the VMM -- exiting while this VM goes: it
+	 * would destroy the CPUs and the config under our feet.  Unregister
+	 * first (that waits for a running release): from here on the
+	 * teardown alone decides, on the state the release left, if any.
+	 */
+	kvm_pv_mmu_notifier_unregister(kvm);
 	lpv_mutex_lock(&kvm->lock);
 	if (kvm->mode == KVM_DESTROY_ASYNC) {
 		ignore_result(kvm_pv_deinit_cleanup_all_locked(kvm, &rc, &rrc));
@@ -548,9 +557,13 @@ void kvm_pv_deinit_cleanup_all(struct kvm *kvm)
 			ignore_result(kvm_pv_deinit_vm_deferred(kvm, &rc, &rrc));
 		else
 			ignore_result(kvm_pv_deinit_vm(kvm, &rc, &rrc));
+	} else if (kvm->mode == KVM_DESTROY_LAZY) {
+		/* No config, but the VMM's exit_mmap may have set pages of a
+		 * config a reboot thread still owned aside, after that
+		 * thread's drain (destroy.c, the thread's mmput). */
+		kvm_pv_drain_set_aside(kvm);
 	}
 	lpv_mutex_unlock(&kvm->lock);
-	kvm_pv_mmu_notifier_unregister(kvm);
 }
 
 int kvm_set_destroy_mode(struct kvm *kvm, enum kvm_destroy_mode mode)

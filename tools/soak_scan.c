@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/*
+ * soak_scan.c - does a frame handed back to the host hold old plaintext?
+ *
+ * Every `touch` guest writes vmm_pattern_word(boot key, guest address,
+ * round) into every word of its area; the soak records, for each protected
+ * boot of a wave, the pattern of the first and last word of every page the
+ * guest may have written.  Once every VMM of the wave is gone, every frame
+ * on the free list is read through the host view (a free frame must never
+ * be protected) and looked up; frames the OS never populated (mincore)
+ * were never written and are not faulted in.  A frame that left a protected guest
+ * without being cleared or encrypted holds exactly such words; the
+ * patterns are keyed per boot and per address, so nothing else matches
+ * (the chance for a random word is below 2^-40 per wave).  Non-protected
+ * boots are not recorded: their memory is freed as is, as in Linux.
+ *
+ * Main thread only (the set is filled under the soak's lock by the slots,
+ * scanned at the quiescent point).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hw/hw.h"
+#include "mm/mm.h"
+#include "soak.h"
+#include "vmm/vmm.h"
+
+#define SOAK_PSET_MIN (1ULL << 16)
+
+static uint64_t pset_hash(uint64_t w)
+{
+	w ^= w >> 33;
+	w *= 0xff51afd7ed558ccdULL;
+	return w ^ (w >> 33);
+}
+
+static void pset_alloc(struct soak_pset *p, uint64_t cap)
+{
+	p->v = calloc(cap, sizeof(*p->v));
+	if (!p->v) {
+		fprintf(stderr, "lazypv soak: out of memory for %" PRIu64 " pattern words\n",
+			cap);
+		exit(1);
+	}
+	p->cap = cap;
+	p->n = 0;
+}
+
+void soak_pset_init(struct soak_pset *p)
+{
+	pset_alloc(p, SOAK_PSET_MIN);
+}
+
+void soak_pset_reset(struct soak_pset *p)
+{
+	memset(p->v, 0, p->cap * sizeof(*p->v));
+	p->n = 0;
+}
+
+void soak_pset_free(struct soak_pset *p)
+{
+	free(p->v);
+	p->v = NULL;
+	p->cap = p->n = 0;
+}
+
+static void pset_insert(struct soak_pset *p, uint64_t w)
+{
+	uint64_t i = pset_hash(w) & (p->cap - 1);
+
+	while (p->v[i]) {
+		if (p->v[i] == w)
+			return;
+		i = (i + 1) & (p->cap - 1);
+	}
+	p->v[i] = w;
+	p->n++;
+}
+
+static void pset_add(struct soak_pset *p, uint64_t w)
+{
+	if (!w)
+		return;
+	if (2 * (p->n + 1) > p->cap) {
+		struct soak_pset old = *p;
+
+		pset_alloc(p, old.cap * 2);
+		for (uint64_t i = 0; i < old.cap; i++)
+			if (old.v[i])
+				pset_insert(p, old.v[i]);
+		free(old.v);
+	}
+	pset_insert(p, w);
+}
+
+bool soak_pset_has(const struct soak_pset *p, uint64_t w)
+{
+	uint64_t i = pset_hash(w) & (p->cap - 1);
+
+	if (!w)
+		return false;
+	while (p->v[i]) {
+		if (p->v[i] == w)
+			return true;
+		i = (i + 1) & (p->cap - 1);
+	}
+	return false;
+}
+
+void soak_pset_add_guest(struct soak_pset *p, uint64_t key, uint64_t end,
+			 unsigned int rounds)
+{
+	for (uint64_t ga = 0; ga < end; ga += HW_PAGE_SIZE)
+		for (unsigned int r = 0; r < rounds; r++) {
+			pset_add(p, vmm_pattern_word(key, ga, r));
+			pset_add(p, vmm_pattern_word(key, ga + HW_PAGE_SIZE - 8, r));
+		}
+}
+
+/*
+ * Which frames of [@pfn, @pfn + @nr) the OS ever backed (mincore on the
+ * host view): a frame it never populated was never written and reads as
+ * zero, so the scan need not fault it in.  All of them if mincore fails.
+ */
+static void scan_resident(struct vmm_host *host, hw_pfn_t pfn, size_t nr,
+			  unsigned char *vec)
+{
+	if (mincore(hw_host_page(host->hw, pfn), nr * HW_PAGE_SIZE, vec))
+		memset(vec, 1, nr);
+}
+
+#define SCAN_BATCH 16384	/* frames per mincore call (64 MiB) */
+
+uint64_t soak_scan_free(struct vmm_host *host, const struct soak_pset *p,
+			uint64_t *scanned, FILE *log)
+{
+	static unsigned char vec[SCAN_BATCH];
+	uint64_t nr = hw_nr_frames(host->hw), found = 0, n = 0;
+
+	for (hw_pfn_t pfn = 0; pfn < nr; pfn++) {
+		struct page *page = mm_pfn_to_page(host->world, pfn);
+		const uint64_t *w;
+
+		if (pfn % SCAN_BATCH == 0)
+			scan_resident(host, pfn, nr - pfn < SCAN_BATCH ?
+					  nr - pfn : SCAN_BATCH, vec);
+		if (page_use(page) != PAGE_USE_FREE)
+			continue;
+		n++;
+		/* A free frame is never protected (invariant 2): the plain
+		 * host-view pointer may be read at a quiescent point. */
+		if (hw_frame_is_protected(host->hw, pfn)) {
+			fprintf(log, "lazypv soak: free frame %#" PRIx64 " is protected in the host view\n",
+				(uint64_t)pfn);
+			found++;
+			continue;
+		}
+		if (!(vec[pfn % SCAN_BATCH] & 1))
+			continue;
+		w = hw_host_page(host->hw, pfn);
+		if (soak_pset_has(p, w[0]) ||
+		    soak_pset_has(p, w[HW_PAGE_SIZE / 8 - 1])) {
+			fprintf(log, "lazypv soak: free frame %#" PRIx64 " holds a protected guest's plaintext (0x%016" PRIx64 " ... 0x%016" PRIx64 ")\n",
+				(uint64_t)pfn, w[0], w[HW_PAGE_SIZE / 8 - 1]);
+			found++;
+		}
+	}
+	*scanned = n;
+	return found;
+}
+
+void soak_scan_plant(struct vmm_host *host, const struct soak_pset *p)
+{
+	uint64_t nr = hw_nr_frames(host->hw), w = 0;
+
+	for (uint64_t i = 0; i < p->cap && !w; i++)
+		w = p->v[i];
+	for (hw_pfn_t pfn = nr; w && pfn-- > 0;) {
+		if (page_use(mm_pfn_to_page(host->world, pfn)) != PAGE_USE_FREE)
+			continue;
+		if (!hw_host_write(host->hw, pfn, 0, &w, 8))
+			fprintf(stderr, "lazypv soak: planted a pattern word in free frame %#" PRIx64 "\n",
+				(uint64_t)pfn);
+		return;
+	}
+}
