@@ -423,9 +423,19 @@ static int destroy_range(struct kvm_module *mod, struct mm *mm,
 	while (g->next < end) {
 		gather_pages(mod, mm, end, max, g);
 		hw_unprotect_batch_begin(mod->hw, &batch);
-		/* A failure leaves PG_arch_1: the frame is never reused. */
+		/*
+		 * A destroy the UV refuses is followed by an export, as at
+		 * unmap and in the lazy drain (the work Linux leaves to the
+		 * page's next user): the page stays mapped, and once the mm
+		 * is no longer protected nothing else would clear its
+		 * PG_arch_1 before exit_mmap frees it (secure_at_free).  If
+		 * the export fails too, PG_arch_1 stays and the frame is
+		 * never reused.
+		 */
 		for (size_t i = 0; i < g->nr; i++)
-			ignore_result(kvm_uv_destroy_owned(mod, g->pages[i]));
+			if (kvm_uv_destroy_owned(mod, g->pages[i]))
+				ignore_result(kvm_uv_export_owned(mod,
+								  g->pages[i]));
 		hw_unprotect_batch_end(&batch);	/* before the refs go */
 		for (size_t i = 0; i < g->nr; i++)
 			mm_page_put(mod->world, g->pages[i]);
