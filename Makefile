@@ -8,10 +8,12 @@
 #   make bench-quick   a smoke run of the same
 #   make asan-test / tsan-test   the test suite under ASan+UBSan / TSan
 #   make fuzz     build the libFuzzer targets (clang) and run each briefly
+#   make sweep    fail every UVC and page allocation of a small VMM life,
+#                 one per run, in every teardown mode (docs/reliability.md)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz clean deps
+.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz sweep clean deps
 
 all: build/Makefile
 	$(CMAKE) --build build -j $(JOBS)
@@ -65,6 +67,10 @@ tsan-test: build-tsan/Makefile
 fuzz: build-fuzz/Makefile
 	$(CMAKE) --build build-fuzz -j $(JOBS)
 	./tests/fuzz/run-all.sh build-fuzz $(FUZZ_SECONDS)
+
+# Every failure point (the bounded form runs in `make test`: vmm_sweep_*).
+sweep: all
+	./build/lazypv-sweep --groups
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
