@@ -57,6 +57,20 @@ static const uint16_t sweep_cmds[] = {
 #define LEAK(r) (1u << MM_LEAK_##r)
 
 /*
+ * Where in the life a point lies, from the counting run's timeline: the
+ * boot (to the first guest's first instruction), the guests running (0x3e
+ * imports), the reboot (request to the new guest's first instruction:
+ * teardown of the old config and the new boot), the shutdown (request to
+ * the end of reclaim, background cleanup included).  Background work of
+ * lazy and async may overlap the next phase; the label is the counting
+ * run's.
+ */
+enum sweep_phase { PH_BOOT, PH_GUEST, PH_REBOOT, PH_SHUTDOWN, PH_NR };
+static const char *const phase_names[PH_NR] = {
+	"boot", "guest", "reboot", "shutdown",
+};
+
+/*
  * The leaks a failed command explains.  A CPU that cannot be destroyed
  * keeps its config alive (DESTROY_SEC_CONF then fails with "CPUs left"),
  * so its storage leaks too.  Everything else -- imports, lifecycle calls
@@ -107,9 +121,19 @@ struct life_out {
 	uint64_t ms;
 	char why[240];
 	char message[128];
-	/* counting run */
+	/* counting run: calls at creation, in the life, and in the life
+	 * before each phase began */
 	uint64_t uv_base[SWEEP_NR_CMDS], uv_life[SWEEP_NR_CMDS];
 	uint64_t nr_allocs;
+	uint64_t uv_phase[PH_NR][SWEEP_NR_CMDS];
+	uint64_t alloc_phase[PH_NR];
+};
+
+struct phase_ctx {
+	struct vmm_host *host;
+	struct life_out *out;
+	const uint64_t *uv_base;	/* calls when the life began */
+	enum sweep_phase phase;
 };
 
 struct alloc_log {
@@ -139,6 +163,39 @@ static uint64_t cmd_calls(const struct uv_stats *st, uint16_t cmd)
 	for (int k = 0; k < 4; k++)
 		n += st->cmd[i].cc[k];
 	return n;
+}
+
+/* Counting run: note each phase's first call numbers.  Runs under the
+ * VMM's lock; reads only atomics. */
+static void phase_event(void *ctx, const struct vmm_event *ev)
+{
+	struct phase_ctx *pc = ctx;
+	enum sweep_phase next = pc->phase;
+	struct uv_stats st;
+
+	switch (ev->type) {
+	case VMM_EV_GUEST_START:
+		next = PH_GUEST;
+		break;
+	case VMM_EV_REBOOT_REQUEST:
+		next = PH_REBOOT;
+		break;
+	case VMM_EV_SHUTDOWN_REQUEST:
+		next = PH_SHUTDOWN;
+		break;
+	default:
+		break;
+	}
+	if (next <= pc->phase)
+		return;
+	uv_stats_get(pc->host->uv, &st);
+	for (int p = pc->phase + 1; p <= (int)next; p++) {
+		for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
+			pc->out->uv_phase[p][i] = cmd_calls(&st, sweep_cmds[i]) -
+						  pc->uv_base[i];
+		pc->out->alloc_phase[p] = mm_fail_seen(pc->host->world);
+	}
+	pc->phase = next;
 }
 
 static uint64_t now_ms(void)
@@ -192,6 +249,8 @@ static void life_run(const struct life_in *in, struct life_out *out,
 				       .default_payload_len = SWEEP_PAYLOAD,
 				       .nonce = 0x5eed };
 	struct mm_fail_config fc = { .any_use = true };
+	uint64_t uv_start[SWEEP_NR_CMDS];
+	struct phase_ctx pc = { .out = out, .uv_base = uv_start };
 	struct mm_stats before, after;
 	struct uv_stats ub, ua;
 	struct uv_profile prof;
@@ -234,6 +293,9 @@ static void life_run(const struct life_in *in, struct life_out *out,
 	}
 	mm_stats_get(host->world, &before);
 	uv_stats_get(host->uv, &ub);
+	for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
+		uv_start[i] = cmd_calls(&ub, sweep_cmds[i]);
+	pc.host = host;
 	if (in->count) {
 		fc.note = alloc_note;
 		fc.ctx = log;
@@ -252,6 +314,10 @@ static void life_run(const struct life_in *in, struct life_out *out,
 		.reclaim_timeout_ms = 20000,
 		.helper_poll_ms = 2,
 	};
+	if (in->count) {
+		cfg.on_event = phase_event;
+		cfg.event_ctx = &pc;
+	}
 	t0 = now_ms();
 	out->create_ret = vmm_create(host, &cfg, &vmm);
 	if (!out->create_ret) {
@@ -275,6 +341,11 @@ static void life_run(const struct life_in *in, struct life_out *out,
 	for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++) {
 		out->uv_base[i] = cmd_calls(&ub, sweep_cmds[i]);
 		out->uv_life[i] = cmd_calls(&ua, sweep_cmds[i]) - out->uv_base[i];
+	}
+	for (int p = pc.phase + 1; p < PH_NR; p++) {
+		for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
+			out->uv_phase[p][i] = out->uv_life[i];
+		out->alloc_phase[p] = out->nr_allocs;
 	}
 
 	/* How the life ended. */
@@ -522,47 +593,58 @@ int sweep_mode(const struct sweep_opts *o, struct sweep_report *rep)
 		r = -ENOMEM;
 		goto out;
 	}
-	/* UVCs, command by command: the kth call of the life is the UV's
-	 * (creation calls + k)th of that command. */
-	for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++) {
-		char name[48];
-		int g;
+	/*
+	 * Points: the kth call of command c in the life is the UV's
+	 * (creation calls + k)th of c; the nth allocation is mm_fail's nth.
+	 * Two passes: the group sizes, then the sample within each group.
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++) {
+			for (uint64_t k = 0; k < out.uv_life[i]; k++) {
+				char name[64];
+				int ph = PH_NR - 1, g;
 
-		if (!out.uv_life[i])
-			continue;
-		snprintf(name, sizeof(name), "uvc %s", uv_cmd_name(sweep_cmds[i]));
-		g = group_find(rep, name);
-		if (g < 0)
-			continue;
-		rep->group[g].points = out.uv_life[i];
-		for (uint64_t k = 0; k < out.uv_life[i]; k++)
-			if (sample_take(k, out.uv_life[i], o->per_group))
-				pts[nr_pts++] = (struct point){
-					.uvc = true, .cmd = sweep_cmds[i],
-					.nth = out.uv_base[i] + k + 1,
-					.group = (unsigned)g };
-	}
-	/* Allocations, grouped by signature, sampled within each group. */
-	for (uint64_t n = 0; n < nr_allocs; n++) {
-		char name[48];
-		int g;
+				while (ph > 0 && out.uv_phase[ph][i] > k)
+					ph--;
+				snprintf(name, sizeof(name), "uvc %s @%s",
+					 uv_cmd_name(sweep_cmds[i]),
+					 phase_names[ph]);
+				g = group_find(rep, name);
+				if (g < 0)
+					continue;
+				if (!pass) {
+					rep->group[g].points++;
+					continue;
+				}
+				if (sample_take(seen[g]++, rep->group[g].points,
+						o->per_group))
+					pts[nr_pts++] = (struct point){
+						.uvc = true, .cmd = sweep_cmds[i],
+						.nth = out.uv_base[i] + k + 1,
+						.group = (unsigned)g };
+			}
+		}
+		for (uint64_t n = 0; n < nr_allocs; n++) {
+			char name[64], sig[48];
+			int ph = PH_NR - 1, g;
 
-		alloc_group_name(&log.rec[n], name, sizeof(name));
-		g = group_find(rep, name);
-		if (g >= 0)
-			rep->group[g].points++;
-	}
-	for (uint64_t n = 0; n < nr_allocs; n++) {
-		char name[48];
-		int g;
-
-		alloc_group_name(&log.rec[n], name, sizeof(name));
-		g = group_find(rep, name);
-		if (g < 0)
-			continue;
-		if (sample_take(seen[g]++, rep->group[g].points, o->per_group))
-			pts[nr_pts++] = (struct point){ .nth = n + 1,
-							.group = (unsigned)g };
+			while (ph > 0 && out.alloc_phase[ph] > n)
+				ph--;
+			alloc_group_name(&log.rec[n], sig, sizeof(sig));
+			snprintf(name, sizeof(name), "%s @%s", sig,
+				 phase_names[ph]);
+			g = group_find(rep, name);
+			if (g < 0)
+				continue;
+			if (!pass) {
+				rep->group[g].points++;
+				continue;
+			}
+			if (sample_take(seen[g]++, rep->group[g].points,
+					o->per_group))
+				pts[nr_pts++] = (struct point){ .nth = n + 1,
+								.group = (unsigned)g };
+		}
 	}
 
 	for (uint64_t p = 0; p < nr_pts; p++) {
@@ -655,7 +737,7 @@ void sweep_report_print(const struct sweep_report *rep, FILE *f, bool groups)
 	for (unsigned int g = 0; g < rep->nr_groups; g++) {
 		const struct sweep_group *grp = &rep->group[g];
 
-		fprintf(f, "%-8s   %-36s points %6llu runs %5llu failed %5llu "
+		fprintf(f, "%-8s   %-46s points %6llu runs %5llu failed %5llu "
 			"(0: %llu, error: %llu) violations %llu\n", "", grp->name,
 			(unsigned long long)grp->points,
 			(unsigned long long)grp->runs,

@@ -26,11 +26,13 @@
 #define SWEEP_UV_RC 0x01ff
 #define SWEEP_UV_RRC 0x5357
 
-/* A kind of failure point: a UVC command, or an allocation signature. */
-#define SWEEP_MAX_GROUPS 48
+/* A kind of failure point: a UVC command or an allocation signature, in
+ * one phase of the life (boot, guest, reboot, shutdown). */
+#define SWEEP_MAX_GROUPS 128
 
 struct sweep_group {
-	char name[48];		/* "uvc destroy_page", "alloc page gfp 0x11 anon memcg" */
+	/* "uvc destroy_page @shutdown", "alloc page gfp 0x2 anon memcg @guest" */
+	char name[64];
 	uint64_t points;	/* in the counting run */
 	uint64_t runs;		/* failed on purpose */
 	uint64_t fired;		/* runs in which the failure happened */
