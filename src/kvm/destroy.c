@@ -368,8 +368,21 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 			WRITE_ONCE(mc->pv_sync_destroy, true);
 			mm_mmap_write_unlock(priv->mm);
 		}
+		if (mod->hooks.before_mmput)
+			mod->hooks.before_mmput(mod->hooks.ctx);
 		mmput(priv->mm);
+		/*
+		 * The VMM may have left between the check and the mmput: then
+		 * ours was the last reference after all, and exit_mmap, run
+		 * just now in this thread, set the pages aside -- the mm is
+		 * still protected until the config below is gone -- for a
+		 * drain that no VM close will start.  Drain them here.
+		 */
+		if (!mm_users(priv->mm))
+			kvm_pv_drain_deferred(mod, priv->mm, priv);
 	}
+	if (mod->hooks.before_dispose)
+		mod->hooks.before_dispose(mod->hooks.ctx);
 	ignore_result(kvm_pv_dispose_vm(mod, priv->mm, &priv->vm, &rc, &rrc));
 	lpv_trace("PV DESTROY VM DEFERRED DONE: handle %llx rc %x rrc %x",
 		  (unsigned long long)priv->vm.handle, rc, rrc);
@@ -406,6 +419,21 @@ static int kvm_pv_start_thread(struct pv_deferred *priv)
 	}
 	kvm_stat_inc(mod, deferred_starts);
 	return 0;
+}
+
+void kvm_pv_drain_stranded(struct kvm *kvm)
+{
+	struct mm_context *mc = mm_context(kvm->mm);
+	bool empty;
+
+	lpv_mutex_lock(&mc->deferred_lock);
+	empty = !mc->deferred_list;
+	lpv_mutex_unlock(&mc->deferred_lock);
+	if (empty)
+		return;
+	lpv_trace("PV DRAIN STRANDED: %llu pages set aside for no config",
+		  (unsigned long long)mc->deferred_pages);
+	kvm_pv_drain_deferred(kvm->mod, kvm->mm, NULL);
 }
 
 /*

@@ -177,13 +177,18 @@ void kvm_module_drain(struct kvm_module *mod);
 /*
  * Seams for tests that must drive an interleaving instead of hoping for
  * one (NULL members: the real behaviour).  A lazy cleanup thread calls
- * thread_start first thing, and before_chunk before it drains a chunk of
- * @count pages (either may block: a gate); oom_sleep replaces the lazy
- * OOM notifier's msleep(oom_wait_ms).  Set while no cleanup thread runs.
+ * thread_start first thing, before_chunk before it drains a chunk of
+ * @count pages, before_mmput (a reboot's thread) after its walk, just
+ * before it drops its address-space reference, and before_dispose before
+ * it destroys the old config (any may block: a gate); oom_sleep replaces
+ * the lazy OOM notifier's msleep(oom_wait_ms).  Set while no cleanup
+ * thread runs.
  */
 struct kvm_test_hooks {
 	void (*thread_start)(void *ctx);
 	void (*before_chunk)(void *ctx, unsigned int count);
+	void (*before_mmput)(void *ctx);
+	void (*before_dispose)(void *ctx);
 	void (*oom_sleep)(void *ctx, uint64_t ns);
 	void *ctx;
 };

@@ -548,6 +548,8 @@ void kvm_pv_deinit_cleanup_all(struct kvm *kvm)
 			ignore_result(kvm_pv_deinit_vm_deferred(kvm, &rc, &rrc));
 		else
 			ignore_result(kvm_pv_deinit_vm(kvm, &rc, &rrc));
+	} else {
+		kvm_pv_drain_stranded(kvm);
 	}
 	lpv_mutex_unlock(&kvm->lock);
 	kvm_pv_mmu_notifier_unregister(kvm);
