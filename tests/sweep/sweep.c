@@ -322,6 +322,15 @@ static void life_run(const struct life_in *in, struct life_out *out,
 	out->create_ret = vmm_create(host, &cfg, &vmm);
 	if (!out->create_ret) {
 		out->wait_ret = vmm_wait(vmm, &res);
+		if (out->wait_ret) {
+			/* For --verbose: the timeline and what is left. */
+			size_t nev;
+			const struct vmm_event *ev = vmm_events(vmm, &nev);
+
+			for (size_t e = 0; e < nev; e++)
+				vmm_event_print(&ev[e], ev[0].t_ns, stderr, false);
+			mm_stats_print(host->world, stderr, false);
+		}
 		vmm_destroy(vmm);
 	}
 	kvm_module_drain(host->kvm);
