@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_walk_failure.c - a destroy the UV refuses during a range walk
- * (s390_uv_destroy_range) is followed by an export, as at unmap and in
- * the lazy drain: the page must not keep PG_arch_1 and reach the free
- * list's safety net (secure_at_free) once the mm is no longer protected.
- * Found by the failure-point sweep (async: the walk after DESTROY_SEC_CONF
- * at the VMM's exit, before the helper's exit_mmap).
+ * test_walk_failure.c - a page whose destroy the UV refuses during a range
+ * walk (s390_uv_destroy_range) keeps PG_arch_1, left, as in Linux, to its
+ * next user; when the mm is no longer protected and the page is unmapped
+ * there is none, so the unmap exports it: it must not reach the free
+ * list's safety net (secure_at_free).  Found by the failure-point sweep
+ * (async: the walk after DESTROY_SEC_CONF at the VMM's exit, then the
+ * helper's exit_mmap).
  */
 #include "fixture.h"
 
