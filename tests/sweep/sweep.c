@@ -69,6 +69,8 @@ enum sweep_phase { PH_BOOT, PH_GUEST, PH_REBOOT, PH_SHUTDOWN, PH_NR };
 static const char *const phase_names[PH_NR] = {
 	"boot", "guest", "reboot", "shutdown",
 };
+/* Phase changes of one life: boot, guest, reboot, guest, shutdown. */
+#define SWEEP_MAX_BOUNDS 8
 
 /*
  * The leaks a failed command explains.  A CPU that cannot be destroyed
@@ -125,8 +127,11 @@ struct life_out {
 	 * before each phase began */
 	uint64_t uv_base[SWEEP_NR_CMDS], uv_life[SWEEP_NR_CMDS];
 	uint64_t nr_allocs;
-	uint64_t uv_phase[PH_NR][SWEEP_NR_CMDS];
-	uint64_t alloc_phase[PH_NR];
+	unsigned int nr_bounds;
+	struct {
+		enum sweep_phase phase;
+		uint64_t uv[SWEEP_NR_CMDS], alloc;
+	} bound[SWEEP_MAX_BOUNDS];
 };
 
 struct phase_ctx {
@@ -165,13 +170,15 @@ static uint64_t cmd_calls(const struct uv_stats *st, uint16_t cmd)
 	return n;
 }
 
-/* Counting run: note each phase's first call numbers.  Runs under the
- * VMM's lock; reads only atomics. */
+/* Counting run: note where each phase begins (the calls made before it).
+ * Runs under the VMM's lock; reads only atomics. */
 static void phase_event(void *ctx, const struct vmm_event *ev)
 {
 	struct phase_ctx *pc = ctx;
-	enum sweep_phase next = pc->phase;
+	struct life_out *out = pc->out;
+	enum sweep_phase next;
 	struct uv_stats st;
+	unsigned int b;
 
 	switch (ev->type) {
 	case VMM_EV_GUEST_START:
@@ -184,17 +191,18 @@ static void phase_event(void *ctx, const struct vmm_event *ev)
 		next = PH_SHUTDOWN;
 		break;
 	default:
-		break;
-	}
-	if (next <= pc->phase)
 		return;
-	uv_stats_get(pc->host->uv, &st);
-	for (int p = pc->phase + 1; p <= (int)next; p++) {
-		for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
-			pc->out->uv_phase[p][i] = cmd_calls(&st, sweep_cmds[i]) -
-						  pc->uv_base[i];
-		pc->out->alloc_phase[p] = mm_fail_seen(pc->host->world);
 	}
+	if (next == pc->phase || pc->phase == PH_SHUTDOWN ||
+	    out->nr_bounds == SWEEP_MAX_BOUNDS)
+		return;
+	b = out->nr_bounds++;
+	uv_stats_get(pc->host->uv, &st);
+	out->bound[b].phase = next;
+	for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
+		out->bound[b].uv[i] = cmd_calls(&st, sweep_cmds[i]) -
+				      pc->uv_base[i];
+	out->bound[b].alloc = mm_fail_seen(pc->host->world);
 	pc->phase = next;
 }
 
@@ -315,6 +323,9 @@ static void life_run(const struct life_in *in, struct life_out *out,
 		.helper_poll_ms = 2,
 	};
 	if (in->count) {
+		/* The life starts in its boot, with no calls made. */
+		out->nr_bounds = 1;
+		out->bound[0].phase = PH_BOOT;
 		cfg.on_event = phase_event;
 		cfg.event_ctx = &pc;
 	}
@@ -351,11 +362,7 @@ static void life_run(const struct life_in *in, struct life_out *out,
 		out->uv_base[i] = cmd_calls(&ub, sweep_cmds[i]);
 		out->uv_life[i] = cmd_calls(&ua, sweep_cmds[i]) - out->uv_base[i];
 	}
-	for (int p = pc.phase + 1; p < PH_NR; p++) {
-		for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
-			out->uv_phase[p][i] = out->uv_life[i];
-		out->alloc_phase[p] = out->nr_allocs;
-	}
+
 
 	/* How the life ended. */
 	if (out->create_ret && !out->fired)
@@ -611,13 +618,14 @@ int sweep_mode(const struct sweep_opts *o, struct sweep_report *rep)
 		for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++) {
 			for (uint64_t k = 0; k < out.uv_life[i]; k++) {
 				char name[64];
-				int ph = PH_NR - 1, g;
+				unsigned int b = out.nr_bounds - 1;
+				int g;
 
-				while (ph > 0 && out.uv_phase[ph][i] > k)
-					ph--;
+				while (b > 0 && out.bound[b].uv[i] > k)
+					b--;
 				snprintf(name, sizeof(name), "uvc %s @%s",
 					 uv_cmd_name(sweep_cmds[i]),
-					 phase_names[ph]);
+					 phase_names[out.bound[b].phase]);
 				g = group_find(rep, name);
 				if (g < 0)
 					continue;
@@ -635,13 +643,14 @@ int sweep_mode(const struct sweep_opts *o, struct sweep_report *rep)
 		}
 		for (uint64_t n = 0; n < nr_allocs; n++) {
 			char name[64], sig[48];
-			int ph = PH_NR - 1, g;
+			unsigned int b = out.nr_bounds - 1;
+			int g;
 
-			while (ph > 0 && out.alloc_phase[ph] > n)
-				ph--;
+			while (b > 0 && out.bound[b].alloc > n)
+				b--;
 			alloc_group_name(&log.rec[n], sig, sizeof(sig));
 			snprintf(name, sizeof(name), "%s @%s", sig,
-				 phase_names[ph]);
+				 phase_names[out.bound[b].phase]);
 			g = group_find(rep, name);
 			if (g < 0)
 				continue;
