@@ -527,7 +527,15 @@ sync:
 	 * them here, or they would stay pending forever. */
 	kvm_pv_drain_deferred(mod, kvm->mm, NULL);
 	/* v2's deinit_vm_now: memory first. */
-	return kvm_pv_deinit_vm_order(kvm, false, rc, rrc);
+	ret = kvm_pv_deinit_vm_order(kvm, false, rc, rrc);
+	/*
+	 * Its walk may have held the address space's last reference (a
+	 * reboot's cleanup thread let go meanwhile): then its mmput ran the
+	 * final exit_mmap, which set the pages aside -- the config was still
+	 * alive -- after the drain above.  Nothing else will drain them.
+	 */
+	kvm_pv_drain_deferred(mod, kvm->mm, NULL);
+	return ret;
 }
 
 /* ---- ASYNC ---- */
