@@ -13,10 +13,12 @@
 #                 src/ and tools/ (gcovr; HTML in build-cov/coverage/)
 #   make soak     VMMs of every teardown mode ended every way, under memory
 #                 pressure and injected failures, for half an hour
+#   make sweep    fail every UVC and page allocation of a small VMM life,
+#                 one per run, in every teardown mode (docs/reliability.md)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
 
-.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz coverage soak clean deps
+.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz coverage soak sweep clean deps
 
 all: build/Makefile
 	$(CMAKE) --build build -j $(JOBS)
@@ -91,6 +93,10 @@ coverage: build-cov/Makefile
 SOAK_SECONDS ?= 1800
 soak: all
 	./build/lazypv soak --duration $(SOAK_SECONDS) $(SOAK_ARGS)
+
+# Every failure point (the bounded form runs in `make test`: vmm_sweep_*).
+sweep: all
+	./build/lazypv-sweep --groups
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-cov

@@ -368,6 +368,8 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 			WRITE_ONCE(mc->pv_sync_destroy, true);
 			mm_mmap_write_unlock(priv->mm);
 		}
+		if (mod->hooks.before_mmput)
+			mod->hooks.before_mmput(mod->hooks.ctx);
 		if (mod->hooks.mmput_gate)
 			mod->hooks.mmput_gate(mod->hooks.ctx, false);
 		mmput(priv->mm);
@@ -380,11 +382,13 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 		 * after our drain, and the VM, gone already or without a
 		 * config, has nothing to hand to a thread.  v2 leaves those
 		 * pages on a list nobody drains; here they are drained now
-		 * (if the VMM's own exit_mmap was the last, its VM teardown
-		 * does it: kvm_pv_drain_set_aside).
+		 * (if the VMM's own exit_mmap was the last, its VM close does
+		 * it: kvm_pv_drain_stranded).
 		 */
 		kvm_pv_drain_deferred(mod, priv->mm, NULL);
 	}
+	if (mod->hooks.before_dispose)
+		mod->hooks.before_dispose(mod->hooks.ctx);
 	ignore_result(kvm_pv_dispose_vm(mod, priv->mm, &priv->vm, &rc, &rrc));
 	lpv_trace("PV DESTROY VM DEFERRED DONE: handle %llx rc %x rrc %x",
 		  (unsigned long long)priv->vm.handle, rc, rrc);
@@ -421,6 +425,21 @@ static int kvm_pv_start_thread(struct pv_deferred *priv)
 	}
 	kvm_stat_inc(mod, deferred_starts);
 	return 0;
+}
+
+void kvm_pv_drain_stranded(struct kvm *kvm)
+{
+	struct mm_context *mc = mm_context(kvm->mm);
+	bool empty;
+
+	lpv_mutex_lock(&mc->deferred_lock);
+	empty = !mc->deferred_list;
+	lpv_mutex_unlock(&mc->deferred_lock);
+	if (empty)
+		return;
+	lpv_trace("PV DRAIN STRANDED: %llu pages set aside for no config",
+		  (unsigned long long)mc->deferred_pages);
+	kvm_pv_drain_deferred(kvm->mod, kvm->mm, NULL);
 }
 
 /*
@@ -514,13 +533,15 @@ sync:
 	 * them here, or they would stay pending forever. */
 	kvm_pv_drain_deferred(mod, kvm->mm, NULL);
 	/* v2's deinit_vm_now: memory first. */
-	return kvm_pv_deinit_vm_order(kvm, false, rc, rrc);
-}
-
-void kvm_pv_drain_set_aside(struct kvm *kvm)
-{
-	lpv_mutex_assert_held(&kvm->lock);
-	kvm_pv_drain_deferred(kvm->mod, kvm->mm, NULL);
+	ret = kvm_pv_deinit_vm_order(kvm, false, rc, rrc);
+	/*
+	 * Its walk may have held the address space's last reference (a
+	 * reboot's cleanup thread let go meanwhile): then its mmput ran the
+	 * final exit_mmap, which set the pages aside -- the config was still
+	 * alive -- after the drain above.  Nothing else will drain them.
+	 */
+	kvm_pv_drain_deferred(mod, kvm->mm, NULL);
+	return ret;
 }
 
 /* ---- ASYNC ---- */

@@ -218,11 +218,15 @@ void kvm_pv_deinit_cleanup_all(struct kvm *kvm);
 
 /* destroy.c: the destroy engine (lazy and async teardown) */
 /* v2: deferred teardown of the running config (DISABLE, VM teardown). */
+/*
+ * VM close of a VM with no config left (LAZY): an exit_mmap that ran while
+ * a reboot's cleanup thread still held the old config (the mm was still
+ * protected) set pages aside that no cleanup thread will drain; destroy
+ * and free them now.  kvm->lock held.
+ */
+void kvm_pv_drain_stranded(struct kvm *kvm);
 int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc,
 			      uint16_t *rrc) __must_check;
-/* VM teardown without a config of its own: destroy what an exit_mmap set
- * aside after the reboot thread that owned the config had looked. */
-void kvm_pv_drain_set_aside(struct kvm *kvm);
 /* v2: the unmap hook's set-aside path (uv_destroy_page_lazy), one present
  * page of a protected mm at a time. */
 void kvm_pv_set_aside_page(struct kvm_module *mod, struct mm *mm,

@@ -557,11 +557,11 @@ void kvm_pv_deinit_cleanup_all(struct kvm *kvm)
 			ignore_result(kvm_pv_deinit_vm_deferred(kvm, &rc, &rrc));
 		else
 			ignore_result(kvm_pv_deinit_vm(kvm, &rc, &rrc));
-	} else if (kvm->mode == KVM_DESTROY_LAZY) {
-		/* No config, but the VMM's exit_mmap may have set pages of a
-		 * config a reboot thread still owned aside, after that
-		 * thread's drain (destroy.c, the thread's mmput). */
-		kvm_pv_drain_set_aside(kvm);
+	} else {
+		/* No config, but an exit_mmap may have set pages of a config
+		 * a reboot thread still owned aside, after that thread's
+		 * drain (destroy.c, the thread's mmput). */
+		kvm_pv_drain_stranded(kvm);
 	}
 	lpv_mutex_unlock(&kvm->lock);
 }

@@ -76,6 +76,28 @@ int kvm_uv_export_owned(struct kvm_module *mod, struct page *page)
 /* ---- the arch hooks ---- */
 
 /*
+ * An mm with no protected config left may still map pages with PG_arch_1
+ * ("may be secure"): pages a walk could not destroy (the walk leaves
+ * them, as s390_uv_destroy_range does, to their next user -- a normal
+ * guest's 0x3d, or the next guest's import).  When such a page is
+ * unmapped there is no next user: export it (cheap if the UV already
+ * made it non-secure), as arch_make_page_accessible would, so that the
+ * flag never reaches the free list; if that fails the UV may still own
+ * it, so it is leaked here.
+ */
+static void kvm_pte_clear_unprotected(struct kvm_module *mod,
+				      struct page *const *pages, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!page_test_flag(pages[i], PG_arch_1))
+			continue;
+		if (kvm_uv_export_owned(mod, pages[i]) == 0)
+			continue;
+		mm_page_leak(mod->world, pages[i], MM_LEAK_export_failed);
+	}
+}
+
+/*
  * ptep_get_and_clear_full, a page table at a time: present PTEs of a
  * protected mm are going away.  As in the kernel, every present page gets
  * its UVC, secure or not (the UV answers quickly for a non-secure one);
@@ -87,7 +109,7 @@ int kvm_uv_export_owned(struct kvm_module *mod, struct page *page)
  *   full from 6.0 (SYNC_60, ASYNC): destroy -- the mmu-notifier release
  *     destroyed the CPUs first -- and export only if that fails.
  * A page whose export fails is leaked here, on purpose: the UV may still
- * own it.
+ * own it.  Unprotected: kvm_pte_clear_unprotected.
  */
 static void kvm_arch_pte_clear(void *ctx, struct mm *mm,
 			       const uintptr_t *addrs,
@@ -98,8 +120,10 @@ static void kvm_arch_pte_clear(void *ctx, struct mm *mm,
 	uint8_t teardown;
 
 	(void)addrs;
-	if (!mm_is_protected(mm))
+	if (!mm_is_protected(mm)) {
+		kvm_pte_clear_unprotected(mod, pages, n);
 		return;
+	}
 	teardown = full ? __atomic_load_n(&mc->pv_teardown, __ATOMIC_ACQUIRE)
 			: KVM_TEARDOWN_EXPORT;
 	if (teardown == KVM_TEARDOWN_SET_ASIDE && READ_ONCE(mc->pv_sync_destroy))

@@ -220,6 +220,7 @@ const struct mm_config *mm_world_config(const struct mm_world *world);
 	X(page_allocs, "pages allocated")				\
 	X(page_frees, "pages returned to the free list")		\
 	X(alloc_failures, "allocations that returned -ENOMEM")		\
+	X(alloc_injected, "of those, failed by injection (mm_fail_set)") \
 	X(reserve_allocs, "allocations served from the emergency reserve") \
 	X(double_frees, "misuse caught: free of a page with no reference") \
 	X(secure_at_free, "pages freed with PG_arch_1 set (leaked)")	\
@@ -318,6 +319,54 @@ int mm_page_alloc_contig_aligned(struct mm_world *world, unsigned int gfp,
 int mm_page_alloc_bulk(struct mm_world *world, unsigned int gfp,
 		       struct memcg *memcg, size_t nr,
 		       struct page **pages) __must_check;
+
+/*
+ * Failure injection (tests, the failure-point sweep; docs/mm.md): make
+ * the nth page allocation that matches fail with -ENOMEM, as if memory
+ * had run out, before it charges or takes anything.  Off by default; off,
+ * the allocator pays one predicted branch.  An allocation matches when
+ * (gfp & gfp_mask) == gfp_match and, unless any_use, its use is @use
+ * (mm_page_alloc, _bulk and _contig allocate PAGE_USE_KERNEL, faults
+ * PAGE_USE_ANON).  Numbers count matching allocations (a bulk or contig
+ * call is one) from the mm_fail_set() that armed it.
+ */
+enum mm_alloc_kind {
+	MM_ALLOC_ONE,		/* mm_page_alloc, a fault's page */
+	MM_ALLOC_BULK,		/* mm_page_alloc_bulk */
+	MM_ALLOC_CONTIG,	/* mm_page_alloc_contig(_aligned) */
+	MM_ALLOC_NR_KINDS,
+};
+
+struct mm_alloc_info {
+	enum mm_alloc_kind kind;
+	unsigned int gfp;
+	enum page_use use;
+	size_t nr;		/* pages */
+	bool charged;		/* to a memcg */
+};
+
+struct mm_fail_config {
+	uint64_t nth;		/* 1-based; 0: fail none, only count */
+	unsigned int gfp_mask, gfp_match;
+	bool any_use;
+	enum page_use use;
+	/*
+	 * Called for every matching allocation with its number and whether
+	 * it is the one that fails, on the allocating thread, possibly under
+	 * a PTL or the caller's locks: it must not allocate, sleep or call
+	 * into mm.  May be NULL.
+	 */
+	void (*note)(void *ctx, uint64_t n, const struct mm_alloc_info *info,
+		     bool failed);
+	void *ctx;
+};
+
+/* Arm (@cfg) or disarm (NULL) at a quiescent point: no allocation may run
+ * concurrently with the call itself. */
+void mm_fail_set(struct mm_world *world, const struct mm_fail_config *cfg);
+/* Matching allocations seen since the last mm_fail_set(). */
+uint64_t mm_fail_seen(struct mm_world *world);
+const char *mm_alloc_kind_name(enum mm_alloc_kind kind);
 
 /*
  * Drop a reference; the last one frees the frame: uncharges it and pushes

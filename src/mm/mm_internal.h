@@ -136,6 +136,12 @@ struct mm_world {
 	void *arch_ctx;
 
 	struct mm_stats stats;		/* counters: atomic relaxed */
+
+	/* failure injection (fail.c): written by mm_fail_set at quiescent
+	 * points only; fail_seen atomic */
+	bool fail_on;
+	struct mm_fail_config fail;
+	uint64_t fail_seen;
 };
 
 #define mm_stat_add(w, name, v) atomic_add_relaxed(&(w)->stats.name, (v))
@@ -153,6 +159,18 @@ void mm_memory_event(struct mm_world *world);
 bool mm_memory_wait(struct mm_world *world, bool (*done)(void *),
 		    void *arg, uint64_t deadline_ns);
 bool mm_zone_has_free(struct mm_world *world, unsigned int gfp);
+
+/* fail.c: true if this allocation is to fail (injected) */
+bool mm_fail_hit(struct mm_world *world, enum mm_alloc_kind kind,
+		 unsigned int gfp, enum page_use use, size_t nr, bool charged);
+static inline bool mm_fail_should(struct mm_world *world,
+				  enum mm_alloc_kind kind, unsigned int gfp,
+				  enum page_use use, size_t nr, bool charged)
+{
+	if (likely(!world->fail_on))
+		return false;
+	return mm_fail_hit(world, kind, gfp, use, nr, charged);
+}
 
 /* memcg.c */
 int memcg_try_charge(struct memcg *memcg, uint64_t nr) __must_check;

@@ -438,11 +438,15 @@ static int alloc_slow(struct mm_world *world, unsigned int gfp,
 
 static int alloc_pages(struct mm_world *world, unsigned int gfp,
 		       struct memcg *memcg, size_t nr, struct page **pages,
-		       enum page_use use)
+		       enum page_use use, enum mm_alloc_kind kind)
 {
 	enum alloc_block block = BLOCK_NONE;
 	int r;
 
+	if (mm_fail_should(world, kind, gfp, use, nr, memcg != NULL)) {
+		mm_stat_inc(world, alloc_failures);
+		return -ENOMEM;
+	}
 	r = alloc_try(world, gfp, memcg, nr, pages, use, &block);
 	if (r && (gfp & MM_GFP_WAIT))
 		r = alloc_slow(world, gfp, memcg, nr, pages, use, block);
@@ -467,13 +471,14 @@ int mm_page_alloc_use(struct mm_world *world, unsigned int gfp,
 		      struct memcg *memcg, enum page_use use,
 		      struct page **out)
 {
-	return alloc_pages(world, gfp, memcg, 1, out, use);
+	return alloc_pages(world, gfp, memcg, 1, out, use, MM_ALLOC_ONE);
 }
 
 int mm_page_alloc(struct mm_world *world, unsigned int gfp,
 		  struct memcg *memcg, struct page **out)
 {
-	return alloc_pages(world, gfp, memcg, 1, out, PAGE_USE_KERNEL);
+	return alloc_pages(world, gfp, memcg, 1, out, PAGE_USE_KERNEL,
+			   MM_ALLOC_ONE);
 }
 
 int mm_page_alloc_bulk(struct mm_world *world, unsigned int gfp,
@@ -483,7 +488,8 @@ int mm_page_alloc_bulk(struct mm_world *world, unsigned int gfp,
 		return 0;
 	if (nr > world->nr_frames)
 		return -ENOMEM;
-	return alloc_pages(world, gfp, memcg, nr, pages, PAGE_USE_KERNEL);
+	return alloc_pages(world, gfp, memcg, nr, pages, PAGE_USE_KERNEL,
+			   MM_ALLOC_BULK);
 }
 
 /* ---- setup ---- */
@@ -547,6 +553,11 @@ int mm_page_alloc_contig_aligned(struct mm_world *world, unsigned int gfp,
 
 	if (!nr || nr > world->nr_frames || !align || align > world->nr_frames)
 		return -EINVAL;
+	if (mm_fail_should(world, MM_ALLOC_CONTIG, gfp, PAGE_USE_KERNEL, nr,
+			   memcg != NULL)) {
+		mm_stat_inc(world, alloc_failures);
+		return -ENOMEM;
+	}
 	if (memcg) {
 		ret = memcg_try_charge(memcg, nr);
 		if (ret)
