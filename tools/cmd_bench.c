@@ -68,7 +68,7 @@ struct bench_opts {
 	bool oom, json;
 	bool oom_only;		/* skip the tables */
 	uint64_t oom_guest;
-	uint64_t oom_destroy_ns; /* modelled destroy-page cost of --oom */
+	uint64_t oom_destroy_ns; /* modelled per-page cleaning cost of --oom */
 };
 
 /* One VMM life's figures (uv_ns, data_ns, stall_ns: mean wall time of the
@@ -105,7 +105,8 @@ static void bench_usage(FILE *f)
 		"  --oom             also: shut down A, start B at once, host 1.5x guest\n"
 		"  --oom-guest SIZE  guest size of that experiment (default 512M; the\n"
 		"                    host is 1.5x, the UV's storage anywhere in it)\n"
-		"  --oom-destroy-cost NS  the destroy-page cost modelled there (default\n"
+		"  --oom-destroy-cost NS  the cost modelled there to clean a secure page,\n"
+		"                    by destroy page, export or DESTROY_SEC_CONF (default\n"
 		"                    200000: a cleanup slower than the next guest's\n"
 		"                    faults -- ~20-75 us a page on the development\n"
 		"                    machine while a cleanup runs -- the case IBM's\n"
@@ -738,7 +739,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	struct kvm_params kp;
 	struct uv_profile prof;
 	struct vmm_host_config hc = { .uv_profile_value = &prof, .kvm = &kp };
-	char text[160];
+	char text[320];
 	struct vmm_config vc = { .cpus = 1, .destroy = mode, .max_reboots = 0 };
 	struct vmm_result ra, rb;
 	double b_secs = 0, a_reclaim = 0;
@@ -754,11 +755,17 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	if (r)
 		return r;
 	kp.oom_notifier = notifier;
-	/* The default profile with a slower page destroy; UV storage
-	 * anywhere: the host is exactly 1.5x the guest. */
+	/*
+	 * The default profile with slower page cleaning -- the same cost per
+	 * secure page whichever call cleans it (destroy page, export,
+	 * DESTROY_SEC_CONF), so that the modes differ only in where the work
+	 * runs, not in how much there is; UV storage anywhere: the host is
+	 * exactly 1.5x the guest.
+	 */
 	snprintf(text, sizeof(text), "base = default\nname = oom-bench\n"
-		 "cost.destroy_page = %" PRIu64 "ns\ninit_min_origin = 0\n",
-		 o->oom_destroy_ns);
+		 "cost.destroy_page = %" PRIu64 "ns\ncost.export = %" PRIu64 "ns\n"
+		 "destroy_conf_page_ns = %" PRIu64 "ns\ninit_min_origin = 0\n",
+		 o->oom_destroy_ns, o->oom_destroy_ns, o->oom_destroy_ns);
 	r = uv_profile_parse(text, "oom-bench", &prof, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
@@ -914,7 +921,7 @@ int cmd_bench(int argc, char **argv)
 	if (!r && o.oom) {
 		if (!o.json) {
 			printf("\n== shut down A, start B at once (%s guests, host 1.5x; "
-			       "default profile, destroy-page %" PRIu64 " ns)\n",
+			       "default profile, %" PRIu64 " ns to clean a page)\n",
 			       lpv_format_size(o.oom_guest, sz, sizeof(sz)),
 			       o.oom_destroy_ns);
 			printf("  %-5s %-8s %6s %8s %10s %9s %10s\n", "mode",
