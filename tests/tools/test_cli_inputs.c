@@ -7,7 +7,7 @@
  * or file, where it applies and why, and nothing on stdout; nothing on
  * disk changes; sizes that are odd but valid work.
  */
-#include "test.h"
+#include "tools/cli.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,91 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct cli {
-	int status;
-	char out[1 << 16];
-	char err[4096];
-	char dir[64];
-};
-
-static void cli_slurp(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f) {
-		n = fread(buf, 1, len - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
-static const char *cli_dir(struct cli *c)
-{
-	if (!c->dir[0]) {
-		strcpy(c->dir, "/tmp/lazypv-inputs-XXXXXX");
-		ASSERT_NOT_NULL(mkdtemp(c->dir));
-	}
-	return c->dir;
-}
-
-/* Run "./lazypv ARGS" (a shell command line) with both outputs captured. */
-static void cli_exec(struct cli *c, const char *args)
-{
-	char cmd[2048], o[128], e[128];
-	int st;
-
-	if (access("./lazypv", X_OK))
-		test_fail(__FILE__, __LINE__, "./lazypv not found (run from the build directory)");
-	snprintf(o, sizeof(o), "%s/out", cli_dir(c));
-	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
-	snprintf(cmd, sizeof(cmd), "./lazypv %s >%s 2>%s", args, o, e);
-	st = system(cmd);
-	ASSERT_TRUE(WIFEXITED(st));
-	c->status = WEXITSTATUS(st);
-	cli_slurp(o, c->out, sizeof(c->out));
-	cli_slurp(e, c->err, sizeof(c->err));
-}
-
 static void cli_done(struct cli *c)
 {
-	char cmd[128];
-
-	if (c->dir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
-		ASSERT_EQ(system(cmd), 0);
-	}
+	cli_cleanup(c);
 	free(c);
 }
 
-static size_t cli_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
-/* Exit 2, one line on stderr holding every needle ('|'-separated), nothing
- * on stdout. */
 #define expect_user_error(c, args, needles) \
-	expect_user_error_at(__LINE__, c, args, needles)
-static void expect_user_error_at(int line, struct cli *c, const char *args,
-				 const char *needles)
-{
-	char buf[256], *save = NULL, *n;
-
-	cli_exec(c, args);
-	snprintf(buf, sizeof(buf), "%s", needles);
-	for (n = strtok_r(buf, "|", &save); n; n = strtok_r(NULL, "|", &save))
-		if (!strstr(c->err, n))
-			break;
-	if (c->status != 2 || cli_lines(c->err) != 1 || c->out[0] || n)
-		test_fail(__FILE__, line,
-			  "'lazypv %s': status %d, stdout \"%.200s\", stderr \"%s\" (want 2, one line with \"%s\")",
-			  args, c->status, c->out, c->err, needles);
-}
+	cli_expect_usage_error(c, "", args, needles)
 
 static void write_text(const char *path, const char *text)
 {
@@ -125,11 +48,11 @@ TEST_IMPL(cli_host_mem_unaligned)
 	char args[512], prof[128];
 
 	ASSERT_NOT_NULL(c);
-	cli_exec(c, "run --host-mem 3000000K --guest-mem 64M --reboots 1");
+	cli_run_env(c, "", "run --host-mem 3000000K --guest-mem 64M --reboots 1");
 	if (c->status != 0 || !strstr(c->out, "invariants           ok"))
 		test_fail(__FILE__, __LINE__, "run --host-mem 3000000K: status %d, stderr \"%s\"",
 			  c->status, c->err);
-	cli_exec(c, "info --host-mem 3000000K");
+	cli_run_env(c, "", "info --host-mem 3000000K");
 	ASSERT_EQ(c->status, 0);
 	ASSERT_NOT_NULL(strstr(c->out, "available (INIT_UV done)"));
 
@@ -141,7 +64,7 @@ TEST_IMPL(cli_host_mem_unaligned)
 	expect_user_error(c, args, "--host-mem|init_min_origin|1 MiB");
 	snprintf(args, sizeof(args), "info --uv-profile %s --host-mem 2098184K",
 		 prof);
-	cli_exec(c, args);
+	cli_run_env(c, "", args);
 	ASSERT_EQ(c->status, 0);
 	ASSERT_NOT_NULL(strstr(c->out, "unavailable"));
 	cli_done(c);
@@ -216,7 +139,7 @@ TEST_IMPL(cli_mkimage_output_and_nonce)
 	snprintf(args, sizeof(args),
 		 "mkimage --program touch --payload-size 8K --nonce 0xffffffffffffffff -o %s",
 		 target);
-	cli_exec(c, args);
+	cli_run_env(c, "", args);
 	ASSERT_EQ(c->status, 0);
 	ASSERT_EQ(path_type(target), S_IFREG);
 	cli_done(c);
@@ -275,7 +198,7 @@ TEST_IMPL(cli_mkimage_killed)
 		if (!seen || !WIFSIGNALED(st))
 			continue;	/* finished before the kill: again */
 		ASSERT_EQ(WTERMSIG(st), sig);
-		cli_slurp(out, buf, sizeof(buf));
+		cli_slurp_file(out, buf, sizeof(buf));
 		if (strcmp(buf, "old image\n")) {
 			/* The kill came after the rename: a whole image. */
 			struct stat sb;
@@ -331,7 +254,7 @@ TEST_IMPL(cli_profile_file_garbage)
 		fprintf(f, "#%062d\n", i);
 	ASSERT_EQ(fclose(f), 0);
 	snprintf(args, sizeof(args), "info --uv-profile %s", path);
-	cli_exec(c, args);
+	cli_run_env(c, "", args);
 	ASSERT_EQ(c->status, 0);
 	f = fopen(path, "a");
 	ASSERT_NOT_NULL(f);
@@ -411,7 +334,7 @@ TEST_IMPL(cli_bench_inputs)
 	snprintf(args, sizeof(args), "bench --sizes 16M --profiles %s", prof);
 	expect_user_error(c, args, "--profiles|init_min_origin");
 
-	cli_exec(c, "bench --oom-only --oom-guest 65M --modes sync --oom-destroy-cost 0 --json");
+	cli_run_env(c, "", "bench --oom-only --oom-guest 65M --modes sync --oom-destroy-cost 0 --json");
 	if (c->status != 0 || !strstr(c->out, "\"b_exit_code\":0"))
 		test_fail(__FILE__, __LINE__, "bench --oom-guest 65M: status %d, stdout \"%s\", stderr \"%s\"",
 			  c->status, c->out, c->err);
@@ -444,7 +367,7 @@ TEST_IMPL(cli_run_sizes_up_front)
 			  "--memcg-limit|1.00 MiB|below");
 	expect_user_error(c, "run --guest-mem 64M --program touch:mib=1 --memcg-limit 5M",
 			  "--memcg-limit|below");
-	cli_exec(c, "run --guest-mem 64M --program touch:mib=1 --reboots 0 --memcg-limit 8M");
+	cli_run_env(c, "", "run --guest-mem 64M --program touch:mib=1 --reboots 0 --memcg-limit 8M");
 	if (c->status != 0)
 		test_fail(__FILE__, __LINE__, "--memcg-limit 8M: status %d, stderr \"%s\"",
 			  c->status, c->err);
@@ -522,7 +445,7 @@ TEST_IMPL(cli_run_corrupted_image)
 	snprintf(bad, sizeof(bad), "%s/bad.img", d);
 	snprintf(args, sizeof(args),
 		 "mkimage --program touch:mib=1 --payload-size 64K -o %s", img);
-	cli_exec(c, args);
+	cli_run_env(c, "", args);
 	ASSERT_EQ(c->status, 0);
 	f = fopen(img, "rb");
 	ASSERT_NOT_NULL(f);
@@ -535,19 +458,19 @@ TEST_IMPL(cli_run_corrupted_image)
 	expect_user_error(c, args, "--image|checksum");
 	/* The SE header's tag (its last 16 bytes). */
 	corrupt_copy(img, bad, 0x100 + se_len - 1, true);
-	cli_exec(c, args);
-	if (c->status != 2 || cli_lines(c->err) != 1 ||
+	cli_run_env(c, "", args);
+	if (c->status != 2 || cli_count_lines(c->err) != 1 ||
 	    !strstr(c->err, "--image") || !strstr(c->err, "SE header tag mismatch"))
 		test_fail(__FILE__, __LINE__, "tag: status %d, stderr \"%s\"", c->status, c->err);
 	/* The last page's last byte. */
 	corrupt_copy(img, bad, (size_t)-1, false);
-	cli_exec(c, args);
-	if (c->status != 2 || cli_lines(c->err) != 1 ||
+	cli_run_env(c, "", args);
+	if (c->status != 2 || cli_count_lines(c->err) != 1 ||
 	    !strstr(c->err, "--image") || !strstr(c->err, "digest (PLD) mismatch"))
 		test_fail(__FILE__, __LINE__, "page: status %d, stderr \"%s\"", c->status, c->err);
 	/* And the intact one boots. */
 	snprintf(args, sizeof(args), "run --guest-mem 16M --reboots 0 --image %s", img);
-	cli_exec(c, args);
+	cli_run_env(c, "", args);
 	ASSERT_EQ(c->status, 0);
 	cli_done(c);
 	return 0;

@@ -8,108 +8,37 @@
  * object per line ending with the summary.  `lazypv bench` on a tiny
  * guest reports every figure for every mode.
  */
-#include "test.h"
+#include "tools/cli.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
-
-struct cli {
-	int status;
-	char out[1 << 16];
-	char err[4096];
-	char dir[64];
-};
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f) {
-		n = fread(buf, 1, len - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
-/* Run "./lazypv ARGS" with stdout/stderr captured in files. */
-static void cli_run(struct cli *c, const char *args)
-{
-	char cmd[1024], o[128], e[128];
-	int st;
-
-	if (!c->dir[0]) {
-		strcpy(c->dir, "/tmp/lazypv-cli-XXXXXX");
-		ASSERT_NOT_NULL(mkdtemp(c->dir));
-	}
-	if (access("./lazypv", X_OK))
-		test_fail(__FILE__, __LINE__, "./lazypv not found (run from the build directory)");
-	snprintf(o, sizeof(o), "%s/out", c->dir);
-	snprintf(e, sizeof(e), "%s/err", c->dir);
-	snprintf(cmd, sizeof(cmd), "./lazypv %s >%s 2>%s", args, o, e);
-	st = system(cmd);
-	ASSERT_TRUE(WIFEXITED(st));
-	c->status = WEXITSTATUS(st);
-	slurp(o, c->out, sizeof(c->out));
-	slurp(e, c->err, sizeof(c->err));
-}
-
-static void cli_cleanup(struct cli *c)
-{
-	char cmd[128];
-
-	if (c->dir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
-		ASSERT_EQ(system(cmd), 0);
-	}
-}
-
-static size_t count_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
-static void expect_usage_error(struct cli *c, const char *args,
-			       const char *needle)
-{
-	cli_run(c, args);
-	if (c->status != 2 || count_lines(c->err) != 1 || c->out[0] ||
-	    !strstr(c->err, needle))
-		test_fail(__FILE__, __LINE__,
-			  "'lazypv %s': status %d, stdout \"%s\", stderr \"%s\" (want 2, one line with \"%s\")",
-			  args, c->status, c->out, c->err, needle);
-}
 
 TEST_IMPL(cli_run_rejects_bad_options)
 {
 	struct cli *c = calloc(1, sizeof(*c));
 
 	ASSERT_NOT_NULL(c);
-	expect_usage_error(c, "run --cpus 0", "--cpus");
-	expect_usage_error(c, "run --cpus x", "--cpus");
-	expect_usage_error(c, "run --guest-mem 1G --host-mem 512M", "does not fit");
-	expect_usage_error(c, "run --guest-mem 0", "--guest-mem");
-	expect_usage_error(c, "run --guest-mem 1000K", "--guest-mem");
-	expect_usage_error(c, "run --guest-mem lots", "--guest-mem");
-	expect_usage_error(c, "run --host-mem 1G", "init_min_origin");
-	expect_usage_error(c, "run --program nosuch", "unknown program");
-	expect_usage_error(c, "run --program touch:mib=zero", "mib");
-	expect_usage_error(c, "run --uv-profile nosuch-profile", "nosuch-profile");
-	expect_usage_error(c, "run --destroy eager", "--destroy");
-	expect_usage_error(c, "run --frobnicate", "frobnicate");
-	expect_usage_error(c, "run --reboots", "needs a value");
-	expect_usage_error(c, "run extra", "unexpected");
-	expect_usage_error(c, "run --image /nonexistent/image", "/nonexistent/image");
-	expect_usage_error(c, "mkimage -o x", "--program");
-	expect_usage_error(c, "mkimage --program touch", "-o");
-	expect_usage_error(c, "mkimage --program nosuch -o x", "unknown program");
-	expect_usage_error(c, "mkimage --program idle --host-key-pub 12 -o x", "64 hex");
+	cli_expect_usage_error(c, "", "run --cpus 0", "--cpus");
+	cli_expect_usage_error(c, "", "run --cpus x", "--cpus");
+	cli_expect_usage_error(c, "", "run --guest-mem 1G --host-mem 512M", "does not fit");
+	cli_expect_usage_error(c, "", "run --guest-mem 0", "--guest-mem");
+	cli_expect_usage_error(c, "", "run --guest-mem 1000K", "--guest-mem");
+	cli_expect_usage_error(c, "", "run --guest-mem lots", "--guest-mem");
+	cli_expect_usage_error(c, "", "run --host-mem 1G", "init_min_origin");
+	cli_expect_usage_error(c, "", "run --program nosuch", "unknown program");
+	cli_expect_usage_error(c, "", "run --program touch:mib=zero", "mib");
+	cli_expect_usage_error(c, "", "run --uv-profile nosuch-profile", "nosuch-profile");
+	cli_expect_usage_error(c, "", "run --destroy eager", "--destroy");
+	cli_expect_usage_error(c, "", "run --frobnicate", "frobnicate");
+	cli_expect_usage_error(c, "", "run --reboots", "needs a value");
+	cli_expect_usage_error(c, "", "run extra", "unexpected");
+	cli_expect_usage_error(c, "", "run --image /nonexistent/image", "/nonexistent/image");
+	cli_expect_usage_error(c, "", "mkimage -o x", "--program");
+	cli_expect_usage_error(c, "", "mkimage --program touch", "-o");
+	cli_expect_usage_error(c, "", "mkimage --program nosuch -o x", "unknown program");
+	cli_expect_usage_error(c, "", "mkimage --program idle --host-key-pub 12 -o x", "64 hex");
 	/* The help exits 0 and mentions every option the issue names. */
-	cli_run(c, "run --help");
+	cli_run_env(c, "", "run --help");
 	ASSERT_EQ(c->status, 0);
 	for (const char *const *o = (const char *const[]){ "--guest-mem",
 		"--host-mem", "--cpus", "--program", "--reboots", "--destroy",
@@ -126,21 +55,21 @@ TEST_IMPL(cli_mkimage_then_run)
 	char args[512], img[128], junk[128];
 
 	ASSERT_NOT_NULL(c);
-	cli_run(c, "mkimage --print-host-key --uv-seed cli-test");
+	cli_run_env(c, "", "mkimage --print-host-key --uv-seed cli-test");
 	ASSERT_EQ(c->status, 0);
 	ASSERT_EQ(strlen(c->out), 65);
 	snprintf(img, sizeof(img), "%s/guest.img", c->dir);
 	snprintf(args, sizeof(args),
 		 "mkimage --program touch:mib=4,then=reboot --payload-size 256K --uv-seed cli-test -o %s",
 		 img);
-	cli_run(c, args);
+	cli_run_env(c, "", args);
 	ASSERT_EQ(c->status, 0);
 	ASSERT_NOT_NULL(strstr(c->out, "encrypted pages"));
 	/* Boots with the same seed, through a reboot, as JSON. */
 	snprintf(args, sizeof(args),
 		 "run --image %s --uv-seed cli-test --guest-mem 16M --reboots 1 --json",
 		 img);
-	cli_run(c, args);
+	cli_run_env(c, "", args);
 	if (c->status)
 		fprintf(stderr, "# %s\n", c->err);
 	ASSERT_EQ(c->status, 0);
@@ -165,7 +94,7 @@ TEST_IMPL(cli_mkimage_then_run)
 	/* Another seed: refused before anything starts. */
 	snprintf(args, sizeof(args), "run --image %s --uv-seed other --guest-mem 16M",
 		 img);
-	cli_run(c, args);
+	cli_run_env(c, "", args);
 	ASSERT_EQ(c->status, 2);
 	ASSERT_NOT_NULL(strstr(c->err, "host key"));
 	/* A damaged file: a one-line error naming the problem. */
@@ -173,7 +102,7 @@ TEST_IMPL(cli_mkimage_then_run)
 	snprintf(args, sizeof(args), "head -c 5000 %s > %s", img, junk);
 	ASSERT_EQ(system(args), 0);
 	snprintf(args, sizeof(args), "run --image %s --uv-seed cli-test", junk);
-	expect_usage_error(c, args, "truncated");
+	cli_expect_usage_error(c, "", args, "truncated");
 	cli_cleanup(c);
 	free(c);
 	return 0;
@@ -184,7 +113,7 @@ TEST_IMPL(cli_run_text_timeline)
 	struct cli *c = calloc(1, sizeof(*c));
 
 	ASSERT_NOT_NULL(c);
-	cli_run(c, "run --guest-mem 16M --cpus 2 --reboots 1 --payload-size 64K --program memtest:ops=2000");
+	cli_run_env(c, "", "run --guest-mem 16M --cpus 2 --reboots 1 --payload-size 64K --program memtest:ops=2000");
 	if (c->status)
 		fprintf(stderr, "# %s\n", c->err);
 	ASSERT_EQ(c->status, 0);
@@ -194,7 +123,7 @@ TEST_IMPL(cli_run_text_timeline)
 	ASSERT_NOT_NULL(strstr(c->out, "ok (mm, uv, hw)"));
 	ASSERT_NOT_NULL(strstr(c->out, "leaks                0 frames"));
 	/* An idle guest: the host resets it, then shuts it down. */
-	cli_run(c, "run --guest-mem 16M --reboots 2 --payload-size 64K --program idle");
+	cli_run_env(c, "", "run --guest-mem 16M --reboots 2 --payload-size 64K --program idle");
 	ASSERT_EQ(c->status, 0);
 	ASSERT_NOT_NULL(strstr(c->out, "external reset requested"));
 	ASSERT_NOT_NULL(strstr(c->out, "host request"));
@@ -230,10 +159,10 @@ TEST_IMPL(cli_bench_json)
 	char *save = NULL;
 
 	ASSERT_NOT_NULL(c);
-	expect_usage_error(c, "bench --sizes 0", "--sizes");
-	expect_usage_error(c, "bench --runs 0", "--runs");
-	expect_usage_error(c, "bench --modes eager", "eager");
-	cli_run(c, "bench --sizes 16M --runs 1 --profiles zero --json");
+	cli_expect_usage_error(c, "", "bench --sizes 0", "--sizes");
+	cli_expect_usage_error(c, "", "bench --runs 0", "--runs");
+	cli_expect_usage_error(c, "", "bench --modes eager", "eager");
+	cli_run_env(c, "", "bench --sizes 16M --runs 1 --profiles zero --json");
 	if (c->status)
 		fprintf(stderr, "# %s\n", c->err);
 	ASSERT_EQ(c->status, 0);

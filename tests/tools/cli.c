@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cli.c - the CLI tests' way of running the built binary (cli.h).
+ */
+#include "tools/cli.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void cli_slurp_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+}
+
+const char *cli_dir(struct cli *c)
+{
+	if (!c->dir[0]) {
+		strcpy(c->dir, "/tmp/lazypv-cli-XXXXXX");
+		ASSERT_NOT_NULL(mkdtemp(c->dir));
+	}
+	return c->dir;
+}
+
+void cli_run_env(struct cli *c, const char *env, const char *args)
+{
+	char cmd[4096], o[128], e[128];
+	int st;
+
+	if (access("./lazypv", X_OK))
+		test_fail(__FILE__, __LINE__, "./lazypv not found (run from the build directory)");
+	snprintf(o, sizeof(o), "%s/out", cli_dir(c));
+	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
+	snprintf(cmd, sizeof(cmd), "%s ./lazypv %s >%s 2>%s", env, args, o, e);
+	st = system(cmd);
+	ASSERT_TRUE(WIFEXITED(st));
+	c->status = WEXITSTATUS(st);
+	cli_slurp_file(o, c->out, sizeof(c->out));
+	cli_slurp_file(e, c->err, sizeof(c->err));
+}
+
+void cli_cleanup(struct cli *c)
+{
+	char cmd[128];
+
+	if (c->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
+		ASSERT_EQ(system(cmd), 0);
+		c->dir[0] = '\0';
+	}
+}
+
+size_t cli_count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+void cli_expect_has_at(int line, const struct cli *c, const char *needle)
+{
+	if (!strstr(c->out, needle))
+		test_fail(__FILE__, line, "\"%s\" not in the output:\n%s",
+			  needle, c->out);
+}
+
+void cli_expect_usage_error_at(int line, struct cli *c, const char *env,
+			       const char *args, const char *needles)
+{
+	char buf[256], *save = NULL, *n;
+
+	cli_run_env(c, env, args);
+	snprintf(buf, sizeof(buf), "%s", needles);
+	for (n = strtok_r(buf, "|", &save); n; n = strtok_r(NULL, "|", &save))
+		if (!strstr(c->err, n))
+			break;
+	if (c->status != 2 || cli_count_lines(c->err) != 1 || c->out[0] || n)
+		test_fail(__FILE__, line,
+			  "'%s lazypv %s': status %d, stdout \"%.200s\", stderr \"%s\" (want 2, one line with \"%s\")",
+			  env, args, c->status, c->out, c->err, needles);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h - running the built `lazypv` binary as a user would, for the CLI
+ * tests: a subprocess from the build directory (ctest's working
+ * directory), its status, stdout and stderr captured through files in a
+ * private temporary directory.
+ */
+#ifndef LAZYPV_TESTS_TOOLS_CLI_H
+#define LAZYPV_TESTS_TOOLS_CLI_H
+
+#include "test.h"
+
+struct cli {
+	int status;
+	char out[1 << 17];
+	char err[4096];
+	char dir[64];		/* made on first use, removed by cli_cleanup */
+};
+
+/* Read a whole (small) file into @buf, NUL-terminated; "" if missing. */
+void cli_slurp_file(const char *path, char *buf, size_t len);
+/* The temporary directory (created on first use). */
+const char *cli_dir(struct cli *c);
+/* Run "ENV ./lazypv ARGS" (a shell command line; @env may be ""). */
+void cli_run_env(struct cli *c, const char *env, const char *args);
+/* Remove the temporary directory. */
+void cli_cleanup(struct cli *c);
+size_t cli_count_lines(const char *s);
+/* stdout holds @needle, else the test fails at the caller's @line. */
+void cli_expect_has_at(int line, const struct cli *c, const char *needle);
+#define cli_expect_has(c, needle) cli_expect_has_at(__LINE__, c, needle)
+/*
+ * A user error: exit 2, one line on stderr holding every needle
+ * ('|'-separated), nothing on stdout; else the test fails at @line.
+ */
+void cli_expect_usage_error_at(int line, struct cli *c, const char *env,
+			       const char *args, const char *needles);
+#define cli_expect_usage_error(c, env, args, needles) \
+	cli_expect_usage_error_at(__LINE__, c, env, args, needles)
+
+#endif
