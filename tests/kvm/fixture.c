@@ -225,3 +225,106 @@ int kfix_pattern_guest(void *ctx, struct kvm_vcpu *vcpu, struct kvm_run *run)
 	run->reason = KVM_EXIT_POWEROFF;
 	return 0;
 }
+
+void kfix_touch(struct kfix *f, uint64_t gaddr, uint64_t pages, uint64_t seed,
+		bool write)
+{
+	struct kfix_pattern p = { .gaddr = gaddr, .pages = pages, .seed = seed,
+				  .write = write };
+	struct kvm_run run;
+
+	ASSERT_OK(kfix_run(f, 0, kfix_pattern_guest, &p, &run));
+	if (p.result)
+		test_fail(__FILE__, __LINE__, "pattern at %#llx: %d (page %llu)",
+			  (unsigned long long)gaddr, p.result,
+			  (unsigned long long)p.bad_page);
+}
+
+struct kvm_stats kfix_kstats(struct kfix *f)
+{
+	struct kvm_stats st;
+
+	kvm_stats_get(f->mod, &st);
+	return st;
+}
+
+int kfix_pv_cmd(struct kfix *f, uint32_t id, uint16_t *rc, uint16_t *rrc)
+{
+	struct kvm_pv_cmd cmd = { .cmd = id };
+	int ret = kvm_pv_command(f->kvm, &cmd);
+
+	if (rc)
+		*rc = cmd.rc;
+	if (rrc)
+		*rrc = cmd.rrc;
+	return ret;
+}
+
+enum uv_frame_state kfix_frame_state(struct kfix *f, uint64_t gaddr,
+				     uint64_t *owner)
+{
+	struct uv_frame_info fi;
+	struct page *page;
+
+	ASSERT_OK(mm_get_user_page(f->mm, f->ram + gaddr, false, &page));
+	ASSERT_OK(uv_frame_query(f->uv, mm_page_to_pfn(f->world, page), &fi));
+	mm_page_put(f->world, page);
+	if (owner)
+		*owner = fi.guest_handle;
+	return fi.state;
+}
+
+void kfix_map_side(struct kfix *f, uint64_t pages)
+{
+	uintptr_t a;
+
+	ASSERT_OK(mm_mmap(f->mm, pages * HW_PAGE_SIZE,
+			  MM_PROT_READ | MM_PROT_WRITE, &a));
+	for (uint64_t i = 0; i < pages; i++)
+		ASSERT_OK(mm_fault(f->mm, a + i * HW_PAGE_SIZE, true, NULL));
+}
+
+void *kfix_hog_thread(void *arg)
+{
+	struct kfix_hog *h = arg;
+	struct mm *mm;
+	uintptr_t addr;
+
+	if (task_thread_enter(h->task)) {
+		h->result = -ESRCH;
+		return NULL;
+	}
+	mm = task_get_mm(h->task);
+	h->result = mm_mmap(mm, h->pages * HW_PAGE_SIZE,
+			    MM_PROT_READ | MM_PROT_WRITE, &addr);
+	for (uint64_t i = 0; !h->result && i < h->pages; i++) {
+		h->result = mm_fault(mm, addr + i * HW_PAGE_SIZE, true, NULL);
+		if (!h->result)
+			h->got++;
+	}
+	mmput(mm);
+	task_thread_leave(h->task);
+	return NULL;
+}
+
+void kfix_hold_free(struct kfix *f, unsigned int gfp, struct kfix_held *h)
+{
+	size_t cap = f->o.host_mem / HW_PAGE_SIZE;
+
+	h->n = 0;
+	h->pages = calloc(cap, sizeof(*h->pages));
+	ASSERT_NOT_NULL(h->pages);
+	while (h->n < cap && mm_page_alloc(f->world, gfp | MM_GFP_NOWARN, NULL,
+					   &h->pages[h->n]) == 0)
+		h->n++;
+	ASSERT_LT(h->n, cap);
+}
+
+void kfix_release_held(struct kfix *f, struct kfix_held *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		mm_page_put(f->world, h->pages[i]);
+	free(h->pages);
+	h->pages = NULL;
+	h->n = 0;
+}

@@ -73,6 +73,41 @@ struct kfix_pattern {
 };
 int kfix_pattern_guest(void *ctx, struct kvm_vcpu *vcpu, struct kvm_run *run);
 
+/* Run the pattern program on vCPU 0 over @pages pages from @gaddr
+ * (write then verify, or verify only); the test fails on any error. */
+void kfix_touch(struct kfix *f, uint64_t gaddr, uint64_t pages, uint64_t seed,
+		bool write);
+struct kvm_stats kfix_kstats(struct kfix *f);
+/* A KVM_PV command without data; rc/rrc may be NULL. */
+int kfix_pv_cmd(struct kfix *f, uint32_t id, uint16_t *rc, uint16_t *rrc);
+/* The UV's state of the frame behind guest address @gaddr (and its
+ * owner's handle, if @owner). */
+enum uv_frame_state kfix_frame_state(struct kfix *f, uint64_t gaddr,
+				     uint64_t *owner);
+/* A second VMA in the VMM's mm, outside guest memory, with @pages present
+ * never-secure pages: the kernel's walks and unmap hooks see them too. */
+void kfix_map_side(struct kfix *f, uint64_t pages);
+
+/* A task B faulting @pages pages in (a pthread body: B's allocations meet
+ * whatever OOM the host is in). */
+struct kfix_hog {
+	struct kfix *f;
+	struct task *task;
+	uint64_t pages;
+	int result;		/* 0, or the first error */
+	uint64_t got;		/* pages faulted in */
+};
+void *kfix_hog_thread(void *arg);
+
+/* Every free page above the reserve (MM_GFP_HIGH: the reserve too) taken,
+ * without waiting; kfix_release_held gives them back. */
+struct kfix_held {
+	struct page **pages;
+	size_t n;
+};
+void kfix_hold_free(struct kfix *f, unsigned int gfp, struct kfix_held *h);
+void kfix_release_held(struct kfix *f, struct kfix_held *h);
+
 #define KFIX_IMAGE_GADDR 0x100000ULL
 #define KFIX_IMAGE_PAGES 4
 

@@ -16,34 +16,6 @@
 #define HIGH_GADDR (3 * GIB)
 #define RW (MM_PROT_READ | MM_PROT_WRITE)
 
-static void touch(struct kfix *f, uint64_t gaddr, uint64_t pages,
-		  uint64_t seed)
-{
-	struct kfix_pattern p = { .gaddr = gaddr, .pages = pages, .seed = seed,
-				  .write = true };
-	struct kvm_run run;
-
-	ASSERT_OK(kfix_run(f, 0, kfix_pattern_guest, &p, &run));
-	ASSERT_OK(p.result);
-}
-
-static struct kvm_stats kstats(struct kfix *f)
-{
-	struct kvm_stats st;
-
-	kvm_stats_get(f->mod, &st);
-	return st;
-}
-
-static void map_side(struct kfix *f, uint64_t pages)
-{
-	uintptr_t a;
-
-	ASSERT_OK(mm_mmap(f->mm, pages * HW_PAGE_SIZE, RW, &a));
-	for (uint64_t i = 0; i < pages; i++)
-		ASSERT_OK(mm_fault(f->mm, a + i * HW_PAGE_SIZE, true, NULL));
-}
-
 /*
  * A reboot's walk destroys every present page of the mm (another VMA's
  * never-secure pages included), in the mode's order: sync before
@@ -63,11 +35,11 @@ TEST_IMPL(kvm_sync_walks_whole_space_in_order)
 
 		kfix_init(&f, &o);
 		kfix_boot_protected(&f);
-		touch(&f, HIGH_GADDR, 300, 1);
-		map_side(&f, 100);
+		kfix_touch(&f, HIGH_GADDR, 300, 1, true);
+		kfix_map_side(&f, 100);
 		present = mm_rss(f.mm);
 		ASSERT_OK(kfix_disable(&f));
-		ASSERT_UEQ(kstats(&f).walk_pages, present);
+		ASSERT_UEQ(kfix_kstats(&f).walk_pages, present);
 		uv_stats_get(f.uv, &us);
 		/* sync's destroys cleaned the pages; 6.0's found them clean */
 		if (m == 0) {
@@ -100,11 +72,11 @@ TEST_IMPL(kvm_sync_exit_per_present_page)
 
 		kfix_init(&f, &o);
 		kfix_boot_protected(&f);
-		touch(&f, HIGH_GADDR, 300, 2);
-		map_side(&f, 100);
+		kfix_touch(&f, HIGH_GADDR, 300, 2, true);
+		kfix_map_side(&f, 100);
 		present = mm_rss(f.mm);
 		kfix_shutdown(&f);
-		ks = kstats(&f);
+		ks = kfix_kstats(&f);
 		if (m == 0) {
 			ASSERT_UEQ(ks.exit_exports, present);
 			ASSERT_UEQ(ks.mmu_releases, 0);
@@ -138,13 +110,13 @@ TEST_IMPL(kvm_disable_stops_on_cpu_failure)
 
 		kfix_init(&f, &o);
 		kfix_boot_protected(&f);
-		touch(&f, HIGH_GADDR, 16, 3);
+		kfix_touch(&f, HIGH_GADDR, 16, 3, true);
 		ASSERT_ERR(kvm_pv_command(f.kvm, &cmd), EIO);
 		ASSERT_XEQ(cmd.rc, 0x0102);
 		ASSERT_XEQ(cmd.rrc, 0x0007);
 		ASSERT_TRUE(kvm_is_protected(f.kvm));
-		ASSERT_UEQ(kstats(&f).pv_disables, 0);
-		ASSERT_UEQ(kstats(&f).deferred_starts + kstats(&f).async_prepares, 0);
+		ASSERT_UEQ(kfix_kstats(&f).pv_disables, 0);
+		ASSERT_UEQ(kfix_kstats(&f).deferred_starts + kfix_kstats(&f).async_prepares, 0);
 		kfix_shutdown(&f);
 		kvm_module_drain(f.mod);
 		mm_stats_get(f.world, &ms);

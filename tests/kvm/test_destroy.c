@@ -25,40 +25,6 @@ static struct kfix_opts big(enum kvm_destroy_mode mode)
 				   .mode = mode };
 }
 
-static void touch(struct kfix *f, uint64_t gaddr, uint64_t pages,
-		  uint64_t seed, bool write)
-{
-	struct kfix_pattern p = { .gaddr = gaddr, .pages = pages, .seed = seed,
-				  .write = write };
-	struct kvm_run run;
-
-	ASSERT_OK(kfix_run(f, 0, kfix_pattern_guest, &p, &run));
-	if (p.result)
-		test_fail(__FILE__, __LINE__, "pattern at %#llx: %d (page %llu)",
-			  (unsigned long long)gaddr, p.result,
-			  (unsigned long long)p.bad_page);
-}
-
-static struct kvm_stats kstats(struct kfix *f)
-{
-	struct kvm_stats st;
-
-	kvm_stats_get(f->mod, &st);
-	return st;
-}
-
-static int pv_cmd(struct kfix *f, uint32_t id, uint16_t *rc, uint16_t *rrc)
-{
-	struct kvm_pv_cmd cmd = { .cmd = id };
-	int ret = kvm_pv_command(f->kvm, &cmd);
-
-	if (rc)
-		*rc = cmd.rc;
-	if (rrc)
-		*rrc = cmd.rrc;
-	return ret;
-}
-
 static int protected_count(struct kfix *f)
 {
 	return atomic_load_acquire(&mm_context(f->mm)->protected_count);
@@ -76,25 +42,25 @@ TEST_IMPL(kvm_lazy_reboot_defers)
 	kfix_init(&f, &o);
 	ASSERT_EQ(f.mode, KVM_DESTROY_LAZY);
 	kfix_boot_protected(&f);
-	touch(&f, LOW_GADDR, 32, 11, true);
-	touch(&f, HIGH_GADDR, 256, 12, true);
+	kfix_touch(&f, LOW_GADDR, 32, 11, true);
+	kfix_touch(&f, HIGH_GADDR, 256, 12, true);
 
-	ASSERT_OK(pv_cmd(&f, KVM_PV_DISABLE, &rc, &rrc));
+	ASSERT_OK(kfix_pv_cmd(&f, KVM_PV_DISABLE, &rc, &rrc));
 	ASSERT_XEQ(rc, UVC_RC_EXECUTED);
 	ASSERT_EQ(rrc, KVM_PV_RRC_DEFERRED);
 	ASSERT_FALSE(kvm_is_protected(f.kvm));
-	ASSERT_UEQ(kstats(&f).deferred_starts, 1);
+	ASSERT_UEQ(kfix_kstats(&f).deferred_starts, 1);
 	/* (That the old config lives on until the thread destroys it is
 	 * kvm_lazy_reboot_clears_low_synchronously's.) */
 
 	/* The new guest boots at once in the same address space: a fresh
 	 * top-level table, memory that reads as zeros everywhere. */
 	kfix_boot_protected(&f);
-	touch(&f, LOW_GADDR, 32, 0, false);
-	touch(&f, HIGH_GADDR, 256, 0, false);
+	kfix_touch(&f, LOW_GADDR, 32, 0, false);
+	kfix_touch(&f, HIGH_GADDR, 256, 0, false);
 	kvm_module_drain(f.mod);
 	ASSERT_EQ(protected_count(&f), 1);
-	ASSERT_GE(kstats(&f).walk_pages, 1);
+	ASSERT_GE(kfix_kstats(&f).walk_pages, 1);
 	ASSERT_OK(kfix_disable(&f));
 	kvm_module_drain(f.mod);
 	ASSERT_EQ(protected_count(&f), 0);
@@ -110,14 +76,14 @@ TEST_IMPL(kvm_lazy_reboot_twice_during_cleanup)
 	o.destroy_page_ns = 50000;
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 512, 21, true);
+	kfix_touch(&f, HIGH_GADDR, 512, 21, true);
 	ASSERT_OK(kfix_disable(&f));
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR + 512 * HW_PAGE_SIZE, 128, 22, true);
+	kfix_touch(&f, HIGH_GADDR + 512 * HW_PAGE_SIZE, 128, 22, true);
 	ASSERT_OK(kfix_disable(&f));	/* the first cleanup still runs */
-	ASSERT_UEQ(kstats(&f).deferred_starts, 2);
+	ASSERT_UEQ(kfix_kstats(&f).deferred_starts, 2);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 640, 0, false);
+	kfix_touch(&f, HIGH_GADDR, 640, 0, false);
 	kvm_module_drain(f.mod);
 	ASSERT_EQ(protected_count(&f), 1);
 	ASSERT_OK(kfix_disable(&f));
@@ -135,12 +101,12 @@ TEST_IMPL(kvm_lazy_new_guest_meets_old_pages_0x3f)
 	o.destroy_page_ns = 200000;	/* 512 pages: ~100 ms of walk */
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 512, 31, true);
+	kfix_touch(&f, HIGH_GADDR, 512, 31, true);
 	ASSERT_OK(kfix_disable(&f));
 	kfix_boot_protected(&f);
 	/* The walk goes upwards: the last page is reached last. */
-	touch(&f, HIGH_GADDR + 511 * HW_PAGE_SIZE, 1, 0, false);
-	ASSERT_GE(kstats(&f).pgm_3f, 1);
+	kfix_touch(&f, HIGH_GADDR + 511 * HW_PAGE_SIZE, 1, 0, false);
+	ASSERT_GE(kfix_kstats(&f).pgm_3f, 1);
 	kvm_module_drain(f.mod);
 	ASSERT_OK(kfix_disable(&f));
 	ASSERT_UEQ(kfix_fini(&f), 0);
@@ -159,9 +125,9 @@ TEST_IMPL(kvm_lazy_shutdown_sets_aside)
 	o.destroy_page_ns = 200000;	/* ~1000 pages: ~200 ms of cleanup */
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 1000, 41, true);
+	kfix_touch(&f, HIGH_GADDR, 1000, 41, true);
 	kfix_shutdown(&f);		/* returns before the cleanup */
-	ks = kstats(&f);
+	ks = kfix_kstats(&f);
 	ASSERT_UEQ(ks.exit_exports, 0);
 	/* A page that finds no room (first page, full chunk) is exported and
 	 * a new chunk is made: 1006 secure pages need two chunks. */
@@ -177,7 +143,7 @@ TEST_IMPL(kvm_lazy_shutdown_sets_aside)
 	mm_stats_get(f.world, &ms);
 	ASSERT_UEQ(ms.use[PAGE_USE_PENDING], 0);
 	ASSERT_UEQ(memcg_usage(f.memcg), 0);
-	ks = kstats(&f);
+	ks = kfix_kstats(&f);
 	/* every set-aside page, plus the chunk pages themselves */
 	ASSERT_UEQ(ks.deferred_pages_freed, ks.set_aside_pages + ks.set_aside_exports);
 	ASSERT_UEQ(kfix_fini(&f), 0);
@@ -193,10 +159,10 @@ TEST_IMPL(kvm_lazy_shutdown_during_reboot_cleanup)
 	o.destroy_page_ns = 100000;
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 512, 51, true);
+	kfix_touch(&f, HIGH_GADDR, 512, 51, true);
 	ASSERT_OK(kfix_disable(&f));
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR + 600 * HW_PAGE_SIZE, 64, 52, true);
+	kfix_touch(&f, HIGH_GADDR + 600 * HW_PAGE_SIZE, 64, 52, true);
 	kfix_shutdown(&f);
 	kvm_module_drain(f.mod);
 	ASSERT_UEQ(kfix_fini(&f), 0);
@@ -216,16 +182,16 @@ TEST_IMPL(kvm_lazy_fence_falls_back_to_sync)
 	kfix_init(&f, &o);
 	ASSERT_EQ(f.mode, KVM_DESTROY_SYNC);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 16, 61, true);
-	ASSERT_OK(pv_cmd(&f, KVM_PV_DISABLE, &rc, &rrc));
+	kfix_touch(&f, HIGH_GADDR, 16, 61, true);
+	ASSERT_OK(kfix_pv_cmd(&f, KVM_PV_DISABLE, &rc, &rrc));
 	ASSERT_NE(rrc, KVM_PV_RRC_DEFERRED);
-	ASSERT_UEQ(kstats(&f).deferred_starts, 0);
-	ASSERT_UEQ(kstats(&f).pv_disables, 1);
+	ASSERT_UEQ(kfix_kstats(&f).deferred_starts, 0);
+	ASSERT_UEQ(kfix_kstats(&f).pv_disables, 1);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 16, 62, true);
+	kfix_touch(&f, HIGH_GADDR, 16, 62, true);
 	kfix_shutdown(&f);
-	ASSERT_UEQ(kstats(&f).set_aside_pages, 0);
-	ASSERT_GT(kstats(&f).exit_exports, 0);
+	ASSERT_UEQ(kfix_kstats(&f).set_aside_pages, 0);
+	ASSERT_GT(kfix_kstats(&f).exit_exports, 0);
 	ASSERT_UEQ(kfix_fini(&f), 0);
 	return 0;
 }
@@ -243,47 +209,20 @@ TEST_IMPL(kvm_lazy_background_failures_leak)
 					  .nth = 1, .cc = 1, .rc = 0x0101 };
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 128, 81, true);
+	kfix_touch(&f, HIGH_GADDR, 128, 81, true);
 	ASSERT_OK(kfix_disable(&f));
 	kvm_module_drain(f.mod);
 	mm_stats_get(f.world, &ms);
 	ASSERT_GT(ms.leaked[MM_LEAK_conf_destroy_failed], 0);
-	ASSERT_UEQ(kstats(&f).leaked_asce, 1);
+	ASSERT_UEQ(kfix_kstats(&f).leaked_asce, 1);
 	/* The leaked config still counts: it is alive in the UV. */
 	ASSERT_EQ(protected_count(&f), 1);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 128, 0, false);
+	kfix_touch(&f, HIGH_GADDR, 128, 0, false);
 	ASSERT_OK(mm_check(f.world));
 	ASSERT_OK(uv_check(f.uv));
 	ASSERT_GT(kfix_fini(&f), 0);
 	return 0;
-}
-
-struct hog {
-	struct kfix *f;
-	struct task *task;
-	uint64_t pages;
-	int result;
-};
-
-static void *hog_thread(void *a)
-{
-	struct hog *h = a;
-	struct mm *mm;
-	uintptr_t addr;
-
-	if (task_thread_enter(h->task)) {
-		h->result = -ESRCH;
-		return NULL;
-	}
-	mm = task_get_mm(h->task);
-	h->result = mm_mmap(mm, h->pages * HW_PAGE_SIZE,
-			    MM_PROT_READ | MM_PROT_WRITE, &addr);
-	for (uint64_t i = 0; !h->result && i < h->pages; i++)
-		h->result = mm_fault(mm, addr + i * HW_PAGE_SIZE, true, NULL);
-	mmput(mm);
-	task_thread_leave(h->task);
-	return NULL;
 }
 
 /*
@@ -297,7 +236,7 @@ TEST_IMPL(kvm_lazy_oom_without_notifier_kills)
 {
 	struct kvm_params params;
 	struct kfix_opts o = big(KVM_DESTROY_LAZY);
-	struct hog h = { .pages = 9000 };
+	struct kfix_hog h = { .pages = 9000 };
 	struct mm_stats ms;
 	struct task *b;
 	pthread_t t;
@@ -310,16 +249,16 @@ TEST_IMPL(kvm_lazy_oom_without_notifier_kills)
 	o.destroy_page_ns = 500000;
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 9000, 91, true);
+	kfix_touch(&f, HIGH_GADDR, 9000, 91, true);
 	kfix_shutdown(&f);
 	ASSERT_OK(task_create(f.world, f.shell, f.memcg, 0, &b));
 	h.f = &f;
 	h.task = b;
-	ASSERT_OK(pthread_create(&t, NULL, hog_thread, &h));
+	ASSERT_OK(pthread_create(&t, NULL, kfix_hog_thread, &h));
 	ASSERT_OK(pthread_join(t, NULL));
 	mm_stats_get(f.world, &ms);
 	ASSERT_GT(ms.oom_kills, 0);
-	ASSERT_UEQ(kstats(&f).oom_notifier_waits, 0);
+	ASSERT_UEQ(kfix_kstats(&f).oom_notifier_waits, 0);
 	ASSERT_OK(task_kill(b));		/* (a no-op if the OOM killer won) */
 	ASSERT_OK(task_wait(b, NULL));
 	kvm_module_drain(f.mod);
@@ -344,7 +283,7 @@ static void *perform_thread(void *a)
 		p->ret = -ESRCH;
 		return NULL;
 	}
-	p->ret = pv_cmd(p->f, KVM_PV_ASYNC_CLEANUP_PERFORM, &p->rc, &p->rrc);
+	p->ret = kfix_pv_cmd(p->f, KVM_PV_ASYNC_CLEANUP_PERFORM, &p->rc, &p->rrc);
 	if (p->attach)
 		task_thread_leave(p->f->vmm);
 	return NULL;
@@ -361,24 +300,24 @@ TEST_IMPL(kvm_async_prepare_perform)
 	ASSERT_EQ(f.mode, KVM_DESTROY_ASYNC);
 	ASSERT_TRUE(kvm_cap_protected_async_disable(f.mod));
 	kfix_boot_protected(&f);
-	touch(&f, LOW_GADDR, 32, 111, true);
-	touch(&f, HIGH_GADDR, 256, 112, true);
-	ASSERT_OK(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, &rc, &rrc));
+	kfix_touch(&f, LOW_GADDR, 32, 111, true);
+	kfix_touch(&f, HIGH_GADDR, 256, 112, true);
+	ASSERT_OK(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, &rc, &rrc));
 	ASSERT_XEQ(rc, UVC_RC_EXECUTED);
 	ASSERT_EQ(rrc, KVM_PV_RRC_DEFERRED);
 	ASSERT_TRUE(kvm_pv_has_set_aside(f.kvm));
-	ASSERT_UEQ(kstats(&f).fast_destroys, 1);	/* the UV has it */
+	ASSERT_UEQ(kfix_kstats(&f).fast_destroys, 1);	/* the UV has it */
 	kfix_boot_protected(&f);
 	p.f = &f;
 	perform_thread(&p);
 	ASSERT_OK(p.ret);
 	ASSERT_FALSE(kvm_pv_has_set_aside(f.kvm));
-	ASSERT_UEQ(kstats(&f).async_performs, 1);
+	ASSERT_UEQ(kfix_kstats(&f).async_performs, 1);
 	ASSERT_EQ(protected_count(&f), 1);
-	touch(&f, LOW_GADDR, 32, 0, false);
-	touch(&f, HIGH_GADDR, 256, 0, false);
+	kfix_touch(&f, LOW_GADDR, 32, 0, false);
+	kfix_touch(&f, HIGH_GADDR, 256, 0, false);
 	/* Nothing set aside: PERFORM has nothing to do. */
-	ASSERT_ERR(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PERFORM, NULL, NULL), EINVAL);
+	ASSERT_ERR(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PERFORM, NULL, NULL), EINVAL);
 	ASSERT_OK(kfix_disable(&f));
 	ASSERT_EQ(protected_count(&f), 0);
 	ASSERT_UEQ(kfix_fini(&f), 0);
@@ -396,25 +335,25 @@ TEST_IMPL(kvm_async_prepare_again_after_perform_started)
 	o.no_fast = true;		/* the slow path: an ASCE copy */
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 512, 121, true);
-	ASSERT_OK(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL));
+	kfix_touch(&f, HIGH_GADDR, 512, 121, true);
+	ASSERT_OK(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL));
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 16, 122, true);
+	kfix_touch(&f, HIGH_GADDR, 16, 122, true);
 	p.f = &f;
 	ASSERT_OK(pthread_create(&t, NULL, perform_thread, &p));
 	while (kvm_pv_has_set_aside(f.kvm))
 		sched_yield();	/* PERFORM has taken it and walks */
-	ASSERT_OK(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL));
+	ASSERT_OK(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL));
 	ASSERT_OK(pthread_join(t, NULL));
 	ASSERT_OK(p.ret);
 	kfix_boot_protected(&f);
 	/* One set aside at a time: another PREPARE is refused (and leaves
 	 * the VM without CPUs, as in Linux); DISABLE cleans everything. */
-	ASSERT_ERR(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL), EINVAL);
+	ASSERT_ERR(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL), EINVAL);
 	ASSERT_OK(kfix_disable(&f));
 	ASSERT_EQ(protected_count(&f), 0);
 	/* PERFORM disposed of the first; DISABLE of the second. */
-	ASSERT_UEQ(kstats(&f).leftovers_disposed, 2);
+	ASSERT_UEQ(kfix_kstats(&f).leftovers_disposed, 2);
 	ASSERT_UEQ(kfix_fini(&f), 0);
 	return 0;
 }
@@ -426,8 +365,8 @@ TEST_IMPL(kvm_async_small_guest_refused)
 
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, LOW_GADDR, 16, 131, true);
-	ASSERT_ERR(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL), EINVAL);
+	kfix_touch(&f, LOW_GADDR, 16, 131, true);
+	ASSERT_ERR(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL), EINVAL);
 	ASSERT_OK(kfix_disable(&f));	/* the fallback */
 	ASSERT_EQ(protected_count(&f), 0);
 	ASSERT_UEQ(kfix_fini(&f), 0);
@@ -446,11 +385,11 @@ TEST_IMPL(kvm_async_perform_killed_leaves_leftover)
 	o.destroy_page_ns = 300000;	/* 2000 pages: ~0.6 s of walk */
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 2000, 141, true);
-	ASSERT_OK(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL));
+	kfix_touch(&f, HIGH_GADDR, 2000, 141, true);
+	ASSERT_OK(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL));
 	p.f = &f;
 	ASSERT_OK(pthread_create(&t, NULL, perform_thread, &p));
-	while (kvm_pv_has_set_aside(f.kvm) || kstats(&f).walk_pages < 2 * 32)
+	while (kvm_pv_has_set_aside(f.kvm) || kfix_kstats(&f).walk_pages < 2 * 32)
 		sched_yield();
 	mmput(f.mm);
 	f.mm = NULL;
@@ -458,14 +397,14 @@ TEST_IMPL(kvm_async_perform_killed_leaves_leftover)
 	ASSERT_OK(pthread_join(t, NULL));
 	ASSERT_OK(p.ret);
 	ASSERT_EQ(p.rrc, KVM_PV_RRC_DEFERRED);
-	ASSERT_UEQ(kstats(&f).async_interrupted, 1);
+	ASSERT_UEQ(kfix_kstats(&f).async_interrupted, 1);
 	/* The last thread leaving ran the exit: the VM teardown disposed of
 	 * the leftover. */
 	ASSERT_OK(task_wait(f.vmm, &code));
 	ASSERT_EQ(code, TASK_EXIT_KILLED);
 	ASSERT_TRUE(f.vm_gone);
 	f.vmm = NULL;
-	ASSERT_UEQ(kstats(&f).leftovers_disposed, 1);
+	ASSERT_UEQ(kfix_kstats(&f).leftovers_disposed, 1);
 	ASSERT_UEQ(kfix_fini(&f), 0);
 	return 0;
 }
@@ -480,9 +419,9 @@ TEST_IMPL(kvm_async_shutdown_release_destroys)
 
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 256, 151, true);
+	kfix_touch(&f, HIGH_GADDR, 256, 151, true);
 	kfix_shutdown(&f);
-	ks = kstats(&f);
+	ks = kfix_kstats(&f);
 	ASSERT_UEQ(ks.exit_exports, 0);
 	ASSERT_UEQ(ks.fast_destroys, 1);
 	ASSERT_GE(ks.destroys, 256);
@@ -503,15 +442,15 @@ TEST_IMPL(kvm_async_old_firmware_replaces_asce)
 	o.no_fast = true;
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 64, 161, true);
-	ASSERT_OK(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL));
+	kfix_touch(&f, HIGH_GADDR, 64, 161, true);
+	ASSERT_OK(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL));
 	kfix_boot_protected(&f);	/* CREATE accepts the new table */
 	p.f = &f;
 	perform_thread(&p);
 	ASSERT_OK(p.ret);
-	touch(&f, HIGH_GADDR, 64, 162, true);
+	kfix_touch(&f, HIGH_GADDR, 64, 162, true);
 	kfix_shutdown(&f);
-	ks = kstats(&f);
+	ks = kfix_kstats(&f);
 	ASSERT_UEQ(ks.fast_destroys, 0);
 	ASSERT_UEQ(ks.exit_exports, 0);
 	ASSERT_GE(ks.destroys, 64);
@@ -533,8 +472,8 @@ TEST_IMPL(kvm_async_fence_falls_back_to_sync_60)
 	ASSERT_EQ(f.mode, KVM_DESTROY_SYNC_60);
 	ASSERT_FALSE(kvm_cap_protected_async_disable(f.mod));
 	kfix_boot_protected(&f);
-	ASSERT_ERR(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL), EINVAL);
-	ASSERT_ERR(pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PERFORM, NULL, NULL), EINVAL);
+	ASSERT_ERR(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PREPARE, NULL, NULL), EINVAL);
+	ASSERT_ERR(kfix_pv_cmd(&f, KVM_PV_ASYNC_CLEANUP_PERFORM, NULL, NULL), EINVAL);
 	ASSERT_OK(kfix_disable(&f));
 	ASSERT_UEQ(kfix_fini(&f), 0);
 	return 0;

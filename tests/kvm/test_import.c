@@ -25,14 +25,6 @@ static uint64_t uv_cmd_cc(struct kfix *f, uint16_t cmd, int cc)
 	return us.cmd[uv_cmd_index(cmd)].cc[cc];
 }
 
-static struct kvm_stats kstats(struct kfix *f)
-{
-	struct kvm_stats st;
-
-	kvm_stats_get(f->mod, &st);
-	return st;
-}
-
 static void run_pattern(struct kfix *f, struct kfix_pattern *p)
 {
 	struct kvm_run run;
@@ -66,12 +58,12 @@ TEST_IMPL(kvm_import_busy_retries)
 
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	imports0 = kstats(&f).imports;		/* the unpacked image */
+	imports0 = kfix_kstats(&f).imports;		/* the unpacked image */
 	run_pattern(&f, &p);
 	ASSERT_UEQ(uv_cmd_cc(&f, UVC_CMD_CONV_TO_SEC_STOR, UVC_CC_BUSY), 2);
-	ASSERT_UEQ(kstats(&f).import_retries, 2);
+	ASSERT_UEQ(kfix_kstats(&f).import_retries, 2);
 	/* 2 prefix pages + 8 data pages, each made secure once. */
-	ASSERT_UEQ(kstats(&f).imports, imports0 + 10);
+	ASSERT_UEQ(kfix_kstats(&f).imports, imports0 + 10);
 	p.write = false;
 	run_pattern(&f, &p);
 	ASSERT_OK(kfix_disable(&f));
@@ -116,11 +108,11 @@ TEST_IMPL(kvm_import_busy_stops_on_kill)
 
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	imports0 = kstats(&f).imports;		/* the unpacked image */
+	imports0 = kfix_kstats(&f).imports;		/* the unpacked image */
 	v.f = &f;
 	ASSERT_OK(pthread_create(&t, NULL, vcpu_thread, &v));
 	deadline = lpv_now_ns() + 10 * 1000000000ULL;
-	while (kstats(&f).import_retries < 100) {
+	while (kfix_kstats(&f).import_retries < 100) {
 		ASSERT_LT(lpv_now_ns(), deadline);
 		lpv_sleep_ns(1000000);
 	}
@@ -136,7 +128,7 @@ TEST_IMPL(kvm_import_busy_stops_on_kill)
 	ASSERT_OK(pthread_join(t, NULL));
 	ASSERT_OK(v.ret);
 	ASSERT_EQ(v.run.reason, KVM_EXIT_INTR);
-	ASSERT_UEQ(kstats(&f).imports, imports0);
+	ASSERT_UEQ(kfix_kstats(&f).imports, imports0);
 
 	/* The vCPU thread was the last to leave: it ran the exit. */
 	mmput(f.mm);
@@ -228,10 +220,10 @@ TEST_IMPL(kvm_unpin_skips_export_before_import)
 	fi = frame_info(&f, DATA_GADDR, &info.pfn);
 	ASSERT_TRUE(fi.pinned);
 
-	ebi = kstats(&f).export_before_import;
+	ebi = kfix_kstats(&f).export_before_import;
 	guest_share(&f, DATA_GADDR, UVC_CMD_REMOVE_SHARED_ACCESS);
 	ASSERT_UEQ(uv_cmd_cc(&f, UVC_CMD_UNPIN_PAGE_SHARED, UVC_CC_OK), 1);
-	ASSERT_UEQ(kstats(&f).export_before_import, ebi);
+	ASSERT_UEQ(kfix_kstats(&f).export_before_import, ebi);
 	fi = frame_info(&f, DATA_GADDR, &info.pfn);
 	ASSERT_EQ(fi.state, UV_FRAME_SECURE);
 	ASSERT_FALSE(fi.shared);

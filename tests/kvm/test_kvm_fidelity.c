@@ -15,25 +15,6 @@
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
 
-static struct kvm_stats kstats(struct kfix *f)
-{
-	struct kvm_stats st;
-
-	kvm_stats_get(f->mod, &st);
-	return st;
-}
-
-static enum uv_frame_state frame_state(struct kfix *f, uint64_t gaddr)
-{
-	struct uv_frame_info fi;
-	struct page *page;
-
-	ASSERT_OK(mm_get_user_page(f->mm, f->ram + gaddr, false, &page));
-	ASSERT_OK(uv_frame_query(f->uv, mm_page_to_pfn(f->world, page), &fi));
-	mm_page_put(f->world, page);
-	return fi.state;
-}
-
 /* A guest that touches nothing: only SIE entry can change its prefix. */
 static int idle_guest(void *ctx, struct kvm_vcpu *vcpu, struct kvm_run *run)
 {
@@ -65,33 +46,33 @@ TEST_IMPL(kvm_sie_prefix_intercept_every_entry)
 
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 0);
+	ASSERT_UEQ(kfix_kstats(&f).icpt_pv_pref, 0);
 	run_idle(&f, 0);
-	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 1);
-	ASSERT_EQ(frame_state(&f, 0), UV_FRAME_SECURE);
-	ASSERT_EQ(frame_state(&f, HW_PAGE_SIZE), UV_FRAME_SECURE);
+	ASSERT_UEQ(kfix_kstats(&f).icpt_pv_pref, 1);
+	ASSERT_EQ(kfix_frame_state(&f, 0, NULL), UV_FRAME_SECURE);
+	ASSERT_EQ(kfix_frame_state(&f, HW_PAGE_SIZE, NULL), UV_FRAME_SECURE);
 	run_idle(&f, 0);
-	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 1);
+	ASSERT_UEQ(kfix_kstats(&f).icpt_pv_pref, 1);
 
 	for (unsigned int page = 0; page < 2; page++) {
 		uint64_t ga = (uint64_t)page * HW_PAGE_SIZE;
 
 		ASSERT_OK(mm_access(f.mm, f.ram + ga, buf, sizeof(buf), false));
-		ASSERT_EQ(frame_state(&f, ga), UV_FRAME_EXPORTED);
+		ASSERT_EQ(kfix_frame_state(&f, ga, NULL), UV_FRAME_EXPORTED);
 		run_idle(&f, 0);
-		ASSERT_UEQ(kstats(&f).icpt_pv_pref, 2 + page);
-		ASSERT_EQ(frame_state(&f, 0), UV_FRAME_SECURE);
-		ASSERT_EQ(frame_state(&f, HW_PAGE_SIZE), UV_FRAME_SECURE);
+		ASSERT_UEQ(kfix_kstats(&f).icpt_pv_pref, 2 + page);
+		ASSERT_EQ(kfix_frame_state(&f, 0, NULL), UV_FRAME_SECURE);
+		ASSERT_EQ(kfix_frame_state(&f, HW_PAGE_SIZE, NULL), UV_FRAME_SECURE);
 	}
-	ASSERT_UEQ(kstats(&f).pgm_3d, 2);
+	ASSERT_UEQ(kfix_kstats(&f).pgm_3d, 2);
 
 	/* CPU 1 has its own prefix (8 KiB up): its own first intercept. */
 	run_idle(&f, 1);
-	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 4);
-	ASSERT_EQ(frame_state(&f, 2 * HW_PAGE_SIZE), UV_FRAME_SECURE);
-	ASSERT_EQ(frame_state(&f, 3 * HW_PAGE_SIZE), UV_FRAME_SECURE);
+	ASSERT_UEQ(kfix_kstats(&f).icpt_pv_pref, 4);
+	ASSERT_EQ(kfix_frame_state(&f, 2 * HW_PAGE_SIZE, NULL), UV_FRAME_SECURE);
+	ASSERT_EQ(kfix_frame_state(&f, 3 * HW_PAGE_SIZE, NULL), UV_FRAME_SECURE);
 	run_idle(&f, 0);
-	ASSERT_UEQ(kstats(&f).icpt_pv_pref, 4);
+	ASSERT_UEQ(kfix_kstats(&f).icpt_pv_pref, 4);
 	ASSERT_UEQ(kfix_fini(&f), 0);
 	return 0;
 }
@@ -177,12 +158,12 @@ TEST_IMPL(kvm_shared_page_of_old_guest_is_0x3e)
 		ASSERT_OK(c.result);
 		ASSERT_OK(kfix_disable(&f));
 		kfix_boot_protected(&f);	/* two configs in the mm */
-		before = kstats(&f);
+		before = kfix_kstats(&f);
 		c.gaddr = SHARED_GADDR + c.first_shared * HW_PAGE_SIZE;
 		c.pages = SHARED_LAST;
 		ASSERT_OK(kfix_run(&f, 0, read_zero_guest, &c, &run));
 		ASSERT_OK(c.result);
-		after = kstats(&f);
+		after = kfix_kstats(&f);
 		ASSERT_UEQ(after.pgm_3f, before.pgm_3f);
 		ASSERT_UEQ(after.pgm_3e - before.pgm_3e, SHARED_LAST);
 		if (!misc)

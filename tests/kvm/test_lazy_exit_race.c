@@ -57,16 +57,6 @@ static void gate_open(struct mmput_gate *g, bool after)
 	lpv_mutex_unlock(&g->lock);
 }
 
-static void touch(struct kfix *f, uint64_t gaddr, uint64_t pages)
-{
-	struct kfix_pattern p = { .gaddr = gaddr, .pages = pages, .seed = 77,
-				  .write = true };
-	struct kvm_run run;
-
-	ASSERT_OK(kfix_run(f, 0, kfix_pattern_guest, &p, &run));
-	ASSERT_OK(p.result);
-}
-
 /* @vmm_last: the VMM's exit drops the last reference (after the thread's
  * mmput); otherwise the thread's mmput is the last. */
 static void lazy_exit_race(bool vmm_last)
@@ -83,7 +73,7 @@ static void lazy_exit_race(bool vmm_last)
 	kfix_init(&f, &o);
 	kvm_module_set_test_hooks(f.mod, &h);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 300);
+	kfix_touch(&f, HIGH_GADDR, 300, 77, true);
 	ASSERT_OK(kfix_disable(&f));	/* the reboot: a thread, with the mm */
 	gate_wait(&g, false);		/* walked; saw the VMM still there */
 	if (vmm_last) {

@@ -29,65 +29,6 @@ static struct kfix_opts big(enum kvm_destroy_mode mode)
 				   .mode = mode };
 }
 
-static void touch(struct kfix *f, uint64_t gaddr, uint64_t pages,
-		  uint64_t seed, bool write)
-{
-	struct kfix_pattern p = { .gaddr = gaddr, .pages = pages, .seed = seed,
-				  .write = write };
-	struct kvm_run run;
-
-	ASSERT_OK(kfix_run(f, 0, kfix_pattern_guest, &p, &run));
-	if (p.result)
-		test_fail(__FILE__, __LINE__, "pattern at %#llx: %d (page %llu)",
-			  (unsigned long long)gaddr, p.result,
-			  (unsigned long long)p.bad_page);
-}
-
-static struct kvm_stats kstats(struct kfix *f)
-{
-	struct kvm_stats st;
-
-	kvm_stats_get(f->mod, &st);
-	return st;
-}
-
-static int pv_cmd(struct kfix *f, uint32_t id, uint16_t *rc, uint16_t *rrc)
-{
-	struct kvm_pv_cmd cmd = { .cmd = id };
-	int ret = kvm_pv_command(f->kvm, &cmd);
-
-	if (rc)
-		*rc = cmd.rc;
-	if (rrc)
-		*rrc = cmd.rrc;
-	return ret;
-}
-
-static enum uv_frame_state frame_state(struct kfix *f, uint64_t gaddr,
-				       uint64_t *owner)
-{
-	struct uv_frame_info fi;
-	struct page *page;
-
-	ASSERT_OK(mm_get_user_page(f->mm, f->ram + gaddr, false, &page));
-	ASSERT_OK(uv_frame_query(f->uv, mm_page_to_pfn(f->world, page), &fi));
-	mm_page_put(f->world, page);
-	if (owner)
-		*owner = fi.guest_handle;
-	return fi.state;
-}
-
-/* A second VMA in the VMM's mm, outside guest memory, with @pages present
- * non-secure pages: the kernel's walks and unmap hooks see them too. */
-static void map_side(struct kfix *f, uint64_t pages)
-{
-	uintptr_t a;
-
-	ASSERT_OK(mm_mmap(f->mm, pages * HW_PAGE_SIZE, RW, &a));
-	for (uint64_t i = 0; i < pages; i++)
-		ASSERT_OK(mm_fault(f->mm, a + i * HW_PAGE_SIZE, true, NULL));
-}
-
 /* ---- the gate: cleanup threads wait at start and before each chunk ---- */
 
 struct gate {
@@ -187,7 +128,7 @@ static void gate_allow_chunks(struct gate *g, unsigned int n)
 static void gate_oom_sleep(void *ctx, uint64_t ns)
 {
 	struct gate *g = ctx;
-	struct kvm_stats ks = kstats(g->f);
+	struct kvm_stats ks = kfix_kstats(g->f);
 	uint64_t target;
 
 	(void)ns;
@@ -201,7 +142,7 @@ static void gate_oom_sleep(void *ctx, uint64_t ns)
 	target = g->pages_passed;
 	lpv_mutex_unlock(&g->lock);
 	/* A chunk counts once freed, after its whole drain. */
-	while (kstats(g->f).deferred_pages_freed < target)
+	while (kfix_kstats(g->f).deferred_pages_freed < target)
 		sched_yield();
 }
 
@@ -235,13 +176,13 @@ TEST_IMPL(kvm_lazy_set_aside_every_present_page)
 	ASSERT_EQ(sizeof(struct mm_deferred_chunk), HW_PAGE_SIZE);
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 1200, 11, true);
-	map_side(&f, 300);		/* never secure */
+	kfix_touch(&f, HIGH_GADDR, 1200, 11, true);
+	kfix_map_side(&f, 300);		/* never secure */
 	present = mm_rss(f.mm);
 	ASSERT_GE(present, 1500);
 	kfix_shutdown(&f);
 	kvm_module_drain(f.mod);
-	ks = kstats(&f);
+	ks = kfix_kstats(&f);
 	ASSERT_UEQ(ks.set_aside_pages + ks.set_aside_exports, present);
 	/* the first page of each chunk's run is exported: 1 in 510 */
 	ASSERT_UEQ(ks.set_aside_exports, (present + 509) / 510);
@@ -265,13 +206,13 @@ TEST_IMPL(kvm_lazy_set_aside_export_failure_leaks)
 					  .nth = 1, .cc = 1, .rc = 0x0102 };
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 64, 12, true);
+	kfix_touch(&f, HIGH_GADDR, 64, 12, true);
 	kfix_shutdown(&f);
 	kvm_module_drain(f.mod);
 	mm_stats_get(f.world, &ms);
 	ASSERT_UEQ(ms.leaked[MM_LEAK_export_failed], 1);
 	ASSERT_UEQ(ms.leaked[MM_LEAK_secure_at_free], 0);
-	ASSERT_GT(kstats(&f).set_aside_pages, 60);
+	ASSERT_GT(kfix_kstats(&f).set_aside_pages, 60);
 	ASSERT_UEQ(kfix_fini(&f), 1);
 	return 0;
 }
@@ -285,23 +226,17 @@ TEST_IMPL(kvm_lazy_set_aside_export_failure_leaks)
 TEST_IMPL(kvm_lazy_set_aside_chunk_alloc_failure_retries)
 {
 	struct kfix_opts o = big(KVM_DESTROY_LAZY);
-	size_t cap = 1 << 16, n = 0;
-	struct page **held = calloc(cap, sizeof(*held));
+	struct kfix_held held;
 	struct kvm_stats ks;
 	struct mm_stats ms;
 	struct kfix f;
 
-	ASSERT_NOT_NULL(held);
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 600, 13, true);
-	/* Everything above the reserve is taken. */
-	while (n < cap && mm_page_alloc(f.world, MM_GFP_NOWARN, NULL,
-					&held[n]) == 0)
-		n++;
-	ASSERT_LT(n, cap);
+	kfix_touch(&f, HIGH_GADDR, 600, 13, true);
+	kfix_hold_free(&f, 0, &held);	/* all but the reserve */
 	kfix_shutdown(&f);
-	ks = kstats(&f);
+	ks = kfix_kstats(&f);
 	/* More exports than chunk boundaries ask for: allocations failed
 	 * (the low table's pages) and were tried again... */
 	ASSERT_GT(ks.set_aside_exports, 1 + ks.set_aside_pages / 509);
@@ -309,46 +244,13 @@ TEST_IMPL(kvm_lazy_set_aside_chunk_alloc_failure_retries)
 	ASSERT_GT(ks.set_aside_pages, 500);
 	mm_stats_get(f.world, &ms);
 	ASSERT_UEQ(ms.leaked[MM_LEAK_secure_at_free], 0);
-	for (size_t i = 0; i < n; i++)
-		mm_page_put(f.world, held[i]);
-	free(held);
+	kfix_release_held(&f, &held);
 	kvm_module_drain(f.mod);
 	ASSERT_UEQ(kfix_fini(&f), 0);
 	return 0;
 }
 
 /* ---- the OOM notifier ---- */
-
-struct hog {
-	struct kfix *f;
-	struct task *task;
-	uint64_t pages;
-	int result;
-	uint64_t got;
-};
-
-/* B faults @pages pages in (global OOM once the host is full). */
-static void *hog_thread(void *a)
-{
-	struct hog *h = a;
-	struct mm *mm;
-	uintptr_t addr;
-
-	if (task_thread_enter(h->task)) {
-		h->result = -ESRCH;
-		return NULL;
-	}
-	mm = task_get_mm(h->task);
-	h->result = mm_mmap(mm, h->pages * HW_PAGE_SIZE, RW, &addr);
-	for (uint64_t i = 0; !h->result && i < h->pages; i++) {
-		h->result = mm_fault(mm, addr + i * HW_PAGE_SIZE, true, NULL);
-		if (!h->result)
-			h->got++;
-	}
-	mmput(mm);
-	task_thread_leave(h->task);
-	return NULL;
-}
 
 /*
  * Shut A down with 9000 pages set aside on a 16384-frame host, hold its
@@ -358,7 +260,7 @@ static void *hog_thread(void *a)
  * kills.
  */
 static void shutdown_then_hog(struct kfix *f, struct gate *g,
-			      unsigned int per_sleep, struct hog *h,
+			      unsigned int per_sleep, struct kfix_hog *h,
 			      uint64_t *kills)
 {
 	struct kfix_opts o = big(KVM_DESTROY_LAZY);
@@ -373,12 +275,12 @@ static void shutdown_then_hog(struct kfix *f, struct gate *g,
 	g->start_open = true;		/* the notifier must be registered */
 	g->release_in_sleep = per_sleep;
 	kfix_boot_protected(f);
-	touch(f, HIGH_GADDR, 9000, 21, true);
+	kfix_touch(f, HIGH_GADDR, 9000, 21, true);
 	kfix_shutdown(f);
 	ASSERT_OK(task_create(f->world, f->shell, f->memcg, 0, &b));
-	*h = (struct hog){ .f = f, .task = b, .pages = 9000 };
+	*h = (struct kfix_hog){ .f = f, .task = b, .pages = 9000 };
 	gate_wait_at_chunk(g);
-	ASSERT_OK(pthread_create(&t, NULL, hog_thread, h));
+	ASSERT_OK(pthread_create(&t, NULL, kfix_hog_thread, h));
 	ASSERT_OK(pthread_join(t, NULL));
 	mm_stats_get(f->world, &ms);
 	*kills = ms.oom_kills;
@@ -400,7 +302,7 @@ TEST_IMPL(kvm_lazy_oom_notifier_waits_for_chunks)
 {
 	struct kvm_stats ks;
 	struct gate g;
-	struct hog h;
+	struct kfix_hog h;
 	struct kfix f;
 	uint64_t kills;
 
@@ -408,7 +310,7 @@ TEST_IMPL(kvm_lazy_oom_notifier_waits_for_chunks)
 	ASSERT_UEQ(kills, 0);
 	ASSERT_OK(h.result);
 	ASSERT_UEQ(h.got, 9000);
-	ks = kstats(&f);
+	ks = kfix_kstats(&f);
 	ASSERT_GT(ks.oom_notifier_waits, 0);
 	ASSERT_UEQ(ks.oom_notifier_waits, g.sleeps);
 	/* The sleeps saw exactly the chunks they let through, count + 1
@@ -429,14 +331,14 @@ TEST_IMPL(kvm_lazy_oom_notifier_no_chunk_kills)
 {
 	struct kvm_stats ks;
 	struct gate g;
-	struct hog h;
+	struct kfix_hog h;
 	struct kfix f;
 	uint64_t kills;
 
 	shutdown_then_hog(&f, &g, 0, &h, &kills);
 	ASSERT_UEQ(kills, 1);
 	ASSERT_NE(h.result, 0);		/* B was the victim */
-	ks = kstats(&f);
+	ks = kfix_kstats(&f);
 	ASSERT_GT(ks.oom_notifier_waits, 0);
 	ASSERT_UEQ(ks.oom_notifier_freed, 0);
 	ASSERT_UEQ(kfix_fini(&f), 0);
@@ -465,35 +367,30 @@ TEST_IMPL(kvm_lazy_oom_notifier_skips_over_1024)
 	for (unsigned int c = 0; c < 2; c++) {
 		struct kfix_opts o = big(KVM_DESTROY_LAZY);
 		struct oom_notifier nb = { .fn = fake_notify, .priority = 80 };
-		size_t cap = 1 << 15, n = 0;
-		struct page **held = calloc(cap, sizeof(*held));
+		struct kfix_held held;
 		struct kvm_stats ks;
 		struct page *p;
 		struct gate g;
 		struct kfix f;
 
-		ASSERT_NOT_NULL(held);
 		o.host_mem = 64 * MIB;
 		kfix_init(&f, &o);
 		gate_init(&g, &f);
 		gate_install(&g);
 		g.start_open = true;
 		kfix_boot_protected(&f);
-		touch(&f, HIGH_GADDR, 2000, 31, true);
+		kfix_touch(&f, HIGH_GADDR, 2000, 31, true);
 		kfix_shutdown(&f);
 		gate_wait_at_chunk(&g);		/* notifier registered */
 		fake_freed = cases[c];
 		ASSERT_OK(oom_notifier_register(f.world, &nb));
-		while (n < cap && mm_page_alloc(f.world, MM_GFP_HIGH |
-						MM_GFP_NOWARN, NULL,
-						&held[n]) == 0)
-			n++;
+		kfix_hold_free(&f, MM_GFP_HIGH, &held);
 		/* The OOM path: our fake "frees" pages, so it succeeds or
 		 * fails without a kill; all that matters is the chain. */
 		ignore_result(mm_page_alloc(f.world, MM_GFP_WAIT |
 					    MM_GFP_NOWARN, NULL, &p) == 0 &&
 			      (mm_page_put(f.world, p), 0));
-		ks = kstats(&f);
+		ks = kfix_kstats(&f);
 		if (cases[c] > 1024) {
 			ASSERT_GT(ks.oom_notifier_skips, 0);
 			ASSERT_UEQ(ks.oom_notifier_waits, 0);
@@ -504,9 +401,7 @@ TEST_IMPL(kvm_lazy_oom_notifier_skips_over_1024)
 			ASSERT_UEQ(g.sleeps, ks.oom_notifier_waits);
 		}
 		ASSERT_OK(oom_notifier_unregister(f.world, &nb));
-		for (size_t i = 0; i < n; i++)
-			mm_page_put(f.world, held[i]);
-		free(held);
+		kfix_release_held(&f, &held);
 		gate_allow_chunks(&g, 1u << 30);
 		kvm_module_drain(f.mod);
 		ASSERT_UEQ(kfix_fini(&f), 0);
@@ -536,27 +431,27 @@ TEST_IMPL(kvm_lazy_reboot_clears_low_synchronously)
 	g.chunks_allowed = 1u << 30;
 	kfix_boot_protected(&f);
 	handle = kvm_pv_handle(f.kvm);
-	touch(&f, LOW_GADDR, 16, 41, true);
-	touch(&f, HIGH_GADDR, 16, 42, true);
-	ASSERT_EQ(frame_state(&f, LOW_GADDR, NULL), UV_FRAME_SECURE);
-	ASSERT_OK(pv_cmd(&f, KVM_PV_DISABLE, &rc, &rrc));
+	kfix_touch(&f, LOW_GADDR, 16, 41, true);
+	kfix_touch(&f, HIGH_GADDR, 16, 42, true);
+	ASSERT_EQ(kfix_frame_state(&f, LOW_GADDR, NULL), UV_FRAME_SECURE);
+	ASSERT_OK(kfix_pv_cmd(&f, KVM_PV_DISABLE, &rc, &rrc));
 	ASSERT_XEQ(rc, UVC_RC_EXECUTED);
 	ASSERT_XEQ(rrc, KVM_PV_RRC_DEFERRED);
 	gate_wait_at_start(&g, 1);
 	/* the old config lives on (no CPUs) until the thread destroys it */
 	ASSERT_EQ(atomic_load_acquire(&mm_context(f.mm)->protected_count), 1);
 	for (uint64_t i = 0; i < 16; i++)
-		ASSERT_EQ(frame_state(&f, LOW_GADDR + i * HW_PAGE_SIZE, NULL),
+		ASSERT_EQ(kfix_frame_state(&f, LOW_GADDR + i * HW_PAGE_SIZE, NULL),
 			  UV_FRAME_NONSECURE);
-	ASSERT_EQ(frame_state(&f, KFIX_IMAGE_GADDR, NULL), UV_FRAME_NONSECURE);
+	ASSERT_EQ(kfix_frame_state(&f, KFIX_IMAGE_GADDR, NULL), UV_FRAME_NONSECURE);
 	for (uint64_t i = 0; i < 16; i++) {
-		ASSERT_EQ(frame_state(&f, HIGH_GADDR + i * HW_PAGE_SIZE,
+		ASSERT_EQ(kfix_frame_state(&f, HIGH_GADDR + i * HW_PAGE_SIZE,
 				      &owner), UV_FRAME_SECURE);
 		ASSERT_XEQ(owner, handle);
 	}
 	gate_open_start(&g);
 	kvm_module_drain(f.mod);
-	ASSERT_EQ(frame_state(&f, HIGH_GADDR, NULL), UV_FRAME_NONSECURE);
+	ASSERT_EQ(kfix_frame_state(&f, HIGH_GADDR, NULL), UV_FRAME_NONSECURE);
 	ASSERT_EQ(atomic_load_acquire(&mm_context(f.mm)->protected_count), 0);
 	ASSERT_UEQ(kfix_fini(&f), 0);
 	return 0;
@@ -582,8 +477,8 @@ TEST_IMPL(kvm_lazy_reboot_walk_whole_space_and_early_stop)
 		gate_install(&g);
 		g.chunks_allowed = 1u << 30;
 		kfix_boot_protected(&f);
-		touch(&f, HIGH_GADDR, 400, 51, true);
-		map_side(&f, 200);
+		kfix_touch(&f, HIGH_GADDR, 400, 51, true);
+		kfix_map_side(&f, 200);
 		ASSERT_OK(kfix_disable(&f));
 		gate_wait_at_start(&g, 1);
 		present = mm_rss(f.mm);
@@ -591,7 +486,7 @@ TEST_IMPL(kvm_lazy_reboot_walk_whole_space_and_early_stop)
 			kfix_shutdown(&f);	/* the thread's ref is the last */
 		gate_open_start(&g);
 		kvm_module_drain(f.mod);
-		ks = kstats(&f);
+		ks = kfix_kstats(&f);
 		if (!vmm_exits) {
 			/* low clear + the thread's walk: every present page */
 			ASSERT_GE(ks.walk_pages, present);
@@ -617,13 +512,13 @@ TEST_IMPL(kvm_lazy_small_guest_defers)
 
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, LOW_GADDR, 16, 71, true);
-	ASSERT_OK(pv_cmd(&f, KVM_PV_DISABLE, &rc, &rrc));
+	kfix_touch(&f, LOW_GADDR, 16, 71, true);
+	ASSERT_OK(kfix_pv_cmd(&f, KVM_PV_DISABLE, &rc, &rrc));
 	ASSERT_XEQ(rrc, KVM_PV_RRC_DEFERRED);
-	ASSERT_UEQ(kstats(&f).sync_fallbacks, 0);
-	ASSERT_UEQ(kstats(&f).deferred_starts, 1);
+	ASSERT_UEQ(kfix_kstats(&f).sync_fallbacks, 0);
+	ASSERT_UEQ(kfix_kstats(&f).deferred_starts, 1);
 	kfix_boot_protected(&f);
-	touch(&f, LOW_GADDR, 16, 0, false);
+	kfix_touch(&f, LOW_GADDR, 16, 0, false);
 	kvm_module_drain(f.mod);
 	ASSERT_OK(kfix_disable(&f));
 	ASSERT_UEQ(kfix_fini(&f), 0);
@@ -642,9 +537,9 @@ TEST_IMPL(kvm_lazy_enable_failure_defers)
 	kfix_init(&f, &o);
 	ASSERT_ERR(kvm_pv_command(f.kvm, &cmd), EIO);
 	ASSERT_FALSE(kvm_is_protected(f.kvm));
-	ASSERT_UEQ(kstats(&f).deferred_starts, 1);
+	ASSERT_UEQ(kfix_kstats(&f).deferred_starts, 1);
 	kvm_module_drain(f.mod);
-	ASSERT_UEQ(kstats(&f).pv_enables, 1);
+	ASSERT_UEQ(kfix_kstats(&f).pv_enables, 1);
 	kfix_boot_protected(&f);	/* and it works afterwards */
 	ASSERT_OK(kfix_disable(&f));
 	ASSERT_UEQ(kfix_fini(&f), 0);
@@ -659,35 +554,29 @@ TEST_IMPL(kvm_lazy_enable_failure_defers)
 TEST_IMPL(kvm_lazy_oom_killed_vmm_exports)
 {
 	struct kfix_opts o = big(KVM_DESTROY_LAZY);
-	size_t cap = 1 << 15, n = 0;
-	struct page **held = calloc(cap, sizeof(*held));
+	struct kfix_held held;
 	struct kvm_stats ks;
 	struct mm_stats ms;
 	struct page *p;
 	struct kfix f;
 	int code = 0;
 
-	ASSERT_NOT_NULL(held);
 	o.host_mem = 64 * MIB;
 	kfix_init(&f, &o);
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 3000, 61, true);
+	kfix_touch(&f, HIGH_GADDR, 3000, 61, true);
 	mmput(f.mm);
 	f.mm = NULL;
 	/* The host is full: a global OOM kills the biggest task, the VMM. */
-	while (n < cap && mm_page_alloc(f.world, MM_GFP_HIGH | MM_GFP_NOWARN,
-					NULL, &held[n]) == 0)
-		n++;
+	kfix_hold_free(&f, MM_GFP_HIGH, &held);
 	if (mm_page_alloc(f.world, MM_GFP_WAIT | MM_GFP_NOWARN, NULL, &p) == 0)
 		mm_page_put(f.world, p);
 	ASSERT_OK(task_wait(f.vmm, &code));
 	ASSERT_EQ(code, TASK_EXIT_KILLED);
 	f.vmm = NULL;
-	for (size_t i = 0; i < n; i++)
-		mm_page_put(f.world, held[i]);
-	free(held);
+	kfix_release_held(&f, &held);
 	kvm_module_drain(f.mod);
-	ks = kstats(&f);
+	ks = kfix_kstats(&f);
 	mm_stats_get(f.world, &ms);
 	ASSERT_UEQ(ms.oom_kills, 1);
 	ASSERT_UEQ(ms.oom_reaps, 1);
@@ -718,7 +607,7 @@ TEST_IMPL(kvm_lazy_cpu_destroy_failure_leaks_like_sync)
 			.rc = 0x0102 };
 		kfix_init(&f, &o);
 		kfix_boot_protected(&f);
-		touch(&f, HIGH_GADDR, 2048, 81, true);
+		kfix_touch(&f, HIGH_GADDR, 2048, 81, true);
 		kfix_shutdown(&f);
 		kvm_module_drain(f.mod);
 		mm_stats_get(f.world, &ms);
@@ -751,20 +640,20 @@ TEST_IMPL(kvm_lazy_export_before_import_old_pages)
 		g.chunks_allowed = 1u << 30;
 		kfix_boot_protected(&f);
 		old = kvm_pv_handle(f.kvm);
-		touch(&f, HIGH_GADDR, 64, 91, true);
+		kfix_touch(&f, HIGH_GADDR, 64, 91, true);
 		ASSERT_OK(kfix_disable(&f));
 		gate_wait_at_start(&g, 1);
 		kfix_boot_protected(&f);	/* two configs now */
-		ASSERT_EQ(frame_state(&f, HIGH_GADDR, &owner), UV_FRAME_SECURE);
+		ASSERT_EQ(kfix_frame_state(&f, HIGH_GADDR, &owner), UV_FRAME_SECURE);
 		ASSERT_XEQ(owner, old);
 		/* write: a protected guest's first write imports */
-		touch(&f, HIGH_GADDR, 8, 0, false);
-		ASSERT_EQ(frame_state(&f, HIGH_GADDR, &owner), UV_FRAME_SECURE);
+		kfix_touch(&f, HIGH_GADDR, 8, 0, false);
+		ASSERT_EQ(kfix_frame_state(&f, HIGH_GADDR, &owner), UV_FRAME_SECURE);
 		ASSERT_XEQ(owner, kvm_pv_handle(f.kvm));
 		if (misc)
-			ASSERT_UEQ(kstats(&f).export_before_import, 0);
+			ASSERT_UEQ(kfix_kstats(&f).export_before_import, 0);
 		else
-			ASSERT_GE(kstats(&f).export_before_import, 8);
+			ASSERT_GE(kfix_kstats(&f).export_before_import, 8);
 		gate_open_start(&g);
 		kvm_module_drain(f.mod);
 		ASSERT_OK(kfix_disable(&f));
@@ -804,18 +693,18 @@ static uint64_t new_guest_meets_old_page(uint64_t fail_nth)
 	gate_install(&g);
 	g.chunks_allowed = 1u << 30;
 	kfix_boot_protected(&f);
-	touch(&f, HIGH_GADDR, 4, 95, true);
+	kfix_touch(&f, HIGH_GADDR, 4, 95, true);
 	ASSERT_OK(kfix_disable(&f));
 	gate_wait_at_start(&g, 1);
 	kfix_boot_protected(&f);
-	ASSERT_EQ(frame_state(&f, HIGH_GADDR, NULL), UV_FRAME_SECURE);
+	ASSERT_EQ(kfix_frame_state(&f, HIGH_GADDR, NULL), UV_FRAME_SECURE);
 	before = uv_calls(&f, UVC_CMD_DESTR_SEC_STOR);
-	ks = kstats(&f);
-	touch(&f, HIGH_GADDR, 1, 0, false);	/* zeros: the old data is gone */
-	ASSERT_UEQ(kstats(&f).pgm_3f, ks.pgm_3f + 1);
+	ks = kfix_kstats(&f);
+	kfix_touch(&f, HIGH_GADDR, 1, 0, false);	/* zeros: the old data is gone */
+	ASSERT_UEQ(kfix_kstats(&f).pgm_3f, ks.pgm_3f + 1);
 	ASSERT_UEQ(uv_calls(&f, UVC_CMD_DESTR_SEC_STOR), before + 1);
-	ASSERT_UEQ(kstats(&f).exports, ks.exports + (fail_nth ? 1 : 0));
-	ASSERT_EQ(frame_state(&f, HIGH_GADDR, &owner), UV_FRAME_SECURE);
+	ASSERT_UEQ(kfix_kstats(&f).exports, ks.exports + (fail_nth ? 1 : 0));
+	ASSERT_EQ(kfix_frame_state(&f, HIGH_GADDR, &owner), UV_FRAME_SECURE);
 	ASSERT_XEQ(owner, kvm_pv_handle(f.kvm));
 	gate_open_start(&g);
 	kvm_module_drain(f.mod);
