@@ -328,3 +328,15 @@ void kfix_release_held(struct kfix *f, struct kfix_held *h)
 	h->pages = NULL;
 	h->n = 0;
 }
+
+int kfix_normal_guest_read(void *ctx, struct kvm_vcpu *vcpu,
+			   struct kvm_run *run)
+{
+	struct kfix_pattern *p = ctx;
+	uint8_t buf[64];
+
+	ASSERT_FALSE(kvm_guest_is_protected(vcpu));
+	p->result = kvm_guest_read(vcpu, p->gaddr, buf, sizeof(buf));
+	run->reason = KVM_EXIT_POWEROFF;
+	return 0;
+}

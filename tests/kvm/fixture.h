@@ -72,6 +72,10 @@ struct kfix_pattern {
 	uint64_t bad_page;	/* first page that did not verify */
 };
 int kfix_pattern_guest(void *ctx, struct kvm_vcpu *vcpu, struct kvm_run *run);
+/* A normal (non-protected) guest that reads 64 bytes at @p->gaddr into
+ * @p->result, then powers off. */
+int kfix_normal_guest_read(void *ctx, struct kvm_vcpu *vcpu,
+			   struct kvm_run *run);
 
 /* Run the pattern program on vCPU 0 over @pages pages from @gaddr
  * (write then verify, or verify only); the test fails on any error. */

@@ -235,18 +235,6 @@ TEST_IMPL(kvm_shutdown_exports_at_exit)
 	return 0;
 }
 
-static int normal_guest_touch(void *ctx, struct kvm_vcpu *vcpu,
-			      struct kvm_run *run)
-{
-	struct kfix_pattern *p = ctx;
-	uint8_t buf[64];
-
-	ASSERT_FALSE(kvm_guest_is_protected(vcpu));
-	p->result = kvm_guest_read(vcpu, p->gaddr, buf, sizeof(buf));
-	run->reason = KVM_EXIT_POWEROFF;
-	return 0;
-}
-
 /*
  * Destroying one page fails during a memory-first DISABLE: the page stays
  * secure for the old configuration (whose destroy then also fails and is
@@ -293,7 +281,7 @@ TEST_IMPL(kvm_normal_guest_0x3d_after_failed_destroy)
 	ASSERT_TRUE(found);
 	ASSERT_EQ(frame_state(&f, stale), UV_FRAME_SECURE);
 	p.gaddr = stale;
-	ASSERT_OK(kfix_run(&f, 0, normal_guest_touch, &p, &run));
+	ASSERT_OK(kfix_run(&f, 0, kfix_normal_guest_read, &p, &run));
 	ASSERT_OK(p.result);
 	kvm_stats_get(f.mod, &ks);
 	ASSERT_UEQ(ks.pgm_3d, 1);

@@ -56,18 +56,6 @@ static void run_pattern(struct kfix *f, struct kfix_pattern *p)
 	ASSERT_OK(p->result);
 }
 
-static int normal_guest_read(void *ctx, struct kvm_vcpu *vcpu,
-			     struct kvm_run *run)
-{
-	struct kfix_pattern *p = ctx;
-	uint8_t buf[64];
-
-	ASSERT_FALSE(kvm_guest_is_protected(vcpu));
-	p->result = kvm_guest_read(vcpu, p->gaddr, buf, sizeof(buf));
-	run->reason = KVM_EXIT_POWEROFF;
-	return 0;
-}
-
 /*
  * A normal guest meets a frame still secure (and not shared) for a config
  * whose destroy failed: its 0x3d first tries to pin the page shared, which
@@ -115,7 +103,7 @@ TEST_IMPL(kvm_normal_guest_0x3d_tries_pin_then_exports)
 	exports0 = uv_exports(&f);
 
 	p.gaddr = stale;
-	ASSERT_OK(kfix_run(&f, 0, normal_guest_read, &p, &run));
+	ASSERT_OK(kfix_run(&f, 0, kfix_normal_guest_read, &p, &run));
 	ASSERT_OK(p.result);
 	/* One pin attempt, refused; then one export. */
 	ASSERT_UEQ(uv_cmd_cc(&f, UVC_CMD_PIN_PAGE_SHARED, 1), 1);
