@@ -368,8 +368,6 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 			WRITE_ONCE(mc->pv_sync_destroy, true);
 			mm_mmap_write_unlock(priv->mm);
 		}
-		if (mod->hooks.before_mmput)
-			mod->hooks.before_mmput(mod->hooks.ctx);
 		if (mod->hooks.mmput_gate)
 			mod->hooks.mmput_gate(mod->hooks.ctx, false);
 		mmput(priv->mm);

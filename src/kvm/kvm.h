@@ -179,9 +179,9 @@ void kvm_module_drain(struct kvm_module *mod);
  * one (NULL members: the real behaviour).  A lazy cleanup thread calls
  * thread_start first thing, before_chunk before it drains a chunk of
  * @count pages, and before_dispose before it destroys the old config; a
- * reboot's thread calls before_mmput after its walk, then mmput_gate just
- * before (@after false) and just after (@after true) it drops its
- * mm_users reference (any may block: a gate); oom_sleep replaces the lazy
+ * reboot's thread calls mmput_gate after its walk, just before (@after
+ * false) and just after (@after true) it drops its mm_users reference
+ * (any may block: a gate); oom_sleep replaces the lazy
  * OOM notifier's msleep(oom_wait_ms); the teardown of the running config
  * in ASYNC mode calls teardown_gate between destroying the CPUs and
  * DESTROY_SEC_CONF.  Set while no cleanup thread runs.
@@ -189,7 +189,6 @@ void kvm_module_drain(struct kvm_module *mod);
 struct kvm_test_hooks {
 	void (*thread_start)(void *ctx);
 	void (*before_chunk)(void *ctx, unsigned int count);
-	void (*before_mmput)(void *ctx);
 	void (*before_dispose)(void *ctx);
 	void (*oom_sleep)(void *ctx, uint64_t ns);
 	void (*mmput_gate)(void *ctx, bool after);

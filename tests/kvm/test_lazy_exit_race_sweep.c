@@ -33,10 +33,11 @@ static void gate_wait_arrival(struct gate *g)
 		lpv_sleep_ns(100000);
 }
 
-static void hook_mmput(void *ctx)
+static void hook_mmput(void *ctx, bool after)
 {
 	(void)ctx;
-	gate_pass(&gate_mmput);
+	if (!after)
+		gate_pass(&gate_mmput);
 }
 
 static void hook_dispose(void *ctx)
@@ -61,7 +62,7 @@ static void exit_race(bool at_mmput)
 	gate_mmput.open = !at_mmput;
 	gate_dispose.open = at_mmput;
 	kfix_init(&f, &o);
-	h.before_mmput = hook_mmput;
+	h.mmput_gate = hook_mmput;
 	h.before_dispose = hook_dispose;
 	kvm_module_set_test_hooks(f.mod, &h);
 	kfix_boot_protected(&f);
