@@ -260,15 +260,29 @@ int kfix_pv_cmd(struct kfix *f, uint32_t id, uint16_t *rc, uint16_t *rrc)
 	return ret;
 }
 
-enum uv_frame_state kfix_frame_state(struct kfix *f, uint64_t gaddr,
-				     uint64_t *owner)
+struct page *kfix_ram_page(struct kfix *f, uint64_t gaddr)
 {
-	struct uv_frame_info fi;
 	struct page *page;
 
 	ASSERT_OK(mm_get_user_page(f->mm, f->ram + gaddr, false, &page));
+	return page;
+}
+
+struct uv_frame_info kfix_frame_info(struct kfix *f, uint64_t gaddr)
+{
+	struct page *page = kfix_ram_page(f, gaddr);
+	struct uv_frame_info fi;
+
 	ASSERT_OK(uv_frame_query(f->uv, mm_page_to_pfn(f->world, page), &fi));
 	mm_page_put(f->world, page);
+	return fi;
+}
+
+enum uv_frame_state kfix_frame_state(struct kfix *f, uint64_t gaddr,
+				     uint64_t *owner)
+{
+	struct uv_frame_info fi = kfix_frame_info(f, gaddr);
+
 	if (owner)
 		*owner = fi.guest_handle;
 	return fi.state;

@@ -84,6 +84,10 @@ void kfix_touch(struct kfix *f, uint64_t gaddr, uint64_t pages, uint64_t seed,
 struct kvm_stats kfix_kstats(struct kfix *f);
 /* A KVM_PV command without data; rc/rrc may be NULL. */
 int kfix_pv_cmd(struct kfix *f, uint32_t id, uint16_t *rc, uint16_t *rrc);
+/* The page behind guest address @gaddr, with a reference (put it). */
+struct page *kfix_ram_page(struct kfix *f, uint64_t gaddr);
+/* The UV's view of the frame behind guest address @gaddr. */
+struct uv_frame_info kfix_frame_info(struct kfix *f, uint64_t gaddr);
 /* The UV's state of the frame behind guest address @gaddr (and its
  * owner's handle, if @owner). */
 enum uv_frame_state kfix_frame_state(struct kfix *f, uint64_t gaddr,

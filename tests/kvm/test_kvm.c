@@ -24,17 +24,9 @@ static void run_pattern(struct kfix *f, unsigned int cpu, struct kfix_pattern *p
 	ASSERT_EQ(run.reason, KVM_EXIT_POWEROFF);
 }
 
-static struct page *ram_page(struct kfix *f, uint64_t gaddr)
-{
-	struct page *page;
-
-	ASSERT_OK(mm_get_user_page(f->mm, f->ram + gaddr, false, &page));
-	return page;
-}
-
 static enum uv_frame_state frame_state(struct kfix *f, uint64_t gaddr)
 {
-	struct page *page = ram_page(f, gaddr);
+	struct page *page = kfix_ram_page(f, gaddr);
 	struct uv_frame_info fi;
 
 	ASSERT_OK(uv_frame_query(f->uv, mm_page_to_pfn(f->world, page), &fi));
@@ -108,7 +100,7 @@ TEST_IMPL(kvm_guest_sees_image)
 	kfix_init(&f, NULL);
 	kfix_boot_protected(&f);
 	for (int i = 0; i < KFIX_IMAGE_PAGES; i++) {
-		struct page *page = ram_page(&f, KFIX_IMAGE_GADDR + i * HW_PAGE_SIZE);
+		struct page *page = kfix_ram_page(&f, KFIX_IMAGE_GADDR + i * HW_PAGE_SIZE);
 
 		ASSERT_TRUE(page_test_flag(page, PG_arch_1));
 		mm_page_put(f.world, page);
@@ -183,7 +175,7 @@ static int reboot_sync(enum kvm_destroy_mode mode)
 	/* Every page the old guest had is host-accessible again. */
 	ASSERT_EQ(frame_state(&f, DATA_GADDR), UV_FRAME_NONSECURE);
 	{
-		struct page *page = ram_page(&f, DATA_GADDR);
+		struct page *page = kfix_ram_page(&f, DATA_GADDR);
 
 		ASSERT_FALSE(page_test_flag(page, PG_arch_1));
 		mm_page_put(f.world, page);

@@ -29,24 +29,6 @@ static uint64_t uv_exports(struct kfix *f)
 	return us.exports;
 }
 
-static struct page *ram_page(struct kfix *f, uint64_t gaddr)
-{
-	struct page *page;
-
-	ASSERT_OK(mm_get_user_page(f->mm, f->ram + gaddr, false, &page));
-	return page;
-}
-
-static struct uv_frame_info frame_info(struct kfix *f, uint64_t gaddr)
-{
-	struct page *page = ram_page(f, gaddr);
-	struct uv_frame_info fi;
-
-	ASSERT_OK(uv_frame_query(f->uv, mm_page_to_pfn(f->world, page), &fi));
-	mm_page_put(f->world, page);
-	return fi;
-}
-
 static void run_pattern(struct kfix *f, struct kfix_pattern *p)
 {
 	struct kvm_run run;
@@ -97,8 +79,8 @@ TEST_IMPL(kvm_normal_guest_0x3d_tries_pin_then_exports)
 		mm_page_put(f.world, page);
 	}
 	ASSERT_TRUE(found);
-	ASSERT_EQ(frame_info(&f, stale).state, UV_FRAME_SECURE);
-	ASSERT_FALSE(frame_info(&f, stale).shared);
+	ASSERT_EQ(kfix_frame_info(&f, stale).state, UV_FRAME_SECURE);
+	ASSERT_FALSE(kfix_frame_info(&f, stale).shared);
 	ASSERT_UEQ(uv_cmd_cc(&f, UVC_CMD_PIN_PAGE_SHARED, 1), 0);
 	exports0 = uv_exports(&f);
 
@@ -109,7 +91,7 @@ TEST_IMPL(kvm_normal_guest_0x3d_tries_pin_then_exports)
 	ASSERT_UEQ(uv_cmd_cc(&f, UVC_CMD_PIN_PAGE_SHARED, 1), 1);
 	ASSERT_UEQ(uv_cmd_cc(&f, UVC_CMD_PIN_PAGE_SHARED, 0), 0);
 	ASSERT_UEQ(uv_exports(&f), exports0 + 1);
-	ASSERT_EQ(frame_info(&f, stale).state, UV_FRAME_EXPORTED);
+	ASSERT_EQ(kfix_frame_info(&f, stale).state, UV_FRAME_EXPORTED);
 	kvm_stats_get(f.mod, &ks);
 	ASSERT_UEQ(ks.pgm_3d, 1);
 	ASSERT_GT(kfix_fini(&f), 4);	/* the failed config's storage */
@@ -149,7 +131,7 @@ static void guest_share(struct kfix *f, uint64_t gaddr, uint16_t cmd)
  * raise it: through the machine to the mm's handler and the arch hook. */
 static int raise_0x3d(struct kfix *f, uint64_t gaddr)
 {
-	struct page *page = ram_page(f, gaddr);
+	struct page *page = kfix_ram_page(f, gaddr);
 	struct hw_pgm_info info = {
 		.code = HW_PGM_SECURE_STORAGE_ACCESS,
 		.pfn = mm_page_to_pfn(f->world, page),
@@ -180,7 +162,7 @@ TEST_IMPL(kvm_0x3d_pins_shared_page_exports_other)
 	kfix_boot_protected(&f);
 	run_pattern(&f, &p);
 	guest_share(&f, DATA_GADDR, UVC_CMD_SET_SHARED_ACCESS);
-	fi = frame_info(&f, DATA_GADDR);
+	fi = kfix_frame_info(&f, DATA_GADDR);
 	ASSERT_EQ(fi.state, UV_FRAME_SECURE);
 	ASSERT_TRUE(fi.shared);
 	ASSERT_FALSE(fi.pinned);
@@ -188,18 +170,18 @@ TEST_IMPL(kvm_0x3d_pins_shared_page_exports_other)
 	pins0 = uv_cmd_cc(&f, UVC_CMD_PIN_PAGE_SHARED, 0);
 
 	ASSERT_OK(raise_0x3d(&f, DATA_GADDR));
-	fi = frame_info(&f, DATA_GADDR);
+	fi = kfix_frame_info(&f, DATA_GADDR);
 	ASSERT_EQ(fi.state, UV_FRAME_SECURE);
 	ASSERT_TRUE(fi.pinned);
 	ASSERT_UEQ(uv_cmd_cc(&f, UVC_CMD_PIN_PAGE_SHARED, 0), pins0 + 1);
 	ASSERT_UEQ(uv_exports(&f), exports0);
-	page = ram_page(&f, DATA_GADDR);
+	page = kfix_ram_page(&f, DATA_GADDR);
 	ASSERT_FALSE(page_test_flag(page, PG_arch_1));
 	mm_page_put(f.world, page);
 
 	/* The next page was not shared: exported. */
 	ASSERT_OK(raise_0x3d(&f, DATA_GADDR + HW_PAGE_SIZE));
-	ASSERT_EQ(frame_info(&f, DATA_GADDR + HW_PAGE_SIZE).state,
+	ASSERT_EQ(kfix_frame_info(&f, DATA_GADDR + HW_PAGE_SIZE).state,
 		  UV_FRAME_EXPORTED);
 	ASSERT_UEQ(uv_exports(&f), exports0 + 1);
 	kvm_stats_get(f.mod, &ks);
@@ -210,7 +192,7 @@ TEST_IMPL(kvm_0x3d_pins_shared_page_exports_other)
 	p.write = false;
 	run_pattern(&f, &p);
 	guest_share(&f, DATA_GADDR, UVC_CMD_REMOVE_SHARED_ACCESS);
-	fi = frame_info(&f, DATA_GADDR);
+	fi = kfix_frame_info(&f, DATA_GADDR);
 	ASSERT_FALSE(fi.shared);
 	ASSERT_FALSE(fi.pinned);
 	ASSERT_OK(kfix_disable(&f));
