@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * uv.c - the Ultravisor's entry: creation, the UVC instruction (decode,
+ * uv.c - the Ultravisor's entry: the command table (generated from the
+ * one list, UV_CMDS in uv.h), creation, the UVC instruction (decode,
  * generic checks, failure injection, modelled cost, dispatch), QUI,
  * INIT_UV, the load-normal reset, the caller-side loops and helpers, and
  * stats.
@@ -19,7 +20,51 @@
 
 #include <sched.h>
 
-static const uv_handler_fn uv_handlers[UV_NR_CMDS];
+/* ---- the command list ---- */
+
+const struct uv_cmd_desc uv_cmds[UV_NR_CMDS] = {
+#define UV_CMD_DESC(id, code, name, bit, len, guest, early, cost, fn)	\
+	[UV_IDX_##id] = { code, name, bit, len, guest, early, cost, uv_do_##fn },
+	UV_CMDS(UV_CMD_DESC)
+#undef UV_CMD_DESC
+};
+
+int uv_cmd_index(uint16_t cmd)
+{
+	/* Once per UVC: a switch the compiler turns into a jump table. */
+	switch (cmd) {
+#define UV_CMD_CASE(id, code, name, bit, len, guest, early, cost, fn)	\
+	case code: return UV_IDX_##id;
+	UV_CMDS(UV_CMD_CASE)
+#undef UV_CMD_CASE
+	default: return -1;
+	}
+}
+
+uint16_t uv_cmd_code(int idx)
+{
+	return idx >= 0 && idx < UV_NR_CMDS ? uv_cmds[idx].cmd : 0;
+}
+
+const char *uv_cmd_name(uint16_t cmd)
+{
+	int i = uv_cmd_index(cmd);
+
+	return i < 0 ? "unknown" : uv_cmds[i].name;
+}
+
+int uv_cmd_lookup(const char *name)
+{
+	for (int i = 0; i < UV_NR_CMDS; i++)
+		if (strcmp(uv_cmds[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+int uv_cmd_qui_bit(int idx)
+{
+	return idx >= 0 && idx < UV_NR_CMDS ? uv_cmds[idx].bit : -1;
+}
 
 /* ---- stats ---- */
 
@@ -171,7 +216,7 @@ static const struct uv_inject *uv_inject_pick(struct uv *uv, uint16_t cmd)
 
 /* ---- QUI and INIT ---- */
 
-static int uv_do_qui(struct uv *uv, struct uv_call_ctx *c)
+int uv_do_qui(struct uv *uv, struct uv_call_ctx *c)
 {
 	struct uv_cb_qui q;
 	bool guest = c->guest_cpu != 0;
@@ -223,7 +268,7 @@ bool uv_profile_init_fits(const struct uv_profile *p, uint64_t mem_bytes,
 	return true;
 }
 
-static int uv_do_init(struct uv *uv, struct uv_call_ctx *c)
+int uv_do_init(struct uv *uv, struct uv_call_ctx *c)
 {
 	struct uv_cb_init *cb = (struct uv_cb_init *)c->cb;
 	/* Low bits are ignored, not errors (reference §3.3). */
@@ -310,12 +355,12 @@ static int uv_dispatch(struct uv *uv, struct uv_call_ctx *c, bool guest)
 			return uv_rc(cb, in->rc, in->rrc);
 		/* "Failed, but a handle was returned and must be destroyed":
 		 * really create it so the caller's destroy path is real. */
-		cc = uv_handlers[c->cmd_idx](uv, c);
+		cc = d->fn(uv, c);
 		if (cc == UVC_CC_OK)
 			cc = uv_rc(cb, in->rc, in->rrc);
 		return cc;
 	}
-	return uv_handlers[c->cmd_idx](uv, c);
+	return d->fn(uv, c);
 }
 
 _Thread_local bool uv_data_timed;
@@ -535,16 +580,6 @@ uint64_t uv_info_var_stor_len(const struct uv_info *info, uint64_t guest_len)
 }
 
 /* ---- creation ---- */
-
-static const uv_handler_fn uv_handlers[UV_NR_CMDS] = {
-	uv_do_qui, uv_do_init, uv_do_create_conf, uv_do_destroy_conf,
-	uv_do_destroy_conf_fast, uv_do_create_cpu, uv_do_destroy_cpu,
-	uv_do_import, uv_do_export, uv_do_destroy_page, uv_do_set_params,
-	uv_do_unpack, uv_do_verify, uv_do_cpu_reset, uv_do_cpu_reset,
-	uv_do_prepare_reset, uv_do_cpu_reset, uv_do_cpu_set_state,
-	uv_do_unshare_all, uv_do_pin_shared, uv_do_unpin_shared,
-	uv_do_set_shared, uv_do_remove_shared,
-};
 
 int uv_create(const struct uv_params *params, struct uv **out)
 {

@@ -438,12 +438,3 @@ TEST_IMPL(uv_profile_stalls_apart)
 	}
 	return 0;
 }
-
-/* The command table and uv_cmd_index() agree (one is a switch). */
-TEST_IMPL(uv_profile_cmd_table)
-{
-	for (int i = 0; i < UV_NR_CMDS; i++)
-		ASSERT_EQ(uv_cmd_index(uv_cmd_code(i)), i);
-	ASSERT_EQ(uv_cmd_code(UV_NR_CMDS), 0);
-	return 0;
-}
