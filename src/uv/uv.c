@@ -94,10 +94,6 @@ void uv_stats_get(struct uv *uv, struct uv_stats *out)
 
 			out->cmd[i].ns += atomic_load_relaxed(&c->ns);
 			out->cmd[i].data_ns += atomic_load_relaxed(&c->data_ns);
-			out->cmd[i].reaches += atomic_load_relaxed(&c->reaches);
-			out->cmd[i].reach_ns += atomic_load_relaxed(&c->reach_ns);
-			out->cmd[i].stalls += atomic_load_relaxed(&c->stalls);
-			out->cmd[i].stall_ns += atomic_load_relaxed(&c->stall_ns);
 			out->cmd[i].nonsecure += atomic_load_relaxed(&c->nonsecure);
 			for (int k = 0; k < 4; k++) {
 				uint64_t n = atomic_load_relaxed(&c->cc[k]);
@@ -129,14 +125,12 @@ void uv_stats_print(struct uv *uv, FILE *f)
 			continue;
 		fprintf(f, "uv.cmd.%-18s %12llu calls  cc0 %llu cc1 %llu "
 			"cc2 %llu cc3 %llu  %.0f ns/call (data %.0f; "
-			"stalls %llu, %.0f ns/call; non-secure %llu)\n",
+			"non-secure %llu)\n",
 			uv_cmds[i].name, (unsigned long long)c->calls,
 			(unsigned long long)c->cc[0], (unsigned long long)c->cc[1],
 			(unsigned long long)c->cc[2], (unsigned long long)c->cc[3],
 			(double)c->ns / (double)c->calls,
 			(double)c->data_ns / (double)c->calls,
-			(unsigned long long)c->stalls,
-			(double)c->stall_ns / (double)c->calls,
 			(unsigned long long)c->nonsecure);
 	}
 }
@@ -161,18 +155,12 @@ void uv_stats_json(struct uv *uv, FILE *f)
 		if (!c->calls)
 			continue;
 		fprintf(f, "%s\"%s\":{\"calls\":%llu,\"cc\":[%llu,%llu,%llu,%llu],"
-			"\"ns\":%llu,\"data_ns\":%llu,\"reaches\":%llu,"
-			"\"reach_ns\":%llu,\"stalls\":%llu,\"stall_ns\":%llu,"
-			"\"nonsecure\":%llu}",
+			"\"ns\":%llu,\"data_ns\":%llu,\"nonsecure\":%llu}",
 			first ? "" : ",",
 			uv_cmds[i].name, (unsigned long long)c->calls,
 			(unsigned long long)c->cc[0], (unsigned long long)c->cc[1],
 			(unsigned long long)c->cc[2], (unsigned long long)c->cc[3],
 			(unsigned long long)c->ns, (unsigned long long)c->data_ns,
-			(unsigned long long)c->reaches,
-			(unsigned long long)c->reach_ns,
-			(unsigned long long)c->stalls,
-			(unsigned long long)c->stall_ns,
 			(unsigned long long)c->nonsecure);
 		first = false;
 	}
@@ -365,7 +353,6 @@ static int uv_dispatch(struct uv *uv, struct uv_call_ctx *c, bool guest)
 
 _Thread_local bool uv_data_timed;
 _Thread_local uint64_t uv_data_ns;
-_Thread_local struct uv_reach_tally uv_reach;
 
 static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 			  uint64_t guest_cpu)
@@ -373,7 +360,6 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	struct uv_call_ctx c = { .cb = cb, .cmd_idx = uv_cmd_index(cb->cmd),
 				 .guest_cpu = guest_cpu };
 	uint64_t t0, t1, end, own, want, data0 = uv_data_ns;
-	struct uv_reach_tally reach0 = uv_reach;
 	struct uv_stat_shard *sh;
 	int cc;
 
@@ -407,18 +393,6 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	if (uv_data_ns != data0)
 		atomic_add_relaxed(&sh->cmd[c.cmd_idx].data_ns,
 				   uv_data_ns - data0);
-	if (uv_reach.n != reach0.n) {
-		struct uv_cmd_stats *cs = &sh->cmd[c.cmd_idx];
-
-		atomic_add_relaxed(&cs->reaches, uv_reach.n - reach0.n);
-		atomic_add_relaxed(&cs->reach_ns, uv_reach.ns - reach0.ns);
-		if (uv_reach.stalls != reach0.stalls) {
-			atomic_add_relaxed(&cs->stalls,
-					   uv_reach.stalls - reach0.stalls);
-			atomic_add_relaxed(&cs->stall_ns,
-					   uv_reach.stall_ns - reach0.stall_ns);
-		}
-	}
 	return cc;
 }
 

@@ -747,24 +747,11 @@ void uv_machine_reset(struct uv *uv);
 	X(injected, "injected failures returned")			\
 	X(destroy_partial, "DESTROY_SEC_CONF calls that returned cc 3")
 
-/*
- * A first access to a frame that takes this long is not a cache or TLB
- * miss (20-200 ns here) but a fault in the hypervisor this machine runs
- * under, which had taken the page away (2-10 us each on the development
- * machine; docs/uv.md).  Counted as a stall.
- */
-#define UV_STALL_NS 1000
-
 struct uv_cmd_stats {
 	uint64_t calls, cc[4], ns;	/* ns: wall time inside the UV */
 	uint64_t data_ns;		/* of which data work (clear, crypto,
 					 * hashing); timed only when the
 					 * profile models costs */
-	uint64_t reaches, reach_ns;	/* of which: the clears' first
-					 * accesses to their frames (timed
-					 * likewise) */
-	uint64_t stalls, stall_ns;	/* of which: those that took
-					 * >= UV_STALL_NS */
 	uint64_t nonsecure;		/* calls that found their frame not
 					 * secure: charged nonsecure_call_ns,
 					 * not the command's cost */

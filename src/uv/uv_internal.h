@@ -247,11 +247,6 @@ static inline int uv_done(struct uv_cb_header *cb, uint16_t rc)
  */
 extern _Thread_local bool uv_data_timed;
 extern _Thread_local uint64_t uv_data_ns;
-/* This thread's first accesses of clears (uv_frame_clear), and stalls. */
-struct uv_reach_tally {
-	uint64_t n, ns, stalls, stall_ns;
-};
-extern _Thread_local struct uv_reach_tally uv_reach;
 static inline uint64_t uv_data_begin(void)
 {
 	return uv_data_timed ? hw_now_ns() : 0;
