@@ -51,6 +51,7 @@
 #include "kvm/kvm.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "damon.h"
 #include "tools.h"
 #include "uv/uv.h"
 #include "vmm/vmm.h"
@@ -919,7 +920,7 @@ int cmd_bench(int argc, char **argv)
 		printf(", %u run%s each, medians; touch program, 1 vCPU\n",
 		       o.runs, o.runs == 1 ? "" : "s");
 	}
-	damon = lpv_damon_running();
+	damon = bench_damon_running();
 	if (damon >= 0)
 		fprintf(o.json ? stderr : stdout,
 			"note: DAMON is on in this kernel (kdamond %d): its sampling and\n"
