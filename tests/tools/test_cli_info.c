@@ -135,8 +135,8 @@ TEST_IMPL(cli_info_inputs)
 	ASSERT_NOT_NULL(c);
 	cli_expect_usage_error(c, "", "info --protect maybe", "--protect");
 	cli_expect_usage_error(c, "", "info --host-mem lots", "--host-mem");
-	cli_expect_usage_error(c, "", "info --host-mem 0", "--host-mem must not be zero");
-	cli_expect_usage_error(c, "", "info --host-mem 4097", "not a multiple of 4 KiB");
+	cli_expect_usage_error(c, "", "info --host-mem 0", "--host-mem: '0' is out of range");
+	cli_expect_usage_error(c, "", "info --host-mem 4097", "--host-mem: '4097' is not a multiple of 4K");
 	cli_expect_usage_error(c, "", "info --host-mem 16000T", "out of range");
 	cli_expect_usage_error(c, "", "info --uv-profile /nonexistent/p",
 			   "/nonexistent/p");
