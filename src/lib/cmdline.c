@@ -371,7 +371,9 @@ int lpv_cl_parse(const struct lpv_cl_cmd *cmd, int argc, char **argv,
 	longopts[nr + 1] = (struct option){ 0 };
 	shortopts[ns] = 0;
 
-	optind = 1;
+	/* 0, not 1: glibc then forgets a cluster a previous parse left
+	 * half-read (it jumped out at an error). */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		const struct lpv_cl_opt *o = NULL;
