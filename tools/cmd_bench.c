@@ -33,7 +33,10 @@
  * sync's, whose new guest has the machine to itself (the guest slowdown).
  * --oom adds "shut down A, start B at once" with host memory 1.5x a guest,
  * counting OOM kills and the longest allocation stall per mode (lazy with
- * and without its OOM notifier).  Timings are never asserted.
+ * and without its OOM notifier).  Every figure of a row is declared once,
+ * in BENCH_FIGS (BENCH_OOM_FIGS for --oom): the text columns, the JSON
+ * keys, the CSV columns and `--figures` come from that list.  Timings are
+ * never asserted.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -263,7 +266,7 @@ const struct lpv_cl_cmd cmd_bench_cl = {
 	.defaults = &bench_defaults,
 };
 
-/* Options: true after --help or --figures (printed). */
+/* Options: true after --help (printed). */
 static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 {
 	const struct lpv_cl_cmd *cl = &cmd_bench_cl;
@@ -1059,11 +1062,8 @@ out_host:
 static int bench_args(int argc, char **argv, struct bench_opts *o)
 {
 	*o = bench_defaults;
-	if (bench_parse(argc, argv, o)) {
-		if (o->figures && !o->cl.help)
-			bench_print_figures(o);
+	if (bench_parse(argc, argv, o))
 		return 0;
-	}
 	if (o->figures) {
 		bench_print_figures(o);
 		return 0;
