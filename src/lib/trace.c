@@ -236,6 +236,8 @@ void trace_thread_name(const char *fmt, ...)
 	uint32_t tid = trace_tid();
 	va_list ap;
 
+	if (!trace_on())
+		return;
 	va_start(ap, fmt);
 	pthread_mutex_lock(&trace_lock);
 	trace_name_set_locked(&trace_threads, &trace_nr_threads, tid, fmt, ap);
@@ -248,6 +250,8 @@ uint32_t trace_track_new(const char *fmt, ...)
 	uint32_t tid = __atomic_fetch_add(&trace_next_tid, 1, __ATOMIC_RELAXED);
 	va_list ap;
 
+	if (!trace_on())
+		return tid;
 	va_start(ap, fmt);
 	pthread_mutex_lock(&trace_lock);
 	trace_name_set_locked(&trace_threads, &trace_nr_threads, tid, fmt, ap);
@@ -260,6 +264,8 @@ void trace_process_name(uint32_t pid, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!trace_on())
+		return;
 	va_start(ap, fmt);
 	pthread_mutex_lock(&trace_lock);
 	trace_name_set_locked(&trace_procs, &trace_nr_procs, pid, fmt, ap);

@@ -84,7 +84,8 @@ int trace_write_chrome(const char *path, char *err, size_t errlen) __must_check;
 
 /* ---- tracks ---- */
 
-/* The calling thread's trace tid (assigned at first use, never 0). */
+/* Names are recorded only while tracing (otherwise these cost a branch).
+ * The calling thread's trace tid (assigned at first use, never 0). */
 uint32_t trace_tid(void);
 /* Name the calling thread's track (in every pid it emits to). */
 void trace_thread_name(const char *fmt, ...) __printf_like(1, 2);

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "lib/progress.h"
 #include "lib/trace.h"
 
 static json_t *trace_roundtrip(char *path, size_t len)
@@ -166,5 +167,37 @@ TEST_IMPL(lib_trace_drops)
 		"otherData"), "dropped_events")), 8);
 	json_decref(root);
 	trace_reset();
+	return 0;
+}
+
+TEST_IMPL(lib_progress_format)
+{
+	char buf[160];
+
+	/* Bytes, no rate yet: no rate, no ETA. */
+	ASSERT_EQ(strcmp(lpv_progress_format(buf, sizeof(buf), "cleanup",
+					     64ULL << 20, 256ULL << 20, 0, true),
+			 "cleanup  64.00 MiB / 256.00 MiB (25%)"), 0);
+	/* 192 MiB left at 64 MiB/s: 3 s. */
+	ASSERT_EQ(strcmp(lpv_progress_format(buf, sizeof(buf), "cleanup",
+					     64ULL << 20, 256ULL << 20,
+					     64.0 * (1 << 20), true),
+			 "cleanup  64.00 MiB / 256.00 MiB (25%)  64.00 MiB/s  ETA 3.0 s"), 0);
+	/* Counts; minutes; done: no ETA; zero total: no percentage. */
+	ASSERT_EQ(strcmp(lpv_progress_format(buf, sizeof(buf), "runs", 1, 200,
+					     1.0, false),
+			 "runs  1 / 200 (0%)  1/s  ETA 3m19s"), 0);
+	ASSERT_EQ(strcmp(lpv_progress_format(buf, sizeof(buf), "x", 5, 5, 2.0,
+					     false), "x  5 / 5 (100%)  2/s"), 0);
+	ASSERT_EQ(strcmp(lpv_progress_format(buf, sizeof(buf), "x", 3, 0, 0,
+					     false), "x  3 / 0"), 0);
+	ASSERT_EQ(strcmp(lpv_progress_format(buf, sizeof(buf), "x", 0, 7200,
+					     1.0, false),
+			 "x  0 / 7200 (0%)  1/s  ETA 2h00m"), 0);
+	/* A short buffer truncates, never overruns. */
+	memset(buf, 'Z', sizeof(buf));
+	lpv_progress_format(buf, 8, "cleanup", 1, 2, 1.0, false);
+	ASSERT_EQ(strlen(buf), 7);
+	ASSERT_EQ(buf[8], 'Z');
 	return 0;
 }
