@@ -109,7 +109,7 @@ static void vmm_trace_event_locked(struct vmm *vmm, const struct vmm_event *ev)
 		break;
 	case VMM_EV_UNPACKED:
 		vmm_trace_phase_end(vmm, t - ev->latency_ns);
-		trace_complete(pid, vmm->trace.track, "unpack",
+		trace_complete(pid, vmm->trace.track, "unpack image",
 			       t - ev->latency_ns, t, "pages", ev->pages,
 			       NULL, 0);
 		vmm_trace_phase_begin(vmm, "boot", t);
