@@ -208,7 +208,9 @@ static int vmm_request(struct vmm *vmm, enum vmm_request req)
 	int r = 0;
 
 	lpv_mutex_lock(&vmm->lock);
-	if (vmm->exiting || vmm->waited) {
+	/* (vmm_wait() joins the main thread, which sets exiting before it
+	 * ends: a request while another thread waits is still taken.) */
+	if (vmm->exiting) {
 		r = -ESRCH;
 	} else if (vmm->request == VMM_REQ_NONE ||
 		   req == VMM_REQ_SHUTDOWN) {

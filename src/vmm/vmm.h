@@ -337,7 +337,8 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 	       struct vmm **out) __must_check;
 
 /* Host-side requests (like QEMU's monitor): power the guest off, or an
- * external reset (re-IPL of the protected image).  -ESRCH once exiting. */
+ * external reset (re-IPL of the protected image).  Any thread, also while
+ * another waits in vmm_wait(); -ESRCH once exiting. */
 int vmm_request_shutdown(struct vmm *vmm) __must_check;
 int vmm_request_reset(struct vmm *vmm) __must_check;
 /* SIGKILL the VMM process (task_kill), recording the request time.  Any
