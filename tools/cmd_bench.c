@@ -40,6 +40,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@
 #include "kvm/kvm.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "monitor.h"
+#include "plot.h"
 #include "tools.h"
 #include "uv/uv.h"
 #include "vmm/vmm.h"
@@ -65,8 +68,9 @@ struct bench_opts {
 	char *profiles_buf;	/* --profiles' copy the names point into */
 	unsigned int nr_profiles;
 	unsigned int runs;
-	bool oom, json;
+	bool oom, json, quiet;
 	bool oom_only;		/* skip the tables */
+	const char *plot_dir;	/* --plot */
 	uint64_t oom_guest;
 	uint64_t oom_destroy_ns; /* modelled per-page cleaning cost of --oom */
 };
@@ -92,6 +96,7 @@ static void bench_usage(FILE *f)
 		"usage: lazypv bench [--sizes LIST] [--modes LIST] [--profiles LIST]\n"
 		"                    [--runs N] [--oom] [--oom-only] [--oom-guest SIZE]\n"
 		"                    [--oom-destroy-cost NS] [--quick] [--json]\n"
+		"                    [--plot DIR] [--quiet]\n"
 		"\n"
 		"Measure restart latency, exit latency, reclaim time and cleanup\n"
 		"throughput of the teardown designs, medians of N runs, beside the\n"
@@ -114,6 +119,14 @@ static void bench_usage(FILE *f)
 		"  --oom-only        run only that experiment\n"
 		"  --quick           256M,1G; 1 run; default profile (a smoke run)\n"
 		"  --json            one JSON object per figure\n"
+		"  --plot DIR        draw into DIR (made if missing), per profile:\n"
+		"                    latency-PROFILE.png (restart and exit latency\n"
+		"                    against guest size per mode, log scales) and\n"
+		"                    pending-PROFILE.png (memory still to clean against\n"
+		"                    time after the shutdown of the largest guest, per\n"
+		"                    mode), beside their data and gnuplot script\n"
+		"  --quiet           no progress line on stderr (there is none unless\n"
+		"                    stderr is a terminal)\n"
 		"\n"
 		"Per row, beside the latencies: the floor share (floor / per-page\n"
 		"reclaim), ns/pg, the destroy-page call's time in the UV, its clear,\n"
@@ -124,7 +137,9 @@ static void bench_usage(FILE *f)
 		"docs/bench.md explains each.\n"
 		"\n"
 		"Large sizes need memory (8G guests: a 9 GiB host) and time: the\n"
-		"default set takes about 45 minutes on 2 cores.\n", MAX_RUNS);
+		"default set takes about 45 minutes on 2 cores.  SIGINT or SIGTERM\n"
+		"ends the running guest cleanly, prints the rows measured so far and\n"
+		"exits 130 or 143; a second one abandons the cleanup.\n", MAX_RUNS);
 }
 
 /* Split @arg at commas into @items, which point into the returned copy
@@ -164,6 +179,8 @@ static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 		{ "oom-guest", required_argument, NULL, 'g' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "plot", required_argument, NULL, 'G' },
+		{ "quiet", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -242,6 +259,14 @@ static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'G':
+			o->plot_dir = optarg;
+			if (!*optarg || !plot_path_ok(optarg))
+				tool_usage_error("bench", "--plot takes a directory name without quotes or newlines");
+			break;
+		case 'Q':
+			o->quiet = true;
 			break;
 		case 'h':
 			bench_usage(stdout);
@@ -429,6 +454,114 @@ struct life_mark {
 	bool marked;
 };
 
+/*
+ * What runs beside the measurements: the monitor (signals, the progress
+ * line, samples for --plot), the VMM living now (lock), whether a signal
+ * asked to stop (lock), and the count of lives for the progress line
+ * (main thread).
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct monitor *mon;
+	struct vmm *vmm;
+	bool stop;
+	unsigned int lives_done, lives_total;
+} bench_ui = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The first SIGINT/SIGTERM: end the running guest, start no more. */
+static void bench_on_signal(void *ctx, int signo)
+{
+	(void)ctx;
+	(void)signo;
+	pthread_mutex_lock(&bench_ui.lock);
+	bench_ui.stop = true;
+	if (bench_ui.vmm)
+		ignore_result(vmm_request_shutdown(bench_ui.vmm));
+	pthread_mutex_unlock(&bench_ui.lock);
+}
+
+static void bench_on_abandon(void *ctx, int signo)
+{
+	struct vmm_cleanup_progress p = { 0 };
+	char a[32];
+
+	(void)ctx;
+	pthread_mutex_lock(&bench_ui.lock);
+	if (bench_ui.vmm)
+		vmm_cleanup_progress(bench_ui.vmm, &p);
+	pthread_mutex_unlock(&bench_ui.lock);
+	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
+		strsignal(signo), lpv_format_size(p.to_clean_bytes, a, sizeof(a)),
+		p.to_clean_bytes / HW_PAGE_SIZE);
+}
+
+static bool bench_stopped(void)
+{
+	bool stop;
+
+	pthread_mutex_lock(&bench_ui.lock);
+	stop = bench_ui.stop;
+	pthread_mutex_unlock(&bench_ui.lock);
+	return stop;
+}
+
+/* The VMM living now (NULL before vmm_destroy), shown and sampled. */
+static void bench_watch(struct vmm *vmm, const char *label)
+{
+	pthread_mutex_lock(&bench_ui.lock);
+	bench_ui.vmm = vmm;
+	if (vmm && bench_ui.stop)
+		ignore_result(vmm_request_shutdown(vmm));
+	pthread_mutex_unlock(&bench_ui.lock);
+	if (bench_ui.mon)
+		monitor_watch(bench_ui.mon, vmm, label);
+}
+
+/* --plot: memory still to clean from @vmm's shutdown request on, out of
+ * the monitor's samples of its life. */
+static void bench_keep_pending(struct vmm *vmm, struct plot_pending *pend)
+{
+	const double mib = 1024.0 * 1024.0;
+	const struct vmm_event *ev;
+	struct monitor_sample *s;
+	uint64_t t0 = 0, t_end = 0, before = 0;
+	size_t nr, nr_ev, n = 0;
+
+	if (!bench_ui.mon)
+		return;
+	ev = vmm_events(vmm, &nr_ev);
+	for (size_t i = 0; i < nr_ev; i++) {
+		if (ev[i].type == VMM_EV_SHUTDOWN_REQUEST && !t0)
+			t0 = ev[i].t_ns;
+		if (ev[i].type == VMM_EV_RECLAIMED)
+			t_end = ev[i].t_ns;
+	}
+	s = monitor_samples(bench_ui.mon, &nr);
+	free(pend->t_s);
+	free(pend->mib);
+	/* The samples after the request, between its two ends: all the
+	 * memory in use at the request, and nothing left at the reclaim. */
+	pend->t_s = calloc(nr + 2, sizeof(double));
+	pend->mib = calloc(nr + 2, sizeof(double));
+	if (s && pend->t_s && pend->mib && t0) {
+		for (size_t i = 0; i < nr && s[i].t_ns < t0; i++)
+			before = s[i].in_use_bytes;
+		pend->mib[n++] = (double)before / mib;
+		for (size_t i = 0; i < nr; i++) {
+			if (s[i].t_ns < t0 || (t_end && s[i].t_ns > t_end))
+				continue;
+			pend->t_s[n] = (double)(s[i].t_ns - t0) / 1e9;
+			pend->mib[n++] = (double)s[i].to_clean_bytes / mib;
+		}
+		if (t_end) {
+			pend->t_s[n] = (double)(t_end - t0) / 1e9;
+			pend->mib[n++] = 0;
+		}
+	}
+	pend->nr = n;
+	free(s);
+}
+
 static void life_event(void *ctx, const struct vmm_event *ev)
 {
 	struct life_mark *mk = ctx;
@@ -439,9 +572,10 @@ static void life_event(void *ctx, const struct vmm_event *ev)
 	}
 }
 
+/* -EINTR: a signal ended it (nothing measured). */
 static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		    uint64_t guest, enum vmm_destroy_mode mode,
-		    struct sample *s)
+		    struct sample *s, struct plot_pending *pend)
 {
 	struct life_mark mk = { .uv = host->uv };
 	struct vmm_config vc = {
@@ -470,10 +604,33 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
 	}
+	if (bench_stopped())
+		return -EINTR;
+	if (bench_ui.mon) {
+		char label[96], a[32];
+
+		snprintf(label, sizeof(label), "bench %u/%u: %s %s",
+			 bench_ui.lives_done + 1, bench_ui.lives_total,
+			 lpv_format_size(guest, a, sizeof(a)),
+			 vmm_destroy_mode_name(mode));
+		monitor_step(bench_ui.mon, label, bench_ui.lives_done,
+			     bench_ui.lives_total);
+		monitor_samples_clear(bench_ui.mon);
+	}
 	r = vmm_create(host, &vc, &vmm);
 	if (r)
 		return r;
+	bench_watch(vmm, NULL);
 	r = vmm_wait(vmm, &res);
+	bench_ui.lives_done++;
+	if (pend)
+		bench_keep_pending(vmm, pend);
+	if (bench_stopped()) {
+		bench_watch(NULL, NULL);
+		vmm_destroy(vmm);
+		kvm_module_drain(host->kvm);
+		return -EINTR;
+	}
 	/* Per boot (0, 1): its first instruction, then its round's end. */
 	ev = vmm_events(vmm, &nr);
 	for (size_t i = 0; i < nr; i++) {
@@ -502,6 +659,7 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	s->pages_per_s = res.reclaim_ns ? (double)res.reclaimed_frames * 1e9 /
 					  (double)res.reclaim_ns : 0;
 	s->ok = !r;
+	bench_watch(NULL, NULL);
 	vmm_destroy(vmm);
 	kvm_module_drain(host->kvm);
 	uv_stats_get(host->uv, &after);
@@ -604,6 +762,10 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	void *buf = NULL;
 	char err[200];
 	double clear, unprot, floor_ns, mach_ns;
+	/* --plot: [mode * nr_sizes + size] */
+	double restart[VMM_DESTROY_NR * MAX_SIZES] = { 0 };
+	double exit_ms[VMM_DESTROY_NR * MAX_SIZES] = { 0 };
+	struct plot_pending pend[VMM_DESTROY_NR] = { { 0 } };
 	uint64_t cost;
 	int r;
 
@@ -650,7 +812,10 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 				if (!o->modes[mode])
 					continue;
 				r = one_life(host, &img, o->sizes[si],
-					     (enum vmm_destroy_mode)mode, &s);
+					     (enum vmm_destroy_mode)mode, &s,
+					     o->plot_dir ? &pend[mode] : NULL);
+				if (r == -EINTR)
+					goto rows;	/* the runs so far */
 				if (r)
 					goto out_img;
 				v[mode][0][got[mode]] = s.restart_ms;
@@ -666,18 +831,45 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 				got[mode]++;
 			}
 		}
+rows:
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
 			for (int k = 0; k < NR_FIGS; k++)
 				m[mode][k] = median(v[mode][k], got[mode]);
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+			restart[mode * o->nr_sizes + si] = m[mode][0];
+			exit_ms[mode * o->nr_sizes + si] = m[mode][1];
+		}
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
-			if (o->modes[mode])
+			if (o->modes[mode] && got[mode])
 				print_row(o, host->profile.name, "", o->sizes[si],
 					  (enum vmm_destroy_mode)mode, m[mode],
 					  m[VMM_DESTROY_SYNC],
 					  floor_ns, mach_ns, got[mode]);
 	}
+	if (o->plot_dir && (!r || r == -EINTR)) {
+		const char *names[VMM_DESTROY_NR];
+		int pr;
+
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+			names[mode] = o->modes[mode] ?
+				vmm_destroy_mode_name((enum vmm_destroy_mode)mode) :
+				NULL;
+		pr = plot_bench(o->plot_dir, host->profile.name, o->sizes,
+				o->nr_sizes, names, VMM_DESTROY_NR, restart,
+				exit_ms, pend, err, sizeof(err));
+		if (pr) {
+			fprintf(stderr, "lazypv bench: --plot %s: %s\n",
+				o->plot_dir, err);
+			if (!r)
+				r = pr;
+		}
+	}
 out_img:
 	free(buf);
+	for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+		free(pend[mode].t_s);
+		free(pend[mode].mib);
+	}
 out_host:
 	vmm_host_destroy(host);
 	return r;
@@ -894,12 +1086,42 @@ int cmd_bench(int argc, char **argv)
 {
 	struct bench_opts o;
 	char sz[32];
-	int r = 0, damon;
+	int r = 0, damon, signo;
 
 	r = bench_args(argc, argv, &o);
 	if (r >= 0) {
 		free(o.profiles_buf);
 		return r;
+	}
+	if (o.plot_dir && !plot_have_gnuplot()) {
+		fprintf(stderr, "lazypv bench: --plot needs gnuplot, which is not installed (Debian: apt-get install gnuplot-nox)\n");
+		free(o.profiles_buf);
+		return PLOT_EXIT_NO_GNUPLOT;
+	}
+	/* Before any thread exists: the monitor takes SIGINT/SIGTERM. */
+	r = monitor_block_signals();
+	if (!r) {
+		struct monitor_config mc = {
+			.quiet = o.quiet,
+			.series = o.plot_dir,
+			.on_signal = bench_on_signal,
+			.on_abandon = bench_on_abandon,
+		};
+
+		r = monitor_start(&mc, &bench_ui.mon);
+	}
+	if (r) {
+		fprintf(stderr, "lazypv bench: cannot start: %s\n", strerror(-r));
+		free(o.profiles_buf);
+		return 1;
+	}
+	bench_ui.lives_total = o.oom_only ? 0 : o.nr_profiles * o.nr_sizes * o.runs;
+	{
+		unsigned int modes = 0;
+
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+			modes += o.modes[mode];
+		bench_ui.lives_total *= modes;
 	}
 	r = 0;
 	if (!o.json) {
@@ -918,7 +1140,7 @@ int cmd_bench(int argc, char **argv)
 			damon);
 	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p]);
-	if (!r && o.oom) {
+	if (!r && o.oom && !bench_stopped()) {
 		if (!o.json) {
 			printf("\n== shut down A, start B at once (%s guests, host 1.5x; "
 			       "default profile, %" PRIu64 " ns to clean a page)\n",
@@ -931,12 +1153,21 @@ int cmd_bench(int argc, char **argv)
 			       "", "", "(longest)", "", "");
 		}
 		for (int mode = 0; mode < VMM_DESTROY_NR && !r; mode++) {
-			if (!o.modes[mode])
+			if (!o.modes[mode] || bench_stopped())
 				continue;
 			r = bench_oom_one(&o, (enum vmm_destroy_mode)mode, true);
 			if (!r && mode == VMM_DESTROY_LAZY)
 				r = bench_oom_one(&o, VMM_DESTROY_LAZY, false);
 		}
+	}
+	signo = monitor_signal(bench_ui.mon);
+	monitor_stop(bench_ui.mon);
+	bench_ui.mon = NULL;
+	if (signo) {
+		fprintf(stderr, "lazypv bench: interrupted by SIG%s: the rows above are the runs measured before it\n",
+			sigabbrev_np(signo));
+		free(o.profiles_buf);
+		return 128 + signo;
 	}
 	if (r)
 		fprintf(stderr, "lazypv bench: %s\n", strerror(-r));

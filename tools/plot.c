@@ -258,3 +258,131 @@ out:
 	plot_tmpdir_remove(dir);
 	return r;
 }
+
+int plot_bench(const char *dir, const char *profile, const uint64_t *sizes,
+	       unsigned int nr_sizes, const char *const *modes,
+	       unsigned int nr_modes, const double *restart_ms,
+	       const double *exit_ms, const struct plot_pending *pending,
+	       char *err, size_t errlen)
+{
+	static const char *const colors[] = { "#1f77b4", "#ff7f0e", "#2ca02c",
+					       "#d62728", "#9467bd", "#8c564b" };
+	char path[4200], lat[4200], script[4200], name[256];
+	unsigned int col = 0, nlines = 0;
+	FILE *f;
+	int r;
+
+	if (mkdir(dir, 0777) && errno != EEXIST) {
+		r = -errno;
+		lpv_seterr(err, errlen, "cannot make %s: %s", dir, strerror(-r));
+		return r;
+	}
+	snprintf(name, sizeof(name), "latency-%s.dat", profile);
+	f = plot_file_open(dir, name, lat, sizeof(lat));
+	if (!f)
+		goto fail_io;
+	fprintf(f, "# guest_MiB");
+	for (unsigned int m = 0; m < nr_modes; m++)
+		if (modes[m])
+			fprintf(f, "  %s_restart_ms  %s_exit_ms", modes[m], modes[m]);
+	fprintf(f, "\n");
+	for (unsigned int s = 0; s < nr_sizes; s++) {
+		fprintf(f, "%.0f", (double)sizes[s] / (1024.0 * 1024.0));
+		for (unsigned int m = 0; m < nr_modes; m++) {
+			double rs = restart_ms[m * nr_sizes + s];
+			double ex = exit_ms[m * nr_sizes + s];
+
+			if (!modes[m])
+				continue;
+			/* "NaN": no figure (log scales refuse 0) */
+			if (rs > 0)
+				fprintf(f, " %.3f", rs);
+			else
+				fprintf(f, " NaN");
+			if (ex > 0)
+				fprintf(f, " %.3f", ex);
+			else
+				fprintf(f, " NaN");
+		}
+		fprintf(f, "\n");
+	}
+	if (fclose(f))
+		goto fail_io;
+	for (unsigned int m = 0; m < nr_modes; m++) {
+		if (!modes[m])
+			continue;
+		snprintf(name, sizeof(name), "pending-%s-%s.dat", profile,
+			 modes[m]);
+		f = plot_file_open(dir, name, path, sizeof(path));
+		if (!f)
+			goto fail_io;
+		fprintf(f, "# seconds_after_shutdown_request  still_to_clean_MiB\n");
+		for (size_t i = 0; i < pending[m].nr; i++)
+			fprintf(f, "%.6f %.3f\n", pending[m].t_s[i],
+				pending[m].mib[i]);
+		if (!pending[m].nr)
+			fprintf(f, "0 0\n");
+		if (fclose(f))
+			goto fail_io;
+	}
+	snprintf(name, sizeof(name), "bench-%s.gp", profile);
+	f = plot_file_open(dir, name, script, sizeof(script));
+	if (!f)
+		goto fail_io;
+	fprintf(f, "set terminal %s\n", plot_terminal("x.png"));
+	fprintf(f, "set output '%s/latency-%s.png'\n", dir, profile);
+	fprintf(f, "set title ");
+	snprintf(name, sizeof(name), "lazypv bench, %s firmware profile: restart and exit latency (medians)", profile);
+	plot_put_title(f, name);
+	fprintf(f, "\nset xlabel 'guest memory (MiB, log scale)'\n"
+		   "set ylabel 'latency (ms, log scale)'\n"
+		   "set logscale xy\nset grid\nset key outside right top\n"
+		   "set datafile missing NaN\n");
+	if (nr_sizes)
+		fprintf(f, "set xrange [%.3f:%.3f]\n",
+			(double)sizes[0] / (1024.0 * 1024.0) / 1.5,
+			(double)sizes[nr_sizes - 1] / (1024.0 * 1024.0) * 1.5);
+	fprintf(f, "set xtics (");
+	for (unsigned int s = 0; s < nr_sizes; s++)
+		fprintf(f, "%s%.0f", s ? ", " : "",
+			(double)sizes[s] / (1024.0 * 1024.0));
+	fprintf(f, ")\nplot ");
+	for (unsigned int m = 0, k = 0; m < nr_modes; m++, k += 2) {
+		const char *c = colors[col++ % ARRAY_SIZE(colors)];
+
+		if (!modes[m]) {
+			k -= 2;
+			col--;
+			continue;
+		}
+		fprintf(f, "%s'%s' using 1:%u with linespoints lw 2 pt 7 lc rgb '%s' title '%s restart', \\\n"
+			   "     '%s' using 1:%u with linespoints lw 2 pt 5 dt 2 lc rgb '%s' title '%s exit'",
+			nlines++ ? ", \\\n     " : "", lat, k + 2, c, modes[m],
+			lat, k + 3, c, modes[m]);
+	}
+	fprintf(f, "\n\nset output '%s/pending-%s.png'\n", dir, profile);
+	fprintf(f, "unset logscale\nunset xtics\nset xtics\nset xrange [0:*]\nset yrange [0:*]\n");
+	fprintf(f, "set title ");
+	snprintf(name, sizeof(name), "lazypv bench, %s firmware profile: memory still to clean after the shutdown of a %.0f MiB guest",
+		 profile, nr_sizes ? (double)sizes[nr_sizes - 1] / (1024.0 * 1024.0) : 0.0);
+	plot_put_title(f, name);
+	fprintf(f, "\nset xlabel 'time since the shutdown request (s)'\n"
+		   "set ylabel 'memory still to clean (MiB)'\nplot ");
+	col = 0;
+	nlines = 0;
+	for (unsigned int m = 0; m < nr_modes; m++) {
+		if (!modes[m])
+			continue;
+		fprintf(f, "%s'%s/pending-%s-%s.dat' using 1:2 with lines lw 2 lc rgb '%s' title '%s'",
+			nlines++ ? ", \\\n     " : "", dir, profile, modes[m],
+			colors[col++ % ARRAY_SIZE(colors)], modes[m]);
+	}
+	fprintf(f, "\n");
+	if (fclose(f))
+		goto fail_io;
+	return plot_gnuplot_run(script, err, errlen);
+fail_io:
+	r = -errno;
+	lpv_seterr(err, errlen, "writing in %s: %s", dir, strerror(-r));
+	return r;
+}

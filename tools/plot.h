@@ -63,4 +63,27 @@ int plot_memory_timeline(const char *out, const char *title,
 			 size_t nr_marks, struct monitor *mon, char *err,
 			 size_t errlen) __attribute__((warn_unused_result));
 
+/* One mode's memory still to clean after a shutdown, for plot_bench. */
+struct plot_pending {
+	double *t_s;		/* seconds since the shutdown request */
+	double *mib;
+	size_t nr;
+};
+
+/*
+ * `lazypv bench --plot DIR`, one firmware profile: DIR/latency-P.png
+ * (restart and exit latency in ms against guest size in MiB, a line per
+ * mode and figure, log scales) and DIR/pending-P.png (memory still to
+ * clean against time after a shutdown, a line per mode), their data
+ * (latency-P.dat, pending-P-MODE.dat) and script (bench-P.gp) beside
+ * them.  @restart_ms and @exit_ms are [mode][size] (nr_modes x
+ * nr_sizes), a mode not measured has @modes[m] NULL.  0 or -errno with a
+ * message in @err.
+ */
+int plot_bench(const char *dir, const char *profile, const uint64_t *sizes,
+	       unsigned int nr_sizes, const char *const *modes,
+	       unsigned int nr_modes, const double *restart_ms,
+	       const double *exit_ms, const struct plot_pending *pending,
+	       char *err, size_t errlen) __attribute__((warn_unused_result));
+
 #endif /* LAZYPV_TOOLS_PLOT_H */

@@ -288,3 +288,50 @@ TEST_IMPL(cli_run_sigint)
 	run_interrupted(SIGTERM, 143);
 	return 0;
 }
+
+TEST_IMPL(cli_bench_plot)
+{
+	static const char *const files[] = {
+		"latency-zero.png", "pending-zero.png", "latency-zero.dat",
+		"pending-zero-lazy.dat", "bench-zero.gp", NULL,
+	};
+	struct cli *c = calloc(1, sizeof(*c));
+	char args[512], dir[128], path[256];
+
+	ASSERT_NOT_NULL(c);
+	snprintf(dir, sizeof(dir), "%s/plots", cli_dir(c));
+	snprintf(args, sizeof(args),
+		 "bench --sizes 16M,32M --runs 1 --profiles zero --modes sync,lazy --plot %s",
+		 dir);
+	cli_run_env(c, "PATH=/nonexistent", args);
+	ASSERT_EQ(c->status, 3);
+	ASSERT_NOT_NULL(strstr(c->err, "needs gnuplot"));
+	if (access("/usr/bin/gnuplot", X_OK)) {
+		printf("# SKIP the pictures: gnuplot is not installed (Debian: gnuplot-nox)\n");
+		cli_cleanup(c);
+		free(c);
+		return 0;
+	}
+	cli_run_env(c, "", args);
+	if (c->status)
+		fprintf(stderr, "# %s\n", c->err);
+	ASSERT_EQ(c->status, 0);
+	for (const char *const *f = files; *f; f++) {
+		unsigned char sig[8] = { 0 };
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, *f);
+		fp = fopen(path, "rb");
+		if (!fp)
+			test_fail(__FILE__, __LINE__, "%s missing", path);
+		ASSERT_GT(fread(sig, 1, sizeof(sig), fp), 0);
+		fclose(fp);
+		if (strstr(*f, ".png"))
+			ASSERT_EQ(memcmp(sig, "\x89PNG\r\n\x1a\n", 8), 0);
+	}
+	/* No line on a file, no --quiet needed. */
+	ASSERT_NULL(strchr(c->err, '\r'));
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
