@@ -45,6 +45,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@
 #include "lib/lib.h"
 #include "mm/mm.h"
 #include "damon.h"
+#include "monitor.h"
+#include "plot.h"
 #include "tools.h"
 #include "uv/uv.h"
 #include "vmm/vmm.h"
@@ -181,8 +184,9 @@ struct bench_opts {
 	const char *profiles[MAX_PROFILES];	/* point into cl's copies */
 	unsigned int nr_profiles;
 	unsigned int runs;
-	bool oom, json, csv, quick, figures;
+	bool oom, json, csv, quick, figures, quiet;
 	bool oom_only;		/* skip the tables */
+	const char *plot_dir;	/* --plot */
 	uint64_t oom_guest;
 	uint64_t oom_destroy_ns; /* modelled per-page cleaning cost of --oom */
 	enum bench_format format;
@@ -227,6 +231,10 @@ static const struct lpv_cl_opt bench_opt_tab[] = {
 	  .help = "one JSON object per row" },
 	{ .name = "csv", .kind = LPV_CL_FLAG, O(csv),
 	  .help = "CSV: each table a header line, then its rows; tables apart by an empty line" },
+	{ .name = "plot", .kind = LPV_CL_STRING, O(plot_dir), .metavar = "DIR",
+	  .help = "draw into DIR (made if missing), per profile: latency-PROFILE.png (restart and exit latency against guest size per mode, log scales) and pending-PROFILE.png (memory still to clean against time after the shutdown of the largest guest, per mode), beside their data and gnuplot script" },
+	{ .name = "quiet", .kind = LPV_CL_FLAG, O(quiet),
+	  .help = "no progress line on stderr (there is none unless stderr is a terminal)" },
 	{ .name = "figures", .kind = LPV_CL_FLAG, O(figures),
 	  .help = "print what each figure of a row means (with --json: one object per figure) and exit" },
 };
@@ -278,6 +286,8 @@ static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 		return true;
 	if (o->json && o->csv)
 		tool_usage_error("bench", "--json and --csv exclude each other");
+	if (o->plot_dir && (!*o->plot_dir || !plot_path_ok(o->plot_dir)))
+		tool_usage_error("bench", "--plot takes a directory name without quotes or newlines");
 	o->format = o->json ? BENCH_JSON : o->csv ? BENCH_CSV : BENCH_TEXT;
 	if (o->quick) {
 		if (!lpv_cl_given(cl, &o->cl, "sizes")) {
@@ -482,6 +492,114 @@ struct life_mark {
 	bool marked;
 };
 
+/*
+ * What runs beside the measurements: the monitor (signals, the progress
+ * line, samples for --plot), the VMM living now (lock), whether a signal
+ * asked to stop (lock), and the count of lives for the progress line
+ * (main thread).
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct monitor *mon;
+	struct vmm *vmm;
+	bool stop;
+	unsigned int lives_done, lives_total;
+} bench_ui = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The first SIGINT/SIGTERM: end the running guest, start no more. */
+static void bench_on_signal(void *ctx, int signo)
+{
+	(void)ctx;
+	(void)signo;
+	pthread_mutex_lock(&bench_ui.lock);
+	bench_ui.stop = true;
+	if (bench_ui.vmm)
+		ignore_result(vmm_request_shutdown(bench_ui.vmm));
+	pthread_mutex_unlock(&bench_ui.lock);
+}
+
+static void bench_on_abandon(void *ctx, int signo)
+{
+	struct vmm_cleanup_progress p = { 0 };
+	char a[32];
+
+	(void)ctx;
+	pthread_mutex_lock(&bench_ui.lock);
+	if (bench_ui.vmm)
+		vmm_cleanup_progress(bench_ui.vmm, &p);
+	pthread_mutex_unlock(&bench_ui.lock);
+	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
+		strsignal(signo), lpv_format_size(p.to_clean_bytes, a, sizeof(a)),
+		p.to_clean_bytes / HW_PAGE_SIZE);
+}
+
+static bool bench_stopped(void)
+{
+	bool stop;
+
+	pthread_mutex_lock(&bench_ui.lock);
+	stop = bench_ui.stop;
+	pthread_mutex_unlock(&bench_ui.lock);
+	return stop;
+}
+
+/* The VMM living now (NULL before vmm_destroy), shown and sampled. */
+static void bench_watch(struct vmm *vmm, const char *label)
+{
+	pthread_mutex_lock(&bench_ui.lock);
+	bench_ui.vmm = vmm;
+	if (vmm && bench_ui.stop)
+		ignore_result(vmm_request_shutdown(vmm));
+	pthread_mutex_unlock(&bench_ui.lock);
+	if (bench_ui.mon)
+		monitor_watch(bench_ui.mon, vmm, label);
+}
+
+/* --plot: memory still to clean from @vmm's shutdown request on, out of
+ * the monitor's samples of its life. */
+static void bench_keep_pending(struct vmm *vmm, struct plot_pending *pend)
+{
+	const double mib = 1024.0 * 1024.0;
+	const struct vmm_event *ev;
+	struct monitor_sample *s;
+	uint64_t t0 = 0, t_end = 0, before = 0;
+	size_t nr, nr_ev, n = 0;
+
+	if (!bench_ui.mon)
+		return;
+	ev = vmm_events(vmm, &nr_ev);
+	for (size_t i = 0; i < nr_ev; i++) {
+		if (ev[i].type == VMM_EV_SHUTDOWN_REQUEST && !t0)
+			t0 = ev[i].t_ns;
+		if (ev[i].type == VMM_EV_RECLAIMED)
+			t_end = ev[i].t_ns;
+	}
+	s = monitor_samples(bench_ui.mon, &nr);
+	free(pend->t_s);
+	free(pend->mib);
+	/* The samples after the request, between its two ends: all the
+	 * memory in use at the request, and nothing left at the reclaim. */
+	pend->t_s = calloc(nr + 2, sizeof(double));
+	pend->mib = calloc(nr + 2, sizeof(double));
+	if (s && pend->t_s && pend->mib && t0) {
+		for (size_t i = 0; i < nr && s[i].t_ns < t0; i++)
+			before = s[i].in_use_bytes;
+		pend->mib[n++] = (double)before / mib;
+		for (size_t i = 0; i < nr; i++) {
+			if (s[i].t_ns < t0 || (t_end && s[i].t_ns > t_end))
+				continue;
+			pend->t_s[n] = (double)(s[i].t_ns - t0) / 1e9;
+			pend->mib[n++] = (double)s[i].to_clean_bytes / mib;
+		}
+		if (t_end) {
+			pend->t_s[n] = (double)(t_end - t0) / 1e9;
+			pend->mib[n++] = 0;
+		}
+	}
+	pend->nr = n;
+	free(s);
+}
+
 static void life_event(void *ctx, const struct vmm_event *ev)
 {
 	struct life_mark *mk = ctx;
@@ -493,9 +611,10 @@ static void life_event(void *ctx, const struct vmm_event *ev)
 	}
 }
 
+/* -EINTR: a signal ended it (nothing measured). */
 static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		    uint64_t guest, enum vmm_destroy_mode mode,
-		    struct sample *s)
+		    struct sample *s, struct plot_pending *pend)
 {
 	struct life_mark mk = { .uv = host->uv, .hw = host->hw };
 	struct vmm_config vc = {
@@ -527,10 +646,33 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
 	}
+	if (bench_stopped())
+		return -EINTR;
+	if (bench_ui.mon) {
+		char label[96], a[32];
+
+		snprintf(label, sizeof(label), "bench %u/%u: %s %s",
+			 bench_ui.lives_done + 1, bench_ui.lives_total,
+			 lpv_format_size(guest, a, sizeof(a)),
+			 vmm_destroy_mode_name(mode));
+		monitor_step(bench_ui.mon, label, bench_ui.lives_done,
+			     bench_ui.lives_total);
+		monitor_samples_clear(bench_ui.mon);
+	}
 	r = vmm_create(host, &vc, &vmm);
 	if (r)
 		return r;
+	bench_watch(vmm, NULL);
 	r = vmm_wait(vmm, &res);
+	bench_ui.lives_done++;
+	if (pend)
+		bench_keep_pending(vmm, pend);
+	if (bench_stopped()) {
+		bench_watch(NULL, NULL);
+		vmm_destroy(vmm);
+		kvm_module_drain(host->kvm);
+		return -EINTR;
+	}
 	/* Per boot (0, 1): its first instruction, then its round's end. */
 	ev = vmm_events(vmm, &nr);
 	for (size_t i = 0; i < nr; i++) {
@@ -560,6 +702,7 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		s->fig[BF_pages_per_s] = (double)res.reclaimed_frames * 1e9 /
 					 (double)res.reclaim_ns;
 	s->ok = !r;
+	bench_watch(NULL, NULL);
 	vmm_destroy(vmm);
 	kvm_module_drain(host->kvm);
 	uv_stats_get(host->uv, &after);
@@ -790,6 +933,10 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	void *buf = NULL;
 	char err[200];
 	double clear, unprot, floor_ns, mach_ns;
+	/* --plot: [mode * nr_sizes + size] */
+	double restart[VMM_DESTROY_NR * MAX_SIZES] = { 0 };
+	double exit_ms[VMM_DESTROY_NR * MAX_SIZES] = { 0 };
+	struct plot_pending pend[VMM_DESTROY_NR] = { { 0 } };
 	uint64_t cost;
 	int r;
 
@@ -833,7 +980,10 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 				if (!o->modes[mode])
 					continue;
 				r = one_life(host, &img, o->sizes[si],
-					     (enum vmm_destroy_mode)mode, &s);
+					     (enum vmm_destroy_mode)mode, &s,
+					     o->plot_dir ? &pend[mode] : NULL);
+				if (r == -EINTR)
+					goto rows;	/* the runs so far */
 				if (r)
 					goto out_img;
 				for (int f = 0; f < BF_NR; f++)
@@ -841,6 +991,7 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 				got[mode]++;
 			}
 		}
+rows:
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
 			for (int f = 0; f < BF_NR; f++)
 				m[mode][f] = bench_figs[f].how == RUN ?
@@ -849,14 +1000,40 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
 			bench_row_derive(m[mode], sync ? m[VMM_DESTROY_SYNC] : NULL,
 					 floor_ns, mach_ns);
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+			restart[mode * o->nr_sizes + si] = m[mode][BF_restart_ms];
+			exit_ms[mode * o->nr_sizes + si] = m[mode][BF_exit_ms];
+		}
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
-			if (o->modes[mode])
+			if (o->modes[mode] && got[mode])
 				print_row(o, host->profile.name, o->sizes[si],
 					  (enum vmm_destroy_mode)mode, m[mode],
 					  floor_ns, mach_ns, got[mode]);
 	}
+	if (o->plot_dir && (!r || r == -EINTR)) {
+		const char *names[VMM_DESTROY_NR];
+		int pr;
+
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+			names[mode] = o->modes[mode] ?
+				vmm_destroy_mode_name((enum vmm_destroy_mode)mode) :
+				NULL;
+		pr = plot_bench(o->plot_dir, host->profile.name, o->sizes,
+				o->nr_sizes, names, VMM_DESTROY_NR, restart,
+				exit_ms, pend, err, sizeof(err));
+		if (pr) {
+			fprintf(stderr, "lazypv bench: --plot %s: %s\n",
+				o->plot_dir, err);
+			if (!r)
+				r = pr;
+		}
+	}
 out_img:
 	free(buf);
+	for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+		free(pend[mode].t_s);
+		free(pend[mode].mib);
+	}
 out_host:
 	vmm_host_destroy(host);
 	return r;
@@ -1095,12 +1272,42 @@ int cmd_bench(int argc, char **argv)
 {
 	struct bench_opts o;
 	char sz[32];
-	int r = 0, damon;
+	int r = 0, damon, signo;
 
 	r = bench_args(argc, argv, &o);
 	if (r >= 0) {
 		lpv_cl_release(&o.cl);
 		return r;
+	}
+	if (o.plot_dir && !plot_have_gnuplot()) {
+		fprintf(stderr, "lazypv bench: --plot needs gnuplot, which is not installed (Debian: apt-get install gnuplot-nox)\n");
+		lpv_cl_release(&o.cl);
+		return PLOT_EXIT_NO_GNUPLOT;
+	}
+	/* Before any thread exists: the monitor takes SIGINT/SIGTERM. */
+	r = monitor_block_signals();
+	if (!r) {
+		struct monitor_config mc = {
+			.quiet = o.quiet,
+			.series = o.plot_dir,
+			.on_signal = bench_on_signal,
+			.on_abandon = bench_on_abandon,
+		};
+
+		r = monitor_start(&mc, &bench_ui.mon);
+	}
+	if (r) {
+		fprintf(stderr, "lazypv bench: cannot start: %s\n", strerror(-r));
+		lpv_cl_release(&o.cl);
+		return 1;
+	}
+	bench_ui.lives_total = o.oom_only ? 0 : o.nr_profiles * o.nr_sizes * o.runs;
+	{
+		unsigned int modes = 0;
+
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+			modes += o.modes[mode];
+		bench_ui.lives_total *= modes;
 	}
 	r = 0;
 	if (o.format == BENCH_TEXT) {
@@ -1121,7 +1328,7 @@ int cmd_bench(int argc, char **argv)
 		csv_head(teardown_ctx, bench_figs, BF_NR);
 	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p]);
-	if (!r && o.oom) {
+	if (!r && o.oom && !bench_stopped()) {
 		if (o.format == BENCH_TEXT) {
 			printf("\n== shut down A, start B at once (%s guests, host 1.5x; "
 			       "default profile, %" PRIu64 " ns to clean a page)\n",
@@ -1139,12 +1346,21 @@ int cmd_bench(int argc, char **argv)
 			csv_head(oom_ctx, bench_oom_figs, BO_NR);
 		}
 		for (int mode = 0; mode < VMM_DESTROY_NR && !r; mode++) {
-			if (!o.modes[mode])
+			if (!o.modes[mode] || bench_stopped())
 				continue;
 			r = bench_oom_one(&o, (enum vmm_destroy_mode)mode, true);
 			if (!r && mode == VMM_DESTROY_LAZY)
 				r = bench_oom_one(&o, VMM_DESTROY_LAZY, false);
 		}
+	}
+	signo = monitor_signal(bench_ui.mon);
+	monitor_stop(bench_ui.mon);
+	bench_ui.mon = NULL;
+	if (signo) {
+		fprintf(stderr, "lazypv bench: interrupted by SIG%s: the rows above are the runs measured before it\n",
+			sigabbrev_np(signo));
+		lpv_cl_release(&o.cl);
+		return 128 + signo;
 	}
 	if (r)
 		fprintf(stderr, "lazypv bench: %s\n", strerror(-r));

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,9 @@
 #include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "lib/trace.h"
+#include "monitor.h"
+#include "plot.h"
 #include "tools.h"
 #include "uv/uv.h"
 #include "vmm/vmm.h"
@@ -33,9 +38,10 @@ struct run_opts {
 	uint64_t guest_mem, host_mem, memcg_limit, payload_size;
 	unsigned int cpus, reboots;
 	const char *program, *profile, *seed, *image_path;
+	const char *trace_path, *plot_path;
 	enum vmm_destroy_mode destroy;
 	enum hw_protect_mode protect;
-	bool json;
+	bool json, quiet;
 };
 
 struct run_out {
@@ -87,6 +93,12 @@ static const struct lpv_cl_opt run_opt_tab[] = {
 	  .help = "host-view protection of secure frames" },
 	{ .name = "json", .kind = LPV_CL_FLAG, O(json),
 	  .help = "one JSON object per event, then a summary object" },
+	{ .name = "trace", .kind = LPV_CL_STRING, O(trace_path), .metavar = "FILE",
+	  .help = "write the run as Chrome trace-event JSON (open it in Perfetto or chrome://tracing): each boot's phases, cleanup threads, UVC batches, OOM waits" },
+	{ .name = "plot", .kind = LPV_CL_STRING, O(plot_path), .metavar = "FILE",
+	  .help = "draw memory still to clean and memory in use against time, phases marked (PNG or SVG by the extension; needs gnuplot)" },
+	{ .name = "quiet", .kind = LPV_CL_FLAG, O(quiet),
+	  .help = "no progress line on stderr (there is none unless stderr is a terminal)" },
 };
 #undef O
 
@@ -110,6 +122,10 @@ const struct lpv_cl_cmd cmd_run_cl = {
 		"instruction of the new protected guest), exit latency (shutdown request\n"
 		"-> the VMM's parent sees it exit), reclaim (every frame free and\n"
 		"uncharged), leaks.\n",
+	.notes =
+		"SIGINT or SIGTERM shuts the guest down, waits for its cleanup and\n"
+		"prints the summary so far (exit 130 or 143); a second one abandons the\n"
+		"cleanup.\n",
 	.opts = run_opt_tab,
 	.nr_opts = ARRAY_SIZE(run_opt_tab),
 	.defaults = &run_defaults,
@@ -143,6 +159,13 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 				 o->program, err,
 				 lpv_format_size(o->guest_mem, a, sizeof(a)),
 				 o->cpus, o->cpus == 1 ? "" : "s");
+	if (o->plot_path && !plot_terminal(o->plot_path))
+		tool_usage_error("run", "--plot %s: the file name must end in .png or .svg",
+				 o->plot_path);
+	if (o->plot_path && !plot_path_ok(o->plot_path))
+		tool_usage_error("run", "--plot: a file name without quotes or newlines, please");
+	if (o->trace_path && !*o->trace_path)
+		tool_usage_error("run", "--trace needs a file name");
 	if (uv_profile_load(o->profile, prof, err, sizeof(err)))
 		tool_usage_error("run", "--uv-profile: %s", err[0] ? err :
 				 "unknown profile");
@@ -253,16 +276,126 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 	free(lat);
 }
 
+/*
+ * What the monitor thread's signal callbacks share with the command:
+ * the VMM while it exists (lock), and whether to stop.
+ */
+struct run_ctl {
+	pthread_mutex_t lock;
+	struct vmm *vmm;
+	bool stop;
+};
+
+/* The first SIGINT/SIGTERM: shut the guest down (monitor thread). */
+static void run_on_signal(void *ctx, int signo)
+{
+	struct run_ctl *ctl = ctx;
+
+	(void)signo;
+	pthread_mutex_lock(&ctl->lock);
+	ctl->stop = true;
+	if (ctl->vmm)
+		ignore_result(vmm_request_shutdown(ctl->vmm));
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+/* The second: say what is given up; the monitor then exits. */
+static void run_on_abandon(void *ctx, int signo)
+{
+	struct run_ctl *ctl = ctx;
+	struct vmm_cleanup_progress p = { 0 };
+	char a[32];
+
+	pthread_mutex_lock(&ctl->lock);
+	if (ctl->vmm)
+		vmm_cleanup_progress(ctl->vmm, &p);
+	pthread_mutex_unlock(&ctl->lock);
+	fprintf(stderr, "lazypv run: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
+		strsignal(signo), lpv_format_size(p.to_clean_bytes, a, sizeof(a)),
+		p.to_clean_bytes / HW_PAGE_SIZE);
+}
+
+static bool run_should_stop(struct run_ctl *ctl)
+{
+	bool stop;
+
+	pthread_mutex_lock(&ctl->lock);
+	stop = ctl->stop;
+	pthread_mutex_unlock(&ctl->lock);
+	return stop;
+}
+
 /* Idle guests never ask for anything: the host plays the operator. */
-static void run_drive(struct vmm *vmm, const struct run_opts *o)
+static void run_drive(struct vmm *vmm, const struct run_opts *o,
+		      struct run_ctl *ctl)
 {
 	for (unsigned int k = 0; k <= o->reboots; k++) {
 		if (vmm_wait_booted(vmm, k))
 			return;	/* it ended on its own */
+		if (run_should_stop(ctl))
+			return;	/* the signal asked for the shutdown */
 		if (k < o->reboots ? vmm_request_reset(vmm)
 				   : vmm_request_shutdown(vmm))
 			return;
 	}
+}
+
+/* --plot: the monitor's series, the timeline's phases as marks. */
+static int run_plot(struct vmm *vmm, struct monitor *mon,
+		    const struct run_opts *o, uint64_t t0)
+{
+	size_t nr, nr_ev, nm = 0;
+	struct monitor_sample *s = monitor_samples(mon, &nr);
+	const struct vmm_event *ev = vmm_events(vmm, &nr_ev);
+	struct plot_mark *marks = calloc(nr_ev ? nr_ev : 1, sizeof(*marks));
+	char title[200], err[300], a[32];
+	int r = -ENOMEM;
+
+	if (!s || !marks)
+		goto out;
+	for (size_t i = 0; i < nr_ev; i++) {
+		const char *what = NULL;
+		char buf[48];
+
+		switch (ev[i].type) {
+		case VMM_EV_GUEST_START:
+			snprintf(buf, sizeof(buf), "guest %u starts", ev[i].boot);
+			what = buf;
+			break;
+		case VMM_EV_REBOOT_REQUEST:
+			what = "reboot request";
+			break;
+		case VMM_EV_SHUTDOWN_REQUEST:
+			what = "shutdown request";
+			break;
+		case VMM_EV_EXIT:
+			what = "VMM exited";
+			break;
+		case VMM_EV_RECLAIMED:
+			what = "reclaimed";
+			break;
+		default:
+			break;
+		}
+		if (!what)
+			continue;
+		marks[nm].t_s = ev[i].t_ns >= t0 ?
+				(double)(ev[i].t_ns - t0) / 1e9 : 0;
+		snprintf(marks[nm].label, sizeof(marks[nm].label), "%s", what);
+		nm++;
+	}
+	snprintf(title, sizeof(title), "lazypv run: %s guest, %s teardown, %u reboot%s, program %s",
+		 lpv_format_size(o->guest_mem, a, sizeof(a)),
+		 vmm_destroy_mode_name(o->destroy), o->reboots,
+		 o->reboots == 1 ? "" : "s", o->program);
+	r = plot_memory_timeline(o->plot_path, title, s, nr, t0, marks, nm,
+				 mon, err, sizeof(err));
+	if (r)
+		fprintf(stderr, "lazypv run: --plot %s: %s\n", o->plot_path, err);
+out:
+	free(marks);
+	free(s);
+	return r;
 }
 
 static bool run_program_is_idle(const char *spec)
@@ -312,15 +445,42 @@ int cmd_run(int argc, char **argv)
 	struct run_out out = { 0 };
 	struct vmm_config vc = { 0 };
 	struct uv_profile prof;
+	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct monitor *mon = NULL;
 	struct vmm_host *host;
 	struct vmm *vmm;
 	void *buf = NULL;
 	size_t len = 0;
 	char err[200];
-	int r, status = 1, check;
+	int r, status = 1, check, signo = 0;
 
 	if (run_args(argc, argv, &o, &prof, &img))
 		return 0;
+	if (o.plot_path && !plot_have_gnuplot()) {
+		fprintf(stderr, "lazypv run: --plot needs gnuplot, which is not installed (Debian: apt-get install gnuplot-nox)\n");
+		status = PLOT_EXIT_NO_GNUPLOT;
+		goto out_img;
+	}
+	/* Before any thread exists: the monitor takes them all. */
+	r = monitor_block_signals();
+	if (!r && o.trace_path)
+		r = trace_start(0);
+	if (!r) {
+		struct monitor_config mc = {
+			.quiet = o.quiet,
+			.series = o.plot_path,
+			.on_signal = run_on_signal,
+			.on_abandon = run_on_abandon,
+			.ctx = &ctl,
+		};
+
+		r = monitor_start(&mc, &mon);
+	}
+	if (r) {
+		fprintf(stderr, "lazypv run: cannot start: %s\n", strerror(-r));
+		goto out_img;
+	}
+	trace_thread_name("lazypv run");
 
 	hc.host_mem = o.host_mem;
 	hc.protect = o.protect;
@@ -394,12 +554,31 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "lazypv run: cannot start the VMM: %s\n", strerror(-r));
 		goto out_host;
 	}
+	pthread_mutex_lock(&ctl.lock);
+	ctl.vmm = vmm;
+	if (ctl.stop)	/* a signal came while the host was brought up */
+		ignore_result(vmm_request_shutdown(vmm));
+	pthread_mutex_unlock(&ctl.lock);
+	monitor_watch(mon, vmm, NULL);
 	if (run_program_is_idle(o.program))
-		run_drive(vmm, &o);
+		run_drive(vmm, &o, &ctl);
 	r = vmm_wait(vmm, &res);
 	check = vmm_host_check(host);
+	signo = monitor_signal(mon);
+	if (signo && o.json)
+		printf("{\"event\":\"interrupted\",\"signal\":\"%s\"}\n",
+		       sigabbrev_np(signo));
+	else if (signo)
+		printf("\ninterrupted by SIG%s: the guest was shut down and its cleanup drained; the summary covers the run so far\n",
+		       sigabbrev_np(signo));
 	run_summary(vmm, &res, host, &o, check);
 	status = !r && !check && !res.exit_code && !res.error ? 0 : 1;
+	if (o.plot_path && run_plot(vmm, mon, &o, out.t0) && !status)
+		status = 1;
+	monitor_watch(mon, NULL, NULL);
+	pthread_mutex_lock(&ctl.lock);
+	ctl.vmm = NULL;
+	pthread_mutex_unlock(&ctl.lock);
 	/* A corrupted image is the user's input: one line, exit 2. */
 	if (res.error == -EBADMSG && !check) {
 		fprintf(stderr, "lazypv run: %s%s: %s\n",
@@ -411,7 +590,22 @@ int cmd_run(int argc, char **argv)
 out_host:
 	vmm_host_destroy(host);
 out_img:
+	/* After the host: a second signal during its drain still abandons. */
+	if (mon) {
+		if (!signo)
+			signo = monitor_signal(mon);
+		monitor_stop(mon);
+	}
+	if (o.trace_path && trace_on()) {
+		trace_stop();
+		if (trace_write_chrome(o.trace_path, err, sizeof(err))) {
+			fprintf(stderr, "lazypv run: --trace: %s\n", err);
+			if (!status)
+				status = 1;
+		}
+		trace_reset();
+	}
 	vmm_image_release(&img);
 	free(buf);
-	return status;
+	return signo ? 128 + signo : status;
 }

@@ -26,6 +26,16 @@ void cli_run_env(struct cli *c, const char *env, const char *args);
 /* Remove the temporary directory. */
 void cli_cleanup(struct cli *c);
 size_t cli_count_lines(const char *s);
+
+/*
+ * Start "ENV ./lazypv ARGS" in the background (stdout and stderr into the
+ * temporary directory's "out" and "err"), wait until stdout holds
+ * @needle (the test fails after @timeout_s seconds or if it exits
+ * first), send it @sig, and reap it: c->status, c->out and c->err as
+ * cli_run_env's.
+ */
+void cli_signal_after(struct cli *c, const char *env, const char *args,
+		      const char *needle, int timeout_s, int sig);
 /* stdout holds @needle, else the test fails at the caller's @line. */
 void cli_expect_has_at(int line, const struct cli *c, const char *needle);
 #define cli_expect_has(c, needle) cli_expect_has_at(__LINE__, c, needle)
