@@ -109,8 +109,12 @@ TEST_IMPL(cli_run_trace)
 			test_fail(__FILE__, __LINE__, "no \"%s\" phase", phases[i]);
 	ASSERT_EQ(count_ph_name(evs, "X", "running", 1000), 2);
 	/* Lazy: a cleanup thread per teardown (reboot, shutdown), in
-	 * slices; the shutdown's drains the pages set aside at exit. */
-	ASSERT_EQ(count_ph_name(evs, "B", "lazy cleanup", 1), 2);
+	 * slices; the shutdown's drains the pages set aside at exit.  When
+	 * the reboot's thread still holds the mm as the VMM exits, its mmput
+	 * is the last one: exit_mmap exports, and the shutdown has nothing to
+	 * defer (a v2 outcome, docs/kvm.md) -- one thread then. */
+	ASSERT_GE(count_ph_name(evs, "B", "lazy cleanup", 1), 1);
+	ASSERT_LE(count_ph_name(evs, "B", "lazy cleanup", 1), 2);
 	ASSERT_GE(count_ph_name(evs, "X", "drain set-aside", 1) +
 		  count_ph_name(evs, "X", "destroy walk", 1), 1);
 	check_balanced(evs);
