@@ -370,13 +370,6 @@ void lpv_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-#include "lazypv/lazypv.h"
-
-const char *lpv_version(void)
-{
-	return LAZYPV_VERSION;
-}
-
 /* ---- the machine ---- */
 
 int lpv_damon_running(void)
