@@ -113,7 +113,8 @@ LPV_API void lpv_host_config_init(struct lpv_host_config *cfg);
 /*
  * Bring a host up: machine, UV (INIT_UV), host memory manager, KVM module.
  *   -EINVAL   NULL argument, bad size, malformed profile or parameter
- *   -ENOENT   no such profile (neither a built-in name nor a file)
+ *   -ENOENT   no such profile (neither a built-in name nor a file), or
+ *             no such module parameter
  *   -ERANGE   a parameter out of its range
  *   -E2BIG    the memory cannot hold the UV's storage
  *   -ENOMEM   out of (real) memory
@@ -138,10 +139,11 @@ LPV_API const char *lpv_host_last_error(struct lpv_host *host);
 LPV_API int lpv_host_check(struct lpv_host *host);
 
 /*
- * Wait until every VM that has exited is cleaned up -- its memory back in
- * the free pool and uncharged, and no background teardown (KVM cleanup
- * threads, async helpers) left -- or @timeout_ms passed.  VMs still
- * running do not count.  0, -ETIMEDOUT, -EINVAL.
+ * Wait until every VM that has exited (or was destroyed, so killed) is
+ * cleaned up -- its memory back in the free pool and uncharged, and no
+ * background teardown (KVM cleanup threads, async helpers) left -- or
+ * @timeout_ms passed.  VMs still running do not count.  0, -ETIMEDOUT,
+ * -EINVAL.
  */
 LPV_API int lpv_host_wait_cleanup(struct lpv_host *host, uint64_t timeout_ms);
 
@@ -320,9 +322,10 @@ LPV_API int lpv_vm_wait_cleanup(struct lpv_vm *vm, uint64_t timeout_ms);
 /*
  * Release the handle.  A VM still running is killed first; its cleanup
  * goes on in the background (lpv_host_wait_cleanup and the host's
- * progress still count it) and no callback for it runs after this
- * returns -- unless called from that VM's own callback, where the
- * callbacks stop after the current one.  NULL is a no-op.
+ * progress still count it).  The callbacks of events that already
+ * happened run before this returns, and none runs after -- called from
+ * the VM's own callback, the callbacks stop after the current one.  NULL
+ * is a no-op.
  */
 LPV_API void lpv_vm_destroy(struct lpv_vm *vm);
 /* The VM's last failed call's message ("" if none); as above. */
@@ -338,8 +341,8 @@ enum lpv_vm_state {
 LPV_API int lpv_vm_state(struct lpv_vm *vm);
 /* "created", "running", "cleaning", "cleaned" (NULL otherwise). */
 LPV_API const char *lpv_vm_state_name(int state);
-/* The teardown mode in effect (after the module's fences), e.g. "sync";
- * NULL for a NULL handle. */
+/* The teardown mode asked for, e.g. "sync" (a NOTE event says when the
+ * module's fences run the VM another way); NULL for a NULL handle. */
 LPV_API const char *lpv_vm_teardown(struct lpv_vm *vm);
 
 /*

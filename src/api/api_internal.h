@@ -96,6 +96,9 @@ struct lpv_vm {
 	pthread_t reaper;
 	bool reaper_done;
 	bool destroyed;			/* lpv_vm_destroy was called */
+	bool orphaned;			/* lpv_vm_destroy returned without
+					 * freeing it: the reaper or the event
+					 * thread, whichever ends last, does */
 	bool booting;			/* lpv_vm_boot in progress */
 	unsigned int boot;		/* latest boot number started */
 	unsigned int boots;		/* guests that ran */
@@ -105,6 +108,7 @@ struct lpv_vm {
 	uint64_t exit_ns;		/* EXIT event time */
 	uint64_t bytes_at_exit;		/* still charged at the exit */
 	uint64_t cleaned_ns;		/* CLEANUP_DONE time */
+	uint64_t reclaim_latency_ns;	/* shutdown request -> reclaimed */
 	uint64_t cleaned_bytes;		/* reclaimed (final) */
 	int cleanup_error;		/* 0 or -ETIMEDOUT */
 	/* polled queue: a ring of cfg.event_queue entries */
@@ -147,8 +151,9 @@ void api_vm_destroy_all(struct lpv_host *host);
 /* Under host->lock: nothing runs for the VM any more (never booted, or
  * its reaper finished) and no callback of it is running. */
 bool api_vm_is_done_locked(const struct lpv_vm *vm);
-/* Under host->lock: take a destroyed, done VM off the host's list; the
- * caller then frees it with api_vm_release() without the lock. */
+/* Under host->lock: take a done VM being destroyed (or orphaned) off the
+ * host's list; the caller then frees it with api_vm_release() without
+ * the lock. */
 void api_vm_free_locked(struct lpv_vm *vm);
 void api_vm_release(struct lpv_vm *vm);
 

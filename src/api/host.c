@@ -111,7 +111,7 @@ static void *api_event_thread(void *arg)
 		host->ev_running = false;
 		host->ev_current = NULL;
 		/* The callback destroyed its own VM: release it now. */
-		if (vm->destroyed && api_vm_is_done_locked(vm)) {
+		if (vm->orphaned && api_vm_is_done_locked(vm)) {
 			api_vm_free_locked(vm);
 			free_vm = vm;
 		}
@@ -195,11 +195,15 @@ void lpv_host_destroy(struct lpv_host *host)
 	free(host);
 }
 
-/* Under host->lock: a VM is running, booting, or being cleaned. */
+/*
+ * Under host->lock: a VM is being cleaned (or destroyed and not yet
+ * released: killed, on its way to the cleanup), or with @running_counts,
+ * running or booting.
+ */
 static bool api_host_busy_locked(struct lpv_host *host, bool running_counts)
 {
 	for (struct lpv_vm *vm = host->vms; vm; vm = vm->next) {
-		if (vm->state == LPV_VM_CLEANING)
+		if (vm->state == LPV_VM_CLEANING || vm->destroyed)
 			return true;
 		if (running_counts &&
 		    (vm->booting || vm->state == LPV_VM_RUNNING))

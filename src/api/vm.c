@@ -4,8 +4,9 @@
  *
  * lpv_vm_create checks the configuration and builds (or loads) the image;
  * lpv_vm_boot forks the VMM (vmm_create) and starts the VM's reaper, a
- * detached thread that sits in vmm_wait() -- the VMM's exit, then the
- * reclaim of every frame it used -- and records the outcome.  The VMM's
+ * detached thread that follows the VMM's boots until it is exiting, then
+ * sits in vmm_wait() -- the VMM's exit, then the reclaim of every frame
+ * it used -- and records the outcome.  The VMM's
  * timeline events arrive through api_vm_on_event (on the VMM's threads,
  * under the VMM's lock), which turns them into public events and updates
  * the VM's state:
@@ -150,13 +151,12 @@ static void api_vm_on_event(void *ctx, const struct vmm_event *e)
 		host->exits++;
 		break;
 	case VMM_EV_RECLAIMED:
-		/* All of what was still charged at the exit came back. */
-		ev.bytes = vm->bytes_at_exit;
-		vm->state = LPV_VM_CLEANED;
+		/* Posted by the reaper once vmm_wait() returns, with the
+		 * state change (api_vm_reaper). */
 		vm->cleaned_ns = e->t_ns;
-		vm->cleaned_bytes = vm->bytes_at_exit;
-		host->cleanups_done++;
-		break;
+		vm->reclaim_latency_ns = e->latency_ns;
+		lpv_mutex_unlock(&host->lock);
+		return;
 	default:
 		break;
 	}
@@ -172,6 +172,12 @@ static void *api_vm_reaper(void *arg)
 	bool release = false;
 	int r;
 
+	/*
+	 * Requests to the VMM (reset, shutdown) are refused once someone
+	 * waits for it: follow its boots until it is exiting, then wait.
+	 */
+	for (unsigned int boot = 0; !vmm_wait_booted(vm->vmm, boot); boot++)
+		;
 	r = vmm_wait(vm->vmm, &res);
 	lpv_mutex_lock(&host->lock);
 	vm->exit.boots = res.boots;
@@ -180,27 +186,37 @@ static void *api_vm_reaper(void *arg)
 		snprintf(vm->exit.message, sizeof(vm->exit.message), "%s",
 			 res.message);
 	}
-	if (r) {
-		/* The memory did not come back in time: no RECLAIMED. */
+	{
 		struct lpv_event ev = {
 			.type = LPV_EVENT_CLEANUP_DONE,
-			.t_ns = lpv_now_ns(),
 			.boot = vm->boot,
 			.code = r,
-			.latency_ns = lpv_now_ns() - vm->exit_ns,
 		};
 
-		snprintf(ev.message, sizeof(ev.message),
-			 "memory not reclaimed within %llu s",
-			 API_RECLAIM_TIMEOUT_MS / 1000);
-		vm->cleanup_error = r;
+		if (r) {
+			/* The memory did not come back in time. */
+			ev.t_ns = lpv_now_ns();
+			ev.latency_ns = ev.t_ns - vm->exit_ns;
+			snprintf(ev.message, sizeof(ev.message),
+				 "memory not reclaimed within %llu s",
+				 API_RECLAIM_TIMEOUT_MS / 1000);
+			vm->cleanup_error = r;
+			vm->cleaned_ns = ev.t_ns;
+			host->cleanups_failed++;
+		} else {
+			/* All of what was still charged at the exit came
+			 * back. */
+			ev.t_ns = vm->cleaned_ns;
+			ev.latency_ns = vm->reclaim_latency_ns;
+			ev.bytes = vm->bytes_at_exit;
+			vm->cleaned_bytes = vm->bytes_at_exit;
+			host->cleanups_done++;
+		}
 		vm->state = LPV_VM_CLEANED;
-		vm->cleaned_ns = ev.t_ns;
-		host->cleanups_failed++;
 		api_event_post_locked(vm, &ev);
 	}
 	vm->reaper_done = true;
-	if (vm->destroyed && api_vm_is_done_locked(vm)) {
+	if (vm->orphaned && api_vm_is_done_locked(vm)) {
 		api_vm_free_locked(vm);
 		release = true;
 	}
@@ -648,24 +664,31 @@ void lpv_vm_destroy(struct lpv_vm *vm)
 		return;
 	host = vm->host;
 	lpv_mutex_lock(&host->lock);
-	vm->destroyed = true;
+	vm->destroyed = true;	/* no more callbacks queued */
 	state = vm->state;
 	vmm = vm->vmm;
-	/* Its callbacks not yet run never will. */
-	for (p = &host->ev_head; *p;) {
-		struct api_event_node *n = *p;
+	if (api_on_event_thread(host)) {
+		/* From a callback: the ones queued behind it never run. */
+		for (p = &host->ev_head; *p;) {
+			struct api_event_node *n = *p;
 
-		if (n->ev.vm == vm) {
-			*p = n->next;
-			vm->dispatch_pending--;
-			free(n);
-		} else {
-			p = &n->next;
+			if (n->ev.vm == vm) {
+				*p = n->next;
+				vm->dispatch_pending--;
+				free(n);
+			} else {
+				p = &n->next;
+			}
 		}
+		host->ev_tail = NULL;
+		for (struct api_event_node *n = host->ev_head; n; n = n->next)
+			host->ev_tail = n;
+	} else {
+		/* Callbacks of what already happened run first. */
+		while (vm->dispatch_pending ||
+		       (host->ev_running && host->ev_current == vm))
+			lpv_cond_wait(&host->cond, &host->lock);
 	}
-	host->ev_tail = NULL;
-	for (struct api_event_node *n = host->ev_head; n; n = n->next)
-		host->ev_tail = n;
 	lpv_mutex_unlock(&host->lock);
 
 	/* -ESRCH: it is already exiting on its own. */
@@ -673,14 +696,13 @@ void lpv_vm_destroy(struct lpv_vm *vm)
 		ignore_result(vmm_kill(vmm));
 
 	lpv_mutex_lock(&host->lock);
-	/* One of its callbacks running on the event thread finishes first
-	 * (unless this is that callback: the event thread releases it). */
-	while (!api_on_event_thread(host) && host->ev_running &&
-	       host->ev_current == vm)
-		lpv_cond_wait(&host->cond, &host->lock);
+	/* Done, unless its reaper still runs or this is its own callback:
+	 * they release it when they finish. */
 	if (api_vm_is_done_locked(vm)) {
 		api_vm_free_locked(vm);
 		release = true;
+	} else {
+		vm->orphaned = true;
 	}
 	lpv_mutex_unlock(&host->lock);
 	if (release)
