@@ -139,11 +139,12 @@ LPV_API const char *lpv_host_last_error(struct lpv_host *host);
 LPV_API int lpv_host_check(struct lpv_host *host);
 
 /*
- * Wait until every VM that has exited (or was destroyed, so killed) is
- * cleaned up -- its memory back in the free pool and uncharged, and no
- * background teardown (KVM cleanup threads, async helpers) left -- or
- * @timeout_ms passed.  VMs still running do not count.  0, -ETIMEDOUT,
- * -EINVAL.
+ * Wait until every VM that has exited, or was asked to (lpv_vm_shutdown,
+ * lpv_vm_kill, lpv_vm_destroy), is cleaned up -- its memory back in the
+ * free pool and uncharged, and no background teardown (KVM cleanup
+ * threads, async helpers) left -- or @timeout_ms passed.  VMs running
+ * with no such request do not count (a guest that powers itself off
+ * counts from its exit).  0, -ETIMEDOUT, -EINVAL.
  */
 LPV_API int lpv_host_wait_cleanup(struct lpv_host *host, uint64_t timeout_ms);
 

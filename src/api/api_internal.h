@@ -100,6 +100,7 @@ struct lpv_vm {
 					 * freeing it: the reaper or the event
 					 * thread, whichever ends last, does */
 	bool booting;			/* lpv_vm_boot in progress */
+	bool ending;			/* shutdown or kill asked for */
 	unsigned int boot;		/* latest boot number started */
 	unsigned int boots;		/* guests that ran */
 	uint64_t seq;			/* next event's number */

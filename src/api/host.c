@@ -196,14 +196,15 @@ void lpv_host_destroy(struct lpv_host *host)
 }
 
 /*
- * Under host->lock: a VM is being cleaned (or destroyed and not yet
- * released: killed, on its way to the cleanup), or with @running_counts,
- * running or booting.
+ * Under host->lock: a VM is being cleaned, or on its way there (asked to
+ * shut down, killed, destroyed and not yet released), or with
+ * @running_counts, running or booting.
  */
 static bool api_host_busy_locked(struct lpv_host *host, bool running_counts)
 {
 	for (struct lpv_vm *vm = host->vms; vm; vm = vm->next) {
-		if (vm->state == LPV_VM_CLEANING || vm->destroyed)
+		if (vm->state == LPV_VM_CLEANING || vm->destroyed ||
+		    (vm->ending && vm->state != LPV_VM_CLEANED))
 			return true;
 		if (running_counts &&
 		    (vm->booting || vm->state == LPV_VM_RUNNING))

@@ -507,6 +507,14 @@ int lpv_vm_reboot(struct lpv_vm *vm)
 	return 0;
 }
 
+/* lpv_host_wait_cleanup waits for the VM from now on. */
+static void api_vm_set_ending(struct lpv_vm *vm)
+{
+	lpv_mutex_lock(&vm->host->lock);
+	vm->ending = true;
+	lpv_mutex_unlock(&vm->host->lock);
+}
+
 int lpv_vm_shutdown(struct lpv_vm *vm)
 {
 	struct vmm *vmm;
@@ -515,6 +523,7 @@ int lpv_vm_shutdown(struct lpv_vm *vm)
 	r = api_vm_running(vm, "lpv_vm_shutdown", &vmm);
 	if (r)
 		return r;
+	api_vm_set_ending(vm);
 	r = vmm_request_shutdown(vmm);
 	if (r)
 		return api_fail(NULL, vm, r, "the VMM is already exiting");
@@ -529,6 +538,7 @@ int lpv_vm_kill(struct lpv_vm *vm)
 	r = api_vm_running(vm, "lpv_vm_kill", &vmm);
 	if (r)
 		return r;
+	api_vm_set_ending(vm);
 	r = vmm_kill(vmm);
 	if (r)
 		return api_fail(NULL, vm, r, "the VMM has already exited");

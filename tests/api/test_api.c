@@ -275,6 +275,8 @@ TEST_IMPL(api_wait_cleanup_timeout)
 	ASSERT_OK(lpv_host_wait_cleanup(host, 0));
 	ASSERT_FAILS(lpv_vm_wait_cleanup(vm, 0), ETIMEDOUT);
 	ASSERT_OK(lpv_vm_shutdown(vm));
+	/* Asked to shut down: the host's wait waits for it from now on. */
+	ASSERT_FAILS(lpv_host_wait_cleanup(host, 0), ETIMEDOUT);
 	ASSERT_OK(lpv_vm_wait(vm, 60 * 1000, NULL));
 	/*
 	 * async shutdown: the teardown helper holds the memory until its
