@@ -27,6 +27,9 @@
 #if defined(LAZYPV_HAVE_API) && __has_include("list-api.h")
 #include "list-api.h"
 #endif
+#if defined(LAZYPV_HAVE_BENCH) && __has_include("list-bench.h")
+#include "list-bench.h"
+#endif
 #if defined(LAZYPV_HAVE_TOOLS) && __has_include("list-tools.h")
 #include "list-tools.h"
 #endif
