@@ -11,8 +11,8 @@
  * the VMM calls from its own threads, serialised by the VMM's lock.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,7 @@
 #include "hw/hw.h"
 #include "kvm/kvm.h"
 #include "lazypv/lazypv.h"
+#include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
 #include "tools.h"
@@ -42,175 +43,83 @@ struct run_out {
 	uint64_t t0;
 };
 
-static void run_usage(FILE *f)
+static const char *run_program_help(void)
 {
-	fprintf(f,
-		"usage: lazypv run [--guest-mem SIZE] [--host-mem SIZE] [--cpus N]\n"
-		"                  [--program NAME[:ARGS]] [--reboots K]\n"
-		"                  [--destroy sync|sync-6.0|lazy|async]\n"
-		"                  [--uv-profile NAME|FILE] [--memcg-limit SIZE] [--json]\n"
-		"                  [--image FILE] [--uv-seed STRING] [--payload-size SIZE]\n"
-		"                  [--protect auto|guard|soft]\n"
-		"\n"
+	static char buf[512];
+
+	snprintf(buf, sizeof(buf), " Programs: %s; keys: rounds, then, mib, at, ops, seed, pages (see docs/vmm.md).",
+		 vmm_program_names());
+	return buf;
+}
+
+#define O(field) LPV_CL_FIELD(struct run_opts, field)
+static const struct lpv_cl_opt run_opt_tab[] = {
+	{ .name = "guest-mem", .kind = LPV_CL_SIZE, O(guest_mem),
+	  .min = 1ULL << 20, .align = 1ULL << 20,
+	  .help = "guest memory" },
+	{ .name = "host-mem", .kind = LPV_CL_SIZE, O(host_mem),
+	  .min = HW_PAGE_SIZE, .align = HW_PAGE_SIZE,
+	  .help = "host physical memory, populated only as used; the UV's storage must lie above the profile's init_min_origin (2G by default)" },
+	{ .name = "cpus", .kind = LPV_CL_UINT, O(cpus), .min = 1, .max = VMM_MAX_CPUS,
+	  .help = "vCPUs" },
+	{ .name = "program", .kind = LPV_CL_STRING, O(program),
+	  .metavar = "NAME[:ARGS]", .help_more = run_program_help,
+	  .help = "the guest program and its key=value arguments." },
+	{ .name = "reboots", .kind = LPV_CL_UINT, O(reboots), .max = RUN_MAX_REBOOTS,
+	  .metavar = "K",
+	  .help = "reboots honoured before a reboot becomes the shutdown; idle guests get K external resets from the host instead" },
+	{ .name = "destroy", .kind = LPV_CL_ENUM, O(destroy),
+	  .name_of = tool_destroy_name, .nr = VMM_DESTROY_NR,
+	  .help = "teardown design: sync (before the series, memory first), sync-6.0 (Linux 6.0: config first, destroy at exit), lazy (KVM cleanup threads, set-aside list at exit, OOM notifier) or async (Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM thread, CLONE_VM teardown helper); the kvm module's fences turn lazy into sync, async into sync-6.0 (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY)" },
+	{ .name = "uv-profile", .kind = LPV_CL_STRING, O(profile),
+	  .metavar = "NAME|FILE", .def = "default",
+	  .help = "firmware profile: default, zero, old, or a file" },
+	{ .name = "memcg-limit", .kind = LPV_CL_SIZE, O(memcg_limit), .def = "none",
+	  .help = "memory cgroup limit of the VMM" },
+	{ .name = "image", .kind = LPV_CL_STRING, O(image_path), .metavar = "FILE",
+	  .help = "boot an image made by 'lazypv mkimage' (with the same --uv-seed) instead of building one; its program is sealed in it, so say it with --program if it idles (the host then drives resets)" },
+	{ .name = "uv-seed", .kind = LPV_CL_STRING, O(seed), .def = VMM_DEFAULT_UV_SEED,
+	  .help = "seed of the UV's host key" },
+	{ .name = "payload-size", .kind = LPV_CL_SIZE, O(payload_size), .def = "4M",
+	  .help = "size of the built-in image's payload (at most half the guest memory)" },
+	{ .name = "protect", .kind = LPV_CL_ENUM, O(protect),
+	  .name_of = tool_protect_name, .nr = 3,
+	  .help = "host-view protection of secure frames" },
+	{ .name = "json", .kind = LPV_CL_FLAG, O(json),
+	  .help = "one JSON object per event, then a summary object" },
+};
+#undef O
+
+static const struct run_opts run_defaults = {
+	.guest_mem = 128ULL << 20,
+	.host_mem = 3ULL << 30,
+	.cpus = 1,
+	.reboots = 2,
+	.program = "touch",
+	.destroy = VMM_DESTROY_SYNC,
+	.protect = HW_PROTECT_AUTO,
+};
+
+const struct lpv_cl_cmd cmd_run_cl = {
+	.prog = "lazypv",
+	.name = "run",
+	.summary = "boot a protected guest, reboot it, shut it down: the timeline",
+	.description =
 		"Boot one protected guest, let it reboot K times, shut it down, and print\n"
 		"the timeline: boot, each restart latency (reboot request -> first\n"
 		"instruction of the new protected guest), exit latency (shutdown request\n"
 		"-> the VMM's parent sees it exit), reclaim (every frame free and\n"
-		"uncharged), leaks.\n"
-		"\n"
-		"  --guest-mem SIZE     guest memory, 1 MiB multiple (default 128M)\n"
-		"  --host-mem SIZE      host physical memory (default 3G; populated only\n"
-		"                       as used; the UV's storage must lie above the\n"
-		"                       profile's init_min_origin, 2 GiB by default)\n"
-		"  --cpus N             vCPUs (default 1)\n"
-		"  --program SPEC       guest program NAME[:key=value,...] (default touch);\n"
-		"                       programs: %s; keys: rounds, then, mib, at,\n"
-		"                       ops, seed, pages (see docs/vmm.md)\n"
-		"  --reboots K          reboots honoured before a reboot becomes the\n"
-		"                       shutdown (default 2); idle guests get K external\n"
-		"                       resets from the host instead\n"
-		"  --destroy MODE       teardown design: sync (before the series,\n"
-		"                       memory first; the default), sync-6.0 (Linux\n"
-		"                       6.0: config first, destroy at exit), lazy (the\n"
-		"                       seed: KVM cleanup threads, set-aside list at\n"
-		"                       exit, OOM notifier) or async (Linux 6.2 + QEMU\n"
-		"                       8: PREPARE/PERFORM from a VMM thread, CLONE_VM\n"
-		"                       teardown helper); the kvm module's fences turn\n"
-		"                       lazy into sync, async into sync-6.0\n"
-		"                       (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY)\n"
-		"  --uv-profile P       firmware profile: default, zero, old, or a file\n"
-		"  --memcg-limit SIZE   memory cgroup limit of the VMM (default none)\n"
-		"  --image FILE         boot an image made by 'lazypv mkimage' (with the\n"
-		"                       same --uv-seed) instead of building one; its\n"
-		"                       program is sealed in it, so say it with --program\n"
-		"                       if it idles (the host then drives resets)\n"
-		"  --uv-seed STRING     seed of the UV's host key (default \"%s\")\n"
-		"  --payload-size SIZE  size of the built-in image's payload (default 4M)\n"
-		"  --protect MODE       host-view protection (default auto)\n"
-		"  --json               one JSON object per event, then a summary object\n",
-		vmm_program_names(), VMM_DEFAULT_UV_SEED);
-}
-
-static uint64_t parse_size_opt(const char *opt, const char *arg)
-{
-	return tool_parse_size("run", opt, arg);
-}
-
-static unsigned int parse_uint_opt(const char *opt, const char *arg,
-				   unsigned int max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || !*arg || *end || *arg == '-' || v > max)
-		tool_usage_error("run", "--%s takes a number 0..%u, not '%s'",
-				 opt, max, arg);
-	return (unsigned int)v;
-}
-
-/* Returns true if --help was asked for (and printed). */
-static bool run_parse(int argc, char **argv, struct run_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "guest-mem", required_argument, NULL, 'g' },
-		{ "host-mem", required_argument, NULL, 'm' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "program", required_argument, NULL, 'p' },
-		{ "reboots", required_argument, NULL, 'r' },
-		{ "destroy", required_argument, NULL, 'd' },
-		{ "uv-profile", required_argument, NULL, 'u' },
-		{ "memcg-limit", required_argument, NULL, 'l' },
-		{ "image", required_argument, NULL, 'i' },
-		{ "uv-seed", required_argument, NULL, 's' },
-		{ "payload-size", required_argument, NULL, 'P' },
-		{ "protect", required_argument, NULL, 'x' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'g':
-			o->guest_mem = parse_size_opt("guest-mem", optarg);
-			break;
-		case 'm':
-			o->host_mem = parse_size_opt("host-mem", optarg);
-			break;
-		case 'c':
-			o->cpus = parse_uint_opt("cpus", optarg, 1000000);
-			break;
-		case 'p':
-			o->program = optarg;
-			break;
-		case 'r':
-			o->reboots = parse_uint_opt("reboots", optarg, RUN_MAX_REBOOTS);
-			break;
-		case 'd':
-			if (vmm_destroy_mode_parse(optarg, &o->destroy))
-				tool_usage_error("run", "--destroy takes sync, sync-6.0, lazy or async, not '%s'",
-						 optarg);
-			break;
-		case 'u':
-			o->profile = optarg;
-			break;
-		case 'l':
-			o->memcg_limit = parse_size_opt("memcg-limit", optarg);
-			break;
-		case 'i':
-			o->image_path = optarg;
-			break;
-		case 's':
-			o->seed = optarg;
-			break;
-		case 'P':
-			o->payload_size = parse_size_opt("payload-size", optarg);
-			break;
-		case 'x':
-			if (!strcmp(optarg, "auto"))
-				o->protect = HW_PROTECT_AUTO;
-			else if (!strcmp(optarg, "guard"))
-				o->protect = HW_PROTECT_GUARD;
-			else if (!strcmp(optarg, "soft"))
-				o->protect = HW_PROTECT_SOFT;
-			else
-				tool_usage_error("run", "--protect takes auto, guard or soft, not '%s'",
-						 optarg);
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			run_usage(stdout);
-			return true;
-		default:
-			tool_option_error("run", c, argv, longopts);
-		}
-	}
-	if (optind < argc)
-		tool_usage_error("run", "unexpected argument '%s'", argv[optind]);
-	return false;
-}
+		"uncharged), leaks.\n",
+	.opts = run_opt_tab,
+	.nr_opts = ARRAY_SIZE(run_opt_tab),
+	.defaults = &run_defaults,
+};
 
 /* What can be said without starting anything. */
 static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 {
 	char err[200], a[32], b[32], c[32];
 
-	if (!o->cpus)
-		tool_usage_error("run", "--cpus must be at least 1");
-	if (o->cpus > VMM_MAX_CPUS)
-		tool_usage_error("run", "--cpus %u exceeds the maximum of %d",
-				 o->cpus, VMM_MAX_CPUS);
-	if (!o->guest_mem || o->guest_mem % (1ULL << 20))
-		tool_usage_error("run", "--guest-mem must be a non-zero multiple of 1 MiB");
-	if (!o->host_mem || o->host_mem % HW_PAGE_SIZE)
-		tool_usage_error("run", "--host-mem must be a non-zero multiple of 4 KiB");
 	if (hw_backable_bytes() && o->host_mem > hw_backable_bytes())
 		tool_usage_error("run", "--host-mem %s is out of range: this machine can back at most %s now (MemAvailable)",
 				 lpv_format_size(o->host_mem, a, sizeof(a)),
@@ -288,24 +197,36 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 	tput = res->reclaim_ns ? (double)res->reclaimed_frames * 1e9 /
 				 (double)res->reclaim_ns : 0;
 	if (o->json) {
-		printf("{\"event\":\"summary\",\"mode\":\"%s\",\"profile\":",
-		       vmm_destroy_mode_name(o->destroy));
-		lpv_json_str(stdout, host->profile.name);
-		printf(",\"guest_mem\":%" PRIu64 ",\"cpus\":%u,\"program\":",
-		       o->guest_mem, o->cpus);
-		lpv_json_str(stdout, o->program);
-		printf(",\"boots\":%u,\"restart_latency_ns\":[", res->boots);
+		json_t *restarts = json_array();
+		json_t *j;
+
+		/* Restart k is the start of boot k (boot 0 is the first). */
 		for (size_t i = 0; i < n; i++)
-			printf("%s%" PRIu64, i ? "," : "", lat[i]);
-		printf("],\"restart_latency_median_ns\":%" PRIu64
-		       ",\"exit_latency_ns\":%" PRIu64 ",\"reclaim_ns\":%" PRIu64
-		       ",\"reclaim_frames\":%" PRIu64 ",\"cleanup_pages_per_s\":%.0f"
-		       ",\"oom_kills\":%" PRIu64 ",\"oom_stall_max_ns\":%" PRIu64
-		       ",\"leaked_frames\":%" PRIu64 ",\"exit_code\":%d,\"check\":%s}\n",
-		       median, res->exit_latency_ns, res->reclaim_ns,
-		       res->reclaimed_frames, tput, st.oom_kills,
-		       st.oom_stall_max_ns, res->leaked_frames, res->exit_code,
-		       check ? "false" : "true");
+			json_array_append_new(restarts, json_pack("{s:I, s:I}",
+				"boot", (json_int_t)(i + 1),
+				"latency_ns", (json_int_t)lat[i]));
+		j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:i, s:o, s:I}",
+			      "event", "summary",
+			      "mode", vmm_destroy_mode_name(o->destroy),
+			      "profile", host->profile.name,
+			      "guest_mem", (json_int_t)o->guest_mem,
+			      "cpus", (int)o->cpus,
+			      "program", o->program,
+			      "boots", (int)res->boots,
+			      "restarts", restarts,
+			      "restart_latency_median_ns", (json_int_t)median);
+		json_object_update_new(j, json_pack(
+			"{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:b}",
+			"exit_latency_ns", (json_int_t)res->exit_latency_ns,
+			"reclaim_ns", (json_int_t)res->reclaim_ns,
+			"reclaim_frames", (json_int_t)res->reclaimed_frames,
+			"cleanup_pages_per_s", tput,
+			"oom_kills", (json_int_t)st.oom_kills,
+			"oom_stall_max_ns", (json_int_t)st.oom_stall_max_ns,
+			"leaked_frames", (json_int_t)res->leaked_frames,
+			"exit_code", res->exit_code,
+			"check", !check));
+		tool_json_print(stdout, j);
 	} else {
 		printf("\nsummary (%s teardown, %s firmware profile):\n",
 		       vmm_destroy_mode_name(o->destroy), host->profile.name);
@@ -350,14 +271,6 @@ static bool run_program_is_idle(const char *spec)
 	       strstr(spec, "then=idle");
 }
 
-static const struct run_opts run_defaults = {
-	.guest_mem = 128ULL << 20,
-	.host_mem = 3ULL << 30,
-	.cpus = 1,
-	.reboots = 2,
-	.program = "touch",
-	.destroy = VMM_DESTROY_SYNC,
-};
 
 /* Everything checked before the host starts: options, profile, image. */
 static bool run_args(int argc, char **argv, struct run_opts *o,
@@ -365,8 +278,13 @@ static bool run_args(int argc, char **argv, struct run_opts *o,
 {
 	char err[200];
 
+	struct lpv_cl_result res;
+	bool help;
+
 	*o = run_defaults;
-	if (run_parse(argc, argv, o))
+	help = tool_parse_options(&cmd_run_cl, argc, argv, o, &res);
+	lpv_cl_release(&res);
+	if (help)
 		return true;
 	run_validate(o, prof);
 	if (o->image_path && vmm_image_load(o->image_path, img, err, sizeof(err)))

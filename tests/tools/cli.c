@@ -4,6 +4,7 @@
  */
 #include "tools/cli.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,4 +88,33 @@ void cli_expect_usage_error_at(int line, struct cli *c, const char *env,
 		test_fail(__FILE__, line,
 			  "'%s lazypv %s': status %d, stdout \"%.200s\", stderr \"%s\" (want 2, one line with \"%s\")",
 			  env, args, c->status, c->out, c->err, needles);
+}
+
+json_t *cli_json_at(int line, const char *s, size_t len)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(s, len, 0, &jerr);
+
+	if (!j || !json_is_object(j))
+		test_fail(__FILE__, line, "not a JSON object (%s): \"%.*s\"",
+			  j ? "another value" : jerr.text, (int)len, s);
+	return j;
+}
+
+size_t cli_json_lines_at(int line, const char *out,
+			 void (*fn)(json_t *j, size_t i, void *ctx), void *ctx)
+{
+	size_t n = 0;
+
+	while (*out) {
+		size_t len = strcspn(out, "\n");
+		json_t *j = cli_json_at(line, out, len);
+
+		fn(j, n++, ctx);
+		json_decref(j);
+		out += len;
+		if (*out)
+			out++;
+	}
+	return n;
 }

@@ -38,4 +38,21 @@ void cli_expect_usage_error_at(int line, struct cli *c, const char *env,
 #define cli_expect_usage_error(c, env, args, needles) \
 	cli_expect_usage_error_at(__LINE__, c, env, args, needles)
 
+/*
+ * The @len bytes at @s (one line of output, say) as one JSON object,
+ * parsed with jansson (json_decref() it); else the test fails at @line.
+ */
+struct json_t;
+struct json_t *cli_json_at(int line, const char *s, size_t len);
+#define cli_json(s, len) cli_json_at(__LINE__, s, len)
+/*
+ * Each line of @out as a JSON object, in order: calls @fn with each (and
+ * its index); the test fails at @line on a line that is not one.
+ * Returns the number of lines.
+ */
+size_t cli_json_lines_at(int line, const char *out,
+			 void (*fn)(struct json_t *j, size_t i, void *ctx),
+			 void *ctx);
+#define cli_json_lines(out, fn, ctx) cli_json_lines_at(__LINE__, out, fn, ctx)
+
 #endif
