@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmd_info.c - `lazypv info`: bring the machine and the host memory manager
- * up (and the Ultravisor, once it exists) and print their state: what
- * protection mechanism the kernel allows, how many frames, what the memory
- * manager counts, every option with its default and environment override.
+ * cmd_info.c - `lazypv info`: bring a host up (the machine, the Ultravisor,
+ * the host memory manager and, if INIT_UV works, the KVM module) and print
+ * its state: what protection mechanism the kernel allows, how many frames,
+ * the firmware profile, every layer's statistics (host_stats), every
+ * option with its default and environment override.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,13 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw/hw.h"
+#include <jansson.h>
+
+#include "host/host.h"
 #include "lazypv/lazypv.h"
 #include "lib/lib.h"
-#include "kvm/kvm.h"
-#include "mm/mm.h"
 #include "tools.h"
-#include "uv/uv.h"
 
 static void info_usage(FILE *f)
 {
@@ -40,45 +40,41 @@ static void info_usage(FILE *f)
 		"LAZYPV_UV_PROFILE, LAZYPV_TRACE=1.\n");
 }
 
-static void print_hw_text(struct hw_machine *hw)
+static void print_machine_text(const struct host_stats *st)
 {
 	char a[32], b[32];
 
 	printf("machine:\n");
 	printf("  host memory        %s (%llu frames of 4 KiB)\n",
-	       lpv_format_size(hw_mem_bytes(hw), a, sizeof(a)),
-	       (unsigned long long)hw_nr_frames(hw));
-	printf("  protection         %s\n",
-	       hw_protect_mode_name(hw_protect_mode(hw)));
+	       lpv_format_size(st->mem_bytes, a, sizeof(a)),
+	       (unsigned long long)st->mm.nr_frames);
+	printf("  protection         %s\n", host_protect_mode_name(st->protect));
 	printf("  backable now       %s (MemAvailable)\n",
-	       lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
+	       lpv_format_size(host_backable_bytes(), b, sizeof(b)));
 }
 
-static void print_hw_json(struct hw_machine *hw)
+/* {"version", then the host's snapshot (host_stats_json)}, one line. */
+static int print_json(const struct host_stats *st)
 {
-	struct hw_stats st;
+	json_t *root = json_object(), *snap = host_stats_json(st);
+	int r = -ENOMEM;
 
-	hw_stats_get(hw, &st);
-	printf("\"machine\":{\"host_mem\":%llu,\"frames\":%llu,\"protection\":",
-	       (unsigned long long)hw_mem_bytes(hw),
-	       (unsigned long long)hw_nr_frames(hw));
-	lpv_json_str(stdout, hw_protect_mode(hw) == HW_PROTECT_GUARD ? "guard"
-								     : "soft");
-	printf(",\"backable\":%llu", (unsigned long long)hw_backable_bytes());
-#define HW_STAT_JSON(name, desc) \
-	printf(",\"%s\":%llu", #name, (unsigned long long)st.name);
-	HW_STATS(HW_STAT_JSON)
-#undef HW_STAT_JSON
-	printf("}");
+	if (root && snap &&
+	    !json_object_set_new(root, "version", json_string(lpv_version())) &&
+	    !json_object_update(root, snap) &&
+	    !json_dumpf(root, stdout, JSON_COMPACT)) {
+		putchar('\n');
+		r = 0;
+	}
+	json_decref(snap);
+	json_decref(root);
+	return r;
 }
 
 struct info_opts {
-	struct hw_config hwcfg;
+	struct host_config hc;
 	const char *profile_name;
 	bool json;
-	struct uv_profile prof;
-	struct kvm_params kp;
-	struct mm_config mmcfg;
 };
 
 /* Options, the profile and the environment's options: the exit status to
@@ -95,24 +91,24 @@ static int info_args(int argc, char **argv, struct info_opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[256];
-	int c;
+	int c, env;
 
 	memset(o, 0, sizeof(*o));
-	o->hwcfg.mem_bytes = 4ULL << 30;
+	env = host_config_init(&o->hc);	/* the message named the variable */
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			o->hwcfg.mem_bytes = tool_parse_size("info", "host-mem", optarg);
+			o->hc.mem_bytes = tool_parse_size("info", "host-mem", optarg);
 			break;
 		case 'p':
 			if (!strcmp(optarg, "auto"))
-				o->hwcfg.protect = HW_PROTECT_AUTO;
+				o->hc.protect = HW_PROTECT_AUTO;
 			else if (!strcmp(optarg, "guard"))
-				o->hwcfg.protect = HW_PROTECT_GUARD;
+				o->hc.protect = HW_PROTECT_GUARD;
 			else if (!strcmp(optarg, "soft"))
-				o->hwcfg.protect = HW_PROTECT_SOFT;
+				o->hc.protect = HW_PROTECT_SOFT;
 			else
 				tool_usage_error("info", "--protect takes auto, guard or soft, not '%s'",
 						 optarg);
@@ -133,13 +129,12 @@ static int info_args(int argc, char **argv, struct info_opts *o)
 	if (optind < argc)
 		tool_usage_error("info", "unexpected argument '%s'", argv[optind]);
 
-	if (uv_profile_load(o->profile_name, &o->prof, err, sizeof(err))) {
+	if (host_profile_load(o->profile_name, &o->hc.profile, err,
+			      sizeof(err))) {
 		fprintf(stderr, "lazypv info: %s\n", err);
 		return 2;
 	}
-	if (mm_config_init(&o->mmcfg) || kvm_params_init(&o->kp))
-		return 2;	/* the message named the variable */
-	return -1;
+	return env ? 2 : -1;
 }
 
 int cmd_info_args(int argc, char **argv)
@@ -151,71 +146,39 @@ int cmd_info_args(int argc, char **argv)
 
 int cmd_info(int argc, char **argv)
 {
-	struct uv_params up = { 0 };
-	struct kvm_module *mod = NULL;
+	struct host_stats st;
 	struct info_opts o;
-	struct uv *uv = NULL;
-	struct mm_world *world;
-	struct hw_machine *hw;
+	struct host *h;
 	int ret;
 
 	ret = info_args(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
-	ret = tool_machine_create(&o.hwcfg, &hw, "info");
+	/* PV host support needs INIT_UV to succeed; report, do not fail. */
+	o.hc.pv_optional = true;
+	ret = tool_host_create(&o.hc, &h, "info");
 	if (ret)
 		return ret;
-	ret = mm_world_create(hw, &o.mmcfg, &world);
-	if (ret) {
-		fprintf(stderr, "lazypv info: memory manager: %s\n", strerror(-ret));
-		hw_machine_destroy(hw);
-		return 1;
-	}
-	up.hw = hw;
-	up.profile = &o.prof;
-	ret = uv_create(&up, &uv);
-	if (ret) {
-		fprintf(stderr, "lazypv info: ultravisor: %s\n", strerror(-ret));
-		ret = 1;
-		goto out_world;
-	}
-	/* PV host support needs INIT_UV to succeed; report, do not fail. */
-	if (kvm_module_create(world, uv, &o.kp, &mod))
-		mod = NULL;
-
+	host_stats_get(h, &st);
 	if (o.json) {
-		printf("{\"version\":");
-		lpv_json_str(stdout, lpv_version());
-		printf(",");
-		print_hw_json(hw);
-		printf(",\"pv_host\":%s,\"uv\":", mod ? "true" : "false");
-		uv_stats_json(uv, stdout);
-		printf(",\"mm\":");
-		mm_stats_print(world, stdout, true);
-		if (mod) {
-			printf(",\"kvm\":");
-			kvm_stats_print(mod, stdout, true);
-		}
-		printf("}\n");
+		ret = print_json(&st);
+		if (ret)
+			fprintf(stderr, "lazypv info: JSON: %s\n", strerror(-ret));
 	} else {
 		printf("lazypv %s\n", lpv_version());
-		print_hw_text(hw);
+		print_machine_text(&st);
 		printf("protected virtualization host: %s\n",
-		       mod ? "available (INIT_UV done)" :
+		       st.pv_host ? "available (INIT_UV done)" :
 		       "unavailable: INIT_UV failed (the profile needs UV storage "
 		       "above init_min_origin on a 1 MiB boundary; try a larger "
 		       "--host-mem)");
 		printf("firmware profile:\n");
-		uv_profile_print(&o.prof, stdout);
-		/* The mm's stats end with its options in force. */
-		mm_stats_print(world, stdout, false);
-		kvm_params_print(&o.kp, stdout);
+		host_profile_print(host_profile(h), stdout);
+		host_stats_print(&st, stdout);
+		host_config_print(host_config(h), stdout);
 	}
-	ret = mm_check(world) || uv_check(uv) ? 1 : 0;
-	kvm_module_destroy(mod);
-	uv_destroy(uv);
-out_world:
-	mm_world_destroy(world);
-	hw_machine_destroy(hw);
-	return ret;
+	if (host_check(h))
+		ret = 1;
+	host_destroy(h);
+	return ret ? 1 : 0;
 }

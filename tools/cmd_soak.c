@@ -17,7 +17,7 @@
  * lazy's OOM notifier, kills).
  *
  * At the end of a wave every VMM has been waited for: that is a quiescent
- * point.  There the soak runs the validators (vmm_host_check: mm_check,
+ * point.  There the soak runs the validators (host_check: mm_check,
  * uv_check, hw_check), checks frame conservation against the wave's start
  * (every frame back or leaked with a reason, each reason explained by a
  * failure injected on that host), and scans every free frame for the
@@ -48,13 +48,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hw/hw.h"
-#include "kvm/kvm.h"
+#include "host/host.h"
 #include "lib/lib.h"
-#include "mm/mm.h"
 #include "soak.h"
 #include "tools.h"
-#include "uv/uv.h"
 #include "vmm/vmm.h"
 
 /* ---- random numbers: splitmix64, one stream per wave and slot ---- */
@@ -199,7 +196,7 @@ struct soak {
 	bool stop_watchdog;		/* under lock */
 
 	/* this wave (read-only while the slots run, except as noted) */
-	struct vmm_host *host;
+	struct host *host;
 	struct soak_image images[SOAK_NR_IMAGES];
 	unsigned int wave;
 	bool wave_stop;			/* atomic */
@@ -298,7 +295,7 @@ static void soak_report(struct soak *s, FILE *f)
 			s->checks, s->violations, s->hangs, leaked);
 		for (unsigned int i = 0; i < MM_LEAK_NR; i++)
 			fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
-				mm_leak_reason_name(i), s->leaked[i]);
+				host_leak_reason_name(i), s->leaked[i]);
 		fprintf(f, "}, \"unexplained_leaks\": %" PRIu64
 			", \"guest_errors_without_injection\": %" PRIu64
 			", \"longest_restart_ns\": %" PRIu64 ", \"longest_restart_mode\": \"%s\""
@@ -326,13 +323,13 @@ static void soak_report(struct soak *s, FILE *f)
 	fprintf(f, "); ended: ");
 	for (unsigned int i = 0; i < SOAK_END_NR; i++)
 		fprintf(f, "%s%s %" PRIu64, i ? ", " : "", soak_end_names[i], s->ends[i]);
-	fprintf(f, "\ninvariant checks: %" PRIu64 " (at %" PRIu64 " quiescent points: vmm_host_check = mm_check + uv_check + hw_check, frame conservation, plaintext scan), violations: %" PRIu64 "\n",
+	fprintf(f, "\ninvariant checks: %" PRIu64 " (at %" PRIu64 " quiescent points: host_check = mm_check + uv_check + hw_check, frame conservation, plaintext scan), violations: %" PRIu64 "\n",
 		s->checks, s->waves, s->violations);
 	fprintf(f, "hangs: %" PRIu64 "\n", s->hangs);
 	fprintf(f, "leaked frames: %" PRIu64, leaked);
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++)
 		if (s->leaked[i])
-			fprintf(f, ", %s %" PRIu64, mm_leak_reason_name(i), s->leaked[i]);
+			fprintf(f, ", %s %" PRIu64, host_leak_reason_name(i), s->leaked[i]);
 	fprintf(f, " (unexplained by an injected failure: %" PRIu64 ")\n",
 		s->unexplained_leaks);
 	fprintf(f, "guest errors in waves without injected failures: %" PRIu64 "\n",
@@ -496,9 +493,9 @@ static void soak_vm_run(struct soak_slot *sl)
 	/* A limit between what the boot needs and what the program touches:
 	 * the touch runs into it (memcg OOM kill) or just fits. */
 	if (soak_chance(r, 20))
-		cfg.memcg_limit = vmm_boot_min_bytes(s->host, &cfg) +
+		cfg.memcg_limit = vmm_boot_min_bytes(host_vmm_env(s->host), &cfg) +
 				  (soak_below(r, im->touch_mib + 4) << 20);
-	if (vmm_config_check(s->host, &cfg, err, sizeof(err))) {
+	if (vmm_config_check(host_vmm_env(s->host), &cfg, err, sizeof(err))) {
 		/* The memory left under the hog's pressure is the only reason
 		 * a config of these sizes is refused. */
 		atomic_add_relaxed(&s->ends[SOAK_END_create_failed], 1);
@@ -508,7 +505,7 @@ static void soak_vm_run(struct soak_slot *sl)
 	soak_activity_set(s, &sl->act, "vmm_create", "%s, %s, %" PRIu64 " MiB, %u vCPUs",
 			  vmm_destroy_mode_name(cfg.destroy), im->program,
 			  cfg.guest_mem >> 20, cfg.cpus);
-	ret = vmm_create(s->host, &cfg, &vmm);
+	ret = vmm_create(host_vmm_env(s->host), &cfg, &vmm);
 	if (ret) {
 		atomic_add_relaxed(&s->ends[SOAK_END_create_failed], 1);
 		soak_activity_set(s, &sl->act, NULL, NULL);
@@ -626,57 +623,42 @@ static void *soak_hog_main(void *arg)
 {
 	struct soak *s = arg;
 	struct soak_rng *r = &s->hog_rng;
-	struct mm_world *world = s->host->world;
-	uint64_t max = hw_nr_frames(s->host->hw);
-	struct page **pages = calloc(max, sizeof(*pages));
-	struct memcg *cg;
-	uint64_t held = 0;
+	struct host_hog *hog;
 
-	if (!pages || memcg_create(world, "soak-hog", 0, &cg)) {
-		free(pages);
+	if (host_hog_create(s->host, "soak-hog", &hog))
 		return NULL;
-	}
 	while (!atomic_load_acquire(&s->wave_stop)) {
-		struct mm_stats st;
-		uint64_t keep, ms;
+		uint64_t keep, ms, free_now = host_free_frames(s->host);
 
-		mm_stats_get(world, &st);
 		/* Leave 0..64 MiB free: the VMMs' next faults meet the OOM
 		 * path (lazy's notifier, then kills). */
 		keep = soak_below(r, 64 << 8);
 		soak_activity_set(s, &s->hog_act, "filling", "free %" PRIu64 " pages, keep %" PRIu64,
-				  st.use[PAGE_USE_FREE], keep);
-		while (st.use[PAGE_USE_FREE] > keep + held + SOAK_HOG_CHUNK &&
-		       held + SOAK_HOG_CHUNK <= max &&
+				  free_now, keep);
+		while (free_now > keep + host_hog_held(hog) + SOAK_HOG_CHUNK &&
 		       !atomic_load_acquire(&s->wave_stop)) {
-			if (mm_page_alloc_bulk(world, 0, cg, SOAK_HOG_CHUNK,
-					       pages + held))
+			if (host_hog_take(hog, SOAK_HOG_CHUNK, false))
 				break;
-			held += SOAK_HOG_CHUNK;
-			if (held + keep + SOAK_HOG_CHUNK >= st.use[PAGE_USE_FREE])
+			if (host_hog_held(hog) + keep + SOAK_HOG_CHUNK >= free_now)
 				break;
 		}
 		/* Sometimes one more that may wait: the global OOM path runs
 		 * on the hog's behalf too. */
-		if (soak_chance(r, 30) && held + SOAK_HOG_CHUNK <= max &&
-		    !mm_page_alloc_bulk(world, MM_GFP_WAIT, cg, SOAK_HOG_CHUNK,
-					pages + held))
-			held += SOAK_HOG_CHUNK;
+		if (soak_chance(r, 30))
+			ignore_result(host_hog_take(hog, SOAK_HOG_CHUNK, true));
 		soak_count(s, SOAK_OP_hog_fill, 1);
 		soak_activity_set(s, &s->hog_act, NULL, NULL);
 		ms = 20 + soak_below(r, 400);
 		for (uint64_t i = 0; i < ms && !atomic_load_acquire(&s->wave_stop); i++)
 			usleep(1000);
-		mm_page_put_bulk(world, pages, held);
-		held = 0;
+		host_hog_release(hog);
 		soak_count(s, SOAK_OP_hog_release, 1);
 		ms = soak_below(r, 300);
 		for (uint64_t i = 0; i < ms && !atomic_load_acquire(&s->wave_stop); i++)
 			usleep(1000);
 	}
-	if (memcg_destroy(cg))
+	if (host_hog_destroy(hog))
 		fprintf(stderr, "lazypv soak: the hog's memcg is still in use\n");
-	free(pages);
 	return NULL;
 }
 
@@ -784,7 +766,7 @@ static int soak_wave_profile(struct soak *s, struct soak_rng *r,
 	int ret;
 
 	s->profile_base = soak_chance(r, 25) ? "default" : "zero";
-	ret = uv_profile_builtin(s->profile_base, p);
+	ret = host_profile_builtin(s->profile_base, p);
 	if (ret)
 		return ret;
 	p->init_min_origin = 0;
@@ -811,7 +793,7 @@ static int soak_wave_profile(struct soak *s, struct soak_rng *r,
 			in->prob = 0.002 * (double)(1 + soak_below(r, 10));
 		s->inject_cmds[s->nr_inject++] = in->cmd;
 		soak_strcat(s->profile_desc, sizeof(s->profile_desc), ", inject ");
-		soak_strcat(s->profile_desc, sizeof(s->profile_desc), uv_cmd_name(in->cmd));
+		soak_strcat(s->profile_desc, sizeof(s->profile_desc), host_uv_cmd_name(in->cmd));
 		{
 			char b[64];
 
@@ -840,7 +822,7 @@ static int soak_wave_images(struct soak *s, uint64_t nonce)
 		im->program = soak_programs[i].program;
 		im->rounds = soak_programs[i].rounds;
 		im->touch_mib = soak_programs[i].mib;
-		if (vmm_image_build(&spec, s->host->host_pub, &im->buf, &im->len,
+		if (vmm_image_build(&spec, host_public_key(s->host), &im->buf, &im->len,
 				    err, sizeof(err)) ||
 		    vmm_image_parse(im->buf, im->len, &im->img, err, sizeof(err))) {
 			fprintf(stderr, "lazypv soak: image %s: %s\n", im->program, err);
@@ -868,48 +850,47 @@ static void soak_violation(struct soak *s, const char *fmt, ...)
 /* The quiescent point at the end of a wave: every VMM waited for. */
 static void soak_wave_check(struct soak *s, const struct mm_stats *before)
 {
-	struct mm_stats now;
-	struct uv_stats us;
+	struct host_stats hs;
+	const struct mm_stats *now = &hs.mm;
 	uint64_t leaked = 0, found, scanned = 0;
 	int ret;
 
 	soak_activity_set(s, &s->main_act, "checking", "wave %u", s->wave);
 	s->checks++;
-	ret = vmm_host_check(s->host);
+	ret = host_check(s->host);
 	if (ret)
-		soak_violation(s, "vmm_host_check: %s", strerror(-ret));
+		soak_violation(s, "host_check: %s", strerror(-ret));
 
-	mm_stats_get(s->host->world, &now);
+	host_stats_get(s->host, &hs);
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++) {
-		uint64_t d = now.leaked[i] - before->leaked[i];
+		uint64_t d = now->leaked[i] - before->leaked[i];
 
 		leaked += d;
 		s->leaked[i] += d;
 		if (d && !soak_leak_explained(s, i)) {
 			s->unexplained_leaks += d;
 			soak_violation(s, "%" PRIu64 " frames leaked (%s) with no failure injected that explains it",
-				       d, mm_leak_reason_name(i));
+				       d, host_leak_reason_name(i));
 		}
 	}
 	/* Frame conservation: every frame is where it was before the wave,
 	 * except those leaked on purpose. */
 	s->checks++;
-	if (now.use[PAGE_USE_FREE] + leaked != before->use[PAGE_USE_FREE] ||
-	    now.use[PAGE_USE_PENDING] || now.use[PAGE_USE_ANON] != before->use[PAGE_USE_ANON] ||
-	    now.use[PAGE_USE_DONATED] != before->use[PAGE_USE_DONATED] ||
-	    now.use[PAGE_USE_KERNEL] != before->use[PAGE_USE_KERNEL])
+	if (now->use[PAGE_USE_FREE] + leaked != before->use[PAGE_USE_FREE] ||
+	    now->use[PAGE_USE_PENDING] || now->use[PAGE_USE_ANON] != before->use[PAGE_USE_ANON] ||
+	    now->use[PAGE_USE_DONATED] != before->use[PAGE_USE_DONATED] ||
+	    now->use[PAGE_USE_KERNEL] != before->use[PAGE_USE_KERNEL])
 		soak_violation(s, "frames not back: free %" PRIu64 " + leaked %" PRIu64 " vs %" PRIu64
 			       ", pending %" PRIu64 ", anon %" PRIu64 " vs %" PRIu64
 			       ", kernel %" PRIu64 " vs %" PRIu64 ", donated %" PRIu64 " vs %" PRIu64,
-			       now.use[PAGE_USE_FREE], leaked, before->use[PAGE_USE_FREE],
-			       now.use[PAGE_USE_PENDING], now.use[PAGE_USE_ANON],
-			       before->use[PAGE_USE_ANON], now.use[PAGE_USE_KERNEL],
-			       before->use[PAGE_USE_KERNEL], now.use[PAGE_USE_DONATED],
+			       now->use[PAGE_USE_FREE], leaked, before->use[PAGE_USE_FREE],
+			       now->use[PAGE_USE_PENDING], now->use[PAGE_USE_ANON],
+			       before->use[PAGE_USE_ANON], now->use[PAGE_USE_KERNEL],
+			       before->use[PAGE_USE_KERNEL], now->use[PAGE_USE_DONATED],
 			       before->use[PAGE_USE_DONATED]);
-	soak_count(s, SOAK_OP_oom_kill, now.oom_kills - before->oom_kills);
-	uv_stats_get(s->host->uv, &us);
-	soak_count(s, SOAK_OP_injected, us.injected - s->host_injected);
-	s->host_injected = us.injected;
+	soak_count(s, SOAK_OP_oom_kill, now->oom_kills - before->oom_kills);
+	soak_count(s, SOAK_OP_injected, hs.uv.injected - s->host_injected);
+	s->host_injected = hs.uv.injected;
 
 	/* No frame handed back holds a protected guest's plaintext. */
 	s->checks++;
@@ -931,11 +912,11 @@ static void soak_wave_check(struct soak *s, const struct mm_stats *before)
  * quiescent point. */
 static void soak_wave(struct soak *s, uint64_t end_ns)
 {
-	struct mm_stats before;
+	struct host_stats before;
 	struct soak_rng r;
 	pthread_t hog;
 
-	mm_stats_get(s->host->world, &before);
+	host_stats_get(s->host, &before);
 	soak_pset_reset(&s->patterns);
 	atomic_store_release(&s->wave_stop, false);
 
@@ -970,7 +951,7 @@ static void soak_wave(struct soak *s, uint64_t end_ns)
 		pthread_join(hog, NULL);
 	soak_activity_set(s, &s->main_act, NULL, NULL);
 
-	soak_wave_check(s, &before);
+	soak_wave_check(s, &before.mm);
 	s->waves++;
 }
 
@@ -984,21 +965,21 @@ static void soak_wave(struct soak *s, uint64_t end_ns)
 static int soak_host(struct soak *s, unsigned int nr, uint64_t deadline_ns)
 {
 	struct soak_rng r;
-	struct uv_profile prof;
-	struct vmm_host_config hc = {
-		.host_mem = s->o.host_mem,
-		.uv_profile_value = &prof,
-		.uv_seed = "soak",
-	};
+	struct host_config hc;
 	char err[200] = "";
 	int ret;
 
-	soak_rng_init(&r, s->o.seed, nr, 1000);
-	ret = soak_wave_profile(s, &r, &prof);
+	ret = host_config_init(&hc);
 	if (ret)
 		return ret;
-	soak_activity_set(s, &s->main_act, "vmm_host_create", "host %u", nr);
-	ret = vmm_host_create(&hc, &s->host, err, sizeof(err));
+	hc.mem_bytes = s->o.host_mem;
+	hc.uv_seed = "soak";
+	soak_rng_init(&r, s->o.seed, nr, 1000);
+	ret = soak_wave_profile(s, &r, &hc.profile);
+	if (ret)
+		return ret;
+	soak_activity_set(s, &s->main_act, "host_create", "host %u", nr);
+	ret = host_create(&hc, &s->host, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "lazypv soak: host: %s\n", err);
 		return ret;
@@ -1016,8 +997,8 @@ static int soak_host(struct soak *s, unsigned int nr, uint64_t deadline_ns)
 		free(s->images[i].buf);
 		s->images[i].buf = NULL;
 	}
-	soak_activity_set(s, &s->main_act, "vmm_host_destroy", "host %u", nr);
-	vmm_host_destroy(s->host);
+	soak_activity_set(s, &s->main_act, "host_destroy", "host %u", nr);
+	host_destroy(s->host);
 	s->host = NULL;
 	soak_activity_set(s, &s->main_act, NULL, NULL);
 	s->hosts++;
@@ -1128,12 +1109,12 @@ static void soak_parse(int argc, char **argv, struct soak_opts *o)
 		tool_usage_error("soak", "unexpected argument '%s'", argv[optind]);
 	if (o->host_mem < (256ULL << 20) || o->host_mem % (1ULL << 20))
 		tool_usage_error("soak", "--host-mem must be a multiple of 1 MiB of at least 256 MiB");
-	if (o->host_mem > hw_backable_bytes()) {
+	if (o->host_mem > host_backable_bytes()) {
 		char a[32], b[32];
 
 		tool_usage_error("soak", "--host-mem %s is out of range: this machine can back at most %s now",
 				 lpv_format_size(o->host_mem, a, sizeof(a)),
-				 lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
+				 lpv_format_size(host_backable_bytes(), b, sizeof(b)));
 	}
 	if (!seeded)
 		o->seed = soak_mix(lpv_now_ns() ^ ((uint64_t)getpid() << 32));

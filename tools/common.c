@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * common.c - helpers shared by the `lazypv` subcommands: option errors
- * that name what the user typed, sizes, and bringing up the machine with
+ * that name what the user typed, sizes, and bringing up the host with
  * errors a user can act on.
  */
 #include <errno.h>
@@ -9,40 +9,42 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hw/hw.h"
+#include "host/host.h"
 #include "lib/lib.h"
 #include "tools.h"
 
-int tool_machine_create(const struct hw_config *cfg, struct hw_machine **hw,
-			const char *cmd)
+int tool_host_create(const struct host_config *cfg, struct host **host,
+		     const char *cmd)
 {
-	char a[32], b[32];
-	int ret = hw_machine_create(cfg, hw);
+	char a[32], b[32], err[256] = "";
+	int ret = host_create(cfg, host, err, sizeof(err));
 
 	switch (ret) {
 	case 0:
 		return 0;
 	case -EINVAL:
-		if (!cfg->mem_bytes)
+		if (!cfg->mem_bytes) {
 			fprintf(stderr, "lazypv %s: --host-mem must not be zero\n", cmd);
-		else
+			return 2;
+		}
+		if (cfg->mem_bytes % 4096) {
 			fprintf(stderr, "lazypv %s: --host-mem %llu is not a multiple of 4 KiB\n",
 				cmd, (unsigned long long)cfg->mem_bytes);
-		return 2;
+			return 2;
+		}
+		break;
 	case -E2BIG:
 		fprintf(stderr, "lazypv %s: --host-mem %s is out of range: this machine can back at most %s now (MemAvailable)\n",
 			cmd, lpv_format_size(cfg->mem_bytes, a, sizeof(a)),
-			lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
+			lpv_format_size(host_backable_bytes(), b, sizeof(b)));
 		return 2;
 	case -EOPNOTSUPP:
 		fprintf(stderr, "lazypv %s: this kernel has no MADV_GUARD_INSTALL on shared mappings; use --protect soft or auto\n",
 			cmd);
 		return 2;
-	default:
-		fprintf(stderr, "lazypv %s: cannot create the machine: %s\n", cmd,
-			strerror(-ret));
-		return 1;
 	}
+	fprintf(stderr, "lazypv %s: %s\n", cmd, err[0] ? err : strerror(-ret));
+	return 1;
 }
 
 /* "--name" of "--name=value" into @buf. */

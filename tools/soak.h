@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-struct vmm_host;
+struct host;
 
 /* Open-addressed set of 64-bit words (0 is never a pattern word). */
 struct soak_pset {
@@ -37,10 +37,10 @@ void soak_pset_add_guest(struct soak_pset *p, uint64_t key, uint64_t end,
  * count those whose first or last word is in @p (each is printed to @log).
  * *scanned: free frames read.
  */
-uint64_t soak_scan_free(struct vmm_host *host, const struct soak_pset *p,
+uint64_t soak_scan_free(struct host *host, const struct soak_pset *p,
 			uint64_t *scanned, FILE *log);
 /* Write a word of @p into a free frame, as if it came back uncleared: the
  * test that the scan finds what it looks for. */
-void soak_scan_plant(struct vmm_host *host, const struct soak_pset *p);
+void soak_scan_plant(struct host *host, const struct soak_pset *p);
 
 #endif

@@ -30,12 +30,12 @@ void tool_option_error(const char *cmd, int c, char **argv,
 /* A size option (K/M/G/T suffixes) or a usage error naming --@opt. */
 uint64_t tool_parse_size(const char *cmd, const char *opt, const char *arg);
 
-struct hw_config;
-struct hw_machine;
-/* hw_machine_create with a one-line user-facing error; returns the exit
- * status (0, 2 for bad sizes, 1 otherwise). */
-int tool_machine_create(const struct hw_config *cfg, struct hw_machine **hw,
-			const char *cmd);
+struct host_config;
+struct host;
+/* host_create with a one-line user-facing error; returns the exit status
+ * (0, 2 for a size the machine refuses, 1 otherwise). */
+int tool_host_create(const struct host_config *cfg, struct host **host,
+		     const char *cmd);
 
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -40,10 +40,10 @@ static uint64_t vmm_guest_overhead(const struct uv_info *info,
 
 /* As the overhead, with page tables for the image's pages only: what is
  * charged up to the first instruction. */
-uint64_t vmm_boot_min_bytes(const struct vmm_host *host,
+uint64_t vmm_boot_min_bytes(const struct vmm_env *env,
 			    const struct vmm_config *cfg)
 {
-	const struct uv_info *info = kvm_module_uv_info(host->kvm);
+	const struct uv_info *info = kvm_module_uv_info(env->kvm);
 	uint64_t pages = cfg->image ? cfg->image->nr_pages : 0;
 
 	return pages * HW_PAGE_SIZE + info->guest_base_stor_len +
@@ -52,10 +52,10 @@ uint64_t vmm_boot_min_bytes(const struct vmm_host *host,
 	       pages * 16 + (1ULL << 20);
 }
 
-int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
+int vmm_config_check(const struct vmm_env *env, const struct vmm_config *cfg,
 		     char *err, size_t errlen)
 {
-	const struct uv_info *info = kvm_module_uv_info(host->kvm);
+	const struct uv_info *info = kvm_module_uv_info(env->kvm);
 	char a[32], b[32], c[32];
 	struct mm_stats st;
 	uint64_t overhead, avail;
@@ -92,10 +92,10 @@ int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
 			 lpv_format_size(cfg->guest_mem, b, sizeof(b)));
 		r = -E2BIG;
 	} else if (cfg->memcg_limit && !cfg->start_plain &&
-		   cfg->memcg_limit < vmm_boot_min_bytes(host, cfg)) {
+		   cfg->memcg_limit < vmm_boot_min_bytes(env, cfg)) {
 		snprintf(msg, sizeof(msg), "memcg limit %s is below the %s a protected boot of this image needs",
 			 lpv_format_size(cfg->memcg_limit, a, sizeof(a)),
-			 lpv_format_size(vmm_boot_min_bytes(host, cfg), b, sizeof(b)));
+			 lpv_format_size(vmm_boot_min_bytes(env, cfg), b, sizeof(b)));
 		r = -E2BIG;
 	}
 	if (r)
@@ -108,7 +108,7 @@ int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
 	 * notifier is for).  Only the kernel's, the UV's and leaked frames
 	 * are out of reach.
 	 */
-	mm_stats_get(host->world, &st);
+	mm_stats_get(env->world, &st);
 	avail = (st.use[PAGE_USE_FREE] + st.use[PAGE_USE_ANON] +
 		 st.use[PAGE_USE_PENDING]) * HW_PAGE_SIZE;
 	if (cfg->guest_mem + overhead > avail) {
@@ -126,7 +126,7 @@ out:
 
 /* ---- the parent's side ---- */
 
-int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
+int vmm_create(const struct vmm_env *env, const struct vmm_config *cfg,
 	       struct vmm **out)
 {
 	struct mm_stats st;
@@ -134,7 +134,7 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 	struct vmm *vmm;
 	int r;
 
-	r = vmm_config_check(host, cfg, NULL, 0);
+	r = vmm_config_check(env, cfg, NULL, 0);
 	if (r)
 		return r;
 	vmm = calloc(1, sizeof(*vmm));
@@ -145,7 +145,7 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 		r = -ENOMEM;
 		goto out_free;
 	}
-	vmm->host = host;
+	vmm->env = *env;
 	vmm->cfg = *cfg;
 	vmm->salt = cfg->salt;
 	if (!vmm->salt && getrandom(&vmm->salt, sizeof(vmm->salt), 0) !=
@@ -159,16 +159,16 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 	lpv_cond_init(&vmm->cond);
 	lpv_mutex_init(&vmm->sigp.lock);
 	lpv_cond_init(&vmm->sigp.cond);
-	mm_stats_get(host->world, &st);
+	mm_stats_get(env->world, &st);
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++)
 		vmm->baseline_leaked += st.leaked[i];
 
 	snprintf(name, sizeof(name), "vmm%u",
 		 atomic_add_return(&vmm_next_id, 1));
-	r = memcg_create(host->world, name, cfg->memcg_limit, &vmm->memcg);
+	r = memcg_create(env->world, name, cfg->memcg_limit, &vmm->memcg);
 	if (r)
 		goto out_locks;
-	r = task_create(host->world, host->shell, vmm->memcg, 0, &vmm->task);
+	r = task_create(env->world, env->shell, vmm->memcg, 0, &vmm->task);
 	if (r)
 		goto out_memcg;
 	vmm->pid = task_pid(vmm->task);
@@ -289,7 +289,7 @@ static uint64_t vmm_leaked_now(struct vmm *vmm)
 	struct mm_stats st;
 	uint64_t n = 0;
 
-	mm_stats_get(vmm->host->world, &st);
+	mm_stats_get(vmm->env.world, &st);
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++)
 		n += st.leaked[i];
 	return n - vmm->baseline_leaked;
@@ -307,7 +307,7 @@ static int vmm_wait_reclaim(struct vmm *vmm)
 	for (;;) {
 		struct mm_stats st;
 
-		mm_stats_get(vmm->host->world, &st);
+		mm_stats_get(vmm->env.world, &st);
 		if (!vmm_frames_charged(vmm) && !st.use[PAGE_USE_PENDING])
 			return 0;
 		if (hw_now_ns() > deadline)

@@ -291,7 +291,7 @@ int vmm_unprotect_async(struct vmm *vmm)
 	int r;
 
 	if (vmm->cfg.guest_mem <= VMM_ASYNC_MIN_GUEST ||
-	    !kvm_cap_protected_async_disable(vmm->host->kvm))
+	    !kvm_cap_protected_async_disable(vmm->env.kvm))
 		return vmm_pv(vmm, KVM_PV_DISABLE, NULL);
 	c = calloc(1, sizeof(*c));
 	if (!c)

@@ -126,7 +126,7 @@ static int vmm_setup(struct vmm *vmm)
 	if (r)
 		goto fail;
 	what = "KVM_CREATE_VM";
-	r = kvm_create_vm(vmm->host->kvm, vmm->task, &kvm);
+	r = kvm_create_vm(vmm->env.kvm, vmm->task, &kvm);
 	if (r)
 		goto fail;
 	lpv_mutex_lock(&vmm->lock);
