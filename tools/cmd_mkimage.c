@@ -28,7 +28,6 @@
 
 #include "lib/lib.h"
 #include "tools.h"
-#include "uv/uv.h"
 #include "vmm/vmm.h"
 
 /* Largest payload file accepted (the image format allows more). */
@@ -231,7 +230,6 @@ static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 	};
 	struct vmm_image_spec *spec = &o->spec;
 	const char *payload_path = NULL, *seed = NULL, *keyhex = NULL;
-	uint8_t priv[UV_HOST_KEY_LEN];
 	size_t payload_len = 0;
 	char err[200];
 	int c, r;
@@ -295,9 +293,7 @@ static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 		if (vmm_host_key_parse(keyhex, o->pub))
 			tool_usage_error("mkimage", "--host-key-pub takes 64 hex digits");
 	} else {
-		vmm_host_key_from_seed(seed, priv);
-		r = uv_host_key_derive_public(priv, o->pub);
-		explicit_bzero(priv, sizeof(priv));
+		r = vmm_host_key_public_from_seed(seed, o->pub);
 		if (r) {
 			fprintf(stderr, "lazypv mkimage: deriving the host key: %s\n",
 				strerror(-r));

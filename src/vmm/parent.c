@@ -150,7 +150,7 @@ int vmm_create(const struct vmm_env *env, const struct vmm_config *cfg,
 	vmm->salt = cfg->salt;
 	if (!vmm->salt && getrandom(&vmm->salt, sizeof(vmm->salt), 0) !=
 	    sizeof(vmm->salt))
-		vmm->salt = vmm_mix64(hw_now_ns());
+		vmm->salt = vmm_mix64(lpv_now_ns());
 	for (unsigned int i = 0; i < cfg->cpus; i++) {
 		vmm->vcpus[i].vmm = vmm;
 		vmm->vcpus[i].id = i;
@@ -211,7 +211,7 @@ static int vmm_request(struct vmm *vmm, enum vmm_request req)
 		   req == VMM_REQ_SHUTDOWN) {
 		/* A shutdown overrides a pending reset. */
 		if (vmm->request == VMM_REQ_NONE)
-			vmm->request_ns = hw_now_ns();
+			vmm->request_ns = lpv_now_ns();
 		vmm->request = req;
 		lpv_cond_broadcast(&vmm->cond);
 	}
@@ -239,7 +239,7 @@ int vmm_kill(struct vmm *vmm)
 		return -ESRCH;
 	}
 	if (!vmm->shutdown_ns) {
-		vmm->shutdown_ns = hw_now_ns();
+		vmm->shutdown_ns = lpv_now_ns();
 		vmm->kill_requested = true;
 	}
 	/* vmm_wait() on another thread must not reap the task under us. */
@@ -302,7 +302,7 @@ static int vmm_wait_reclaim(struct vmm *vmm)
 {
 	uint64_t ms = vmm->cfg.reclaim_timeout_ms ? vmm->cfg.reclaim_timeout_ms
 						   : VMM_RECLAIM_TIMEOUT_MS;
-	uint64_t deadline = hw_now_ns() + ms * 1000000ULL;
+	uint64_t deadline = lpv_now_ns() + ms * 1000000ULL;
 
 	for (;;) {
 		struct mm_stats st;
@@ -310,7 +310,7 @@ static int vmm_wait_reclaim(struct vmm *vmm)
 		mm_stats_get(vmm->env.world, &st);
 		if (!vmm_frames_charged(vmm) && !st.use[PAGE_USE_PENDING])
 			return 0;
-		if (hw_now_ns() > deadline)
+		if (lpv_now_ns() > deadline)
 			return -ETIMEDOUT;
 		lpv_sleep_ns(VMM_RECLAIM_POLL_NS);
 	}
@@ -345,7 +345,7 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	lpv_mutex_unlock(&vmm->lock);
 	r = task_wait(vmm->task, &code);
 	BUG_ON(r);	/* one waiter, a live child: cannot fail */
-	ev.t_ns = hw_now_ns();
+	ev.t_ns = lpv_now_ns();
 	/* What is still charged: an async teardown helper may hold the mm. */
 	ev.pages = vmm_frames_charged(vmm);
 
@@ -363,7 +363,7 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	r = vmm_wait_reclaim(vmm);
 	vmm_teardown_reap(vmm);
 	ev = (struct vmm_event){ .type = VMM_EV_RECLAIMED };
-	ev.t_ns = hw_now_ns();
+	ev.t_ns = lpv_now_ns();
 	ev.pages = vmm->frames_at_exit;
 	ev.leaked = vmm_leaked_now(vmm);
 	lpv_mutex_lock(&vmm->lock);

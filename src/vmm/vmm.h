@@ -30,11 +30,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "hw/hw.h"
 #include "kvm/kvm.h"
 #include "lazypv/compiler.h"
 #include "mm/mm.h"
-#include "uv/uv.h"
+#include "uv/uv_image.h"
 
 struct vmm;
 
@@ -118,6 +117,10 @@ void vmm_image_release(struct vmm_image *img);
  */
 #define VMM_DEFAULT_UV_SEED "lazypv"
 void vmm_host_key_from_seed(const char *seed, uint8_t priv[UV_HOST_KEY_LEN]);
+/* The public half of vmm_host_key_from_seed(@seed): what `lazypv mkimage
+ * --uv-seed S` builds for.  0 or the key derivation's error. */
+int vmm_host_key_public_from_seed(const char *seed,
+				  uint8_t pub[UV_HOST_KEY_LEN]) __must_check;
 /* Parse 64 hex digits into a public key; -EINVAL otherwise. */
 int vmm_host_key_parse(const char *hex,
 		       uint8_t pub[UV_HOST_KEY_LEN]) __must_check;
@@ -230,7 +233,7 @@ const char *vmm_event_name(enum vmm_event_type type);
 
 struct vmm_event {
 	enum vmm_event_type type;
-	uint64_t t_ns;		/* hw_now_ns() */
+	uint64_t t_ns;		/* lpv_now_ns() */
 	unsigned int boot;	/* 0 = first boot */
 	bool protected;		/* the boot is a protected guest */
 	uint64_t subcode;	/* REBOOT_REQUEST */
