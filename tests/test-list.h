@@ -30,6 +30,9 @@
 #if defined(LAZYPV_HAVE_BENCH) && __has_include("list-bench.h")
 #include "list-bench.h"
 #endif
+#if defined(LAZYPV_HAVE_HOST) && __has_include("list-host.h")
+#include "list-host.h"
+#endif
 #if defined(LAZYPV_HAVE_TOOLS) && __has_include("list-tools.h")
 #include "list-tools.h"
 #endif

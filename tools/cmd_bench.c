@@ -51,16 +51,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hw/hw.h"
-#include "kvm/kvm.h"
+#include "host/host.h"
 #include "lib/cmdline.h"
 #include "lib/lib.h"
-#include "mm/mm.h"
 #include "damon.h"
 #include "monitor.h"
 #include "plot.h"
 #include "tools.h"
-#include "uv/uv.h"
 #include "vmm/vmm.h"
 
 #define MAX_SIZES 8
@@ -335,19 +332,18 @@ static uint64_t bench_oom_host_mem(const struct bench_opts *o)
 static int bench_validate(const struct bench_opts *o)
 {
 	uint64_t table = bench_table_host_mem(o), oom = bench_oom_host_mem(o);
-	uint64_t backable = hw_backable_bytes();
+	uint64_t backable = host_backable_bytes();
+	struct host_config hc;
 	struct uv_profile prof;
-	struct kvm_params kp;
-	struct mm_config mc;
 	char err[256], a[32], b[32], c[32];
 
-	if (mm_config_init(&mc) || kvm_params_init(&kp))
+	if (host_config_init(&hc))
 		return -EINVAL;	/* the message named the variable */
 	for (unsigned int p = 0; !o->oom_only && p < o->nr_profiles; p++) {
-		if (uv_profile_load(o->profiles[p], &prof, err, sizeof(err)))
+		if (host_profile_load(o->profiles[p], &prof, err, sizeof(err)))
 			tool_usage_error("bench", "--profiles: item %u: %s", p + 1,
 					 err[0] ? err : o->profiles[p]);
-		if (!uv_profile_init_fits(&prof, table, NULL))
+		if (!host_profile_init_fits(&prof, table))
 			tool_usage_error("bench", "--profiles: item %u: profile '%s' wants the UV's %s of storage above %s (init_min_origin), beyond the %s host of --sizes",
 					 p + 1, o->profiles[p],
 					 lpv_format_size(prof.uv_base_stor_len, a, sizeof(a)),
@@ -387,82 +383,28 @@ static double median(double *v, unsigned int n)
 }
 
 /*
- * The machine's floor, now: a 4 KiB clear the way the Ultravisor does it
- * (hw_frame_clear_fw: through the firmware view, one frame at a time) over
- * a 128 MiB span -- larger than the caches, as a cleanup walking a guest
- * sees its frames -- and the cost of lifting a frame's host-view
- * protection as the teardown walks do it (one hw unprotect batch per 64
- * frames), a cost of this emulation that s390 does not have.  (The fault
- * that maps a frame again at the next host access comes on top.)
- */
-#define FLOOR_FRAMES 32768
-
-static void machine_floor(struct vmm_host *host, double *clear,
-			  double *unprotect)
-{
-	hw_pfn_t first;
-	struct page *p;
-	double s[3], u[5];
-
-	*clear = *unprotect = 0;
-	if (mm_page_alloc_contig(host->world, 0, NULL, FLOOR_FRAMES, &p))
-		return;
-	first = mm_page_to_pfn(host->world, p);
-	for (int r = 0; r < 3; r++) {
-		uint64_t t0 = hw_now_ns();
-
-		for (hw_pfn_t i = 0; i < FLOOR_FRAMES; i++)
-			hw_frame_clear_fw(host->hw, first + i);
-		s[r] = (double)(hw_now_ns() - t0) / FLOOR_FRAMES;
-	}
-	for (int r = 0; r < 5; r++) {
-		uint64_t t0;
-
-		for (hw_pfn_t i = 0; i < 1024; i++)
-			if (hw_frame_protect(host->hw, first + i))
-				abort();
-		t0 = hw_now_ns();
-		for (hw_pfn_t i = 0; i < 1024; i += 64) {
-			struct hw_unprotect_batch b;
-
-			hw_unprotect_batch_begin(host->hw, &b);
-			for (hw_pfn_t k = i; k < i + 64; k++)
-				if (hw_frame_unprotect(host->hw, first + k))
-					abort();
-			hw_unprotect_batch_end(&b);
-		}
-		u[r] = (double)(hw_now_ns() - t0) / 1024;
-	}
-	for (int i = 0; i < FLOOR_FRAMES; i++)
-		mm_page_put(host->world, p + i);
-	*clear = median(s, 3);
-	*unprotect = median(u, 5);
-}
-
-/*
  * A host whose memory is populated up front: the first touch of memfd
  * memory (about 2 s/GiB on a nested VM) is a cost of this emulation, not of
  * any teardown design, and would otherwise land on whichever run first
  * uses a frame.  The hw first-touch probe is on.
  */
-static int bench_host_create(struct vmm_host_config *hc, struct vmm_host **host,
-			     char *err, size_t errlen)
+static int bench_host_create(struct host_config *hc, struct host **host)
 {
 	char sz[32];
-	uint64_t t0 = hw_now_ns();
+	uint64_t t0 = lpv_now_ns();
 	int r;
 
-	lpv_format_size(hc->host_mem, sz, sizeof(sz));
+	lpv_format_size(hc->mem_bytes, sz, sizeof(sz));
 	fprintf(stderr, "lazypv bench: populating %s of host memory...\n", sz);
 	hc->populate = true;
-	r = vmm_host_create(hc, host, err, errlen);
+	r = tool_host_create(hc, host, "bench");
 	if (r)
-		return r;
+		return -EINVAL;
 	fprintf(stderr, "lazypv bench: populated in %.1f s\n",
-		(double)(hw_now_ns() - t0) / 1e9);
+		(double)(lpv_now_ns() - t0) / 1e9);
 	/* The stall columns: the machine's first touches, timed by hw. */
-	hw_probe_first_touch((*host)->hw, true);
-	return r;
+	host_probe_first_touch(*host, true);
+	return 0;
 }
 
 /*
@@ -482,12 +424,11 @@ static double stall_excess(const struct hw_stats *b, const struct hw_stats *a)
 	return stall_ns - stalls * normal;
 }
 
-/* The UV's and the probe's counters at a life's shutdown request (under
- * the VMM's lock: the *_stats_get only read counters). */
+/* The UV's destroy-page counters and the probe's at a life's shutdown
+ * request (under the VMM's lock: these only read counters). */
 struct life_mark {
-	struct uv *uv;
-	struct hw_machine *hw;
-	struct uv_stats at_shutdown;
+	struct host *host;
+	struct uv_cmd_stats at_shutdown;
 	struct hw_stats hw_at_shutdown;
 	bool marked;
 };
@@ -605,18 +546,21 @@ static void life_event(void *ctx, const struct vmm_event *ev)
 	struct life_mark *mk = ctx;
 
 	if (ev->type == VMM_EV_SHUTDOWN_REQUEST && !mk->marked) {
-		uv_stats_get(mk->uv, &mk->at_shutdown);
-		hw_stats_get(mk->hw, &mk->hw_at_shutdown);
+		struct uv_stats us;
+
+		host_uv_stats_get(mk->host, &us);
+		host_uv_cmd_stats(&us, UVC_CMD_DESTR_SEC_STOR, &mk->at_shutdown);
+		host_hw_stats_get(mk->host, &mk->hw_at_shutdown);
 		mk->marked = true;
 	}
 }
 
 /* -EINTR: a signal ended it (nothing measured). */
-static int one_life(struct vmm_host *host, const struct vmm_image *img,
+static int one_life(struct host *host, const struct vmm_image *img,
 		    uint64_t guest, enum vmm_destroy_mode mode,
 		    struct sample *s, struct plot_pending *pend)
 {
-	struct life_mark mk = { .uv = host->uv, .hw = host->hw };
+	struct life_mark mk = { .host = host };
 	struct vmm_config vc = {
 		.guest_mem = guest,
 		.cpus = 1,
@@ -626,11 +570,11 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		.on_event = life_event,
 		.event_ctx = &mk,
 	};
-	const int destr = uv_cmd_index(UVC_CMD_DESTR_SEC_STOR);
-	const struct uv_stats *before = &mk.at_shutdown;
+	const struct uv_cmd_stats *before = &mk.at_shutdown;
 	const struct vmm_event *ev;
-	struct uv_stats after;
+	struct uv_cmd_stats after;
 	struct hw_stats hw_after;
+	struct uv_stats us;
 	struct vmm_result res;
 	uint64_t started[2] = { 0, 0 };
 	struct vmm *vmm;
@@ -641,7 +585,7 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	memset(s, 0, sizeof(*s));
 	for (int f = 0; f < BF_NR; f++)
 		s->fig[f] = NAN;
-	r = vmm_config_check(host, &vc, err, sizeof(err));
+	r = vmm_config_check(host_vmm_env(host), &vc, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
@@ -659,7 +603,7 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 			     bench_ui.lives_total);
 		monitor_samples_clear(bench_ui.mon);
 	}
-	r = vmm_create(host, &vc, &vmm);
+	r = vmm_create(host_vmm_env(host), &vc, &vmm);
 	if (r)
 		return r;
 	bench_watch(vmm, NULL);
@@ -670,7 +614,7 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	if (bench_stopped()) {
 		bench_watch(NULL, NULL);
 		vmm_destroy(vmm);
-		kvm_module_drain(host->kvm);
+		host_drain(host);
 		return -EINTR;
 	}
 	/* Per boot (0, 1): its first instruction, then its round's end. */
@@ -704,18 +648,15 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	s->ok = !r;
 	bench_watch(NULL, NULL);
 	vmm_destroy(vmm);
-	kvm_module_drain(host->kvm);
-	uv_stats_get(host->uv, &after);
-	hw_stats_get(host->hw, &hw_after);
-	if (mk.marked && after.cmd[destr].calls > before->cmd[destr].calls) {
-		double calls = (double)(after.cmd[destr].calls -
-					before->cmd[destr].calls);
+	host_drain(host);
+	host_uv_stats_get(host, &us);
+	host_uv_cmd_stats(&us, UVC_CMD_DESTR_SEC_STOR, &after);
+	host_hw_stats_get(host, &hw_after);
+	if (mk.marked && after.calls > before->calls) {
+		double calls = (double)(after.calls - before->calls);
+		double data = (double)(after.data_ns - before->data_ns) / calls;
 
-		double data = (double)(after.cmd[destr].data_ns -
-				       before->cmd[destr].data_ns) / calls;
-
-		s->fig[BF_uv_ns] = (double)(after.cmd[destr].ns -
-					    before->cmd[destr].ns) / calls;
+		s->fig[BF_uv_ns] = (double)(after.ns - before->ns) / calls;
 		s->fig[BF_stalled] = (double)(hw_after.stalls -
 					      mk.hw_at_shutdown.stalls) / calls;
 		/* No cost modelled: the UV times no data work. */
@@ -726,18 +667,19 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		}
 	}
 	if (!r)
-		r = vmm_host_check(host);
+		r = host_check(host);
 	return r;
 }
 
-static int make_image(struct vmm_host *host, const char *program, void **buf,
+static int make_image(struct host *host, const char *program, void **buf,
 		      struct vmm_image *img)
 {
 	struct vmm_image_spec spec = { .program = program,
 				       .default_payload_len = 1 << 20 };
 	size_t len;
 	char err[160];
-	int r = vmm_image_build(&spec, host->host_pub, buf, &len, err, sizeof(err));
+	int r = vmm_image_build(&spec, host_public_key(host), buf, &len, err,
+				sizeof(err));
 
 	if (!r)
 		r = vmm_image_parse(*buf, len, img, err, sizeof(err));
@@ -926,9 +868,9 @@ static void print_row(const struct bench_opts *o, const char *profile,
 /* One profile's table: every mode at every size, medians of the runs. */
 static int bench_profile(const struct bench_opts *o, const char *profile)
 {
-	struct kvm_params kp;
-	struct vmm_host_config hc = { .uv_profile = profile, .kvm = &kp };
-	struct vmm_host *host;
+	struct host_config hc;
+	struct host_floor fl;
+	struct host *host;
 	struct vmm_image img;
 	void *buf = NULL;
 	char err[200];
@@ -940,27 +882,36 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	uint64_t cost;
 	int r;
 
-	r = kvm_params_init(&kp);
+	r = host_config_init(&hc);
 	if (r)
 		return r;
-	hc.host_mem = bench_table_host_mem(o);
-	r = bench_host_create(&hc, &host, err, sizeof(err));
+	r = host_profile_load(profile, &hc.profile, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
 	}
+	hc.mem_bytes = bench_table_host_mem(o);
+	r = bench_host_create(&hc, &host);
+	if (r)
+		return r;
 	r = make_image(host, "touch:rounds=1,then=reboot", &buf, &img);
 	if (r)
 		goto out_host;
-	machine_floor(host, &clear, &unprot);
-	cost = host->profile.cost_ns[uv_cmd_index(UVC_CMD_DESTR_SEC_STOR)];
+	r = host_measure_floor(host, &fl);
+	if (r) {
+		fprintf(stderr, "lazypv bench: machine floor: %s\n", strerror(-r));
+		goto out_img;
+	}
+	clear = fl.clear_ns;
+	unprot = fl.unprotect_ns;
+	cost = host_profile_cost_ns(host_profile(host), UVC_CMD_DESTR_SEC_STOR);
 	floor_ns = (double)cost + clear;
 	mach_ns = floor_ns + unprot;
 	if (o->format == BENCH_TEXT) {
 		printf("\n== profile %s: destroy-page floor %.0f ns/page = modelled %" PRIu64
 		       " ns + 4 KiB clear %.0f ns;\n   with the host-view guard lift"
 		       " (batched, %.0f ns): %.0f ns/page\n",
-		       host->profile.name, floor_ns, cost, clear, unprot, mach_ns);
+		       host_profile(host)->name, floor_ns, cost, clear, unprot, mach_ns);
 		for (int line = 0; line < 2; line++) {
 			printf("  %-9s %-8s", line ? "" : "guest", line ? "" : "mode");
 			text_heads(bench_figs, BF_NR, line);
@@ -1006,7 +957,7 @@ rows:
 		}
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
 			if (o->modes[mode] && got[mode])
-				print_row(o, host->profile.name, o->sizes[si],
+				print_row(o, host_profile(host)->name, o->sizes[si],
 					  (enum vmm_destroy_mode)mode, m[mode],
 					  floor_ns, mach_ns, got[mode]);
 	}
@@ -1018,7 +969,7 @@ rows:
 			names[mode] = o->modes[mode] ?
 				vmm_destroy_mode_name((enum vmm_destroy_mode)mode) :
 				NULL;
-		pr = plot_bench(o->plot_dir, host->profile.name, o->sizes,
+		pr = plot_bench(o->plot_dir, host_profile(host)->name, o->sizes,
 				o->nr_sizes, names, VMM_DESTROY_NR, restart,
 				exit_ms, pend, err, sizeof(err));
 		if (pr) {
@@ -1035,7 +986,7 @@ out_img:
 		free(pend[mode].mib);
 	}
 out_host:
-	vmm_host_destroy(host);
+	host_destroy(host);
 	return r;
 }
 
@@ -1124,25 +1075,24 @@ static void bench_oom_row(const struct bench_opts *o,
 static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 			 bool notifier)
 {
-	struct kvm_params kp;
-	struct uv_profile prof;
-	struct vmm_host_config hc = { .uv_profile_value = &prof, .kvm = &kp };
+	struct host_config hc;
 	char text[320];
 	struct vmm_config vc = { .cpus = 1, .destroy = mode, .max_reboots = 0 };
 	struct vmm_result ra, rb;
 	double b_secs = 0, a_reclaim = 0;
-	struct vmm_host *host;
+	const struct vmm_env *env;
+	struct host_stats hs;
+	struct host *host;
 	struct vmm *a, *b;
 	struct vmm_image img;
-	struct mm_stats st;
 	void *buf = NULL;
 	char err[200];
 	int r;
 
-	r = kvm_params_init(&kp);
+	r = host_config_init(&hc);
 	if (r)
 		return r;
-	kp.oom_notifier = notifier;
+	hc.kvm.oom_notifier = notifier;
 	/*
 	 * The default profile with slower page cleaning -- the same cost per
 	 * secure page whichever call cleans it (destroy page, export,
@@ -1154,17 +1104,16 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 		 "cost.destroy_page = %" PRIu64 "ns\ncost.export = %" PRIu64 "ns\n"
 		 "destroy_conf_page_ns = %" PRIu64 "ns\ninit_min_origin = 0\n",
 		 o->oom_destroy_ns, o->oom_destroy_ns, o->oom_destroy_ns);
-	r = uv_profile_parse(text, "oom-bench", &prof, err, sizeof(err));
+	r = host_profile_parse(text, "oom-bench", &hc.profile, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
 	}
-	hc.host_mem = bench_oom_host_mem(o);
-	r = bench_host_create(&hc, &host, err, sizeof(err));
-	if (r) {
-		fprintf(stderr, "lazypv bench: %s\n", err);
+	hc.mem_bytes = bench_oom_host_mem(o);
+	r = bench_host_create(&hc, &host);
+	if (r)
 		return r;
-	}
+	env = host_vmm_env(host);
 	r = make_image(host, "touch:rounds=1,then=poweroff", &buf, &img);
 	if (r)
 		goto out_host;
@@ -1173,7 +1122,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	/* A cleanup slower than B's faults takes minutes at this cost. */
 	vc.reclaim_timeout_ms = 30 * 60 * 1000;
 	vc.on_event = oom_a_event;
-	r = vmm_create(host, &vc, &a);
+	r = vmm_create(env, &vc, &a);
 	vc.on_event = NULL;	/* B's exit is none of A's business */
 	if (r)
 		goto out_img;
@@ -1195,7 +1144,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 			while (!oom_a_exited)
 				lpv_cond_wait(&oom_a_cond, &oom_a_lock);
 			lpv_mutex_unlock(&oom_a_lock);
-			r = vmm_create(host, &vc, &b);
+			r = vmm_create(env, &vc, &b);
 			if (r)
 				fprintf(stderr, "lazypv bench: B: %s\n", strerror(-r));
 			if (!r) {
@@ -1218,20 +1167,20 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	}
 	a_reclaim = (double)ra.reclaim_ns / 1e9;
 	vmm_destroy(a);
-	kvm_module_drain(host->kvm);
-	mm_stats_get(host->world, &st);
+	host_drain(host);
+	host_stats_get(host, &hs);
 	{
 		double f[BO_NR] = {
-			[BO_kills] = (double)st.oom_kills,
-			[BO_waits] = (double)st.oom_waits,
-			[BO_stall_ms] = (double)st.oom_stall_max_ns / 1e6,
+			[BO_kills] = (double)hs.mm.oom_kills,
+			[BO_waits] = (double)hs.mm.oom_waits,
+			[BO_stall_ms] = (double)hs.mm.oom_stall_max_ns / 1e6,
 			[BO_b_run_s] = b_secs,
 			[BO_a_reclaim_s] = a_reclaim,
 			[BO_b_exit_code] = r ? -1 : rb.exit_code,
 		};
 		bool killed = !r && rb.killed;
 
-		bench_oom_row(o, mode, notifier, hc.host_mem, f, killed,
+		bench_oom_row(o, mode, notifier, hc.mem_bytes, f, killed,
 			      r ? "B did not complete (see stderr)" :
 			      killed ? "B was OOM-killed" :
 			      rb.exit_code ? "B failed" : "B ran to completion");
@@ -1240,7 +1189,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 out_img:
 	free(buf);
 out_host:
-	vmm_host_destroy(host);
+	host_destroy(host);
 	return r;
 }
 

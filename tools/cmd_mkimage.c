@@ -27,7 +27,6 @@
 #include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "tools.h"
-#include "uv/uv.h"
 #include "vmm/vmm.h"
 
 /* Largest payload file accepted (the image format allows more). */
@@ -242,7 +241,6 @@ const struct lpv_cl_cmd cmd_mkimage_cl = {
 static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 {
 	struct vmm_image_spec *spec = &o->spec;
-	uint8_t priv[UV_HOST_KEY_LEN];
 	struct lpv_cl_result res;
 	size_t payload_len = 0;
 	char err[200];
@@ -260,9 +258,7 @@ static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 		if (vmm_host_key_parse(o->keyhex, o->pub))
 			tool_usage_error("mkimage", "--host-key-pub takes 64 hex digits");
 	} else {
-		vmm_host_key_from_seed(o->seed, priv);
-		r = uv_host_key_derive_public(priv, o->pub);
-		explicit_bzero(priv, sizeof(priv));
+		r = vmm_host_key_public_from_seed(o->seed, o->pub);
 		if (r) {
 			fprintf(stderr, "lazypv mkimage: deriving the host key: %s\n",
 				strerror(-r));

@@ -19,17 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw/hw.h"
-#include "kvm/kvm.h"
+#include "host/host.h"
 #include "lazypv/lazypv.h"
 #include "lib/cmdline.h"
 #include "lib/lib.h"
-#include "mm/mm.h"
 #include "lib/trace.h"
 #include "monitor.h"
 #include "plot.h"
 #include "tools.h"
-#include "uv/uv.h"
 #include "vmm/vmm.h"
 
 #define RUN_MAX_REBOOTS 100000
@@ -136,10 +133,10 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 {
 	char err[200], a[32], b[32], c[32];
 
-	if (hw_backable_bytes() && o->host_mem > hw_backable_bytes())
+	if (host_backable_bytes() && o->host_mem > host_backable_bytes())
 		tool_usage_error("run", "--host-mem %s is out of range: this machine can back at most %s now (MemAvailable)",
 				 lpv_format_size(o->host_mem, a, sizeof(a)),
-				 lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
+				 lpv_format_size(host_backable_bytes(), b, sizeof(b)));
 	if (o->guest_mem >= o->host_mem)
 		tool_usage_error("run", "--guest-mem %s does not fit in --host-mem %s",
 				 lpv_format_size(o->guest_mem, a, sizeof(a)),
@@ -166,10 +163,10 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 		tool_usage_error("run", "--plot: a file name without quotes or newlines, please");
 	if (o->trace_path && !*o->trace_path)
 		tool_usage_error("run", "--trace needs a file name");
-	if (uv_profile_load(o->profile, prof, err, sizeof(err)))
+	if (host_profile_load(o->profile, prof, err, sizeof(err)))
 		tool_usage_error("run", "--uv-profile: %s", err[0] ? err :
 				 "unknown profile");
-	if (!uv_profile_init_fits(prof, o->host_mem, NULL))
+	if (!host_profile_init_fits(prof, o->host_mem))
 		tool_usage_error("run", "--host-mem %s is too small: the UV's %s of storage must lie above %s (init_min_origin of profile '%s') on a 1 MiB boundary",
 				 lpv_format_size(o->host_mem, a, sizeof(a)),
 				 lpv_format_size(prof->uv_base_stor_len, b, sizeof(b)),
@@ -193,14 +190,14 @@ static int u64_cmp(const void *a, const void *b)
 }
 
 static void run_summary(struct vmm *vmm, const struct vmm_result *res,
-			struct vmm_host *host, const struct run_opts *o,
+			struct host *host, const struct run_opts *o,
 			int check)
 {
 	size_t nr, n = 0;
 	const struct vmm_event *ev = vmm_events(vmm, &nr);
 	uint64_t *lat = calloc(nr ? nr : 1, sizeof(*lat));
 	uint64_t median = 0;
-	struct mm_stats st;
+	struct host_stats hs;
 	double tput;
 
 	for (size_t i = 0; lat && i < nr; i++)
@@ -216,7 +213,7 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 			free(s);
 		}
 	}
-	mm_stats_get(host->world, &st);
+	host_stats_get(host, &hs);
 	tput = res->reclaim_ns ? (double)res->reclaimed_frames * 1e9 /
 				 (double)res->reclaim_ns : 0;
 	if (o->json) {
@@ -231,7 +228,7 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 		j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:i, s:o, s:I}",
 			      "event", "summary",
 			      "mode", vmm_destroy_mode_name(o->destroy),
-			      "profile", host->profile.name,
+			      "profile", host_profile(host)->name,
 			      "guest_mem", (json_int_t)o->guest_mem,
 			      "cpus", (int)o->cpus,
 			      "program", o->program,
@@ -244,15 +241,15 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 			"reclaim_ns", (json_int_t)res->reclaim_ns,
 			"reclaim_frames", (json_int_t)res->reclaimed_frames,
 			"cleanup_pages_per_s", tput,
-			"oom_kills", (json_int_t)st.oom_kills,
-			"oom_stall_max_ns", (json_int_t)st.oom_stall_max_ns,
+			"oom_kills", (json_int_t)hs.mm.oom_kills,
+			"oom_stall_max_ns", (json_int_t)hs.mm.oom_stall_max_ns,
 			"leaked_frames", (json_int_t)res->leaked_frames,
 			"exit_code", res->exit_code,
 			"check", !check));
 		tool_json_print(stdout, j);
 	} else {
 		printf("\nsummary (%s teardown, %s firmware profile):\n",
-		       vmm_destroy_mode_name(o->destroy), host->profile.name);
+		       vmm_destroy_mode_name(o->destroy), host_profile(host)->name);
 		printf("  boots                %u\n", res->boots);
 		printf("  restart latency      ");
 		for (size_t i = 0; i < n; i++)
@@ -266,7 +263,7 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 		printf("  reclaim              %.1f ms for %" PRIu64 " frames (%.0f pages/s)\n",
 		       (double)res->reclaim_ns / 1e6, res->reclaimed_frames, tput);
 		printf("  OOM                  %" PRIu64 " kills, longest allocation stall %.1f ms\n",
-		       st.oom_kills, (double)st.oom_stall_max_ns / 1e6);
+		       hs.mm.oom_kills, (double)hs.mm.oom_stall_max_ns / 1e6);
 		printf("  leaks                %" PRIu64 " frames\n", res->leaked_frames);
 		printf("  exit code            %d%s%s\n", res->exit_code,
 		       res->error ? ": " : "", res->error ? res->message : "");
@@ -439,15 +436,16 @@ int cmd_run_args(int argc, char **argv)
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
-	struct vmm_host_config hc = { 0 };
+	struct host_config hc;
 	struct vmm_image img = { 0 };
 	struct vmm_result res = { 0 };
 	struct run_out out = { 0 };
 	struct vmm_config vc = { 0 };
+	const struct vmm_env *env;
 	struct uv_profile prof;
 	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct monitor *mon = NULL;
-	struct vmm_host *host;
+	struct host *host;
 	struct vmm *vmm;
 	void *buf = NULL;
 	size_t len = 0;
@@ -482,17 +480,19 @@ int cmd_run(int argc, char **argv)
 	}
 	trace_thread_name("lazypv run");
 
-	hc.host_mem = o.host_mem;
+	if (host_config_init(&hc))
+		goto out_img;		/* the message named the variable */
+	hc.mem_bytes = o.host_mem;
 	hc.protect = o.protect;
-	hc.uv_profile = o.profile;
+	hc.profile = prof;
 	hc.uv_seed = o.seed;
-	r = vmm_host_create(&hc, &host, err, sizeof(err));
-	if (r) {
-		fprintf(stderr, "lazypv run: %s\n", err);
-		status = r == -E2BIG || r == -EINVAL || r == -ENOENT ? 2 : 1;
+	status = tool_host_create(&hc, &host, "run");
+	if (status)
 		goto out_img;
-	}
-	if (o.image_path && memcmp(img.host_pub, host->host_pub, UV_HOST_KEY_LEN)) {
+	status = 1;
+	env = host_vmm_env(host);
+	if (o.image_path && memcmp(img.host_pub, host_public_key(host),
+				   UV_HOST_KEY_LEN)) {
 		fprintf(stderr, "lazypv run: --image %s was built for another host key (use the same --uv-seed as mkimage)\n",
 			o.image_path);
 		status = 2;
@@ -504,7 +504,8 @@ int cmd_run(int argc, char **argv)
 			.default_payload_len = o.payload_size,
 		};
 
-		r = vmm_image_build(&spec, host->host_pub, &buf, &len, err, sizeof(err));
+		r = vmm_image_build(&spec, host_public_key(host), &buf, &len,
+				    err, sizeof(err));
 		if (!r)
 			r = vmm_image_parse(buf, len, &img, err, sizeof(err));
 		if (r) {
@@ -520,16 +521,16 @@ int cmd_run(int argc, char **argv)
 	vc.max_reboots = run_program_is_idle(o.program) ? -1 : (int)o.reboots;
 	vc.on_event = run_on_event;
 	vc.event_ctx = &out;
-	if (o.memcg_limit && o.memcg_limit < vmm_boot_min_bytes(host, &vc)) {
+	if (o.memcg_limit && o.memcg_limit < vmm_boot_min_bytes(env, &vc)) {
 		char a[32], b[32];
 
 		fprintf(stderr, "lazypv run: --memcg-limit %s is below the %s a protected boot of this guest needs (its image, the UV's storage, page tables)\n",
 			lpv_format_size(o.memcg_limit, a, sizeof(a)),
-			lpv_format_size(vmm_boot_min_bytes(host, &vc), b, sizeof(b)));
+			lpv_format_size(vmm_boot_min_bytes(env, &vc), b, sizeof(b)));
 		status = 2;
 		goto out_host;
 	}
-	r = vmm_config_check(host, &vc, err, sizeof(err));
+	r = vmm_config_check(env, &vc, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv run: %s\n", err);
 		status = 2;
@@ -537,7 +538,7 @@ int cmd_run(int argc, char **argv)
 	}
 
 	out.json = o.json;
-	out.t0 = hw_now_ns();
+	out.t0 = lpv_now_ns();
 	if (!o.json) {
 		char a[32], b[32];
 
@@ -545,11 +546,12 @@ int cmd_run(int argc, char **argv)
 		       lpv_format_size(o.guest_mem, a, sizeof(a)), o.cpus,
 		       o.cpus == 1 ? "" : "s", o.program, o.reboots,
 		       o.reboots == 1 ? "" : "s", vmm_destroy_mode_name(o.destroy),
-		       host->profile.name, lpv_format_size(o.host_mem, b, sizeof(b)),
-		       hw_protect_mode_name(hw_protect_mode(host->hw)));
+		       host_profile(host)->name,
+		       lpv_format_size(o.host_mem, b, sizeof(b)),
+		       host_protect_mode_name(host_protect_mode(host)));
 		fflush(stdout);
 	}
-	r = vmm_create(host, &vc, &vmm);
+	r = vmm_create(env, &vc, &vmm);
 	if (r) {
 		fprintf(stderr, "lazypv run: cannot start the VMM: %s\n", strerror(-r));
 		goto out_host;
@@ -563,7 +565,7 @@ int cmd_run(int argc, char **argv)
 	if (run_program_is_idle(o.program))
 		run_drive(vmm, &o, &ctl);
 	r = vmm_wait(vmm, &res);
-	check = vmm_host_check(host);
+	check = host_check(host);
 	signo = monitor_signal(mon);
 	if (signo && o.json)
 		printf("{\"event\":\"interrupted\",\"signal\":\"%s\"}\n",
@@ -588,7 +590,7 @@ int cmd_run(int argc, char **argv)
 	}
 	vmm_destroy(vmm);
 out_host:
-	vmm_host_destroy(host);
+	host_destroy(host);
 out_img:
 	/* After the host: a second signal during its drain still abandons. */
 	if (mon) {

@@ -2,7 +2,7 @@
 /*
  * common.c - helpers shared by the `lazypv` subcommands: parsing by a
  * command's option table with errors that name what the user typed, the
- * names of enum options, JSON output, and bringing up the machine with
+ * names of enum options, JSON output, and bringing up the host with
  * errors a user can act on.
  */
 #include <errno.h>
@@ -11,42 +11,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw/hw.h"
+#include "host/host.h"
 #include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "tools.h"
 #include "vmm/vmm.h"
 
-int tool_machine_create(const struct hw_config *cfg, struct hw_machine **hw,
-			const char *cmd)
+int tool_host_create(const struct host_config *cfg, struct host **host,
+		     const char *cmd)
 {
-	char a[32], b[32];
-	int ret = hw_machine_create(cfg, hw);
+	char a[32], b[32], err[256] = "";
+	int ret = host_create(cfg, host, err, sizeof(err));
 
 	switch (ret) {
 	case 0:
 		return 0;
 	case -EINVAL:
-		if (!cfg->mem_bytes)
+		if (!cfg->mem_bytes) {
 			fprintf(stderr, "lazypv %s: --host-mem must not be zero\n", cmd);
-		else
+			return 2;
+		}
+		if (cfg->mem_bytes % 4096) {
 			fprintf(stderr, "lazypv %s: --host-mem %llu is not a multiple of 4 KiB\n",
 				cmd, (unsigned long long)cfg->mem_bytes);
-		return 2;
+			return 2;
+		}
+		break;
 	case -E2BIG:
 		fprintf(stderr, "lazypv %s: --host-mem %s is out of range: this machine can back at most %s now (MemAvailable)\n",
 			cmd, lpv_format_size(cfg->mem_bytes, a, sizeof(a)),
-			lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
+			lpv_format_size(host_backable_bytes(), b, sizeof(b)));
 		return 2;
 	case -EOPNOTSUPP:
 		fprintf(stderr, "lazypv %s: this kernel has no MADV_GUARD_INSTALL on shared mappings; use --protect soft or auto\n",
 			cmd);
 		return 2;
-	default:
-		fprintf(stderr, "lazypv %s: cannot create the machine: %s\n", cmd,
-			strerror(-ret));
-		return 1;
 	}
+	fprintf(stderr, "lazypv %s: %s\n", cmd, err[0] ? err : strerror(-ret));
+	return 1;
 }
 
 bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
@@ -75,22 +77,6 @@ const char *tool_protect_name(unsigned int mode)
 const char *tool_destroy_name(unsigned int mode)
 {
 	return vmm_destroy_mode_name((enum vmm_destroy_mode)mode);
-}
-
-json_t *tool_json_capture(void (*print)(void *ctx, FILE *f), void *ctx)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	json_t *j = NULL;
-
-	if (m) {
-		print(ctx, m);
-		if (!fclose(m))
-			j = json_loadb(buf, len, 0, NULL);
-		free(buf);
-	}
-	return j ? j : json_null();
 }
 
 void tool_json_print(FILE *f, json_t *j)

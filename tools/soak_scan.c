@@ -6,9 +6,9 @@
  * round) into every word of its area; the soak records, for each protected
  * boot of a wave, the pattern of the first and last word of every page the
  * guest may have written.  Once every VMM of the wave is gone, every frame
- * on the free list is read through the host view (a free frame must never
- * be protected) and looked up; frames the OS never populated (mincore)
- * were never written and are not faulted in.  A frame that left a protected guest
+ * on the free list is read through the host view (host_scan_free: a free
+ * frame must never be protected; frames the OS never populated were never
+ * written and are not faulted in) and its first and last words looked up.  A frame that left a protected guest
  * without being cleared or encrypted holds exactly such words; the
  * patterns are keyed per boot and per address, so nothing else matches
  * (the chance for a random word is below 2^-40 per wave).  Non-protected
@@ -20,10 +20,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#include "hw/hw.h"
-#include "mm/mm.h"
+#include "host/host.h"
 #include "soak.h"
 #include "vmm/vmm.h"
 
@@ -119,70 +117,23 @@ void soak_pset_add_guest(struct soak_pset *p, uint64_t key, uint64_t end,
 		}
 }
 
-/*
- * Which frames of [@pfn, @pfn + @nr) the OS ever backed (mincore on the
- * host view): a frame it never populated was never written and reads as
- * zero, so the scan need not fault it in.  All of them if mincore fails.
- */
-static void scan_resident(struct vmm_host *host, hw_pfn_t pfn, size_t nr,
-			  unsigned char *vec)
+static bool soak_pset_match(void *ctx, uint64_t word)
 {
-	if (mincore(hw_host_page(host->hw, pfn), nr * HW_PAGE_SIZE, vec))
-		memset(vec, 1, nr);
+	return soak_pset_has(ctx, word);
 }
 
-#define SCAN_BATCH 16384	/* frames per mincore call (64 MiB) */
-
-uint64_t soak_scan_free(struct vmm_host *host, const struct soak_pset *p,
+uint64_t soak_scan_free(struct host *host, const struct soak_pset *p,
 			uint64_t *scanned, FILE *log)
 {
-	static unsigned char vec[SCAN_BATCH];
-	uint64_t nr = hw_nr_frames(host->hw), found = 0, n = 0;
-
-	for (hw_pfn_t pfn = 0; pfn < nr; pfn++) {
-		struct page *page = mm_pfn_to_page(host->world, pfn);
-		const uint64_t *w;
-
-		if (pfn % SCAN_BATCH == 0)
-			scan_resident(host, pfn, nr - pfn < SCAN_BATCH ?
-					  nr - pfn : SCAN_BATCH, vec);
-		if (page_use(page) != PAGE_USE_FREE)
-			continue;
-		n++;
-		/* A free frame is never protected (invariant 2): the plain
-		 * host-view pointer may be read at a quiescent point. */
-		if (hw_frame_is_protected(host->hw, pfn)) {
-			fprintf(log, "lazypv soak: free frame %#" PRIx64 " is protected in the host view\n",
-				(uint64_t)pfn);
-			found++;
-			continue;
-		}
-		if (!(vec[pfn % SCAN_BATCH] & 1))
-			continue;
-		w = hw_host_page(host->hw, pfn);
-		if (soak_pset_has(p, w[0]) ||
-		    soak_pset_has(p, w[HW_PAGE_SIZE / 8 - 1])) {
-			fprintf(log, "lazypv soak: free frame %#" PRIx64 " holds a protected guest's plaintext (0x%016" PRIx64 " ... 0x%016" PRIx64 ")\n",
-				(uint64_t)pfn, w[0], w[HW_PAGE_SIZE / 8 - 1]);
-			found++;
-		}
-	}
-	*scanned = n;
-	return found;
+	return host_scan_free(host, soak_pset_match, (void *)p, scanned, log);
 }
 
-void soak_scan_plant(struct vmm_host *host, const struct soak_pset *p)
+void soak_scan_plant(struct host *host, const struct soak_pset *p)
 {
-	uint64_t nr = hw_nr_frames(host->hw), w = 0;
+	uint64_t w = 0;
 
 	for (uint64_t i = 0; i < p->cap && !w; i++)
 		w = p->v[i];
-	for (hw_pfn_t pfn = nr; w && pfn-- > 0;) {
-		if (page_use(mm_pfn_to_page(host->world, pfn)) != PAGE_USE_FREE)
-			continue;
-		if (!hw_host_write(host->hw, pfn, 0, &w, 8))
-			fprintf(stderr, "lazypv soak: planted a pattern word in free frame %#" PRIx64 "\n",
-				(uint64_t)pfn);
-		return;
-	}
+	if (w && !host_plant_free(host, w))
+		fprintf(stderr, "lazypv soak: planted a pattern word in a free frame\n");
 }

@@ -35,22 +35,16 @@ bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
 const char *tool_protect_name(unsigned int mode);
 const char *tool_destroy_name(unsigned int mode);
 
-/*
- * What @print writes to a stream (a layer's JSON dump), parsed back into
- * a jansson value to nest in a command's JSON; JSON null if it is not
- * JSON.
- */
 struct json_t;
-struct json_t *tool_json_capture(void (*print)(void *ctx, FILE *f), void *ctx);
 /* @j as one compact line on @f; the reference is consumed. */
 void tool_json_print(FILE *f, struct json_t *j);
 
-struct hw_config;
-struct hw_machine;
-/* hw_machine_create with a one-line user-facing error; returns the exit
- * status (0, 2 for bad sizes, 1 otherwise). */
-int tool_machine_create(const struct hw_config *cfg, struct hw_machine **hw,
-			const char *cmd);
+struct host_config;
+struct host;
+/* host_create with a one-line user-facing error; returns the exit status
+ * (0, 2 for a size the machine refuses, 1 otherwise). */
+int tool_host_create(const struct host_config *cfg, struct host **host,
+		     const char *cmd);
 
 /* The commands' option tables (cmd_*.c), for help and the man page. */
 extern const struct lpv_cl_cmd cmd_info_cl, cmd_run_cl, cmd_mkimage_cl,

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "lazypv/lazypv.h"
+#include "host/host.h"
 #include "lib/lib.h"
 #include "vmm/vmm.h"
 

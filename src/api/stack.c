@@ -21,8 +21,7 @@
 #include "lib/options.h"
 
 struct api_stack {
-	struct vmm_host *vh;
-	struct kvm_params params;
+	struct host *host;
 };
 
 /* The module's parameters, one lpv_option per KVM_OPTIONS line. */
@@ -91,7 +90,7 @@ static int api_params_parse(const char *const *params, struct kvm_params *p,
 int api_stack_create(const struct lpv_host_config *cfg,
 		     struct api_stack **out, char *err, size_t errlen)
 {
-	struct vmm_host_config hc = { 0 };
+	struct host_config hc;
 	struct api_stack *st;
 	int r;
 
@@ -100,15 +99,21 @@ int api_stack_create(const struct lpv_host_config *cfg,
 		lpv_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = api_params_parse(cfg->params, &st->params, err, errlen);
+	/* A refused LAZYPV_* variable: host_config_init named it on stderr. */
+	r = host_config_init(&hc);
+	if (r) {
+		lpv_seterr(err, errlen, "a LAZYPV_* environment variable was refused");
+		goto out_free;
+	}
+	r = api_params_parse(cfg->params, &hc.kvm, err, errlen);
 	if (r)
 		goto out_free;
-	hc.host_mem = cfg->mem_bytes;
-	hc.protect = HW_PROTECT_AUTO;
-	hc.uv_profile = cfg->profile;
+	r = host_profile_load(cfg->profile, &hc.profile, err, errlen);
+	if (r)
+		goto out_free;
+	hc.mem_bytes = cfg->mem_bytes;
 	hc.uv_seed = cfg->seed;
-	hc.kvm = &st->params;
-	r = vmm_host_create(&hc, &st->vh, err, errlen);
+	r = host_create(&hc, &st->host, err, errlen);
 	if (r)
 		goto out_free;
 	*out = st;
@@ -123,130 +128,94 @@ void api_stack_destroy(struct api_stack *st)
 {
 	if (!st)
 		return;
-	vmm_host_destroy(st->vh);
+	host_destroy(st->host);
 	free(st);
 }
 
 int api_stack_check(struct api_stack *st)
 {
-	return vmm_host_check(st->vh);
+	return host_check(st->host);
 }
 
 const uint8_t *api_stack_host_pub(struct api_stack *st)
 {
-	return st->vh->host_pub;
+	return host_public_key(st->host);
 }
 
 int api_stack_vm_check(struct api_stack *st, const struct vmm_config *vc,
 		       char *err, size_t errlen)
 {
-	return vmm_config_check(st->vh, vc, err, errlen);
+	return vmm_config_check(host_vmm_env(st->host), vc, err, errlen);
 }
 
 int api_stack_vm_create(struct api_stack *st, const struct vmm_config *vc,
 			struct vmm **out)
 {
-	return vmm_create(st->vh, vc, out);
+	return vmm_create(host_vmm_env(st->host), vc, out);
 }
 
 bool api_stack_is_drained(struct api_stack *st)
 {
-	struct mm_stats ms;
+	struct host_stats hs;
 
-	if (kvm_module_cleanups_running(st->vh->kvm))
+	if (host_cleanups_running(st->host))
 		return false;
-	mm_stats_get(st->vh->world, &ms);
-	return !ms.use[PAGE_USE_PENDING];
+	host_stats_get(st->host, &hs);
+	return !hs.mm.use[PAGE_USE_PENDING];
 }
 
 void api_stack_counts(struct api_stack *st, struct api_stack_counts *out)
 {
-	struct kvm_stats ks;
-	struct mm_stats ms;
+	const struct kvm_stats *ks;
+	const struct mm_stats *ms;
+	struct host_stats hs;
 	uint64_t leaked = 0;
 
-	mm_stats_get(st->vh->world, &ms);
-	kvm_stats_get(st->vh->kvm, &ks);
+	host_stats_get(st->host, &hs);
+	ms = &hs.mm;
+	ks = &hs.kvm;
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++)
-		leaked += ms.leaked[i];
+		leaked += ms->leaked[i];
 	*out = (struct api_stack_counts){
-		.mem_bytes = ms.nr_frames * HW_PAGE_SIZE,
-		.free_bytes = ms.use[PAGE_USE_FREE] * HW_PAGE_SIZE,
-		.guest_bytes = ms.use[PAGE_USE_ANON] * HW_PAGE_SIZE,
-		.kernel_bytes = ms.use[PAGE_USE_KERNEL] * HW_PAGE_SIZE,
-		.donated_bytes = ms.use[PAGE_USE_DONATED] * HW_PAGE_SIZE,
-		.set_aside_bytes = ms.use[PAGE_USE_PENDING] * HW_PAGE_SIZE,
+		.mem_bytes = ms->nr_frames * HW_PAGE_SIZE,
+		.free_bytes = ms->use[PAGE_USE_FREE] * HW_PAGE_SIZE,
+		.guest_bytes = ms->use[PAGE_USE_ANON] * HW_PAGE_SIZE,
+		.kernel_bytes = ms->use[PAGE_USE_KERNEL] * HW_PAGE_SIZE,
+		.donated_bytes = ms->use[PAGE_USE_DONATED] * HW_PAGE_SIZE,
+		.set_aside_bytes = ms->use[PAGE_USE_PENDING] * HW_PAGE_SIZE,
 		.leaked_bytes = leaked * HW_PAGE_SIZE,
-		.cleanup_threads = kvm_module_cleanups_running(st->vh->kvm),
-		.pv_enables = ks.pv_enables,
-		.pv_disables = ks.pv_disables,
-		.pages_destroyed = ks.destroys + ks.walk_pages,
-		.pages_exported = ks.exports + ks.exit_exports,
-		.pages_set_aside = ks.set_aside_pages,
-		.pages_freed_by_cleanup_threads = ks.deferred_pages_freed,
-		.async_performs = ks.async_performs,
-		.oom_kills = ms.oom_kills,
+		.cleanup_threads = host_cleanups_running(st->host),
+		.pv_enables = ks->pv_enables,
+		.pv_disables = ks->pv_disables,
+		.pages_destroyed = ks->destroys + ks->walk_pages,
+		.pages_exported = ks->exports + ks->exit_exports,
+		.pages_set_aside = ks->set_aside_pages,
+		.pages_freed_by_cleanup_threads = ks->deferred_pages_freed,
+		.async_performs = ks->async_performs,
+		.oom_kills = ms->oom_kills,
 	};
 }
 
-/* A layer's printer writes JSON to a FILE: read it back as an object. */
-static json_t *api_json_of(void (*print)(void *obj, FILE *f), void *obj)
-{
-	json_error_t jerr;
-	json_t *j = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	f = open_memstream(&buf, &len);
-	if (!f)
-		return NULL;
-	print(obj, f);
-	if (fclose(f) == 0)
-		j = json_loadb(buf, len, 0, &jerr);
-	free(buf);
-	return j;
-}
-
-static void api_print_kvm(void *obj, FILE *f)
-{
-	kvm_stats_print(obj, f, true);
-}
-
-static void api_print_mm(void *obj, FILE *f)
-{
-	mm_stats_print(obj, f, true);
-}
-
+/* The host's snapshot (host_stats_json: "machine", "uv", "mm", "kvm"...). */
 json_t *api_stack_stats_json(struct api_stack *st)
 {
-	json_t *root = json_object(), *kvm, *mm;
+	struct host_stats hs;
 
-	if (!root)
-		return NULL;
-	kvm = api_json_of(api_print_kvm, st->vh->kvm);
-	mm = api_json_of(api_print_mm, st->vh->world);
-	/* json_object_set_new takes the reference even when it fails. */
-	if (json_object_set_new(root, "kvm", kvm) ||
-	    json_object_set_new(root, "mm", mm) ||
-	    json_object_set_new(root, "uv_profile",
-				json_string(st->vh->profile.name))) {
-		json_decref(root);
-		return NULL;
-	}
-	return root;
+	host_stats_get(st->host, &hs);
+	return host_stats_json(&hs);
 }
 
 uint64_t api_cleanup_pending_bytes(struct vmm *vmm)
 {
-	struct memcg_stats ms;
+	struct vmm_cleanup_progress p;
 
 	/*
-	 * Every frame an exited VMM still has charged (but those leaked on
-	 * purpose, charged for good) is memory its teardown has not given
-	 * back yet: set aside for KVM's cleanup threads, held by the async
-	 * teardown helper, or on its way back.
+	 * While the VM runs: what its reboots handed to background cleanup.
+	 * From the shutdown request on: every frame the VMM still has
+	 * charged (but those leaked on purpose, charged for good) -- set
+	 * aside for KVM's cleanup threads, held by the async teardown
+	 * helper, or on its way back.
 	 */
-	memcg_stats_get(vmm_memcg(vmm), &ms);
-	return ms.usage > ms.leaked ? (ms.usage - ms.leaked) * HW_PAGE_SIZE : 0;
+	vmm_cleanup_progress(vmm, &p);
+	return p.to_clean_bytes;
 }

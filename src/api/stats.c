@@ -3,10 +3,11 @@
  * stats.c - what the public API reports about a host: cleanup progress
  * per VM and in total, the statistics snapshot, and the same as JSON.
  *
- * Progress of a VM starts at its exit: the memory still charged to the
- * VMM then is what its teardown has left to give back (the reader is
- * api_cleanup_pending_bytes, stack.c); the rate is the average since the
- * exit.  The host's figures are the sums over its VMs, the rate that of
+ * Progress of a VM: while it runs, what its reboots handed to background
+ * cleanup; from its exit on, the memory still charged to the VMM, which
+ * is what its teardown has left to give back (the reader is
+ * api_cleanup_pending_bytes, stack.c, over vmm_cleanup_progress); the
+ * rate is the average since the exit.  The host's figures are the sums over its VMs, the rate that of
  * the VMs cleaning now.
  *
  * Everything is read under host->lock; the layers' counters it reads are
@@ -44,6 +45,11 @@ void api_vm_progress_locked(struct lpv_vm *vm, struct lpv_progress *out)
 		out->cleaned_bytes = vm->cleaned_bytes;
 		out->rate_bytes_per_s = api_rate(vm->cleaned_bytes,
 						 vm->cleaned_ns - vm->exit_ns);
+		break;
+	case LPV_VM_RUNNING:
+		/* What its reboots handed to background cleanup (lazy, async). */
+		out->pending_bytes = api_cleanup_pending_bytes(vm->vmm);
+		out->cleaning = out->pending_bytes != 0;
 		break;
 	default:
 		break;

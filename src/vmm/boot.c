@@ -146,7 +146,7 @@ int vmm_boot_protected(struct vmm *vmm)
 		.origin = (uint64_t)(uintptr_t)img->se_header,
 		.length = img->se_header_len,
 	};
-	uint64_t t0 = hw_now_ns();
+	uint64_t t0 = lpv_now_ns();
 	const uint8_t *page = img->pages;
 	struct vmm_event ev;
 	int r;
@@ -193,7 +193,7 @@ int vmm_boot_protected(struct vmm *vmm)
 	ev = (struct vmm_event){
 		.type = VMM_EV_UNPACKED,
 		.pages = img->nr_pages,
-		.latency_ns = hw_now_ns() - t0,
+		.latency_ns = lpv_now_ns() - t0,
 	};
 	vmm_emit(vmm, &ev);
 	return 0;
@@ -211,7 +211,7 @@ int vmm_boot_plain(struct vmm *vmm)
 		return -ENOEXEC;
 	}
 	if (getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce))
-		nonce = vmm_mix64(hw_now_ns());
+		nonce = vmm_mix64(lpv_now_ns());
 	r = vmm_boot_desc_init(&desc, vmm->cfg.plain_program, nonce, 1, 0, 0,
 			       VMM_FNV_INIT, err, sizeof(err));
 	if (r) {
@@ -236,7 +236,7 @@ int vmm_boot_plain(struct vmm *vmm)
  */
 int vmm_unprotect(struct vmm *vmm)
 {
-	uint64_t t0 = hw_now_ns();
+	uint64_t t0 = lpv_now_ns();
 	struct vmm_event ev;
 	int r;
 
@@ -264,7 +264,7 @@ int vmm_unprotect(struct vmm *vmm)
 		return r;
 	ev = (struct vmm_event){
 		.type = VMM_EV_UNPROTECTED,
-		.latency_ns = hw_now_ns() - t0,
+		.latency_ns = lpv_now_ns() - t0,
 	};
 	vmm_emit(vmm, &ev);
 	vmm_set_protected(vmm, false);

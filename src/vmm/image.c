@@ -125,6 +125,18 @@ void vmm_host_key_from_seed(const char *seed, uint8_t priv[UV_HOST_KEY_LEN])
 	EVP_MD_CTX_free(ctx);
 }
 
+int vmm_host_key_public_from_seed(const char *seed,
+				  uint8_t pub[UV_HOST_KEY_LEN])
+{
+	uint8_t priv[UV_HOST_KEY_LEN];
+	int r;
+
+	vmm_host_key_from_seed(seed, priv);
+	r = uv_host_key_derive_public(priv, pub);
+	explicit_bzero(priv, sizeof(priv));
+	return r;
+}
+
 int vmm_host_key_parse(const char *hex, uint8_t pub[UV_HOST_KEY_LEN])
 {
 	if (strlen(hex) != 2 * UV_HOST_KEY_LEN)

@@ -29,7 +29,7 @@
 void vmm_guest_first_insn(struct vmm_vcpu *vcpu)
 {
 	struct vmm *vmm = vcpu->vmm;
-	uint64_t now = hw_now_ns();
+	uint64_t now = lpv_now_ns();
 
 	lpv_mutex_lock(&vmm->lock);
 	if (!vmm->first_insn_seen && vcpu->ipl.boot == vmm->boot) {
@@ -57,7 +57,7 @@ void vmm_guest_round_done(struct vmm_vcpu *vcpu, unsigned int round)
 	struct vmm *vmm = vcpu->vmm;
 	struct vmm_event ev = {
 		.type = VMM_EV_GUEST_ROUND,
-		.t_ns = hw_now_ns(),
+		.t_ns = lpv_now_ns(),
 		.round = round,
 	};
 

@@ -40,10 +40,10 @@ static uint64_t vmm_guest_overhead(const struct uv_info *info,
 
 /* As the overhead, with page tables for the image's pages only: what is
  * charged up to the first instruction. */
-uint64_t vmm_boot_min_bytes(const struct vmm_host *host,
+uint64_t vmm_boot_min_bytes(const struct vmm_env *env,
 			    const struct vmm_config *cfg)
 {
-	const struct uv_info *info = kvm_module_uv_info(host->kvm);
+	const struct uv_info *info = kvm_module_uv_info(env->kvm);
 	uint64_t pages = cfg->image ? cfg->image->nr_pages : 0;
 
 	return pages * HW_PAGE_SIZE + info->guest_base_stor_len +
@@ -52,10 +52,10 @@ uint64_t vmm_boot_min_bytes(const struct vmm_host *host,
 	       pages * 16 + (1ULL << 20);
 }
 
-int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
+int vmm_config_check(const struct vmm_env *env, const struct vmm_config *cfg,
 		     char *err, size_t errlen)
 {
-	const struct uv_info *info = kvm_module_uv_info(host->kvm);
+	const struct uv_info *info = kvm_module_uv_info(env->kvm);
 	char a[32], b[32], c[32];
 	struct mm_stats st;
 	uint64_t overhead, avail;
@@ -92,10 +92,10 @@ int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
 			 lpv_format_size(cfg->guest_mem, b, sizeof(b)));
 		r = -E2BIG;
 	} else if (cfg->memcg_limit && !cfg->start_plain &&
-		   cfg->memcg_limit < vmm_boot_min_bytes(host, cfg)) {
+		   cfg->memcg_limit < vmm_boot_min_bytes(env, cfg)) {
 		snprintf(msg, sizeof(msg), "memcg limit %s is below the %s a protected boot of this image needs",
 			 lpv_format_size(cfg->memcg_limit, a, sizeof(a)),
-			 lpv_format_size(vmm_boot_min_bytes(host, cfg), b, sizeof(b)));
+			 lpv_format_size(vmm_boot_min_bytes(env, cfg), b, sizeof(b)));
 		r = -E2BIG;
 	}
 	if (r)
@@ -108,7 +108,7 @@ int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
 	 * notifier is for).  Only the kernel's, the UV's and leaked frames
 	 * are out of reach.
 	 */
-	mm_stats_get(host->world, &st);
+	mm_stats_get(env->world, &st);
 	avail = (st.use[PAGE_USE_FREE] + st.use[PAGE_USE_ANON] +
 		 st.use[PAGE_USE_PENDING]) * HW_PAGE_SIZE;
 	if (cfg->guest_mem + overhead > avail) {
@@ -126,7 +126,7 @@ out:
 
 /* ---- the parent's side ---- */
 
-int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
+int vmm_create(const struct vmm_env *env, const struct vmm_config *cfg,
 	       struct vmm **out)
 {
 	struct mm_stats st;
@@ -134,7 +134,7 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 	struct vmm *vmm;
 	int r;
 
-	r = vmm_config_check(host, cfg, NULL, 0);
+	r = vmm_config_check(env, cfg, NULL, 0);
 	if (r)
 		return r;
 	vmm = calloc(1, sizeof(*vmm));
@@ -145,13 +145,13 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 		r = -ENOMEM;
 		goto out_free;
 	}
-	vmm->host = host;
+	vmm->env = *env;
 	vmm->cfg = *cfg;
 	vmm->trace.created_ns = trace_on() ? hw_now_ns() : 0;
 	vmm->salt = cfg->salt;
 	if (!vmm->salt && getrandom(&vmm->salt, sizeof(vmm->salt), 0) !=
 	    sizeof(vmm->salt))
-		vmm->salt = vmm_mix64(hw_now_ns());
+		vmm->salt = vmm_mix64(lpv_now_ns());
 	for (unsigned int i = 0; i < cfg->cpus; i++) {
 		vmm->vcpus[i].vmm = vmm;
 		vmm->vcpus[i].id = i;
@@ -160,16 +160,16 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 	lpv_cond_init(&vmm->cond);
 	lpv_mutex_init(&vmm->sigp.lock);
 	lpv_cond_init(&vmm->sigp.cond);
-	mm_stats_get(host->world, &st);
+	mm_stats_get(env->world, &st);
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++)
 		vmm->baseline_leaked += st.leaked[i];
 
 	snprintf(name, sizeof(name), "vmm%u",
 		 atomic_add_return(&vmm_next_id, 1));
-	r = memcg_create(host->world, name, cfg->memcg_limit, &vmm->memcg);
+	r = memcg_create(env->world, name, cfg->memcg_limit, &vmm->memcg);
 	if (r)
 		goto out_locks;
-	r = task_create(host->world, host->shell, vmm->memcg, 0, &vmm->task);
+	r = task_create(env->world, env->shell, vmm->memcg, 0, &vmm->task);
 	if (r)
 		goto out_memcg;
 	vmm->pid = task_pid(vmm->task);
@@ -216,7 +216,7 @@ static int vmm_request(struct vmm *vmm, enum vmm_request req)
 		   req == VMM_REQ_SHUTDOWN) {
 		/* A shutdown overrides a pending reset. */
 		if (vmm->request == VMM_REQ_NONE)
-			vmm->request_ns = hw_now_ns();
+			vmm->request_ns = lpv_now_ns();
 		vmm->request = req;
 		lpv_cond_broadcast(&vmm->cond);
 	}
@@ -244,7 +244,7 @@ int vmm_kill(struct vmm *vmm)
 		return -ESRCH;
 	}
 	if (!vmm->shutdown_ns) {
-		vmm->shutdown_ns = hw_now_ns();
+		vmm->shutdown_ns = lpv_now_ns();
 		vmm->kill_requested = true;
 	}
 	/* vmm_wait() on another thread must not reap the task under us. */
@@ -294,7 +294,7 @@ static uint64_t vmm_leaked_now(struct vmm *vmm)
 	struct mm_stats st;
 	uint64_t n = 0;
 
-	mm_stats_get(vmm->host->world, &st);
+	mm_stats_get(vmm->env.world, &st);
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++)
 		n += st.leaked[i];
 	return n - vmm->baseline_leaked;
@@ -307,15 +307,15 @@ static int vmm_wait_reclaim(struct vmm *vmm)
 {
 	uint64_t ms = vmm->cfg.reclaim_timeout_ms ? vmm->cfg.reclaim_timeout_ms
 						   : VMM_RECLAIM_TIMEOUT_MS;
-	uint64_t deadline = hw_now_ns() + ms * 1000000ULL;
+	uint64_t deadline = lpv_now_ns() + ms * 1000000ULL;
 
 	for (;;) {
 		struct mm_stats st;
 
-		mm_stats_get(vmm->host->world, &st);
+		mm_stats_get(vmm->env.world, &st);
 		if (!vmm_frames_charged(vmm) && !st.use[PAGE_USE_PENDING])
 			return 0;
-		if (hw_now_ns() > deadline)
+		if (lpv_now_ns() > deadline)
 			return -ETIMEDOUT;
 		lpv_sleep_ns(VMM_RECLAIM_POLL_NS);
 	}
@@ -350,7 +350,7 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	lpv_mutex_unlock(&vmm->lock);
 	r = task_wait(vmm->task, &code);
 	BUG_ON(r);	/* one waiter, a live child: cannot fail */
-	ev.t_ns = hw_now_ns();
+	ev.t_ns = lpv_now_ns();
 	/* What is still charged: an async teardown helper may hold the mm. */
 	ev.pages = vmm_frames_charged(vmm);
 
@@ -368,7 +368,7 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	r = vmm_wait_reclaim(vmm);
 	vmm_teardown_reap(vmm);
 	ev = (struct vmm_event){ .type = VMM_EV_RECLAIMED };
-	ev.t_ns = hw_now_ns();
+	ev.t_ns = lpv_now_ns();
 	ev.pages = vmm->frames_at_exit;
 	ev.leaked = vmm_leaked_now(vmm);
 	lpv_mutex_lock(&vmm->lock);
@@ -448,8 +448,8 @@ void vmm_cleanup_progress(struct vmm *vmm, struct vmm_cleanup_progress *out)
 	out->to_clean_bytes = ending ? out->in_use_bytes :
 				       pending * HW_PAGE_SIZE;
 	out->ending = ending;
-	kvm_cleanup_progress(vmm->host->kvm, &kp);
+	kvm_cleanup_progress(vmm->env.kvm, &kp);
 	out->all_pending_bytes = kp.pending_pages * HW_PAGE_SIZE;
 	out->all_cleaned_bytes = kp.cleaned_pages * HW_PAGE_SIZE;
-	out->t_ns = hw_now_ns();
+	out->t_ns = lpv_now_ns();
 }

@@ -127,7 +127,7 @@ static void *vmm_helper_main(void *arg)
 			goto killed;
 	}
 	lpv_mutex_lock(&vmm->lock);
-	ev.t_ns = hw_now_ns();
+	ev.t_ns = lpv_now_ns();
 	ev.latency_ns = vmm->shutdown_ns && ev.t_ns > vmm->shutdown_ns ?
 			ev.t_ns - vmm->shutdown_ns : 0;
 	vmm_emit_locked(vmm, &ev);
@@ -231,7 +231,7 @@ static void vmm_cleanup_failed(struct vmm *vmm, int r,
 	lpv_mutex_lock(&vmm->lock);
 	vmm_record_error_locked(vmm, r, msg);
 	if (!vmm->shutdown_ns)
-		vmm->shutdown_ns = hw_now_ns();
+		vmm->shutdown_ns = lpv_now_ns();
 	if (!vmm->exit_why[0])
 		snprintf(vmm->exit_why, sizeof(vmm->exit_why),
 			 "ASYNC_CLEANUP_PERFORM failed");
@@ -260,7 +260,7 @@ static void *vmm_cleanup_main(void *arg)
 	lpv_mutex_unlock(&vmm->lock);
 	r = kvm ? kvm_pv_command(kvm, &cmd) : -ESRCH;
 	ev.code = r;
-	ev.latency_ns = hw_now_ns() - c.req_ns;
+	ev.latency_ns = lpv_now_ns() - c.req_ns;
 	if (r)
 		snprintf(ev.message, sizeof(ev.message), "PERFORM failed: %s (rc 0x%x rrc 0x%x)",
 			 strerror(-r), cmd.rc, cmd.rrc);
@@ -292,7 +292,7 @@ int vmm_unprotect_async(struct vmm *vmm)
 	int r;
 
 	if (vmm->cfg.guest_mem <= VMM_ASYNC_MIN_GUEST ||
-	    !kvm_cap_protected_async_disable(vmm->host->kvm))
+	    !kvm_cap_protected_async_disable(vmm->env.kvm))
 		return vmm_pv(vmm, KVM_PV_DISABLE, NULL);
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -306,7 +306,7 @@ int vmm_unprotect_async(struct vmm *vmm)
 	}
 	c->vmm = vmm;
 	lpv_mutex_lock(&vmm->lock);
-	c->req_ns = vmm->reboot_req_ns ? vmm->reboot_req_ns : hw_now_ns();
+	c->req_ns = vmm->reboot_req_ns ? vmm->reboot_req_ns : lpv_now_ns();
 	vmm_cleanup_compact_locked(vmm);
 	if (vmm->nr_cleanup_threads == ARRAY_SIZE(vmm->cleanup_threads)) {
 		lpv_mutex_unlock(&vmm->lock);

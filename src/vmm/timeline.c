@@ -152,7 +152,7 @@ void vmm_emit_locked(struct vmm *vmm, struct vmm_event *ev)
 {
 	lpv_mutex_assert_held(&vmm->lock);
 	if (!ev->t_ns)
-		ev->t_ns = hw_now_ns();
+		ev->t_ns = lpv_now_ns();
 	ev->boot = vmm->boot;
 	ev->protected = vmm->protected;
 	if (vmm->nr_events == vmm->cap_events) {

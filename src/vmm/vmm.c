@@ -69,7 +69,7 @@ static void *vmm_vcpu_thread(void *arg)
 		lpv_mutex_lock(&vmm->lock);
 		vcpu->run = run;
 		vcpu->run_ret = ret;
-		vcpu->exit_ns = hw_now_ns();
+		vcpu->exit_ns = lpv_now_ns();
 		vcpu->gen_done = gen;
 		vmm->running--;
 		lpv_cond_broadcast(&vmm->cond);
@@ -127,7 +127,7 @@ static int vmm_setup(struct vmm *vmm)
 	if (r)
 		goto fail;
 	what = "KVM_CREATE_VM";
-	r = kvm_create_vm(vmm->host->kvm, vmm->task, &kvm);
+	r = kvm_create_vm(vmm->env.kvm, vmm->task, &kvm);
 	if (r)
 		goto fail;
 	lpv_mutex_lock(&vmm->lock);
@@ -184,7 +184,7 @@ static void vmm_boot_begin(struct vmm *vmm, bool protected, uint64_t req_ns)
 	lpv_mutex_lock(&vmm->lock);
 	if (vmm->gen)
 		vmm->boot++;
-	vmm->boot_start_ns = hw_now_ns();
+	vmm->boot_start_ns = lpv_now_ns();
 	vmm->reboot_req_ns = req_ns;
 	vmm->first_insn_seen = false;
 	vmm->round_seen = false;
@@ -258,7 +258,7 @@ static void vmm_decide_locked(struct vmm *vmm, struct vmm_decision *d)
 {
 	const struct vmm_vcpu *first = NULL;
 
-	d->req_ns = hw_now_ns();
+	d->req_ns = lpv_now_ns();
 	if (task_fatal_signal_pending(vmm->task)) {
 		d->next = NEXT_KILLED;
 		return;
@@ -446,9 +446,9 @@ static int vmm_run(struct vmm *vmm)
 			break;
 	}
 	if (task_should_stop())
-		vmm_shutdown_request(vmm, hw_now_ns(), vmm_kill_reason(vmm));
+		vmm_shutdown_request(vmm, lpv_now_ns(), vmm_kill_reason(vmm));
 	else
-		vmm_shutdown_request(vmm, hw_now_ns(), "error");
+		vmm_shutdown_request(vmm, lpv_now_ns(), "error");
 	return 1;
 }
 
@@ -469,7 +469,7 @@ static void vmm_main_end(struct vmm *vmm, int code)
 	lpv_mutex_lock(&vmm->lock);
 	vmm->exiting = true;
 	if (!vmm->shutdown_ns)
-		vmm->shutdown_ns = hw_now_ns();
+		vmm->shutdown_ns = lpv_now_ns();
 	vmm->frames_at_exit = vmm_frames_charged(vmm);
 	/* This thread cloned the teardown helper: its exit is the helper's
 	 * PR_SET_PDEATHSIG, before the rest of the VMM's exit runs. */
@@ -493,7 +493,7 @@ void *vmm_main(void *arg)
 		lpv_mutex_lock(&vmm->lock);
 		vmm->exiting = true;
 		if (!vmm->shutdown_ns)
-			vmm->shutdown_ns = hw_now_ns();
+			vmm->shutdown_ns = lpv_now_ns();
 		lpv_cond_broadcast(&vmm->cond);
 		lpv_mutex_unlock(&vmm->lock);
 		return NULL;
@@ -501,7 +501,7 @@ void *vmm_main(void *arg)
 	if (!vmm_setup(vmm))
 		code = vmm_run(vmm);
 	else if (task_should_stop())
-		vmm_shutdown_request(vmm, hw_now_ns(), vmm_kill_reason(vmm));
+		vmm_shutdown_request(vmm, lpv_now_ns(), vmm_kill_reason(vmm));
 	vmm_main_end(vmm, code);
 	return NULL;
 }

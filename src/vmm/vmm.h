@@ -11,9 +11,8 @@
  *              descriptor naming the guest program; the rest a payload).
  *   programs   the guest programs (touch, idle, memtest, io) that run on the
  *              vCPUs and touch guest memory only through the SIE path.
- *   host       the whole host stack brought up for one run: machine, UV,
- *              host mm, the KVM module and a "shell" task VMMs are forked
- *              from.
+ *   env        what a VMM needs of the host stack below it (the host
+ *              layer, src/host/, builds that stack and hands this out).
  *   vmm        one VMM process: a task (child of the shell, in its own
  *              memcg) whose guest-RAM VMA backs one VM, a main thread that
  *              boots, reboots, resets and shuts the guest down, and one
@@ -31,14 +30,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "hw/hw.h"
 #include "kvm/kvm.h"
 #include "lazypv/compiler.h"
 #include "mm/mm.h"
-#include "uv/uv.h"
+#include "uv/uv_image.h"
 
 struct vmm;
-struct vmm_host;
 
 /* ====================================================================
  * images
@@ -120,6 +117,10 @@ void vmm_image_release(struct vmm_image *img);
  */
 #define VMM_DEFAULT_UV_SEED "lazypv"
 void vmm_host_key_from_seed(const char *seed, uint8_t priv[UV_HOST_KEY_LEN]);
+/* The public half of vmm_host_key_from_seed(@seed): what `lazypv mkimage
+ * --uv-seed S` builds for.  0 or the key derivation's error. */
+int vmm_host_key_public_from_seed(const char *seed,
+				  uint8_t pub[UV_HOST_KEY_LEN]) __must_check;
 /* Parse 64 hex digits into a public key; -EINVAL otherwise. */
 int vmm_host_key_parse(const char *hex,
 		       uint8_t pub[UV_HOST_KEY_LEN]) __must_check;
@@ -160,39 +161,21 @@ const char *vmm_program_names(void);
 uint64_t vmm_pattern_word(uint64_t key, uint64_t gaddr, unsigned int round);
 
 /* ====================================================================
- * the host stack
+ * the host below
  * ==================================================================== */
 
-struct vmm_host_config {
-	uint64_t host_mem;		/* bytes of host physical memory */
-	enum hw_protect_mode protect;
-	const char *uv_profile;		/* name or file; NULL: env, default */
-	const struct uv_profile *uv_profile_value; /* instead of uv_profile */
-	const char *uv_seed;		/* host key seed; NULL: default */
-	const struct kvm_params *kvm;	/* NULL: defaults + environment */
-	bool populate;			/* hw_config.populate */
-};
-
-/* Everything one run needs below the VMM; fields are read-only. */
-struct vmm_host {
-	struct hw_machine *hw;
-	struct uv *uv;
+/*
+ * What a VMM needs of the host stack it runs on (the host layer builds the
+ * stack and hands this out; host_vmm_env()): the memory manager the VMM's
+ * task and memcg live in, the KVM module its VMs come from, and the
+ * "shell" task every VMM is forked from.  Read-only; it outlives every VMM
+ * created from it.
+ */
+struct vmm_env {
 	struct mm_world *world;
 	struct kvm_module *kvm;
 	struct task *shell;		/* parent of every VMM task */
-	uint8_t host_pub[UV_HOST_KEY_LEN];
-	struct uv_profile profile;
 };
-
-/* -EINVAL/-ENOENT bad profile (message in @err), -E2BIG host memory, or
- * the layer's error. */
-int vmm_host_create(const struct vmm_host_config *cfg, struct vmm_host **out,
-		    char *err, size_t errlen) __must_check;
-/* Every VMM must have been waited for. */
-void vmm_host_destroy(struct vmm_host *host);
-/* mm_check, uv_check and hw_check at a quiescent point: 0 or the first
- * failure (-EUCLEAN). */
-int vmm_host_check(struct vmm_host *host) __must_check;
 
 /* ====================================================================
  * the VMM process
@@ -250,7 +233,7 @@ const char *vmm_event_name(enum vmm_event_type type);
 
 struct vmm_event {
 	enum vmm_event_type type;
-	uint64_t t_ns;		/* hw_now_ns() */
+	uint64_t t_ns;		/* lpv_now_ns() */
 	unsigned int boot;	/* 0 = first boot */
 	bool protected;		/* the boot is a protected guest */
 	uint64_t subcode;	/* REBOOT_REQUEST */
@@ -317,7 +300,7 @@ struct vmm_config {
  * (zero/unaligned sizes, zero or too many CPUs, no image), -E2BIG (guest
  * or image larger than memory allows), with a one-line message.
  */
-int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
+int vmm_config_check(const struct vmm_env *env, const struct vmm_config *cfg,
 		     char *err, size_t errlen) __must_check;
 /*
  * What the VMM's memory cgroup must allow for the first protected boot of
@@ -325,7 +308,7 @@ int vmm_config_check(const struct vmm_host *host, const struct vmm_config *cfg,
  * UV's donated storage, SIE blocks and page tables (vmm_config_check
  * refuses a memcg_limit below it).  The program's own memory comes on top.
  */
-uint64_t vmm_boot_min_bytes(const struct vmm_host *host,
+uint64_t vmm_boot_min_bytes(const struct vmm_env *env,
 			    const struct vmm_config *cfg);
 
 /*
@@ -333,7 +316,7 @@ uint64_t vmm_boot_min_bytes(const struct vmm_host *host,
  * creates the VM and boots the guest.  Everything after the fork is
  * reported through events and vmm_wait().
  */
-int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
+int vmm_create(const struct vmm_env *env, const struct vmm_config *cfg,
 	       struct vmm **out) __must_check;
 
 /* Host-side requests (like QEMU's monitor): power the guest off, or an

@@ -109,7 +109,7 @@ enum vmm_request {
 };
 
 struct vmm {
-	struct vmm_host *host;
+	struct vmm_env env;		/* the host below (a copy) */
 	struct vmm_config cfg;
 	struct memcg *memcg;
 	struct task *task;		/* NULL once reaped */

@@ -36,8 +36,8 @@ void kfix_init(struct kfix *f, const struct kfix_opts *o)
 	if (!f->o.profile)
 		f->o.profile = "zero";
 	hc.mem_bytes = f->o.host_mem;
+	/* Boot order, as src/host/ does it: machine, UV, mm, KVM. */
 	ASSERT_OK(hw_machine_create(&hc, &f->hw));
-	ASSERT_OK(mm_world_create(f->hw, NULL, &f->world));
 	ASSERT_OK(uv_profile_builtin(f->o.profile, &prof));
 	prof.init_min_origin = 0;	/* small test machines */
 	if (f->o.destroy_page_ns)
@@ -52,6 +52,7 @@ void kfix_init(struct kfix *f, const struct kfix_opts *o)
 	up.hw = f->hw;
 	up.profile = &prof;
 	ASSERT_OK(uv_create(&up, &f->uv));
+	ASSERT_OK(mm_world_create(f->hw, NULL, &f->world));
 	ASSERT_OK(kvm_module_create(f->world, f->uv, f->o.params, &f->mod));
 	ASSERT_OK(memcg_create(f->world, "vmm", 0, &f->memcg));
 	ASSERT_OK(task_create(f->world, NULL, NULL, 0, &f->shell));
@@ -180,8 +181,8 @@ uint64_t kfix_fini(struct kfix *f)
 	ASSERT_OK(mm_check(f->world));
 	mm_stats_get(f->world, &st);
 	ASSERT_UEQ(st.use[PAGE_USE_DONATED], 0);
-	uv_destroy(f->uv);
 	mm_world_destroy(f->world);
+	uv_destroy(f->uv);
 	ASSERT_OK(hw_check(f->hw));
 	hw_machine_destroy(f->hw);
 	return leaked;

@@ -124,7 +124,7 @@ struct life_out {
 };
 
 struct phase_ctx {
-	struct vmm_host *host;
+	struct host *host;
 	struct life_out *out;
 	const uint64_t *uv_base;	/* calls when the life began */
 	enum sweep_phase phase;
@@ -186,12 +186,12 @@ static void phase_event(void *ctx, const struct vmm_event *ev)
 	    out->nr_bounds == SWEEP_MAX_BOUNDS)
 		return;
 	b = out->nr_bounds++;
-	uv_stats_get(pc->host->uv, &st);
+	host_uv_stats_get(pc->host, &st);
 	out->bound[b].phase = next;
 	for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
 		out->bound[b].uv[i] = cmd_calls(&st, sweep_cmd(i)) -
 				      pc->uv_base[i];
-	out->bound[b].alloc = mm_fail_seen(pc->host->world);
+	out->bound[b].alloc = host_fail_seen(pc->host);
 	pc->phase = next;
 }
 
@@ -212,17 +212,17 @@ static uint64_t now_ms(void)
 
 /* Frames the mm calls free must be ones the UV calls non-secure: nothing
  * the UV may own is handed out again (invariants 2 and 5). */
-static void check_free_frames(struct vmm_host *host, struct life_out *out)
+static void check_free_frames(struct host *host, struct life_out *out)
 {
-	uint64_t nr = hw_nr_frames(host->hw);
+	uint64_t nr = host_nr_frames(host);
 
 	for (hw_pfn_t pfn = 0; pfn < nr; pfn++) {
-		struct page *page = mm_pfn_to_page(host->world, pfn);
+		struct page *page = mm_pfn_to_page(host_world(host), pfn);
 		struct uv_frame_info fi;
 
 		if (page_use(page) != PAGE_USE_FREE)
 			continue;
-		if (uv_frame_query(host->uv, pfn, &fi)) {
+		if (uv_frame_query(host_uv(host), pfn, &fi)) {
 			violate(out, "pfn %#llx: uv_frame_query failed",
 				(unsigned long long)pfn);
 			return;
@@ -240,8 +240,7 @@ static void check_free_frames(struct vmm_host *host, struct life_out *out)
 static void life_run(const struct life_in *in, struct life_out *out,
 		     struct alloc_log *log)
 {
-	struct vmm_host_config hc = { .host_mem = SWEEP_HOST_MEM,
-				      .uv_seed = "sweep" };
+	struct host_config hc;
 	struct vmm_image_spec spec = { .program = SWEEP_PROGRAM,
 				       .default_payload_len = SWEEP_PAYLOAD,
 				       .nonce = 0x5eed };
@@ -250,12 +249,10 @@ static void life_run(const struct life_in *in, struct life_out *out,
 	struct phase_ctx pc = { .out = out, .uv_base = uv_start };
 	struct mm_stats before, after;
 	struct uv_stats ub, ua;
-	struct uv_profile prof;
-	struct kvm_params kp;
 	struct vmm_image image;
 	struct vmm_result res;
 	struct vmm_config cfg;
-	struct vmm_host *host;
+	struct host *host;
 	struct vmm *vmm = NULL;
 	void *buf = NULL;
 	size_t len;
@@ -265,41 +262,41 @@ static void life_run(const struct life_in *in, struct life_out *out,
 
 	memset(out, 0, sizeof(*out));
 	memset(&res, 0, sizeof(res));
-	if (uv_profile_builtin("zero", &prof) || kvm_params_init(&kp)) {
+	if (host_config_init(&hc) || host_profile_builtin("zero", &hc.profile)) {
 		violate(out, "profile or kvm params");
 		return;
 	}
-	prof.init_min_origin = 0;	/* a small machine */
-	kp.clear_low = SWEEP_CLEAR_LOW;
+	hc.mem_bytes = SWEEP_HOST_MEM;
+	hc.uv_seed = "sweep";
+	hc.profile.init_min_origin = 0;	/* a small machine */
+	hc.kvm.clear_low = SWEEP_CLEAR_LOW;
 	if (in->uvc && !in->count) {
-		prof.inject[prof.nr_inject++] = (struct uv_inject){
+		hc.profile.inject[hc.profile.nr_inject++] = (struct uv_inject){
 			.cmd = in->cmd, .nth = in->nth, .cc = UVC_CC_ERROR,
 			.rc = SWEEP_UV_RC, .rrc = SWEEP_UV_RRC };
 	}
-	hc.uv_profile_value = &prof;
-	hc.kvm = &kp;
-	if (vmm_host_create(&hc, &host, err, sizeof(err))) {
+	if (host_create(&hc, &host, err, sizeof(err))) {
 		violate(out, "host: %s", err);
 		return;
 	}
-	if (vmm_image_build(&spec, host->host_pub, &buf, &len, err,
+	if (vmm_image_build(&spec, host_public_key(host), &buf, &len, err,
 			    sizeof(err)) ||
 	    vmm_image_parse(buf, len, &image, err, sizeof(err))) {
 		violate(out, "image: %s", err);
 		goto out_host;
 	}
-	mm_stats_get(host->world, &before);
-	uv_stats_get(host->uv, &ub);
+	mm_stats_get(host_world(host), &before);
+	host_uv_stats_get(host, &ub);
 	for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
 		uv_start[i] = cmd_calls(&ub, sweep_cmd(i));
 	pc.host = host;
 	if (in->count) {
 		fc.note = alloc_note;
 		fc.ctx = log;
-		mm_fail_set(host->world, &fc);
+		host_fail_set(host, &fc);
 	} else if (!in->uvc) {
 		fc.nth = in->nth;
-		mm_fail_set(host->world, &fc);
+		host_fail_set(host, &fc);
 	}
 	cfg = (struct vmm_config){
 		.guest_mem = SWEEP_GUEST_MEM,
@@ -319,7 +316,7 @@ static void life_run(const struct life_in *in, struct life_out *out,
 		cfg.event_ctx = &pc;
 	}
 	t0 = now_ms();
-	out->create_ret = vmm_create(host, &cfg, &vmm);
+	out->create_ret = vmm_create(host_vmm_env(host), &cfg, &vmm);
 	if (!out->create_ret) {
 		out->wait_ret = vmm_wait(vmm, &res);
 		if (out->wait_ret) {
@@ -329,18 +326,18 @@ static void life_run(const struct life_in *in, struct life_out *out,
 
 			for (size_t e = 0; e < nev; e++)
 				vmm_event_print(&ev[e], ev[0].t_ns, stderr, false);
-			mm_stats_print(host->world, stderr, false);
+			mm_stats_print(host_world(host), stderr, false);
 		}
 		vmm_destroy(vmm);
 	}
-	kvm_module_drain(host->kvm);
+	host_drain(host);
 	out->ms = now_ms() - t0;
 	if (in->count)
-		out->nr_allocs = mm_fail_seen(host->world);
-	mm_fail_set(host->world, NULL);
+		out->nr_allocs = host_fail_seen(host);
+	host_fail_set(host, NULL);
 
-	mm_stats_get(host->world, &after);
-	uv_stats_get(host->uv, &ua);
+	mm_stats_get(host_world(host), &after);
+	host_uv_stats_get(host, &ua);
 	out->exit_code = res.exit_code;
 	out->error = res.error;
 	out->boots = res.boots;
@@ -367,8 +364,8 @@ static void life_run(const struct life_in *in, struct life_out *out,
 		violate(out, "exit code %d: %s", res.exit_code, res.message);
 
 	/* The invariants, and every frame back or leaked with a reason. */
-	if (vmm_host_check(host))
-		violate(out, "invariants (vmm_host_check) do not hold");
+	if (host_check(host))
+		violate(out, "invariants (host_check) do not hold");
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++) {
 		out->leaks[i] = after.leaked[i] - before.leaked[i];
 		leaked_before += before.leaked[i];
@@ -403,7 +400,7 @@ static void life_run(const struct life_in *in, struct life_out *out,
 
 	free(buf);
 out_host:
-	vmm_host_destroy(host);
+	host_destroy(host);
 }
 
 /* ---- the parent's side ---- */

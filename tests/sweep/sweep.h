@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "host/host.h"
 #include "vmm/vmm.h"
 
 /* The injected firmware failure: cc 1 with an rc that no caller treats

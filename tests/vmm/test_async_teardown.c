@@ -30,7 +30,7 @@ struct snap {
 };
 
 struct watch {
-	struct vmm_host *host;
+	const struct vmm_env *env;
 	struct memcg *memcg;		/* the VMM's, set once created */
 	struct snap shutdown, exit, helper;
 	bool perform_error;		/* the PERFORM failure is recorded */
@@ -42,9 +42,9 @@ static void snap_take(struct watch *w, struct snap *s,
 	struct memcg *memcg;
 
 	s->seen = true;
-	uv_stats_get(w->host->uv, &s->uv);
-	kvm_stats_get(w->host->kvm, &s->kvm);
-	s->vms = kvm_module_nr_vms(w->host->kvm);
+	uv_stats_get(kvm_module_uv(w->env->kvm), &s->uv);
+	kvm_stats_get(w->env->kvm, &s->kvm);
+	s->vms = kvm_module_nr_vms(w->env->kvm);
 	memcg = __atomic_load_n(&w->memcg, __ATOMIC_ACQUIRE);
 	s->charged = memcg ? memcg_usage(memcg) : 0;
 	s->ev = *ev;
@@ -129,12 +129,12 @@ TEST_IMPL(vmm_async_helper_exit_order)
 	vt_setup(&t, path, "touch:mib=8,rounds=1,then=poweroff", 64 * 1024,
 		 64, 1);
 	unlink(path);
-	w.host = t.host;
+	w.env = t.env;
 	t.cfg.destroy = VMM_DESTROY_ASYNC;
 	t.cfg.helper_poll_ms = 20;
 	t.cfg.on_event = watch_event;
 	t.cfg.event_ctx = &w;
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	/* read only from the shutdown's events on */
 	__atomic_store_n(&w.memcg, vmm_memcg(vmm), __ATOMIC_RELEASE);
 	ASSERT_OK(vmm_wait(vmm, &res));
@@ -207,12 +207,12 @@ TEST_IMPL(vmm_async_perform_failure_exits_1)
 
 	vt_setup_host(&t, 6 * GIB, NULL, path, "idle", 64 * 1024, 3072, 1);
 	unlink(path);
-	w.host = t.host;
+	w.env = t.env;
 	t.cfg.destroy = VMM_DESTROY_ASYNC;
 	t.cfg.helper_poll_ms = 20;
 	t.cfg.on_event = watch_event;
 	t.cfg.event_ctx = &w;
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait_booted(vmm, 0));
 	/* An external reset of a 3 GiB guest: PREPARE, then PERFORM. */
 	ASSERT_OK(vmm_request_reset(vmm));
@@ -227,7 +227,7 @@ TEST_IMPL(vmm_async_perform_failure_exits_1)
 	ASSERT_EQ(res.error, -EIO);
 	ASSERT_NOT_NULL(strstr(res.message, "ASYNC_CLEANUP_PERFORM failed"));
 	ASSERT_NOT_NULL(strstr(res.message, "rc 0x101"));
-	kvm_stats_get(t.host->kvm, &ks);
+	kvm_stats_get(t.env->kvm, &ks);
 	ASSERT_UEQ(ks.async_prepares, 1);
 	ASSERT_UEQ(ks.async_performs, 0);
 	/* The timeline: the PERFORM's end, the error, the shutdown it
@@ -274,7 +274,7 @@ TEST_IMPL(vmm_async_oom_kill_takes_helper)
 	t.cfg.memcg_limit = 16 << 20;
 	t.cfg.helper_poll_ms = 60 * 1000;
 	t.cfg.reclaim_timeout_ms = 20 * 1000;
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait(vmm, &res));
 	ASSERT_EQ(res.exit_code, TASK_EXIT_KILLED);
 	ASSERT_TRUE(res.killed);

@@ -17,7 +17,7 @@ TEST_IMPL(vmm_kill_during_run)
 	struct vt t;
 
 	vt_setup(&t, NULL, "touch:rounds=1000000,then=idle", 64 * 1024, 24, 2);
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait_round(vmm, 0, 0));
 	ASSERT_OK(vmm_kill(vmm));
 	ASSERT_OK(vmm_wait(vmm, &res));
@@ -66,7 +66,7 @@ TEST_IMPL(vmm_kill_races_wait)
 		struct vt vt;
 
 		vt_setup(&vt, NULL, "touch:rounds=1000000,then=idle", 64 * 1024, 24, 2);
-		ASSERT_OK(vmm_create(vt.host, &vt.cfg, &k.vmm));
+		ASSERT_OK(vmm_create(vt.env, &vt.cfg, &k.vmm));
 		ASSERT_OK(pthread_create(&t, NULL, killer_main, &k));
 		ASSERT_OK(vmm_wait(k.vmm, &res));
 		ASSERT_OK(pthread_join(t, &bad));
@@ -91,7 +91,7 @@ TEST_IMPL(vmm_kill_while_booting)
 	for (int i = 0; i < 4; i++) {
 		struct vmm *vmm;
 
-		ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+		ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 		ASSERT_OK(vmm_kill(vmm));
 		ASSERT_OK(vmm_wait(vmm, &res));
 		ASSERT_EQ(res.exit_code, TASK_EXIT_KILLED);
@@ -115,7 +115,7 @@ TEST_IMPL(vmm_oom_kill)
 
 	vt_setup(&t, NULL, "touch", 64 * 1024, 48, 2);
 	t.cfg.memcg_limit = 16 << 20;
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait(vmm, &res));
 	ASSERT_EQ(res.exit_code, TASK_EXIT_KILLED);
 	ASSERT_TRUE(res.killed);
@@ -124,7 +124,7 @@ TEST_IMPL(vmm_oom_kill)
 	ASSERT_GE(ms.failcnt, 1);
 	ASSERT_LE(ms.peak, (16 << 20) / HW_PAGE_SIZE);
 	ASSERT_UEQ(ms.usage, 0);
-	mm_stats_get(t.host->world, &st);
+	mm_stats_get(t.env->world, &st);
 	ASSERT_GE(st.oom_kills, 1);
 	ASSERT_UEQ(res.leaked_frames, 0);
 	{

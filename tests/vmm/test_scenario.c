@@ -20,7 +20,7 @@ TEST_IMPL(vmm_boot_reboot_shutdown)
 
 	vt_setup(&t, NULL, "touch:rounds=2", 256 * 1024, 32, 2);
 	t.cfg.max_reboots = 3;
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait(vmm, &res));
 	ASSERT_EQ(res.exit_code, 0);
 	ASSERT_EQ(res.error, 0);
@@ -81,7 +81,7 @@ TEST_IMPL(vmm_host_sees_no_plaintext)
 	struct vt t;
 
 	vt_setup(&t, NULL, "touch:mib=4,then=idle", 64 * 1024, 16, 1);
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait_round(vmm, 0, 0));
 	key = vmm_boot_key(vmm, 0);
 	for (uint64_t ga = t.image.guest_end; ga < t.image.guest_end + (4 << 20);
@@ -95,7 +95,7 @@ TEST_IMPL(vmm_host_sees_no_plaintext)
 	ASSERT_UEQ(plain, 0);
 	/* Ciphertext, not a cleared page. */
 	ASSERT_GT(nonzero, (4 << 20) / 8 / 2);
-	kvm_stats_get(t.host->kvm, &ks);
+	kvm_stats_get(t.env->kvm, &ks);
 	ASSERT_GE(ks.exports, (4 << 20) / HW_PAGE_SIZE);
 	/* The image page is as opaque. */
 	ASSERT_OK(vmm_host_read_guest(vmm, 0, page, sizeof(page)));
@@ -126,7 +126,7 @@ TEST_IMPL(vmm_plain_after_protected)
 	vt_setup(&t, NULL, "touch:then=clear", 64 * 1024, 16, 2);
 	t.cfg.plain_program = "touch:then=reboot";
 	t.cfg.max_reboots = 3;
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait(vmm, &res));
 	if (res.error)
 		fprintf(stderr, "# %s\n", res.message);
@@ -159,8 +159,8 @@ static void reset_scenario(const char *program)
 
 	vt_setup(&t, NULL, program, 64 * 1024, 16, 2);
 	t.cfg.max_reboots = 2;
-	kvm_stats_get(t.host->kvm, &before);
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	kvm_stats_get(t.env->kvm, &before);
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait(vmm, &res));
 	if (res.error)
 		fprintf(stderr, "# %s\n", res.message);
@@ -169,7 +169,7 @@ static void reset_scenario(const char *program)
 	ASSERT_EQ(vt_count(vmm, VMM_EV_UNPACKED), 1);
 	ASSERT_EQ(vt_count(vmm, VMM_EV_UNPROTECTED), 0);
 	ASSERT_EQ(vt_count(vmm, VMM_EV_GUEST_START), 3);
-	kvm_stats_get(t.host->kvm, &after);
+	kvm_stats_get(t.env->kvm, &after);
 	ASSERT_UEQ(after.pv_enables - before.pv_enables, 1);
 	vmm_destroy(vmm);
 	vt_check_quiescent(&t);
@@ -223,7 +223,7 @@ TEST_IMPL(vmm_external_reset_and_shutdown)
 	struct vt t;
 
 	vt_setup(&t, NULL, "idle", 64 * 1024, 16, 2);
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	for (unsigned int b = 0; b < 2; b++) {
 		ASSERT_OK(vmm_wait_booted(vmm, b));
 		ASSERT_OK(vmm_request_reset(vmm));
@@ -273,25 +273,25 @@ TEST_IMPL(vmm_config_rejected)
 	vt_setup(&t, NULL, "idle", 2 << 20, 16, 1);
 	c = t.cfg;
 	c.cpus = 0;
-	ASSERT_ERR(vmm_config_check(t.host, &c, err, sizeof(err)), EINVAL);
-	ASSERT_ERR(vmm_create(t.host, &c, &vmm), EINVAL);
+	ASSERT_ERR(vmm_config_check(t.env, &c, err, sizeof(err)), EINVAL);
+	ASSERT_ERR(vmm_create(t.env, &c, &vmm), EINVAL);
 	c = t.cfg;
 	c.guest_mem = 4ULL << 30;
-	ASSERT_ERR(vmm_config_check(t.host, &c, err, sizeof(err)), E2BIG);
+	ASSERT_ERR(vmm_config_check(t.env, &c, err, sizeof(err)), E2BIG);
 	ASSERT_NOT_NULL(strstr(err, "host memory guests can use"));
 	c = t.cfg;
 	c.guest_mem = (1 << 20) + 4096;
-	ASSERT_ERR(vmm_config_check(t.host, &c, err, sizeof(err)), EINVAL);
+	ASSERT_ERR(vmm_config_check(t.env, &c, err, sizeof(err)), EINVAL);
 	c = t.cfg;
 	c.image = NULL;
-	ASSERT_ERR(vmm_config_check(t.host, &c, err, sizeof(err)), EINVAL);
+	ASSERT_ERR(vmm_config_check(t.env, &c, err, sizeof(err)), EINVAL);
 	c = t.cfg;
 	c.guest_mem = 2 << 20;	/* smaller than the image */
-	ASSERT_ERR(vmm_config_check(t.host, &c, err, sizeof(err)), E2BIG);
+	ASSERT_ERR(vmm_config_check(t.env, &c, err, sizeof(err)), E2BIG);
 	c = t.cfg;
 	c.plain_program = "nosuch";
-	ASSERT_ERR(vmm_config_check(t.host, &c, err, sizeof(err)), ENOENT);
-	ASSERT_OK(vmm_config_check(t.host, &t.cfg, err, sizeof(err)));
+	ASSERT_ERR(vmm_config_check(t.env, &c, err, sizeof(err)), ENOENT);
+	ASSERT_OK(vmm_config_check(t.env, &t.cfg, err, sizeof(err)));
 	/* Nothing was started by any of it. */
 	vt_check_quiescent(&t);
 	vt_teardown(&t);

@@ -23,7 +23,7 @@ static struct kvm_stats kstats(struct vt *t)
 {
 	struct kvm_stats st;
 
-	kvm_stats_get(t->host->kvm, &st);
+	kvm_stats_get(t->env->kvm, &st);
 	return st;
 }
 
@@ -32,7 +32,7 @@ static void run_mode(struct vt *t, enum vmm_destroy_mode mode,
 {
 	t->cfg.destroy = mode;
 	t->cfg.max_reboots = 2;
-	ASSERT_OK(vmm_create(t->host, &t->cfg, out));
+	ASSERT_OK(vmm_create(t->env, &t->cfg, out));
 	ASSERT_OK(vmm_wait(*out, res));
 	if (res->exit_code || res->error)
 		fprintf(stderr, "# VMM: exit %d error %d: %s\n", res->exit_code,
@@ -72,7 +72,7 @@ TEST_IMPL(vmm_lazy_reboots_and_shutdown)
 	ASSERT_EQ(vt_count(vmm, VMM_EV_UNPROTECTED), 2);
 	ASSERT_EQ(vt_count(vmm, VMM_EV_NOTE), 0);
 	vmm_destroy(vmm);
-	kvm_module_drain(t.host->kvm);
+	kvm_module_drain(t.env->kvm);
 	vt_check_quiescent(&t);
 	vt_teardown(&t);
 	return 0;
@@ -188,7 +188,7 @@ TEST_IMPL(vmm_async_kill_during_cleanup)
 	unlink(path);
 	t.cfg.destroy = VMM_DESTROY_ASYNC;
 	t.cfg.max_reboots = 1;
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(t.env, &t.cfg, &vmm));
 	/* The second boot runs while the first's PERFORM walks ~8k pages. */
 	ASSERT_OK(vmm_wait_booted(vmm, 1));
 	ASSERT_OK(vmm_kill(vmm));

@@ -2,12 +2,9 @@
 /*
  * test_timeline.c - what the VMM tells its user and what stops it early:
  * every event type prints as one readable line and as one JSON object with
- * its own fields; a host that cannot be built says which layer refused
- * and why, and leaves nothing behind.
+ * its own fields.
  */
 #include "vmm_test.h"
-
-#include <unistd.h>
 
 /* @ev printed into a fresh buffer (the caller frees it). */
 static char *print_event(const struct vmm_event *ev, bool json)
@@ -107,44 +104,5 @@ TEST_IMPL(vmm_event_print_every_type)
 		ASSERT_NULL(strstr(text, ": "));
 		free(text);
 	}
-	return 0;
-}
-
-TEST_IMPL(vmm_host_create_errors)
-{
-	struct vmm_host_config hc = { .host_mem = 3ULL << 30 };
-	char path[] = "/tmp/lazypv-host-prof-XXXXXX", err[200];
-	struct vmm_host *host = NULL;
-	int fd;
-
-	/* A profile that does not exist, then one that does not parse. */
-	hc.uv_profile = "/nonexistent/profile";
-	ASSERT_ERR(vmm_host_create(&hc, &host, err, sizeof(err)), ENOENT);
-	expect_in(err, "UV profile: /nonexistent/profile");
-	fd = mkstemp(path);
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(write(fd, "bogus = 1\n", 10), 10);
-	close(fd);
-	hc.uv_profile = path;
-	ASSERT_ERR(vmm_host_create(&hc, &host, err, sizeof(err)), EINVAL);
-	expect_in(err, "unknown option 'bogus'");
-	unlink(path);
-
-	/* The machine refuses the size. */
-	hc.uv_profile = "zero";
-	hc.host_mem = 4097;
-	ASSERT_ERR(vmm_host_create(&hc, &host, err, sizeof(err)), EINVAL);
-	expect_in(err, "cannot create the machine");
-
-	/* INIT_UV has no room above 2 GiB: the KVM module cannot come up. */
-	hc.uv_profile = NULL;
-	hc.host_mem = 64ULL << 20;
-	ASSERT_NE(vmm_host_create(&hc, &host, err, sizeof(err)), 0);
-	expect_in(err, "cannot create the KVM module");
-	ASSERT_NULL(host);
-
-	/* No message buffer: the same errors, nothing written. */
-	hc.uv_profile = "/nonexistent/profile";
-	ASSERT_ERR(vmm_host_create(&hc, &host, NULL, 0), ENOENT);
 	return 0;
 }

@@ -16,12 +16,7 @@ void vt_setup_host(struct vt *t, uint64_t host_mem,
 		   const char *program, uint64_t payload, unsigned int guest_mb,
 		   unsigned int cpus)
 {
-	struct vmm_host_config hc = {
-		.host_mem = host_mem,
-		.uv_profile = profile,
-		.uv_seed = "tests",
-		.kvm = kvm,
-	};
+	struct host_config hc;
 	struct vmm_image_spec spec = {
 		.program = program,
 		.default_payload_len = payload,
@@ -30,9 +25,17 @@ void vt_setup_host(struct vt *t, uint64_t host_mem,
 	char err[200] = "";
 
 	memset(t, 0, sizeof(*t));
-	if (vmm_host_create(&hc, &t->host, err, sizeof(err)))
+	ASSERT_OK(host_config_init(&hc));
+	hc.mem_bytes = host_mem;
+	hc.uv_seed = "tests";
+	if (kvm)
+		hc.kvm = *kvm;
+	if (host_profile_load(profile, &hc.profile, err, sizeof(err)))
+		test_fail(__FILE__, __LINE__, "profile: %s", err);
+	if (host_create(&hc, &t->host, err, sizeof(err)))
 		test_fail(__FILE__, __LINE__, "host: %s", err);
-	if (vmm_image_build(&spec, t->host->host_pub, &t->image_buf,
+	t->env = host_vmm_env(t->host);
+	if (vmm_image_build(&spec, host_public_key(t->host), &t->image_buf,
 			    &t->image_len, err, sizeof(err)) ||
 	    vmm_image_parse(t->image_buf, t->image_len, &t->image, err,
 			    sizeof(err)))
@@ -45,7 +48,7 @@ void vt_setup_host(struct vt *t, uint64_t host_mem,
 		.max_reboots = -1,
 		.salt = test_seed() ^ 0x5a5a,
 	};
-	mm_stats_get(t->host->world, &t->before);
+	mm_stats_get(t->env->world, &t->before);
 }
 
 size_t vt_count(struct vmm *vmm, enum vmm_event_type type)
@@ -63,8 +66,8 @@ void vt_check_quiescent(struct vt *t)
 	struct mm_stats now;
 	uint64_t leaked_before = 0, leaked_now = 0;
 
-	ASSERT_OK(vmm_host_check(t->host));
-	mm_stats_get(t->host->world, &now);
+	ASSERT_OK(host_check(t->host));
+	mm_stats_get(t->env->world, &now);
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++) {
 		leaked_before += t->before.leaked[i];
 		leaked_now += now.leaked[i];
@@ -82,7 +85,7 @@ void vt_run(struct vt *t, struct vmm_result *res, int want_code)
 {
 	struct vmm *vmm;
 
-	ASSERT_OK(vmm_create(t->host, &t->cfg, &vmm));
+	ASSERT_OK(vmm_create(t->env, &t->cfg, &vmm));
 	ASSERT_OK(vmm_wait(vmm, res));
 	if (res->exit_code != want_code)
 		fprintf(stderr, "# VMM: exit %d, error %d: %s\n",
@@ -94,6 +97,6 @@ void vt_run(struct vt *t, struct vmm_result *res, int want_code)
 
 void vt_teardown(struct vt *t)
 {
-	vmm_host_destroy(t->host);
+	host_destroy(t->host);
 	free(t->image_buf);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmm_test.h - shared set-up for the VMM scenario tests: a host stack with
- * lazily-populated memory, an image built for its UV, a VMM config with
+ * vmm_test.h - shared set-up for the VMM scenario tests: a host stack
+ * (host_create: the VMM's tests need the whole stack below it, which only
+ * the host layer builds) with lazily-populated memory, an image built for its UV, a VMM config with
  * small defaults, and the end-of-scenario checks (invariants, every frame
  * back or counted as leaked, memcg empty).
  */
@@ -10,10 +11,12 @@
 
 #include "test.h"
 
+#include "host/host.h"
 #include "vmm/vmm.h"
 
 struct vt {
-	struct vmm_host *host;
+	struct host *host;		/* the stack, from the host layer */
+	const struct vmm_env *env;	/* what the VMMs run on */
 	void *image_buf;
 	size_t image_len;
 	struct vmm_image image;
