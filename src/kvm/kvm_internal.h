@@ -71,6 +71,9 @@ enum kvm_pv_teardown {
 	KVM_TEARDOWN_EXPORT = 0,	/* sync: export (content kept) */
 	KVM_TEARDOWN_SET_ASIDE,		/* lazy: deferred list for the thread */
 	KVM_TEARDOWN_DESTROY,		/* 6.0 on: destroy, else export */
+	KVM_TEARDOWN_INSTANT,		/* instant: every unmap, only pages
+					 * that may be secure: destroy, else
+					 * export, else leak (instant.c) */
 };
 
 static inline enum kvm_pv_teardown kvm_pv_teardown_of(enum kvm_destroy_mode m)
@@ -79,6 +82,7 @@ static inline enum kvm_pv_teardown kvm_pv_teardown_of(enum kvm_destroy_mode m)
 	case KVM_DESTROY_LAZY: return KVM_TEARDOWN_SET_ASIDE;
 	case KVM_DESTROY_SYNC_60:
 	case KVM_DESTROY_ASYNC: return KVM_TEARDOWN_DESTROY;
+	case KVM_DESTROY_INSTANT: return KVM_TEARDOWN_INSTANT;
 	default: return KVM_TEARDOWN_EXPORT;
 	}
 }
@@ -112,6 +116,10 @@ struct kvm {
 	struct pv_vm_to_be_destroyed *need_cleanup;
 	struct task *owner;
 	struct mm *mm;			/* mmgrab'ed */
+	bool instant_mm;		/* instant (under lock): also an
+					 * mm_users ref, from the first ENABLE
+					 * to the VM's close, which hands it to
+					 * the cleanup workers */
 	struct lpv_mutex lock;
 	struct gmap *gmap;		/* NULL until kvm_set_memory */
 	struct page *sca;		/* system control area frame */
@@ -134,6 +142,7 @@ struct kvm_module {
 	struct lpv_mutex cleanup_lock;
 	struct lpv_cond cleanup_done;
 	unsigned int cleanups;
+	struct kvm_instant *instant;	/* instant.c: jobs, leak report */
 	struct kvm_stats stats;		/* relaxed counters */
 };
 
@@ -247,6 +256,36 @@ void kvm_pv_dealloc_vm(struct kvm *kvm);
 void kvm_clear_pv_state(struct kvm *kvm);
 int kvm_pv_destroy_conf(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_check;
 void kvm_guest_range(struct kvm *kvm, uintptr_t *start, uintptr_t *end);
+
+/* instant.c: lazypv's own teardown (docs/instant.md) */
+/* An import's rc for a frame secure for another configuration (docs/uv.md). */
+#define KVM_UV_RC_OTHER_CONFIG 0x0104
+int kvm_instant_init(struct kvm_module *mod) __must_check;
+/* Waits for every job first. */
+void kvm_instant_deinit(struct kvm_module *mod);
+/* ENABLE: the VM takes its mm_users reference (once).  kvm->lock held. */
+void kvm_instant_enable(struct kvm *kvm);
+/*
+ * DISABLE (and a failed ENABLE), the running config's CPUs gone: set the
+ * config aside (DESTROY_SEC_CONF_FAST, else an ASCE copy and a leftover
+ * record) and hand it with the address space to the workers.  O(1): no
+ * page is touched.  rc 1, rrc KVM_PV_RRC_DEFERRED.  kvm->lock held.
+ */
+int kvm_instant_disable(struct kvm *kvm, uint16_t *rc,
+			uint16_t *rrc) __must_check;
+/* The VM's close: CPUs, config and the VM's address-space reference go
+ * to the workers; O(number of vCPUs).  kvm->lock held. */
+void kvm_instant_vm_close(struct kvm *kvm);
+/*
+ * A page an old configuration still owns, needed now (an import found it
+ * secure for another config): destroy it; 0 or the destroy's error (the
+ * import then fails as the UV answered).  The caller holds a reference.
+ */
+int kvm_instant_destroy_on_demand(struct kvm_module *mod,
+				  struct page *page) __must_check;
+/* The unmap hook's INSTANT choice for one page (may be secure): destroy,
+ * else export, else leak it and list it in the leak report. */
+void kvm_instant_unmap_page(struct kvm_module *mod, struct page *page);
 
 /* sie.c */
 void kvm_vcpu_free(struct kvm_vcpu *vcpu);

@@ -170,7 +170,8 @@ int kvm_pv_deinit_vm_order(struct kvm *kvm, bool config_first, uint16_t *rc,
 int kvm_pv_deinit_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 {
 	bool config_first = kvm->mode == KVM_DESTROY_SYNC_60 ||
-			    kvm->mode == KVM_DESTROY_ASYNC;
+			    kvm->mode == KVM_DESTROY_ASYNC ||
+			    kvm->mode == KVM_DESTROY_INSTANT;
 
 	return kvm_pv_deinit_vm_order(kvm, config_first, rc, rrc);
 }
@@ -349,6 +350,8 @@ static int kvm_pv_enable(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 		return -EINVAL;
 	if (!kvm->gmap)
 		return -EINVAL;
+	if (kvm->mode == KVM_DESTROY_INSTANT)
+		kvm_instant_enable(kvm);
 	ret = kvm_pv_init_vm(kvm, &cmd->rc, &cmd->rrc);
 	if (ret)
 		return ret;
@@ -358,6 +361,8 @@ static int kvm_pv_enable(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 	/* v2 defers this teardown too (one of its three callers). */
 	if (kvm->mode == KVM_DESTROY_LAZY)
 		ignore_result(kvm_pv_deinit_vm_deferred(kvm, &drc, &drrc));
+	else if (kvm->mode == KVM_DESTROY_INSTANT)
+		ignore_result(kvm_instant_disable(kvm, &drc, &drrc));
 	else
 		ignore_result(kvm_pv_deinit_vm(kvm, &drc, &drrc));
 	return ret;
@@ -383,6 +388,8 @@ static int kvm_pv_disable(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 		return kvm_pv_deinit_vm_deferred(kvm, &cmd->rc, &cmd->rrc);
 	case KVM_DESTROY_ASYNC:
 		return kvm_pv_deinit_cleanup_all_locked(kvm, &cmd->rc, &cmd->rrc);
+	case KVM_DESTROY_INSTANT:
+		return kvm_instant_disable(kvm, &cmd->rc, &cmd->rrc);
 	default:
 		return kvm_pv_deinit_vm(kvm, &cmd->rc, &cmd->rrc);
 	}
@@ -551,6 +558,8 @@ void kvm_pv_deinit_cleanup_all(struct kvm *kvm)
 	lpv_mutex_lock(&kvm->lock);
 	if (kvm->mode == KVM_DESTROY_ASYNC) {
 		ignore_result(kvm_pv_deinit_cleanup_all_locked(kvm, &rc, &rrc));
+	} else if (kvm->mode == KVM_DESTROY_INSTANT) {
+		kvm_instant_vm_close(kvm);
 	} else if (kvm->pv.handle) {
 		ignore_result(kvm_pv_cpus_from_pv(kvm, &rc, &rrc));
 		if (kvm->mode == KVM_DESTROY_LAZY)
@@ -574,6 +583,8 @@ int kvm_set_destroy_mode(struct kvm *kvm, enum kvm_destroy_mode mode)
 	if ((unsigned int)mode >= KVM_DESTROY_NR_MODES)
 		return -EINVAL;
 	/* The fences: what that kernel does without the feature. */
+	if (mode == KVM_DESTROY_INSTANT && !p->instant_destroy)
+		mode = KVM_DESTROY_ASYNC;
 	if (mode == KVM_DESTROY_LAZY && !p->lazy_destroy)
 		mode = KVM_DESTROY_SYNC;
 	if (mode == KVM_DESTROY_ASYNC && !p->async_destroy)
