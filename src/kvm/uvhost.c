@@ -354,6 +354,8 @@ int kvm_destroy_page(struct kvm *kvm, uint64_t gaddr)
 	ret = kvm_uv_destroy_owned(kvm->mod, page);
 	if (ret)
 		ret = kvm_uv_export_owned(kvm->mod, page);
+	else if (kvm->mode == KVM_DESTROY_INSTANT)
+		kvm_stat_inc(kvm->mod, instant_on_demand);
 	mm_page_put(kvm->mod->world, page);
 	return ret;
 }
