@@ -99,7 +99,7 @@ static void bench_usage(FILE *f)
 		"the same run.  Every page of each guest is made secure first.\n"
 		"\n"
 		"  --sizes LIST      guest sizes (default 1G,4G,8G)\n"
-		"  --modes LIST      of sync, sync-6.0, lazy, async (default all)\n"
+		"  --modes LIST      of sync, sync-6.0, lazy, async, instant (default all)\n"
 		"  --profiles LIST   firmware profiles or files (default default,zero)\n"
 		"  --runs N          runs per figure, 1..%d (default 3)\n"
 		"  --oom             also: shut down A, start B at once, host 1.5x guest\n"
@@ -193,7 +193,7 @@ static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 				enum vmm_destroy_mode m;
 
 				if (vmm_destroy_mode_parse(items[i], &m))
-					tool_usage_error("bench", "--modes: item %u: unknown mode '%s' (sync, sync-6.0, lazy, async)",
+					tool_usage_error("bench", "--modes: item %u: unknown mode '%s' (sync, sync-6.0, lazy, async, instant)",
 							 i + 1, items[i]);
 				o->modes[m] = true;
 			}
@@ -863,7 +863,8 @@ out_host:
 static const struct bench_opts bench_defaults = {
 	.sizes = { 1ULL << 30, 4ULL << 30, 8ULL << 30 },
 	.nr_sizes = 3,
-	.modes = { true, true, true, true },
+	/* every mode of KVM_DESTROY_MODES */
+	.modes = { [0 ... VMM_DESTROY_NR - 1] = true },
 	.profiles = { "default", "zero" },
 	.nr_profiles = 2,
 	.runs = 3,

@@ -47,7 +47,7 @@ static void run_usage(FILE *f)
 	fprintf(f,
 		"usage: lazypv run [--guest-mem SIZE] [--host-mem SIZE] [--cpus N]\n"
 		"                  [--program NAME[:ARGS]] [--reboots K]\n"
-		"                  [--destroy sync|sync-6.0|lazy|async]\n"
+		"                  [--destroy sync|sync-6.0|lazy|async|instant]\n"
 		"                  [--uv-profile NAME|FILE] [--memcg-limit SIZE] [--json]\n"
 		"                  [--image FILE] [--uv-seed STRING] [--payload-size SIZE]\n"
 		"                  [--protect auto|guard|soft]\n"
