@@ -452,3 +452,32 @@ TEST_IMPL(kvm_instant_fence_falls_back_to_async)
 	ASSERT_UEQ(kfix_fini(&f), 0);
 	return 0;
 }
+
+/*
+ * No memory for the table copy (old firmware: no FAST), by mm failure
+ * injection: DISABLE falls back to the synchronous config-first teardown,
+ * counted; the old pages are clean all the same.
+ */
+TEST_IMPL(kvm_instant_no_table_copy_falls_back)
+{
+	struct kfix_opts o = big();
+	struct mm_fail_config fc = { .nth = 1, .any_use = true };
+	struct kvm_stats ks;
+	struct kfix f;
+
+	o.no_fast = true;
+	kfix_init(&f, &o);
+	kfix_boot_protected(&f);
+	kfix_touch(&f, HIGH_GADDR, 50, 17, true);
+	mm_fail_set(f.world, &fc);
+	ASSERT_OK(kfix_disable(&f));
+	mm_fail_set(f.world, NULL);
+	ks = kfix_kstats(&f);
+	ASSERT_UEQ(ks.sync_fallbacks, 1);
+	ASSERT_UEQ(ks.instant_jobs, 0);
+	ASSERT_UEQ(ks.pv_disables, 1);
+	ASSERT_FALSE(kvm_is_protected(f.kvm));
+	assert_no_plaintext(&f, HIGH_GADDR, 50);
+	ASSERT_UEQ(kfix_fini(&f), 0);
+	return 0;
+}

@@ -155,7 +155,7 @@ TEST_IMPL(cli_bench_json)
 		"reclaim_ms", "cleanup_pages_per_s", "floor_ns_per_page",
 		"guest1_ms", "guest2_ms", NULL };
 	struct cli *c = calloc(1, sizeof(*c));
-	bool seen[4] = { false, false, false, false };
+	bool seen[5] = { false, false, false, false, false };
 	char *save = NULL;
 
 	ASSERT_NOT_NULL(c);
@@ -169,12 +169,12 @@ TEST_IMPL(cli_bench_json)
 	for (char *l = strtok_r(c->out, "\n", &save); l;
 	     l = strtok_r(NULL, "\n", &save)) {
 		static const char *const modes[] = { "sync", "sync-6.0",
-						      "lazy", "async" };
+						      "lazy", "async", "instant" };
 		int m = -1;
 
 		ASSERT_EQ(l[0], '{');
 		ASSERT_NOT_NULL(strstr(l, "\"bench\":\"teardown\""));
-		for (int i = 0; i < 4; i++) {
+		for (int i = 0; i < 5; i++) {
 			char pat[32];
 
 			snprintf(pat, sizeof(pat), "\"mode\":\"%s\"", modes[i]);
@@ -190,7 +190,7 @@ TEST_IMPL(cli_bench_json)
 					  modes[m], *f, l);
 		ASSERT_TRUE(json_num(l, "guest2_vs_sync") > 0);
 	}
-	ASSERT_TRUE(seen[0] && seen[1] && seen[2] && seen[3]);
+	ASSERT_TRUE(seen[0] && seen[1] && seen[2] && seen[3] && seen[4]);
 	cli_cleanup(c);
 	free(c);
 	return 0;
