@@ -8,7 +8,7 @@
  * Ultravisor's clears meet as "stalls" (docs/uv.md).  Here: page-unique
  * data in every frame, every frame read (all mapped below us again), then
  * an idle pause of N seconds, then each frame's first load through the
- * firmware view timed on its own.  Loads of UV_STALL_NS (1 us) or more
+ * firmware view timed on its own.  Loads of HW_STALL_NS (1 us) or more
  * count as stalls.  The pause is the variable under test, not a stand-in
  * for work; the figures are what this machine's hypervisor did during the
  * run, not a property of lazypv.
@@ -18,10 +18,11 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "damon.h"
 #include "hw/hw.h"
 #include "lib/lib.h"
 
-#define IDLE_STALL_NS 1000	/* as UV_STALL_NS */
+#define IDLE_STALL_NS HW_STALL_NS
 
 static uint64_t idle_sink;
 
@@ -48,7 +49,7 @@ int bench_idle(const struct bench_ctx *ctx)
 	ret = hw_machine_create(&cfg, &hw);
 	if (ret)
 		return ret;
-	if (lpv_damon_running() >= 0 && !ctx->json)
+	if (bench_damon_running() >= 0 && !ctx->json)
 		printf("  (DAMON is on in this kernel: its sampling and reclaim may add to what\n"
 		       "   is measured here; see docs/bench.md)\n");
 	for (uint64_t p = 0; p < pages; p++) {

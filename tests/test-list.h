@@ -24,6 +24,9 @@
 #if defined(LAZYPV_HAVE_VMM) && __has_include("list-vmm.h")
 #include "list-vmm.h"
 #endif
+#if defined(LAZYPV_HAVE_BENCH) && __has_include("list-bench.h")
+#include "list-bench.h"
+#endif
 #if defined(LAZYPV_HAVE_TOOLS) && __has_include("list-tools.h")
 #include "list-tools.h"
 #endif

@@ -21,10 +21,12 @@
  * (the whole of it), "in UV" (the mean wall time of the destroy-page calls
  * from the shutdown request on, from the UV's counters: the modelled cost,
  * inside which the UV's bookkeeping runs, plus the clear), "clear" (of
- * which the clear) and "stall" (of which the clears' stalls: first
- * accesses to a frame that took over UV_STALL_NS because the hypervisor
- * this machine runs under had the page away -- their time beyond an
- * ordinary first access); the rest is the host's side of the cleanup.
+ * which the clear) and "stall" (of which the clears' stalls, per
+ * destroy-page call, from the hw first-touch probe the bench turns on:
+ * first accesses to a frame that took over HW_STALL_NS because the
+ * hypervisor this machine runs under had the page away -- their time
+ * beyond an ordinary first access); the rest is the host's side of the
+ * cleanup.
  * "-stall share" is the share with the stalls' time taken out: what the
  * cleanup would reach were its memory not taken away under it.  "guest 2
  * ms" is the rebooted guest's pass over its memory (first instruction ->
@@ -49,6 +51,7 @@
 #include "kvm/kvm.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "damon.h"
 #include "tools.h"
 #include "uv/uv.h"
 #include "vmm/vmm.h"
@@ -385,7 +388,7 @@ static void machine_floor(struct vmm_host *host, double *clear,
  * A host whose memory is populated up front: the first touch of memfd
  * memory (about 2 s/GiB on a nested VM) is a cost of this emulation, not of
  * any teardown design, and would otherwise land on whichever run first
- * uses a frame.
+ * uses a frame.  The hw first-touch probe is on.
  */
 static int bench_host_create(struct vmm_host_config *hc, struct vmm_host **host,
 			     char *err, size_t errlen)
@@ -398,34 +401,39 @@ static int bench_host_create(struct vmm_host_config *hc, struct vmm_host **host,
 	fprintf(stderr, "lazypv bench: populating %s of host memory...\n", sz);
 	hc->populate = true;
 	r = vmm_host_create(hc, host, err, errlen);
-	if (!r)
-		fprintf(stderr, "lazypv bench: populated in %.1f s\n",
-			(double)(hw_now_ns() - t0) / 1e9);
+	if (r)
+		return r;
+	fprintf(stderr, "lazypv bench: populated in %.1f s\n",
+		(double)(hw_now_ns() - t0) / 1e9);
+	/* The stall columns: the machine's first touches, timed by hw. */
+	hw_probe_first_touch((*host)->hw, true);
 	return r;
 }
 
 /*
  * The time the clears' stalls took beyond an ordinary first access (the
- * mean of the accesses that did not stall, in the same window).
+ * mean of the first touches that did not stall, in the same window), from
+ * the hw probe's counters.
  */
-static double stall_excess(const struct uv_cmd_stats *b,
-			   const struct uv_cmd_stats *a)
+static double stall_excess(const struct hw_stats *b, const struct hw_stats *a)
 {
-	double reaches = (double)(a->reaches - b->reaches);
+	double touches = (double)(a->touches - b->touches);
 	double stalls = (double)(a->stalls - b->stalls);
 	double stall_ns = (double)(a->stall_ns - b->stall_ns);
-	double normal = reaches > stalls ?
-		((double)(a->reach_ns - b->reach_ns) - stall_ns) /
-		(reaches - stalls) : 0;
+	double normal = touches > stalls ?
+		((double)(a->touch_ns - b->touch_ns) - stall_ns) /
+		(touches - stalls) : 0;
 
 	return stall_ns - stalls * normal;
 }
 
-/* The UV's counters at a life's shutdown request (under the VMM's lock:
- * uv_stats_get only reads counters). */
+/* The UV's and the probe's counters at a life's shutdown request (under
+ * the VMM's lock: the *_stats_get only read counters). */
 struct life_mark {
 	struct uv *uv;
+	struct hw_machine *hw;
 	struct uv_stats at_shutdown;
+	struct hw_stats hw_at_shutdown;
 	bool marked;
 };
 
@@ -435,6 +443,7 @@ static void life_event(void *ctx, const struct vmm_event *ev)
 
 	if (ev->type == VMM_EV_SHUTDOWN_REQUEST && !mk->marked) {
 		uv_stats_get(mk->uv, &mk->at_shutdown);
+		hw_stats_get(mk->hw, &mk->hw_at_shutdown);
 		mk->marked = true;
 	}
 }
@@ -443,7 +452,7 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		    uint64_t guest, enum vmm_destroy_mode mode,
 		    struct sample *s)
 {
-	struct life_mark mk = { .uv = host->uv };
+	struct life_mark mk = { .uv = host->uv, .hw = host->hw };
 	struct vmm_config vc = {
 		.guest_mem = guest,
 		.cpus = 1,
@@ -457,6 +466,7 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	const struct uv_stats *before = &mk.at_shutdown;
 	const struct vmm_event *ev;
 	struct uv_stats after;
+	struct hw_stats hw_after;
 	struct vmm_result res;
 	uint64_t started[2] = { 0, 0 };
 	struct vmm *vmm;
@@ -505,6 +515,7 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	vmm_destroy(vmm);
 	kvm_module_drain(host->kvm);
 	uv_stats_get(host->uv, &after);
+	hw_stats_get(host->hw, &hw_after);
 	if (mk.marked && after.cmd[destr].calls > before->cmd[destr].calls) {
 		double calls = (double)(after.cmd[destr].calls -
 					before->cmd[destr].calls);
@@ -513,10 +524,10 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 				    before->cmd[destr].ns) / calls;
 		s->data_ns = (double)(after.cmd[destr].data_ns -
 				      before->cmd[destr].data_ns) / calls;
-		s->stall_ns = stall_excess(&before->cmd[destr],
-					   &after.cmd[destr]) / calls;
-		s->stalled = (double)(after.cmd[destr].stalls -
-				      before->cmd[destr].stalls) / calls;
+		s->stall_ns = stall_excess(&mk.hw_at_shutdown, &hw_after) /
+			      calls;
+		s->stalled = (double)(hw_after.stalls -
+				      mk.hw_at_shutdown.stalls) / calls;
 	}
 	if (!r)
 		r = vmm_host_check(host);
@@ -910,7 +921,7 @@ int cmd_bench(int argc, char **argv)
 		printf(", %u run%s each, medians; touch program, 1 vCPU\n",
 		       o.runs, o.runs == 1 ? "" : "s");
 	}
-	damon = lpv_damon_running();
+	damon = bench_damon_running();
 	if (damon >= 0)
 		fprintf(o.json ? stderr : stdout,
 			"note: DAMON is on in this kernel (kdamond %d): its sampling and\n"

@@ -73,6 +73,7 @@ struct hw_machine {
 		void *ctx;
 	} pgm[3];			/* 0x3d, 0x3e, 0x3f */
 	struct hw_stats stats;		/* relaxed counters */
+	bool probe_touch;		/* atomic: the first-touch probe is on */
 	int slot;			/* index in hw_machines */
 };
 
@@ -783,9 +784,37 @@ void hw_unprotect_batch_end(struct hw_unprotect_batch *b)
 		hw_batch = NULL;
 }
 
+void hw_probe_first_touch(struct hw_machine *hw, bool on)
+{
+	atomic_store_release(&hw->probe_touch, on);
+}
+
+/*
+ * The probe: the clear's first access to its frame, on its own, one load
+ * through the firmware view, timed and tallied; one that stalls (>=
+ * HW_STALL_NS) is tallied apart too.
+ */
+static void hw_probe_touch(struct hw_machine *hw, const void *page)
+{
+	uint64_t t0 = hw_now_ns(), d;
+
+	(void)*(volatile const uint8_t *)page;
+	d = hw_now_ns() - t0;
+	stat_inc(&hw->stats.touches);
+	atomic_add_relaxed(&hw->stats.touch_ns, d);
+	if (d >= HW_STALL_NS) {
+		stat_inc(&hw->stats.stalls);
+		atomic_add_relaxed(&hw->stats.stall_ns, d);
+	}
+}
+
 void hw_frame_clear_fw(struct hw_machine *hw, hw_pfn_t pfn)
 {
-	memset(hw_fw_page(hw, pfn), 0, HW_PAGE_SIZE);
+	void *page = hw_fw_page(hw, pfn);
+
+	if (unlikely(atomic_load_relaxed(&hw->probe_touch)))
+		hw_probe_touch(hw, page);
+	memset(page, 0, HW_PAGE_SIZE);
 }
 
 void hw_stats_get(const struct hw_machine *hw, struct hw_stats *out)

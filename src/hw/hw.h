@@ -172,6 +172,19 @@ void hw_unprotect_batch_end(struct hw_unprotect_batch *b);
 void hw_frame_clear_fw(struct hw_machine *hw, hw_pfn_t pfn);
 
 /*
+ * The first-touch probe: a measurement of the machine lazypv runs on, not
+ * part of any model.  Off by default; while it is on, every
+ * hw_frame_clear_fw() first touches its frame with one timed load and
+ * counts it in the stats (touches, touch_ns), and one that took
+ * HW_STALL_NS or more apart (stalls, stall_ns).  Such a first access is
+ * not a cache or TLB miss (20-200 ns here) but a fault in the hypervisor
+ * this machine runs under, which had taken the page away (2-10 us each on
+ * the development machine; docs/hw.md).  The bench turns it on.
+ */
+#define HW_STALL_NS 1000
+void hw_probe_first_touch(struct hw_machine *hw, bool on);
+
+/*
  * Register the handler for one program-interruption code (one handler per
  * code; NULL unregisters).  The host kernel (mm/kvm) registers 0x3d here;
  * 0x3e/0x3f are raised by the SIE loop through hw_pgm_deliver().
@@ -212,7 +225,11 @@ uint64_t hw_cost_spend_since(uint64_t start, uint64_t ns);
 	X(mmu_faults, "host-view faults taken by the real MMU")	\
 	X(unprotects_batched, "guards lifted by a batch flush")	\
 	X(unprotects_lazy, "queued guards lifted at first access") \
-	X(unprotect_flushes, "batch flushes that lifted guards")
+	X(unprotect_flushes, "batch flushes that lifted guards") \
+	X(touches, "first touches of clears timed by the probe") \
+	X(touch_ns, "their time, ns")				\
+	X(stalls, "of which took HW_STALL_NS or more")		\
+	X(stall_ns, "their time, ns")
 
 struct hw_stats {
 #define HW_STAT_FIELD(name, desc) uint64_t name;

@@ -59,26 +59,6 @@ struct pv_deferred {
 
 #define KVM_OOM_NOTIFY_PRIORITY 70
 
-static const char *const kvm_destroy_names[KVM_DESTROY_NR_MODES] = {
-#define KVM_DESTROY_NAME(id, name, desc) [KVM_DESTROY_##id] = name,
-	KVM_DESTROY_MODES(KVM_DESTROY_NAME)
-#undef KVM_DESTROY_NAME
-};
-
-const char *kvm_destroy_mode_name(enum kvm_destroy_mode mode)
-{
-	return (unsigned int)mode < KVM_DESTROY_NR_MODES ?
-	       kvm_destroy_names[mode] : "?";
-}
-
-int kvm_destroy_mode_parse(const char *name)
-{
-	for (int i = 0; i < KVM_DESTROY_NR_MODES; i++)
-		if (!strcmp(name, kvm_destroy_names[i]))
-			return i;
-	return -EINVAL;
-}
-
 void kvm_cleanup_threads_init(struct kvm_module *mod)
 {
 	lpv_mutex_init(&mod->cleanup_lock);
@@ -461,7 +441,7 @@ static int kvm_destroy_lower(struct kvm *kvm)
 /*
  * v2 kvm_s390_pv_deinit_vm_deferred: the running config's CPUs are gone.
  * Falls back to the synchronous teardown whenever the deferred one cannot
- * be set up (fenced, no memory, a small guest's table, no thread).
+ * be set up (no memory, a small guest's table, no thread).
  */
 int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 {
@@ -474,8 +454,6 @@ int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	lpv_mutex_assert_held(&kvm->lock);
 	if (!kvm->pv.handle)
 		return 0;
-	if (!mod->params.lazy_destroy)
-		goto sync;
 	priv = calloc(1, sizeof(*priv));
 	if (!priv)
 		goto sync_count;
@@ -526,7 +504,6 @@ undo:
 	free(priv);
 sync_count:
 	kvm_stat_inc(mod, sync_fallbacks);
-sync:
 	/* Pages set aside at exit (a shutdown that could not defer): destroy
 	 * them here, or they would stay pending forever. */
 	kvm_pv_drain_deferred(mod, kvm->mm, NULL);
@@ -572,7 +549,7 @@ static void kvm_pv_mmu_release(struct mmu_notifier *mn, struct mm *mm)
 	kvm_stat_inc(mod, mmu_releases);
 	if (kvm_pv_cpus_from_pv(kvm, &rc, &rrc))
 		return;		/* the unmap's destroys fall back to export */
-	if (kvm->mode != KVM_DESTROY_ASYNC || !mod->has_fast)
+	if (!kvm->mn_fast || !mod->has_fast)
 		return;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
@@ -597,10 +574,11 @@ static const struct mmu_notifier_ops kvm_pv_mn_ops = {
 	.release = kvm_pv_mmu_release,
 };
 
-int kvm_pv_mmu_notifier_register(struct kvm *kvm)
+int kvm_pv_mmu_notifier_register(struct kvm *kvm, bool fast)
 {
 	int ret;
 
+	kvm->mn_fast = fast;
 	if (kvm->mn_registered)
 		return 0;
 	kvm->mn.ops = &kvm_pv_mn_ops;
@@ -646,8 +624,7 @@ int kvm_pv_async_prepare(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	int ret;
 
 	lpv_mutex_assert_held(&kvm->lock);
-	if (!kvm->pv.handle || !mod->params.async_destroy ||
-	    kvm->mode != KVM_DESTROY_ASYNC)
+	if (!kvm->pv.handle)
 		return -EINVAL;
 	/* If a CPU cannot be destroyed, destroying the VM would fail too. */
 	ret = kvm_pv_cpus_from_pv(kvm, rc, rrc);

@@ -66,26 +66,15 @@ struct pv_vm_to_be_destroyed {
 };
 
 /* What a full unmap (exit_mmap) does with a page that may be secure:
- * mm_context(mm)->pv_teardown. */
+ * mm_context(mm)->pv_teardown, chosen per mode in pv_cmd.c. */
 enum kvm_pv_teardown {
-	KVM_TEARDOWN_EXPORT = 0,	/* sync: export (content kept) */
-	KVM_TEARDOWN_SET_ASIDE,		/* lazy: deferred list for the thread */
-	KVM_TEARDOWN_DESTROY,		/* 6.0 on: destroy, else export */
-	KVM_TEARDOWN_INSTANT,		/* instant: every unmap, only pages
-					 * that may be secure: destroy, else
-					 * export, else leak (instant.c) */
+	KVM_TEARDOWN_EXPORT = 0,	/* export (content kept) */
+	KVM_TEARDOWN_SET_ASIDE,		/* deferred list for the cleanup thread */
+	KVM_TEARDOWN_DESTROY,		/* destroy, else export */
+	KVM_TEARDOWN_INSTANT,		/* every unmap, only pages that may
+					 * be secure: destroy, else export,
+					 * else leak (instant.c) */
 };
-
-static inline enum kvm_pv_teardown kvm_pv_teardown_of(enum kvm_destroy_mode m)
-{
-	switch (m) {
-	case KVM_DESTROY_LAZY: return KVM_TEARDOWN_SET_ASIDE;
-	case KVM_DESTROY_SYNC_60:
-	case KVM_DESTROY_ASYNC: return KVM_TEARDOWN_DESTROY;
-	case KVM_DESTROY_INSTANT: return KVM_TEARDOWN_INSTANT;
-	default: return KVM_TEARDOWN_EXPORT;
-	}
-}
 
 struct kvm_pv {
 	uint64_t handle;		/* 0: not protected */
@@ -108,8 +97,9 @@ struct kvm {
 	struct kvm_module *mod;
 	int users;			/* atomic: VM fd references */
 	enum kvm_destroy_mode mode;	/* fixed once protected */
-	struct mmu_notifier mn;		/* async: release destroys CPUs */
+	struct mmu_notifier mn;		/* 6.0 on: release destroys CPUs */
 	bool mn_registered;
+	bool mn_fast;			/* ... and fast-destroys the config */
 	/* async (under lock): at most one set-aside VM, and the leftovers of
 	 * interrupted PERFORMs (or fast-destroyed configs) */
 	struct pv_vm_to_be_destroyed *set_aside;
@@ -212,16 +202,30 @@ int kvm_uv_destroy_range_users(struct kvm_module *mod, struct mm *mm,
 int kvm_pgm_3e(void *ctx, const struct hw_pgm_info *info);
 int kvm_pgm_3f(void *ctx, const struct hw_pgm_info *info);
 
-/* pv.c */
-int kvm_pv_init_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_check;
+/* pv.c: the primitives; none of them looks at the VM's mode.  kvm->lock
+ * held. */
+/* CREATE_SEC_CONF; a NEED_DESTROY failure is torn down in @config_first
+ * order. */
+int kvm_pv_init_vm(struct kvm *kvm, bool config_first, uint16_t *rc,
+		   uint16_t *rrc) __must_check;
+/* After init_vm: what exit_mmap does with this VM's pages. */
+void kvm_pv_set_exit_teardown(struct kvm *kvm, enum kvm_pv_teardown teardown,
+			      bool sync_destroy);
 /* Synchronous teardown, CPUs gone: memory first or config first. */
 int kvm_pv_deinit_vm_order(struct kvm *kvm, bool config_first, uint16_t *rc,
 			   uint16_t *rrc) __must_check;
-/* ... in the order of the VM's mode (SYNC, LAZY: memory first). */
-int kvm_pv_deinit_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_check;
+int kvm_pv_cpus_to_pv(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_check;
 int kvm_pv_cpus_from_pv(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_check;
 int kvm_pv_create_cpu(struct kvm_vcpu *vcpu, uint16_t *rc,
 		      uint16_t *rrc) __must_check;
+/* The commands that are the same in every design. */
+int kvm_pv_set_sec_parms(struct kvm *kvm, struct kvm_pv_cmd *cmd) __must_check;
+int kvm_pv_unpack(struct kvm *kvm, struct kvm_pv_cmd *cmd) __must_check;
+int kvm_pv_nodata(struct kvm *kvm, struct kvm_pv_cmd *cmd,
+		  uint16_t uvc) __must_check;
+int kvm_pv_info(struct kvm *kvm, struct kvm_pv_cmd *cmd) __must_check;
+
+/* pv_cmd.c: the KVM_PV_* dispatch and the per-mode design table */
 /* Tear down whatever PV state is left (VM destruction). */
 void kvm_pv_deinit_cleanup_all(struct kvm *kvm);
 
@@ -247,7 +251,9 @@ int kvm_pv_async_perform(struct kvm *kvm, uint16_t *rc,
 /* merged: DISABLE and VM teardown clean everything up. */
 int kvm_pv_deinit_cleanup_all_locked(struct kvm *kvm, uint16_t *rc,
 				     uint16_t *rrc) __must_check;
-int kvm_pv_mmu_notifier_register(struct kvm *kvm) __must_check;
+/* The release destroys the CPUs; @fast: and DESTROY_SEC_CONF_FASTs the
+ * config where the UV has it. */
+int kvm_pv_mmu_notifier_register(struct kvm *kvm, bool fast) __must_check;
 void kvm_pv_mmu_notifier_unregister(struct kvm *kvm);
 void kvm_cleanup_threads_init(struct kvm_module *mod);
 
@@ -258,6 +264,13 @@ int kvm_pv_destroy_conf(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_che
 void kvm_guest_range(struct kvm *kvm, uintptr_t *start, uintptr_t *end);
 
 /* instant.c: lazypv's own teardown (docs/instant.md) */
+/* The mm's protected guests are torn down by instant (set at ENABLE). */
+static inline bool kvm_mm_is_instant(struct mm *mm)
+{
+	return __atomic_load_n(&mm_context(mm)->pv_teardown, __ATOMIC_ACQUIRE) ==
+	       KVM_TEARDOWN_INSTANT;
+}
+
 /* An import's rc for a frame secure for another configuration (docs/uv.md). */
 #define KVM_UV_RC_OTHER_CONFIG 0x0104
 int kvm_instant_init(struct kvm_module *mod) __must_check;

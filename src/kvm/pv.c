@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * pv.c - protected-VM lifecycle (arch/s390/kvm/pv.c): creating and
+ * pv.c - the protected-VM primitives (arch/s390/kvm/pv.c): creating and
  * destroying the secure configuration and secure CPUs with their donated
- * storage, the synchronous teardown in both historical orders, and the
- * KVM_PV_* commands.
+ * storage, the synchronous teardown in either order, and the KVM_PV_*
+ * commands that are the same in every teardown design (SET_SEC_PARMS,
+ * UNPACK, the no-data UVCs, INFO).  Nothing here looks at the VM's
+ * teardown mode: pv_cmd.c decides, and passes what it decided (the order
+ * of a synchronous teardown, what exit_mmap does with a page).
  *
  * Every firmware call has the same shape: build the UVCB, issue it, copy
  * rc/rrc out, map the condition code to an errno in one place
@@ -11,7 +14,7 @@
  * destroy (donated storage, the marked top-level table) is leaked on
  * purpose and counted, never reused.
  *
- * Locking: every command runs under kvm->lock (KVM's kvm->lock); the range
+ * Locking: every primitive expects kvm->lock (KVM's kvm->lock); the range
  * walks take mmap_lock (read) in short batches inside it.
  */
 #include "kvm_internal.h"
@@ -166,17 +169,13 @@ int kvm_pv_deinit_vm_order(struct kvm *kvm, bool config_first, uint16_t *rc,
 	return ret;
 }
 
-/* The synchronous teardown in the order of the VM's kernel. */
-int kvm_pv_deinit_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
-{
-	bool config_first = kvm->mode == KVM_DESTROY_SYNC_60 ||
-			    kvm->mode == KVM_DESTROY_ASYNC ||
-			    kvm->mode == KVM_DESTROY_INSTANT;
-
-	return kvm_pv_deinit_vm_order(kvm, config_first, rc, rrc);
-}
-
-int kvm_pv_init_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
+/*
+ * CREATE_SEC_CONF over the gmap's table, with freshly donated base and
+ * variable storage.  A failure that still returned a handle
+ * (UVC_RC_NEED_DESTROY) is torn down synchronously in the caller's order.
+ */
+int kvm_pv_init_vm(struct kvm *kvm, bool config_first, uint16_t *rc,
+		   uint16_t *rrc)
 {
 	struct kvm_module *mod = kvm->mod;
 	struct memcg *memcg = task_memcg(kvm->owner);
@@ -189,12 +188,6 @@ int kvm_pv_init_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	int cc, ret;
 
 	*rc = *rrc = 0;
-	/* 6.0 on: every protected VM registers the release notifier. */
-	if (kvm->mode == KVM_DESTROY_SYNC_60 || kvm->mode == KVM_DESTROY_ASYNC) {
-		ret = kvm_pv_mmu_notifier_register(kvm);
-		if (ret)
-			return ret;
-	}
 	ret = kvm_stor_alloc(mod, memcg, mod->info.guest_base_stor_len,
 			     PAGE_USE_DONATED, &kvm->pv.stor_base);
 	if (ret)
@@ -227,7 +220,8 @@ int kvm_pv_init_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 		if (uvcb.header.rc & UVC_RC_NEED_DESTROY) {
 			/* A handle came back: it must be destroyed. */
 			WRITE_ONCE(kvm->pv.handle, uvcb.guest_handle);
-			ignore_result(kvm_pv_deinit_vm(kvm, &drc, &drrc));
+			ignore_result(kvm_pv_deinit_vm_order(kvm, config_first,
+							     &drc, &drrc));
 		} else {
 			atomic_sub_relaxed(&mm_context(kvm->mm)->protected_count, 1);
 			kvm_pv_dealloc_vm(kvm);
@@ -239,16 +233,23 @@ int kvm_pv_init_vm(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	ret = uv_config_set_translate(mod->uv, uvcb.guest_handle,
 				      kvm_uv_translate, kvm);
 	BUG_ON(ret);	/* the handle was just created */
-	/* What the final unmap does with this VM's pages (the kernel's
-	 * ptep_get_and_clear_full): export before the series, set aside in
-	 * v2 (pv_sync_destroy when fenced), destroy-else-export from 6.0. */
-	mm_mmap_write_lock(kvm->mm);
-	mm_context(kvm->mm)->pv_sync_destroy = kvm->mode != KVM_DESTROY_LAZY;
-	__atomic_store_n(&mm_context(kvm->mm)->pv_teardown,
-			 kvm_pv_teardown_of(kvm->mode), __ATOMIC_RELEASE);
-	mm_mmap_write_unlock(kvm->mm);
 	kvm_stat_inc(mod, pv_enables);
 	return 0;
+}
+
+/*
+ * What the final unmap (the kernel's ptep_get_and_clear_full) does with
+ * this VM's pages; @sync_destroy turns a set-aside back into an export
+ * (v2's pv_sync_destroy).
+ */
+void kvm_pv_set_exit_teardown(struct kvm *kvm, enum kvm_pv_teardown teardown,
+			      bool sync_destroy)
+{
+	mm_mmap_write_lock(kvm->mm);
+	mm_context(kvm->mm)->pv_sync_destroy = sync_destroy;
+	__atomic_store_n(&mm_context(kvm->mm)->pv_teardown, (uint8_t)teardown,
+			 __ATOMIC_RELEASE);
+	mm_mmap_write_unlock(kvm->mm);
 }
 
 int kvm_pv_create_cpu(struct kvm_vcpu *vcpu, uint16_t *rc, uint16_t *rrc)
@@ -326,7 +327,8 @@ int kvm_pv_cpus_from_pv(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	return ret;
 }
 
-static int kvm_pv_cpus_to_pv(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
+/* Create every secure CPU; on a failure, destroy those created. */
+int kvm_pv_cpus_to_pv(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 {
 	for (unsigned int i = 0; i < kvm->nr_vcpus; i++) {
 		int ret = kvm_pv_create_cpu(kvm->vcpus[i], rc, rrc);
@@ -341,61 +343,7 @@ static int kvm_pv_cpus_to_pv(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	return 0;
 }
 
-static int kvm_pv_enable(struct kvm *kvm, struct kvm_pv_cmd *cmd)
-{
-	uint16_t drc, drrc;
-	int ret;
-
-	if (kvm->pv.handle)
-		return -EINVAL;
-	if (!kvm->gmap)
-		return -EINVAL;
-	if (kvm->mode == KVM_DESTROY_INSTANT)
-		kvm_instant_enable(kvm);
-	ret = kvm_pv_init_vm(kvm, &cmd->rc, &cmd->rrc);
-	if (ret)
-		return ret;
-	ret = kvm_pv_cpus_to_pv(kvm, &cmd->rc, &cmd->rrc);
-	if (!ret)
-		return 0;
-	/* v2 defers this teardown too (one of its three callers). */
-	if (kvm->mode == KVM_DESTROY_LAZY)
-		ignore_result(kvm_pv_deinit_vm_deferred(kvm, &drc, &drrc));
-	else if (kvm->mode == KVM_DESTROY_INSTANT)
-		ignore_result(kvm_instant_disable(kvm, &drc, &drrc));
-	else
-		ignore_result(kvm_pv_deinit_vm(kvm, &drc, &drrc));
-	return ret;
-}
-
-/*
- * KVM_PV_DISABLE: only for a VM running a protected guest.  If a CPU
- * cannot be destroyed, destroying the VM would fail too: stop there and
- * report that CPU's rc/rrc (every mode).  Then the mode's teardown: v2's
- * deferred one, 6.2's cleanup of everything, or the synchronous one.
- */
-static int kvm_pv_disable(struct kvm *kvm, struct kvm_pv_cmd *cmd)
-{
-	int ret;
-
-	if (!kvm->pv.handle)
-		return -EINVAL;
-	ret = kvm_pv_cpus_from_pv(kvm, &cmd->rc, &cmd->rrc);
-	if (ret)
-		return ret;
-	switch (kvm->mode) {
-	case KVM_DESTROY_LAZY:
-		return kvm_pv_deinit_vm_deferred(kvm, &cmd->rc, &cmd->rrc);
-	case KVM_DESTROY_ASYNC:
-		return kvm_pv_deinit_cleanup_all_locked(kvm, &cmd->rc, &cmd->rrc);
-	case KVM_DESTROY_INSTANT:
-		return kvm_instant_disable(kvm, &cmd->rc, &cmd->rrc);
-	default:
-		return kvm_pv_deinit_vm(kvm, &cmd->rc, &cmd->rrc);
-	}
-}
-
-static int kvm_pv_set_sec_parms(struct kvm *kvm, struct kvm_pv_cmd *cmd)
+int kvm_pv_set_sec_parms(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 {
 	const struct kvm_s390_pv_sec_parm *parm = cmd->data;
 	struct kvm_module *mod = kvm->mod;
@@ -428,7 +376,7 @@ static int kvm_pv_set_sec_parms(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 	return cc ? -EINVAL : 0;
 }
 
-static int kvm_pv_unpack(struct kvm *kvm, struct kvm_pv_cmd *cmd)
+int kvm_pv_unpack(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 {
 	const struct kvm_s390_pv_unp *unp = cmd->data;
 	struct uv_cb_unp uvcb = {
@@ -459,7 +407,7 @@ static int kvm_pv_unpack(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 	return 0;
 }
 
-static int kvm_pv_nodata(struct kvm *kvm, struct kvm_pv_cmd *cmd, uint16_t uvc)
+int kvm_pv_nodata(struct kvm *kvm, struct kvm_pv_cmd *cmd, uint16_t uvc)
 {
 	int ret;
 
@@ -471,7 +419,7 @@ static int kvm_pv_nodata(struct kvm *kvm, struct kvm_pv_cmd *cmd, uint16_t uvc)
 	return ret;
 }
 
-static int kvm_pv_info(struct kvm *kvm, struct kvm_pv_cmd *cmd)
+int kvm_pv_info(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 {
 	const struct uv_info *ui = &kvm->mod->info;
 	struct kvm_s390_pv_info *info = cmd->data;
@@ -488,134 +436,4 @@ static int kvm_pv_info(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 	info->base_stor_len = ui->guest_base_stor_len;
 	info->var_stor_len_per_mb = ui->guest_virt_var_stor_len;
 	return 0;
-}
-
-int kvm_pv_command(struct kvm *kvm, struct kvm_pv_cmd *cmd)
-{
-	int ret;
-
-	cmd->rc = cmd->rrc = 0;
-	if (cmd->flags)
-		return -EINVAL;
-	lpv_mutex_lock(&kvm->lock);
-	switch (cmd->cmd) {
-	case KVM_PV_ENABLE:
-		ret = kvm_pv_enable(kvm, cmd);
-		break;
-	case KVM_PV_DISABLE:
-		ret = kvm_pv_disable(kvm, cmd);
-		break;
-	case KVM_PV_SET_SEC_PARMS:
-		ret = kvm_pv_set_sec_parms(kvm, cmd);
-		break;
-	case KVM_PV_UNPACK:
-		ret = kvm_pv_unpack(kvm, cmd);
-		break;
-	case KVM_PV_VERIFY:
-		ret = kvm_pv_nodata(kvm, cmd, UVC_CMD_VERIFY_IMG);
-		break;
-	case KVM_PV_PREP_RESET:
-		ret = kvm_pv_nodata(kvm, cmd, UVC_CMD_PREPARE_RESET);
-		break;
-	case KVM_PV_UNSHARE_ALL:
-		ret = kvm_pv_nodata(kvm, cmd, UVC_CMD_SET_UNSHARE_ALL);
-		break;
-	case KVM_PV_INFO:
-		ret = kvm_pv_info(kvm, cmd);
-		break;
-	case KVM_PV_ASYNC_CLEANUP_PREPARE:
-		ret = kvm_pv_async_prepare(kvm, &cmd->rc, &cmd->rrc);
-		break;
-	case KVM_PV_ASYNC_CLEANUP_PERFORM:
-		/* The one command not run under kvm->lock. */
-		lpv_mutex_unlock(&kvm->lock);
-		if (!kvm->mod->params.async_destroy)
-			return -EINVAL;
-		return kvm_pv_async_perform(kvm, &cmd->rc, &cmd->rrc);
-	default:
-		ret = -EINVAL;	/* dump and the async commands: not (yet) */
-		break;
-	}
-	lpv_mutex_unlock(&kvm->lock);
-	return ret;
-}
-
-/* kvm_arch_destroy_vm: whatever protected state is left goes, in the
- * VM's mode (LAZY hands it to a thread; ASYNC disposes of leftovers). */
-void kvm_pv_deinit_cleanup_all(struct kvm *kvm)
-{
-	uint16_t rc, rrc;
-
-	/*
-	 * The release takes no lock ("the last thread of the last user"),
-	 * but the last user may be another task -- the teardown helper the
-	 * OOM killer took with the VMM -- exiting while this VM goes: it
-	 * would destroy the CPUs and the config under our feet.  Unregister
-	 * first (that waits for a running release): from here on the
-	 * teardown alone decides, on the state the release left, if any.
-	 */
-	kvm_pv_mmu_notifier_unregister(kvm);
-	lpv_mutex_lock(&kvm->lock);
-	if (kvm->mode == KVM_DESTROY_ASYNC) {
-		ignore_result(kvm_pv_deinit_cleanup_all_locked(kvm, &rc, &rrc));
-	} else if (kvm->mode == KVM_DESTROY_INSTANT) {
-		kvm_instant_vm_close(kvm);
-	} else if (kvm->pv.handle) {
-		ignore_result(kvm_pv_cpus_from_pv(kvm, &rc, &rrc));
-		if (kvm->mode == KVM_DESTROY_LAZY)
-			ignore_result(kvm_pv_deinit_vm_deferred(kvm, &rc, &rrc));
-		else
-			ignore_result(kvm_pv_deinit_vm(kvm, &rc, &rrc));
-	} else {
-		/* No config, but an exit_mmap may have set pages of a config
-		 * a reboot thread still owned aside, after that thread's
-		 * drain (destroy.c, the thread's mmput). */
-		kvm_pv_drain_stranded(kvm);
-	}
-	lpv_mutex_unlock(&kvm->lock);
-}
-
-int kvm_set_destroy_mode(struct kvm *kvm, enum kvm_destroy_mode mode)
-{
-	const struct kvm_params *p = &kvm->mod->params;
-	int ret;
-
-	if ((unsigned int)mode >= KVM_DESTROY_NR_MODES)
-		return -EINVAL;
-	/* The fences: what that kernel does without the feature. */
-	if (mode == KVM_DESTROY_INSTANT && !p->instant_destroy)
-		mode = KVM_DESTROY_ASYNC;
-	if (mode == KVM_DESTROY_LAZY && !p->lazy_destroy)
-		mode = KVM_DESTROY_SYNC;
-	if (mode == KVM_DESTROY_ASYNC && !p->async_destroy)
-		mode = KVM_DESTROY_SYNC_60;
-	lpv_mutex_lock(&kvm->lock);
-	if (kvm->pv.handle || kvm->set_aside || kvm->need_cleanup) {
-		ret = -EBUSY;
-	} else {
-		kvm->mode = mode;
-		ret = (int)mode;
-	}
-	lpv_mutex_unlock(&kvm->lock);
-	return ret;
-}
-
-enum kvm_destroy_mode kvm_destroy_mode(const struct kvm *kvm)
-{
-	return kvm->mode;
-}
-
-bool kvm_pv_has_set_aside(struct kvm *kvm)
-{
-	bool ret;
-
-	lpv_mutex_lock(&kvm->lock);
-	ret = kvm->set_aside != NULL;
-	lpv_mutex_unlock(&kvm->lock);
-	return ret;
-}
-
-bool kvm_cap_protected_async_disable(const struct kvm_module *mod)
-{
-	return mod->params.async_destroy != 0;
 }

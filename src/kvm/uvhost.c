@@ -211,7 +211,7 @@ static bool should_export_before_import(struct kvm_module *mod,
 		return false;
 	/* INSTANT destroys the frame on demand when the import finds it
 	 * secure for another config instead (kvm_make_secure). */
-	if (kvm->mode == KVM_DESTROY_INSTANT)
+	if (kvm_mm_is_instant(kvm->mm))
 		return false;
 	return atomic_load_acquire(&mm_context(kvm->mm)->protected_count) > 1;
 }
@@ -258,7 +258,7 @@ int kvm_make_secure(struct kvm *kvm, uint64_t gaddr, struct uv_cb_header *uvcb)
 	cc = uv_call_once(mod->uv, uvcb);
 	page_ref_unfreeze(page, 1);
 	if (cc == UVC_CC_ERROR && uvcb->rc == KVM_UV_RC_OTHER_CONFIG &&
-	    kvm->mode == KVM_DESTROY_INSTANT &&
+	    kvm_mm_is_instant(kvm->mm) &&
 	    uvcb->cmd != UVC_CMD_UNPIN_PAGE_SHARED &&
 	    kvm_instant_destroy_on_demand(mod, page) == 0) {
 		/*
@@ -354,7 +354,7 @@ int kvm_destroy_page(struct kvm *kvm, uint64_t gaddr)
 	ret = kvm_uv_destroy_owned(kvm->mod, page);
 	if (ret)
 		ret = kvm_uv_export_owned(kvm->mod, page);
-	else if (kvm->mode == KVM_DESTROY_INSTANT)
+	else if (kvm_mm_is_instant(kvm->mm))
 		kvm_stat_inc(kvm->mod, instant_on_demand);
 	mm_page_put(kvm->mod->world, page);
 	return ret;

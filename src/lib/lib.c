@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * lib.c - shared helpers: assertions, lock wrappers, time, trace, sizes,
- * and one probe of the machine (is DAMON running).
+ * lib.c - shared helpers: assertions, lock wrappers, time, trace, sizes.
  *
  * The lock wrappers abort on any pthread error: a failing lock operation is
  * a programming error (double unlock, destroying a held mutex), never a
@@ -375,26 +374,4 @@ void lpv_json_str(FILE *f, const char *s)
 const char *lpv_version(void)
 {
 	return LAZYPV_VERSION;
-}
-
-/* ---- the machine ---- */
-
-int lpv_damon_running(void)
-{
-	for (int i = 0; i < 16; i++) {
-		char path[96], state[16] = "";
-		FILE *f;
-
-		snprintf(path, sizeof(path),
-			 "/sys/kernel/mm/damon/admin/kdamonds/%d/state", i);
-		f = fopen(path, "r");
-		if (!f)
-			return -1;
-		if (!fgets(state, sizeof(state), f))
-			state[0] = '\0';
-		fclose(f);
-		if (!strncmp(state, "on", 2))
-			return i;
-	}
-	return -1;
 }

@@ -146,16 +146,6 @@ const char *lpv_format_size(uint64_t bytes, char *buf, size_t len);
 void *lpv_alloc_table(size_t n, size_t size);
 void lpv_free_table(void *p, size_t n, size_t size);
 
-/* ---- the machine ---- */
-
-/*
- * The index of a DAMON monitor running in this kernel (kdamond N whose
- * state is "on"), or -1.  Its sampling clears Accessed bits and its
- * schemes may page idle memory out: page-table changes that a benchmark
- * meets as stalls on a shadow-paging hypervisor (docs/bench.md).
- */
-int lpv_damon_running(void);
-
 /* ---- JSON output helpers (for stats dumps) ---- */
 
 void lpv_json_str(FILE *f, const char *s);	/* quoted, escaped */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * uv.c - the Ultravisor's entry: creation, the UVC instruction (decode,
+ * uv.c - the Ultravisor's entry: the command table (generated from the
+ * one list, UV_CMDS in uv.h), creation, the UVC instruction (decode,
  * generic checks, failure injection, modelled cost, dispatch), QUI,
  * INIT_UV, the load-normal reset, the caller-side loops and helpers, and
  * stats.
@@ -19,7 +20,51 @@
 
 #include <sched.h>
 
-static const uv_handler_fn uv_handlers[UV_NR_CMDS];
+/* ---- the command list ---- */
+
+const struct uv_cmd_desc uv_cmds[UV_NR_CMDS] = {
+#define UV_CMD_DESC(id, code, name, bit, len, guest, early, cost, fn)	\
+	[UV_IDX_##id] = { code, name, bit, len, guest, early, cost, uv_do_##fn },
+	UV_CMDS(UV_CMD_DESC)
+#undef UV_CMD_DESC
+};
+
+int uv_cmd_index(uint16_t cmd)
+{
+	/* Once per UVC: a switch the compiler turns into a jump table. */
+	switch (cmd) {
+#define UV_CMD_CASE(id, code, name, bit, len, guest, early, cost, fn)	\
+	case code: return UV_IDX_##id;
+	UV_CMDS(UV_CMD_CASE)
+#undef UV_CMD_CASE
+	default: return -1;
+	}
+}
+
+uint16_t uv_cmd_code(int idx)
+{
+	return idx >= 0 && idx < UV_NR_CMDS ? uv_cmds[idx].cmd : 0;
+}
+
+const char *uv_cmd_name(uint16_t cmd)
+{
+	int i = uv_cmd_index(cmd);
+
+	return i < 0 ? "unknown" : uv_cmds[i].name;
+}
+
+int uv_cmd_lookup(const char *name)
+{
+	for (int i = 0; i < UV_NR_CMDS; i++)
+		if (strcmp(uv_cmds[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+int uv_cmd_qui_bit(int idx)
+{
+	return idx >= 0 && idx < UV_NR_CMDS ? uv_cmds[idx].bit : -1;
+}
 
 /* ---- stats ---- */
 
@@ -49,10 +94,6 @@ void uv_stats_get(struct uv *uv, struct uv_stats *out)
 
 			out->cmd[i].ns += atomic_load_relaxed(&c->ns);
 			out->cmd[i].data_ns += atomic_load_relaxed(&c->data_ns);
-			out->cmd[i].reaches += atomic_load_relaxed(&c->reaches);
-			out->cmd[i].reach_ns += atomic_load_relaxed(&c->reach_ns);
-			out->cmd[i].stalls += atomic_load_relaxed(&c->stalls);
-			out->cmd[i].stall_ns += atomic_load_relaxed(&c->stall_ns);
 			out->cmd[i].nonsecure += atomic_load_relaxed(&c->nonsecure);
 			for (int k = 0; k < 4; k++) {
 				uint64_t n = atomic_load_relaxed(&c->cc[k]);
@@ -84,14 +125,12 @@ void uv_stats_print(struct uv *uv, FILE *f)
 			continue;
 		fprintf(f, "uv.cmd.%-18s %12llu calls  cc0 %llu cc1 %llu "
 			"cc2 %llu cc3 %llu  %.0f ns/call (data %.0f; "
-			"stalls %llu, %.0f ns/call; non-secure %llu)\n",
+			"non-secure %llu)\n",
 			uv_cmds[i].name, (unsigned long long)c->calls,
 			(unsigned long long)c->cc[0], (unsigned long long)c->cc[1],
 			(unsigned long long)c->cc[2], (unsigned long long)c->cc[3],
 			(double)c->ns / (double)c->calls,
 			(double)c->data_ns / (double)c->calls,
-			(unsigned long long)c->stalls,
-			(double)c->stall_ns / (double)c->calls,
 			(unsigned long long)c->nonsecure);
 	}
 }
@@ -116,18 +155,12 @@ void uv_stats_json(struct uv *uv, FILE *f)
 		if (!c->calls)
 			continue;
 		fprintf(f, "%s\"%s\":{\"calls\":%llu,\"cc\":[%llu,%llu,%llu,%llu],"
-			"\"ns\":%llu,\"data_ns\":%llu,\"reaches\":%llu,"
-			"\"reach_ns\":%llu,\"stalls\":%llu,\"stall_ns\":%llu,"
-			"\"nonsecure\":%llu}",
+			"\"ns\":%llu,\"data_ns\":%llu,\"nonsecure\":%llu}",
 			first ? "" : ",",
 			uv_cmds[i].name, (unsigned long long)c->calls,
 			(unsigned long long)c->cc[0], (unsigned long long)c->cc[1],
 			(unsigned long long)c->cc[2], (unsigned long long)c->cc[3],
 			(unsigned long long)c->ns, (unsigned long long)c->data_ns,
-			(unsigned long long)c->reaches,
-			(unsigned long long)c->reach_ns,
-			(unsigned long long)c->stalls,
-			(unsigned long long)c->stall_ns,
 			(unsigned long long)c->nonsecure);
 		first = false;
 	}
@@ -171,7 +204,7 @@ static const struct uv_inject *uv_inject_pick(struct uv *uv, uint16_t cmd)
 
 /* ---- QUI and INIT ---- */
 
-static int uv_do_qui(struct uv *uv, struct uv_call_ctx *c)
+int uv_do_qui(struct uv *uv, struct uv_call_ctx *c)
 {
 	struct uv_cb_qui q;
 	bool guest = c->guest_cpu != 0;
@@ -223,7 +256,7 @@ bool uv_profile_init_fits(const struct uv_profile *p, uint64_t mem_bytes,
 	return true;
 }
 
-static int uv_do_init(struct uv *uv, struct uv_call_ctx *c)
+int uv_do_init(struct uv *uv, struct uv_call_ctx *c)
 {
 	struct uv_cb_init *cb = (struct uv_cb_init *)c->cb;
 	/* Low bits are ignored, not errors (reference §3.3). */
@@ -310,17 +343,16 @@ static int uv_dispatch(struct uv *uv, struct uv_call_ctx *c, bool guest)
 			return uv_rc(cb, in->rc, in->rrc);
 		/* "Failed, but a handle was returned and must be destroyed":
 		 * really create it so the caller's destroy path is real. */
-		cc = uv_handlers[c->cmd_idx](uv, c);
+		cc = d->fn(uv, c);
 		if (cc == UVC_CC_OK)
 			cc = uv_rc(cb, in->rc, in->rrc);
 		return cc;
 	}
-	return uv_handlers[c->cmd_idx](uv, c);
+	return d->fn(uv, c);
 }
 
 _Thread_local bool uv_data_timed;
 _Thread_local uint64_t uv_data_ns;
-_Thread_local struct uv_reach_tally uv_reach;
 
 static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 			  uint64_t guest_cpu)
@@ -328,7 +360,6 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	struct uv_call_ctx c = { .cb = cb, .cmd_idx = uv_cmd_index(cb->cmd),
 				 .guest_cpu = guest_cpu };
 	uint64_t t0, t1, end, own, want, data0 = uv_data_ns;
-	struct uv_reach_tally reach0 = uv_reach;
 	struct uv_stat_shard *sh;
 	int cc;
 
@@ -362,18 +393,6 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	if (uv_data_ns != data0)
 		atomic_add_relaxed(&sh->cmd[c.cmd_idx].data_ns,
 				   uv_data_ns - data0);
-	if (uv_reach.n != reach0.n) {
-		struct uv_cmd_stats *cs = &sh->cmd[c.cmd_idx];
-
-		atomic_add_relaxed(&cs->reaches, uv_reach.n - reach0.n);
-		atomic_add_relaxed(&cs->reach_ns, uv_reach.ns - reach0.ns);
-		if (uv_reach.stalls != reach0.stalls) {
-			atomic_add_relaxed(&cs->stalls,
-					   uv_reach.stalls - reach0.stalls);
-			atomic_add_relaxed(&cs->stall_ns,
-					   uv_reach.stall_ns - reach0.stall_ns);
-		}
-	}
 	return cc;
 }
 
@@ -535,16 +554,6 @@ uint64_t uv_info_var_stor_len(const struct uv_info *info, uint64_t guest_len)
 }
 
 /* ---- creation ---- */
-
-static const uv_handler_fn uv_handlers[UV_NR_CMDS] = {
-	uv_do_qui, uv_do_init, uv_do_create_conf, uv_do_destroy_conf,
-	uv_do_destroy_conf_fast, uv_do_create_cpu, uv_do_destroy_cpu,
-	uv_do_import, uv_do_export, uv_do_destroy_page, uv_do_set_params,
-	uv_do_unpack, uv_do_verify, uv_do_cpu_reset, uv_do_cpu_reset,
-	uv_do_prepare_reset, uv_do_cpu_reset, uv_do_cpu_set_state,
-	uv_do_unshare_all, uv_do_pin_shared, uv_do_unpin_shared,
-	uv_do_set_shared, uv_do_remove_shared,
-};
 
 int uv_create(const struct uv_params *params, struct uv **out)
 {

@@ -422,8 +422,95 @@ struct uv_inject {
 	uint16_t rrc;
 };
 
-/* Per-command knobs, indexed by the UV's command table (uv_cmd_index()). */
-#define UV_NR_CMDS 23
+/*
+ * The commands this UV implements: the one list every per-command table is
+ * generated from (the dispatch table and its handlers, uv_cmd_index(), the
+ * QUI installed-calls bits, the profile's keys and default costs, the
+ * per-command stats).  Columns:
+ *   id    the row's index, UV_IDX_<id> (profile arrays, stats)
+ *   code  UVC_CMD_* (header.cmd)
+ *   name  the key of the profile (call.<name>, cost.<name>) and of the stats
+ *   bit   QUI inst_calls_list bit (enum uv_cmds_inst), -1 if it has none
+ *   len   exact header.len (QUI: the minimum)
+ *   guest issued by a protected guest (else by the host; QUI by both)
+ *   early allowed before INIT_UV
+ *   cost  the default profile's assumed fixed cost, ns (docs/uv.md)
+ *   fn    the handler, uv_do_<fn> (src/uv/)
+ */
+#define UV_CMDS(X)							\
+	X(QUI, UVC_CMD_QUI, "qui", BIT_UVC_CMD_QUI,			\
+	  UV_QUI_MIN_LEN, false, true, 500, qui)				\
+	X(INIT, UVC_CMD_INIT_UV, "init", BIT_UVC_CMD_INIT_UV,		\
+	  sizeof(struct uv_cb_init), false, true, 100000, init)		\
+	X(CREATE_CONF, UVC_CMD_CREATE_SEC_CONF, "create_conf",		\
+	  BIT_UVC_CMD_CREATE_SEC_CONF, sizeof(struct uv_cb_cgc), false,	\
+	  false, 50000, create_conf)					\
+	X(DESTROY_CONF, UVC_CMD_DESTROY_SEC_CONF, "destroy_conf",	\
+	  BIT_UVC_CMD_DESTROY_SEC_CONF, sizeof(struct uv_cb_nodata),	\
+	  false, false, 20000, destroy_conf)				\
+	X(DESTROY_CONF_FAST, UVC_CMD_DESTROY_SEC_CONF_FAST,		\
+	  "destroy_conf_fast", BIT_UVC_CMD_DESTROY_SEC_CONF_FAST,	\
+	  sizeof(struct uv_cb_destroy_fast), false, false, 30000,	\
+	  destroy_conf_fast)						\
+	X(CREATE_CPU, UVC_CMD_CREATE_SEC_CPU, "create_cpu",		\
+	  BIT_UVC_CMD_CREATE_SEC_CPU, sizeof(struct uv_cb_csc), false,	\
+	  false, 20000, create_cpu)					\
+	X(DESTROY_CPU, UVC_CMD_DESTROY_SEC_CPU, "destroy_cpu",		\
+	  BIT_UVC_CMD_DESTROY_SEC_CPU, sizeof(struct uv_cb_nodata),	\
+	  false, false, 10000, destroy_cpu)				\
+	X(IMPORT, UVC_CMD_CONV_TO_SEC_STOR, "import",			\
+	  BIT_UVC_CMD_CONV_TO_SEC_STOR, sizeof(struct uv_cb_cts), false,	\
+	  false, 1500, import)						\
+	X(EXPORT, UVC_CMD_CONV_FROM_SEC_STOR, "export",			\
+	  BIT_UVC_CMD_CONV_FROM_SEC_STOR, sizeof(struct uv_cb_cfs),	\
+	  false, false, 3000, export)					\
+	X(DESTROY_PAGE, UVC_CMD_DESTR_SEC_STOR, "destroy_page", -1,	\
+	  sizeof(struct uv_cb_cfs), false, false, 800, destroy_page)	\
+	X(SET_PARAMS, UVC_CMD_SET_SEC_CONF_PARAMS, "set_params",	\
+	  BIT_UVC_CMD_SET_SEC_PARMS, sizeof(struct uv_cb_ssc), false,	\
+	  false, 20000, set_params)					\
+	X(UNPACK, UVC_CMD_UNPACK_IMG, "unpack", BIT_UVC_CMD_UNPACK_IMG,	\
+	  sizeof(struct uv_cb_unp), false, false, 2000, unpack)		\
+	X(VERIFY, UVC_CMD_VERIFY_IMG, "verify", BIT_UVC_CMD_VERIFY_IMG,	\
+	  sizeof(struct uv_cb_nodata), false, false, 10000, verify)	\
+	X(CPU_RESET, UVC_CMD_CPU_RESET, "cpu_reset",			\
+	  BIT_UVC_CMD_CPU_RESET, sizeof(struct uv_cb_nodata), false,	\
+	  false, 5000, cpu_reset)					\
+	X(CPU_RESET_INITIAL, UVC_CMD_CPU_RESET_INITIAL,			\
+	  "cpu_reset_initial", BIT_UVC_CMD_CPU_RESET_INITIAL,		\
+	  sizeof(struct uv_cb_nodata), false, false, 5000, cpu_reset)	\
+	X(PREPARE_RESET, UVC_CMD_PREPARE_RESET, "prepare_reset",	\
+	  BIT_UVC_CMD_PREPARE_RESET, sizeof(struct uv_cb_nodata), false,	\
+	  false, 10000, prepare_reset)					\
+	X(CPU_RESET_CLEAR, UVC_CMD_CPU_RESET_CLEAR, "cpu_reset_clear",	\
+	  BIT_UVC_CMD_CPU_PERFORM_CLEAR_RESET, sizeof(struct uv_cb_nodata), \
+	  false, false, 8000, cpu_reset)				\
+	X(CPU_SET_STATE, UVC_CMD_CPU_SET_STATE, "cpu_set_state",	\
+	  BIT_UVC_CMD_CPU_SET_STATE, sizeof(struct uv_cb_cpu_set_state),	\
+	  false, false, 2000, cpu_set_state)				\
+	X(UNSHARE_ALL, UVC_CMD_SET_UNSHARE_ALL, "unshare_all",		\
+	  BIT_UVC_CMD_UNSHARE_ALL, sizeof(struct uv_cb_nodata), false,	\
+	  false, 20000, unshare_all)					\
+	X(PIN_SHARED, UVC_CMD_PIN_PAGE_SHARED, "pin_shared",		\
+	  BIT_UVC_CMD_PIN_PAGE_SHARED, sizeof(struct uv_cb_cfs), false,	\
+	  false, 800, pin_shared)					\
+	X(UNPIN_SHARED, UVC_CMD_UNPIN_PAGE_SHARED, "unpin_shared",	\
+	  BIT_UVC_CMD_UNPIN_PAGE_SHARED, sizeof(struct uv_cb_cts), false, \
+	  false, 1000, unpin_shared)					\
+	X(SET_SHARED, UVC_CMD_SET_SHARED_ACCESS, "set_shared",		\
+	  BIT_UVC_CMD_SET_SHARED_ACCESS, sizeof(struct uv_cb_share), true, \
+	  false, 1000, set_shared)					\
+	X(REMOVE_SHARED, UVC_CMD_REMOVE_SHARED_ACCESS, "remove_shared",	\
+	  BIT_UVC_CMD_REMOVE_SHARED_ACCESS, sizeof(struct uv_cb_share),	\
+	  true, false, 1000, remove_shared)
+
+/* Per-command knobs and stats are indexed by the list's row. */
+enum uv_cmd_idx {
+#define UV_CMD_IDX(id, code, name, bit, len, guest, early, cost, fn) UV_IDX_##id,
+	UV_CMDS(UV_CMD_IDX)
+#undef UV_CMD_IDX
+	UV_NR_CMDS
+};
 
 struct uv_profile {
 	char name[UV_PROFILE_NAME_LEN];
@@ -476,11 +563,16 @@ void uv_profile_print(const struct uv_profile *p, FILE *f);
  */
 bool uv_profile_init_fits(const struct uv_profile *p, uint64_t mem_bytes,
 			  uint64_t *origin);
-/* Table index of a command code, or -1 if this UV does not know it. */
+/* Row (UV_IDX_*) of a command code, or -1 if this UV does not know it. */
 int uv_cmd_index(uint16_t cmd);
+/* The row's name ("unknown" for a code not in the list). */
 const char *uv_cmd_name(uint16_t cmd);
-/* Command code of table index @idx (0 if out of range): for stats. */
+/* Command code of row @idx (0 if out of range): for stats. */
 uint16_t uv_cmd_code(int idx);
+/* Row of the command called @name (a profile key), or -1. */
+int uv_cmd_lookup(const char *name);
+/* QUI bit of row @idx, -1 if it has none or @idx is out of range. */
+int uv_cmd_qui_bit(int idx);
 
 /* ---- the UV object ---- */
 
@@ -655,24 +747,11 @@ void uv_machine_reset(struct uv *uv);
 	X(injected, "injected failures returned")			\
 	X(destroy_partial, "DESTROY_SEC_CONF calls that returned cc 3")
 
-/*
- * A first access to a frame that takes this long is not a cache or TLB
- * miss (20-200 ns here) but a fault in the hypervisor this machine runs
- * under, which had taken the page away (2-10 us each on the development
- * machine; docs/uv.md).  Counted as a stall.
- */
-#define UV_STALL_NS 1000
-
 struct uv_cmd_stats {
 	uint64_t calls, cc[4], ns;	/* ns: wall time inside the UV */
 	uint64_t data_ns;		/* of which data work (clear, crypto,
 					 * hashing); timed only when the
 					 * profile models costs */
-	uint64_t reaches, reach_ns;	/* of which: the clears' first
-					 * accesses to their frames (timed
-					 * likewise) */
-	uint64_t stalls, stall_ns;	/* of which: those that took
-					 * >= UV_STALL_NS */
 	uint64_t nonsecure;		/* calls that found their frame not
 					 * secure: charged nonsecure_call_ns,
 					 * not the command's cost */

@@ -78,34 +78,10 @@ hw_pfn_t uv_virt_to_pfn(struct uv *uv, uint64_t vaddr)
 	return hw_host_addr_to_pfn(uv->hw, (const void *)(uintptr_t)vaddr);
 }
 
-/*
- * The clear's first access to the frame, on its own: one load through the
- * firmware view, timed from @t0 (the clear's start) and tallied; one that
- * stalls (>= UV_STALL_NS) is tallied apart too: the hypervisor this
- * machine runs under had the page away.  The Ultravisor addresses memory
- * absolutely and has no such cost; here it shows in the data work and is
- * told apart by this.
- */
-static void uv_frame_reach(struct uv *uv, hw_pfn_t pfn, uint64_t t0)
-{
-	uint64_t d;
-
-	(void)*(volatile const uint8_t *)hw_fw_page(uv->hw, pfn);
-	d = hw_now_ns() - t0;
-	uv_reach.n++;
-	uv_reach.ns += d;
-	if (d >= UV_STALL_NS) {
-		uv_reach.stalls++;
-		uv_reach.stall_ns += d;
-	}
-}
-
 void uv_frame_clear(struct uv *uv, hw_pfn_t pfn)
 {
 	uint64_t t = uv_data_begin();
 
-	if (uv_data_timed)
-		uv_frame_reach(uv, pfn, t);
 	hw_frame_clear_fw(uv->hw, pfn);
 	uv_data_end(t);
 	uv_stat_add(uv, UV_STAT_clears, 1);

@@ -247,11 +247,6 @@ static inline int uv_done(struct uv_cb_header *cb, uint16_t rc)
  */
 extern _Thread_local bool uv_data_timed;
 extern _Thread_local uint64_t uv_data_ns;
-/* This thread's first accesses of clears (uv_frame_clear), and stalls. */
-struct uv_reach_tally {
-	uint64_t n, ns, stalls, stall_ns;
-};
-extern _Thread_local struct uv_reach_tally uv_reach;
 static inline uint64_t uv_data_begin(void)
 {
 	return uv_data_timed ? hw_now_ns() : 0;
@@ -377,43 +372,23 @@ void uv_image_measure_page(struct uv_config *cfg, uint64_t gaddr,
 #define UV_SSC_RC_BAD_INTEGRITY 0x0106
 #define UV_SSC_RC_NO_KEY_SLOT 0x0108
 
-/* handlers */
-int uv_do_create_conf(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_destroy_conf(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_destroy_conf_fast(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_create_cpu(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_destroy_cpu(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_cpu_reset(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_cpu_set_state(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_prepare_reset(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_unshare_all(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_set_params(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_verify(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_import(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_export(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_destroy_page(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_pin_shared(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_unpin_shared(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_unpack(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_set_shared(struct uv *uv, struct uv_call_ctx *c);
-int uv_do_remove_shared(struct uv *uv, struct uv_call_ctx *c);
+/* The handlers, one per row of UV_CMDS (uv.h); the resets share one. */
+#define UV_CMD_HANDLER(id, code, name, bit, len, guest, early, cost, fn) \
+	int uv_do_##fn(struct uv *uv, struct uv_call_ctx *c);
+UV_CMDS(UV_CMD_HANDLER)
+#undef UV_CMD_HANDLER
 
-/* profile (uv_profile.c): the command table lives there */
+/* The rows of UV_CMDS as data (uv.c). */
 struct uv_cmd_desc {
 	uint16_t cmd;
-	const char *name;	/* profile key */
+	const char *name;	/* profile key, stats name */
 	int bit;		/* QUI bit, -1 if none */
 	uint16_t len;		/* exact header.len (QUI: minimum) */
 	bool guest;		/* issued by a protected guest */
 	bool before_init;	/* allowed before INIT (QUI, INIT) */
 	uint64_t default_cost_ns;
+	uv_handler_fn fn;
 };
 extern const struct uv_cmd_desc uv_cmds[UV_NR_CMDS];
-
-#define UV_IDX_QUI 0
-#define UV_IDX_INIT 1
-#define UV_IDX_CREATE_CONF 2
-#define UV_IDX_DESTROY_CONF 3
-#define UV_IDX_DESTROY_CONF_FAST 4
 
 #endif /* LAZYPV_UV_INTERNAL_H */

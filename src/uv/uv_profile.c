@@ -2,16 +2,16 @@
 /*
  * uv_profile.c - the firmware profile: which calls the UV has, what each
  * costs, its feature bits, QUI sizes and limits, and injected failures.
- * Owns the command table (codes, QUI bits, lengths, default costs), the one
- * table of options with defaults and ranges, the built-in profiles and the
- * file parser.
+ * Owns the one table of options with defaults and ranges, the built-in
+ * profiles and the file parser; the per-command keys (call.<name>,
+ * cost.<name>) and default costs come from the command list, UV_CMDS.
  *
  * Nothing here is shared mutable state: profiles are plain values, copied
  * into a UV at uv_create() and never changed afterwards, so any thread may
  * use these functions.
  *
  * IBM publishes no per-call cost of any UVC (see docs/uv.md): every
- * default cost below is a stated assumption of this project, chosen to be
+ * default cost (UV_CMDS in uv.h) is a stated assumption of this project, chosen to be
  * of the order of a few microseconds per page call (a firmware call, a 4 KiB
  * clear or AES pass and table updates) and tens of microseconds for
  * lifecycle calls.  The "zero" profile removes them all.
@@ -26,105 +26,6 @@
 #include <stddef.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-const struct uv_cmd_desc uv_cmds[UV_NR_CMDS] = {
-	/* cmd, name, QUI bit, len, guest, before_init, assumed cost (ns) */
-	{ UVC_CMD_QUI, "qui", BIT_UVC_CMD_QUI, UV_QUI_MIN_LEN, false, true, 500 },
-	{ UVC_CMD_INIT_UV, "init", BIT_UVC_CMD_INIT_UV,
-	  sizeof(struct uv_cb_init), false, true, 100000 },
-	{ UVC_CMD_CREATE_SEC_CONF, "create_conf", BIT_UVC_CMD_CREATE_SEC_CONF,
-	  sizeof(struct uv_cb_cgc), false, false, 50000 },
-	{ UVC_CMD_DESTROY_SEC_CONF, "destroy_conf",
-	  BIT_UVC_CMD_DESTROY_SEC_CONF, sizeof(struct uv_cb_nodata), false,
-	  false, 20000 },
-	{ UVC_CMD_DESTROY_SEC_CONF_FAST, "destroy_conf_fast",
-	  BIT_UVC_CMD_DESTROY_SEC_CONF_FAST, sizeof(struct uv_cb_destroy_fast),
-	  false, false, 30000 },
-	{ UVC_CMD_CREATE_SEC_CPU, "create_cpu", BIT_UVC_CMD_CREATE_SEC_CPU,
-	  sizeof(struct uv_cb_csc), false, false, 20000 },
-	{ UVC_CMD_DESTROY_SEC_CPU, "destroy_cpu", BIT_UVC_CMD_DESTROY_SEC_CPU,
-	  sizeof(struct uv_cb_nodata), false, false, 10000 },
-	{ UVC_CMD_CONV_TO_SEC_STOR, "import", BIT_UVC_CMD_CONV_TO_SEC_STOR,
-	  sizeof(struct uv_cb_cts), false, false, 1500 },
-	{ UVC_CMD_CONV_FROM_SEC_STOR, "export", BIT_UVC_CMD_CONV_FROM_SEC_STOR,
-	  sizeof(struct uv_cb_cfs), false, false, 3000 },
-	{ UVC_CMD_DESTR_SEC_STOR, "destroy_page", -1,
-	  sizeof(struct uv_cb_cfs), false, false, 800 },
-	{ UVC_CMD_SET_SEC_CONF_PARAMS, "set_params", BIT_UVC_CMD_SET_SEC_PARMS,
-	  sizeof(struct uv_cb_ssc), false, false, 20000 },
-	{ UVC_CMD_UNPACK_IMG, "unpack", BIT_UVC_CMD_UNPACK_IMG,
-	  sizeof(struct uv_cb_unp), false, false, 2000 },
-	{ UVC_CMD_VERIFY_IMG, "verify", BIT_UVC_CMD_VERIFY_IMG,
-	  sizeof(struct uv_cb_nodata), false, false, 10000 },
-	{ UVC_CMD_CPU_RESET, "cpu_reset", BIT_UVC_CMD_CPU_RESET,
-	  sizeof(struct uv_cb_nodata), false, false, 5000 },
-	{ UVC_CMD_CPU_RESET_INITIAL, "cpu_reset_initial",
-	  BIT_UVC_CMD_CPU_RESET_INITIAL, sizeof(struct uv_cb_nodata), false,
-	  false, 5000 },
-	{ UVC_CMD_PREPARE_RESET, "prepare_reset", BIT_UVC_CMD_PREPARE_RESET,
-	  sizeof(struct uv_cb_nodata), false, false, 10000 },
-	{ UVC_CMD_CPU_RESET_CLEAR, "cpu_reset_clear",
-	  BIT_UVC_CMD_CPU_PERFORM_CLEAR_RESET, sizeof(struct uv_cb_nodata),
-	  false, false, 8000 },
-	{ UVC_CMD_CPU_SET_STATE, "cpu_set_state", BIT_UVC_CMD_CPU_SET_STATE,
-	  sizeof(struct uv_cb_cpu_set_state), false, false, 2000 },
-	{ UVC_CMD_SET_UNSHARE_ALL, "unshare_all", BIT_UVC_CMD_UNSHARE_ALL,
-	  sizeof(struct uv_cb_nodata), false, false, 20000 },
-	{ UVC_CMD_PIN_PAGE_SHARED, "pin_shared", BIT_UVC_CMD_PIN_PAGE_SHARED,
-	  sizeof(struct uv_cb_cfs), false, false, 800 },
-	{ UVC_CMD_UNPIN_PAGE_SHARED, "unpin_shared",
-	  BIT_UVC_CMD_UNPIN_PAGE_SHARED, sizeof(struct uv_cb_cts), false, false,
-	  1000 },
-	{ UVC_CMD_SET_SHARED_ACCESS, "set_shared", BIT_UVC_CMD_SET_SHARED_ACCESS,
-	  sizeof(struct uv_cb_share), true, false, 1000 },
-	{ UVC_CMD_REMOVE_SHARED_ACCESS, "remove_shared",
-	  BIT_UVC_CMD_REMOVE_SHARED_ACCESS, sizeof(struct uv_cb_share), true,
-	  false, 1000 },
-};
-
-int uv_cmd_index(uint16_t cmd)
-{
-	/* Once per UVC: a switch the compiler turns into a jump table;
-	 * test uv_profile_cmd_table keeps it in step with uv_cmds[]. */
-	switch (cmd) {
-	case UVC_CMD_QUI: return 0;
-	case UVC_CMD_INIT_UV: return 1;
-	case UVC_CMD_CREATE_SEC_CONF: return 2;
-	case UVC_CMD_DESTROY_SEC_CONF: return 3;
-	case UVC_CMD_DESTROY_SEC_CONF_FAST: return 4;
-	case UVC_CMD_CREATE_SEC_CPU: return 5;
-	case UVC_CMD_DESTROY_SEC_CPU: return 6;
-	case UVC_CMD_CONV_TO_SEC_STOR: return 7;
-	case UVC_CMD_CONV_FROM_SEC_STOR: return 8;
-	case UVC_CMD_DESTR_SEC_STOR: return 9;
-	case UVC_CMD_SET_SEC_CONF_PARAMS: return 10;
-	case UVC_CMD_UNPACK_IMG: return 11;
-	case UVC_CMD_VERIFY_IMG: return 12;
-	case UVC_CMD_CPU_RESET: return 13;
-	case UVC_CMD_CPU_RESET_INITIAL: return 14;
-	case UVC_CMD_PREPARE_RESET: return 15;
-	case UVC_CMD_CPU_RESET_CLEAR: return 16;
-	case UVC_CMD_CPU_SET_STATE: return 17;
-	case UVC_CMD_SET_UNSHARE_ALL: return 18;
-	case UVC_CMD_PIN_PAGE_SHARED: return 19;
-	case UVC_CMD_UNPIN_PAGE_SHARED: return 20;
-	case UVC_CMD_SET_SHARED_ACCESS: return 21;
-	case UVC_CMD_REMOVE_SHARED_ACCESS: return 22;
-	default: return -1;
-	}
-}
-
-uint16_t uv_cmd_code(int idx)
-{
-	return idx >= 0 && idx < UV_NR_CMDS ? uv_cmds[idx].cmd : 0;
-}
-
-const char *uv_cmd_name(uint16_t cmd)
-{
-	int i = uv_cmd_index(cmd);
-
-	return i < 0 ? "unknown" : uv_cmds[i].name;
-}
 
 /* ---- the option table ---- */
 
@@ -318,14 +219,6 @@ static int parse_bool(const char *s, bool *out)
 	return -EINVAL;
 }
 
-static int cmd_by_name(const char *name)
-{
-	for (int i = 0; i < UV_NR_CMDS; i++)
-		if (strcmp(uv_cmds[i].name, name) == 0)
-			return i;
-	return -1;
-}
-
 /* inject = <cmd> nth=N | prob=P [seed=S] rc=RC [rrc=RRC] [cc=1|2] */
 static int parse_inject(struct parse *ps, struct uv_profile *p, char *v)
 {
@@ -340,7 +233,7 @@ static int parse_inject(struct parse *ps, struct uv_profile *p, char *v)
 	tok = strtok_r(v, " \t", &save);
 	if (!tok)
 		return perr(ps, "inject: missing command name");
-	idx = cmd_by_name(tok);
+	idx = uv_cmd_lookup(tok);
 	if (idx < 0)
 		return perr(ps, "inject: unknown command '%s'", tok);
 	inj.cmd = uv_cmds[idx].cmd;
@@ -440,7 +333,7 @@ static int parse_kv(struct parse *ps, struct uv_profile *p, const char *key,
 		return 0;
 	}
 	if (!strncmp(key, "call.", 5) || !strncmp(key, "cost.", 5)) {
-		idx = cmd_by_name(key + 5);
+		idx = uv_cmd_lookup(key + 5);
 		if (idx < 0)
 			return perr(ps, "unknown command '%s' in '%s'", key + 5,
 				    key);

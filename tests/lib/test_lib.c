@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* Tests of src/lib: size parsing/formatting, timed waits, the DAMON probe. */
+/* Tests of src/lib: size parsing/formatting, timed waits, helpers. */
 #include "test.h"
 
-#include <sys/wait.h>
 
 #include "lib/lib.h"
 
@@ -130,27 +129,6 @@ TEST_IMPL(lib_alloc_table)
 	}
 	ASSERT_NULL(lpv_alloc_table(SIZE_MAX / 2, 4));
 	lpv_free_table(NULL, 10, 10);
-	return 0;
-}
-
-/* The DAMON probe agrees with sysfs, read another way (the shell): -1
- * when no kdamond's state is "on", else one whose state is. */
-TEST_IMPL(lib_damon_probe)
-{
-	const char *dir = "/sys/kernel/mm/damon/admin/kdamonds";
-	int i = lpv_damon_running();
-	char cmd[160];
-	int st;
-
-	snprintf(cmd, sizeof(cmd), "cat %s/*/state 2>/dev/null | grep -qx on", dir);
-	st = system(cmd);
-	ASSERT_TRUE(WIFEXITED(st));
-	ASSERT_EQ(i >= 0, WEXITSTATUS(st) == 0);
-	if (i >= 0) {
-		snprintf(cmd, sizeof(cmd), "grep -qx on %s/%d/state", dir, i);
-		ASSERT_EQ(system(cmd), 0);
-		fprintf(stderr, "# kdamond %d is on\n", i);
-	}
 	return 0;
 }
 

@@ -39,20 +39,9 @@
 #define SWEEP_CLEAR_LOW (1ULL << 20)
 #define SWEEP_MAX_ALLOCS (1u << 16)
 
-static const uint16_t sweep_cmds[] = {
-	UVC_CMD_QUI, UVC_CMD_INIT_UV, UVC_CMD_CREATE_SEC_CONF,
-	UVC_CMD_DESTROY_SEC_CONF, UVC_CMD_DESTROY_SEC_CONF_FAST,
-	UVC_CMD_CREATE_SEC_CPU, UVC_CMD_DESTROY_SEC_CPU,
-	UVC_CMD_CONV_TO_SEC_STOR, UVC_CMD_CONV_FROM_SEC_STOR,
-	UVC_CMD_DESTR_SEC_STOR, UVC_CMD_SET_SEC_CONF_PARAMS,
-	UVC_CMD_UNPACK_IMG, UVC_CMD_VERIFY_IMG, UVC_CMD_CPU_RESET,
-	UVC_CMD_CPU_RESET_INITIAL, UVC_CMD_PREPARE_RESET,
-	UVC_CMD_CPU_RESET_CLEAR, UVC_CMD_CPU_SET_STATE,
-	UVC_CMD_SET_UNSHARE_ALL, UVC_CMD_PIN_PAGE_SHARED,
-	UVC_CMD_UNPIN_PAGE_SHARED, UVC_CMD_SET_SHARED_ACCESS,
-	UVC_CMD_REMOVE_SHARED_ACCESS,
-};
-#define SWEEP_NR_CMDS (sizeof(sweep_cmds) / sizeof(sweep_cmds[0]))
+/* Every command of the UV's list (UV_CMDS), by row. */
+#define SWEEP_NR_CMDS UV_NR_CMDS
+#define sweep_cmd(i) uv_cmd_code((int)(i))
 
 #define LEAK(r) (1u << MM_LEAK_##r)
 
@@ -200,7 +189,7 @@ static void phase_event(void *ctx, const struct vmm_event *ev)
 	uv_stats_get(pc->host->uv, &st);
 	out->bound[b].phase = next;
 	for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
-		out->bound[b].uv[i] = cmd_calls(&st, sweep_cmds[i]) -
+		out->bound[b].uv[i] = cmd_calls(&st, sweep_cmd(i)) -
 				      pc->uv_base[i];
 	out->bound[b].alloc = mm_fail_seen(pc->host->world);
 	pc->phase = next;
@@ -302,7 +291,7 @@ static void life_run(const struct life_in *in, struct life_out *out,
 	mm_stats_get(host->world, &before);
 	uv_stats_get(host->uv, &ub);
 	for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++)
-		uv_start[i] = cmd_calls(&ub, sweep_cmds[i]);
+		uv_start[i] = cmd_calls(&ub, sweep_cmd(i));
 	pc.host = host;
 	if (in->count) {
 		fc.note = alloc_note;
@@ -359,8 +348,8 @@ static void life_run(const struct life_in *in, struct life_out *out,
 	out->fired = in->uvc ? ua.injected > ub.injected
 			     : after.alloc_injected > before.alloc_injected;
 	for (unsigned int i = 0; i < SWEEP_NR_CMDS; i++) {
-		out->uv_base[i] = cmd_calls(&ub, sweep_cmds[i]);
-		out->uv_life[i] = cmd_calls(&ua, sweep_cmds[i]) - out->uv_base[i];
+		out->uv_base[i] = cmd_calls(&ub, sweep_cmd(i));
+		out->uv_life[i] = cmd_calls(&ua, sweep_cmd(i)) - out->uv_base[i];
 	}
 
 
@@ -624,7 +613,7 @@ int sweep_mode(const struct sweep_opts *o, struct sweep_report *rep)
 				while (b > 0 && out.bound[b].uv[i] > k)
 					b--;
 				snprintf(name, sizeof(name), "uvc %s @%s",
-					 uv_cmd_name(sweep_cmds[i]),
+					 uv_cmd_name(sweep_cmd(i)),
 					 phase_names[out.bound[b].phase]);
 				g = group_find(rep, name);
 				if (g < 0)
@@ -636,7 +625,7 @@ int sweep_mode(const struct sweep_opts *o, struct sweep_report *rep)
 				if (sample_take(seen[g]++, rep->group[g].points,
 						o->per_group))
 					pts[nr_pts++] = (struct point){
-						.uvc = true, .cmd = sweep_cmds[i],
+						.uvc = true, .cmd = sweep_cmd(i),
 						.nth = out.uv_base[i] + k + 1,
 						.group = (unsigned)g };
 			}

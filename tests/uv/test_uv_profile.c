@@ -3,18 +3,12 @@
  * The firmware profile: built-ins, the file format and its line-numbered
  * errors, print/parse round trip, loading from a file and the environment,
  * failure injection by call number and by seeded probability, and the
- * modelled cost being spent on the caller's thread, and stalls told
- * apart from the data work.
+ * modelled cost being spent on the caller's thread.
  */
 #include "uv_test.h"
 
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -309,141 +303,5 @@ TEST_IMPL(uv_profile_cost_beside_data_work)
 	ASSERT_GE(st.cmd[dst].ns - st.cmd[dst].data_ns + HW_COST_CARRY_MAX_NS,
 		  n * c_dst);
 	uvt_finish(&t);
-	return 0;
-}
-
-/*
- * A frame "taken away" the way the hypervisor under a nested VM does it:
- * its firmware-view PTE is zapped and registered for userfaultfd minor
- * faults, and a handler thread resolves each fault only after
- * STALL_HOLD_NS.  The clear's first access then stalls.
- */
-#define STALL_FRAMES 4
-#define STALL_HOLD_NS 200000
-
-struct stall_handler {
-	int uffd, stop_fd;
-	int resolved;
-};
-
-static void *stall_handler_main(void *arg)
-{
-	struct stall_handler *h = arg;
-	const struct timespec hold = { 0, STALL_HOLD_NS };
-
-	for (;;) {
-		struct pollfd pfd[2] = { { h->uffd, POLLIN, 0 },
-					 { h->stop_fd, POLLIN, 0 } };
-		struct uffd_msg msg;
-		struct uffdio_continue cont;
-
-		if (poll(pfd, 2, -1) < 0 || (pfd[1].revents & POLLIN))
-			return NULL;
-		if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
-		    msg.event != UFFD_EVENT_PAGEFAULT)
-			continue;
-		nanosleep(&hold, NULL);		/* the hypervisor's fault */
-		cont.range.start = msg.arg.pagefault.address & ~(uint64_t)4095;
-		cont.range.len = 4096;
-		cont.mode = 0;
-		if (ioctl(h->uffd, UFFDIO_CONTINUE, &cont) == 0)
-			h->resolved++;
-	}
-}
-
-/* Zap and register the firmware view of [pfn, pfn + n); the uffd or -errno. */
-static int take_frames_away(struct uvt *t, hw_pfn_t pfn, uint64_t n)
-{
-	struct uffdio_api api = { .api = UFFD_API,
-				  .features = UFFD_FEATURE_MINOR_SHMEM };
-	struct uffdio_register reg;
-	void *start = hw_fw_page(t->hw, pfn);
-	int fd, err;
-
-	/* User-mode faults only: what unprivileged users may handle. */
-	fd = (int)syscall(SYS_userfaultfd,
-			  O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (fd < 0)
-		return -errno;
-	reg.range.start = (uint64_t)(uintptr_t)start;
-	reg.range.len = n * 4096;
-	reg.mode = UFFDIO_REGISTER_MODE_MINOR;
-	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg) ||
-	    madvise(start, n * 4096, MADV_DONTNEED)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/*
- * A clear's first access to its frame is tallied, and one that stalls
- * (>= UV_STALL_NS) apart, inside the data work -- only when data work is
- * timed (a cost is modelled).
- */
-TEST_IMPL(uv_profile_stalls_apart)
-{
-	const int dst = uv_cmd_index(UVC_CMD_DESTR_SEC_STOR);
-
-	for (int modelled = 0; modelled < 2; modelled++) {
-		struct stall_handler h = { .resolved = 0 };
-		struct uv_profile p;
-		struct uvt_guest g;
-		struct uv_stats st;
-		pthread_t thr;
-		struct uvt t;
-		int stop[2];
-
-		uvt_profile(&p, "zero");
-		if (modelled)
-			p.cost_ns[dst] = 1000;
-		uvt_setup(&t, 16 * MIB, &p, true);
-		uvt_guest_create(&t, &g, MIB);
-		for (uint64_t a = 0; a < STALL_FRAMES; a++)
-			ASSERT_UV_OK(&t, uvt_import(&t, &g, a << 12));
-		h.uffd = take_frames_away(&t, g.mem, STALL_FRAMES);
-		if (h.uffd < 0)
-			test_fail(__FILE__, __LINE__,
-				  "userfaultfd minor faults on the firmware view: %s",
-				  strerror(-h.uffd));
-		ASSERT_OK(pipe(stop));
-		h.stop_fd = stop[0];
-		ASSERT_OK(pthread_create(&thr, NULL, stall_handler_main, &h));
-		for (uint64_t a = 0; a < STALL_FRAMES; a++)
-			ASSERT_UV_OK(&t, uvt_cfs(&t, UVC_CMD_DESTR_SEC_STOR,
-						 g.mem + a));
-		ASSERT_UEQ(write(stop[1], "x", 1), 1);
-		pthread_join(thr, NULL);
-		ASSERT_EQ(h.resolved, STALL_FRAMES);	/* every clear stalled */
-		uv_stats_get(t.uv, &st);
-		ASSERT_UEQ(st.cmd[dst].calls, STALL_FRAMES);
-		if (!modelled) {
-			ASSERT_UEQ(st.cmd[dst].reaches, 0);
-			ASSERT_UEQ(st.cmd[dst].reach_ns, 0);
-			ASSERT_UEQ(st.cmd[dst].stalls, 0);
-			ASSERT_UEQ(st.cmd[dst].stall_ns, 0);
-		} else {
-			ASSERT_UEQ(st.cmd[dst].reaches, STALL_FRAMES);
-			ASSERT_UEQ(st.cmd[dst].stalls, STALL_FRAMES);
-			ASSERT_GE(st.cmd[dst].stall_ns,
-				  STALL_FRAMES * STALL_HOLD_NS);
-			ASSERT_GE(st.cmd[dst].reach_ns, st.cmd[dst].stall_ns);
-			ASSERT_GE(st.cmd[dst].data_ns, st.cmd[dst].reach_ns);
-		}
-		close(stop[0]);
-		close(stop[1]);
-		close(h.uffd);
-		uvt_finish(&t);
-	}
-	return 0;
-}
-
-/* The command table and uv_cmd_index() agree (one is a switch). */
-TEST_IMPL(uv_profile_cmd_table)
-{
-	for (int i = 0; i < UV_NR_CMDS; i++)
-		ASSERT_EQ(uv_cmd_index(uv_cmd_code(i)), i);
-	ASSERT_EQ(uv_cmd_code(UV_NR_CMDS), 0);
 	return 0;
 }

@@ -251,7 +251,7 @@ TEST_IMPL(uv_state_destroy_conf_partial)
 	uv_stats_get(t.uv, &st);
 	ASSERT_UEQ(st.conf_pages_cleaned, 99);
 	ASSERT_UEQ(st.destroy_partial, (uint64_t)calls - 1);
-	ASSERT_UEQ(st.cmd[3].cc[3], (uint64_t)calls - 1);
+	ASSERT_UEQ(st.cmd[UV_IDX_DESTROY_CONF].cc[3], (uint64_t)calls - 1);
 	uvt_finish(&t);
 	return 0;
 }

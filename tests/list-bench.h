@@ -1,0 +1,2 @@
+/* tests/bench/: the benchmarks' machine probes.  TEST_ENTRY(name, timeout_seconds) */
+TEST_ENTRY(bench_damon_probe, 10)
