@@ -15,10 +15,13 @@
 #                 pressure and injected failures, for half an hour
 #   make sweep    fail every UVC and page allocation of a small VMM life,
 #                 one per run, in every teardown mode (docs/reliability.md)
+#   make install  the command, liblazypv.a/.so, <lazypv/lazypv.h>, lazypv.pc
+#                 and the man pages under PREFIX (/usr/local), DESTDIR honoured
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
+PREFIX ?= /usr/local
 
-.PHONY: all run test test-repeat bench bench-quick asan-test tsan-test fuzz coverage soak sweep clean deps
+.PHONY: all install run test test-repeat bench bench-quick asan-test tsan-test fuzz coverage soak sweep clean deps
 
 all: build/Makefile
 	$(CMAKE) --build build -j $(JOBS)
@@ -37,6 +40,9 @@ build-fuzz/Makefile:
 build-cov/Makefile:
 	@LAZYPV_NEED_GCOVR=1 ./.ci/deps
 	CC=gcc $(CMAKE) -S . -B build-cov -DCMAKE_BUILD_TYPE=Coverage
+
+install: all
+	DESTDIR="$(DESTDIR)" $(CMAKE) --install build --prefix "$(PREFIX)"
 
 # Install what a fresh Debian machine lacks (only when something is missing).
 deps:

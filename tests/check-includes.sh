@@ -14,6 +14,7 @@ declare -A allowed=(
   [mm]="lib hw uv mm"
   [kvm]="lib hw uv mm kvm"
   [vmm]="lib hw uv mm kvm vmm"
+  [api]="lib host vmm api"
 )
 bad=0
 for layer in "${!allowed[@]}"; do

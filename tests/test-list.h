@@ -24,6 +24,9 @@
 #if defined(LAZYPV_HAVE_VMM) && __has_include("list-vmm.h")
 #include "list-vmm.h"
 #endif
+#if defined(LAZYPV_HAVE_API) && __has_include("list-api.h")
+#include "list-api.h"
+#endif
 #if defined(LAZYPV_HAVE_BENCH) && __has_include("list-bench.h")
 #include "list-bench.h"
 #endif

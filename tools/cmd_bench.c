@@ -35,13 +35,17 @@
  * sync's, whose new guest has the machine to itself (the guest slowdown).
  * --oom adds "shut down A, start B at once" with host memory 1.5x a guest,
  * counting OOM kills and the longest allocation stall per mode (lazy with
- * and without its OOM notifier).  Timings are never asserted.
+ * and without its OOM notifier).  Every figure of a row is declared once,
+ * in BENCH_FIGS (BENCH_OOM_FIGS for --oom): the text columns, the JSON
+ * keys, the CSV columns and `--figures` come from that list.  Timings are
+ * never asserted.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +53,12 @@
 
 #include "hw/hw.h"
 #include "kvm/kvm.h"
+#include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
 #include "damon.h"
+#include "monitor.h"
+#include "plot.h"
 #include "tools.h"
 #include "uv/uv.h"
 #include "vmm/vmm.h"
@@ -60,201 +67,244 @@
 #define MAX_RUNS 15
 #define MAX_PROFILES 4
 
+/*
+ * The figures of one row of the teardown table, declared once: this list
+ * makes the figure enum, the text table's columns, the JSON keys, the CSV
+ * columns and `--figures` (which the tests read to know what a row must
+ * hold).  X(id, key, unit, head1, head2, width, prec, how, meaning):
+ *   head1/head2: the text column's two header lines; width 0: not in the
+ *     text table (JSON and CSV only);
+ *   how: RUN, the median of the runs that measured it (a run that could
+ *     not is left out; none could: null); ROW, from the row's medians (and
+ *     the sync row's of the same size) by bench_row_derive().
+ * Units "%" and "x" print with that suffix in the text table.
+ */
+#define BENCH_FIGS(X)							\
+	X(restart_ms, "restart_ms", "ms", "restart ms", "(median)", 10, 1, RUN, \
+	  "restart latency: reboot request -> first instruction of the new protected guest") \
+	X(exit_ms, "exit_ms", "ms", "exit ms", "(median)", 10, 1, RUN,	\
+	  "exit latency: shutdown request -> the parent's wait returns") \
+	X(reclaim_ms, "reclaim_ms", "ms", "reclaim ms", "(median)", 11, 1, RUN, \
+	  "shutdown request -> every frame free and uncharged")		\
+	X(pages_per_s, "cleanup_pages_per_s", "pages/s", "pages/s", "(cleanup)", 10, 0, RUN, \
+	  "frames reclaimed over the reclaim time")			\
+	X(floor_share, "floor_share", "%", "floor", "share", 7, 0, ROW,	\
+	  "the profile's destroy-page floor (modelled cost + a 4 KiB clear measured now) over ns_per_page") \
+	X(lift_share, "floor_lift_share", "%", "+lift", "share", 7, 0, ROW, \
+	  "the floor with the host-view guard lift over ns_per_page")	\
+	X(ns_per_page, "ns_per_page", "ns", "ns/pg", "", 6, 0, ROW,	\
+	  "reclaim time per page (1e9 / cleanup_pages_per_s)")		\
+	X(uv_ns, "uv_destroy_call_ns", "ns", "in UV", "", 6, 0, RUN,	\
+	  "mean wall time of a destroy-page call from the shutdown request on (null: no such calls)") \
+	X(clear_ns, "uv_destroy_clear_ns", "ns", "clear", "", 5, 0, RUN, \
+	  "of which the page clear (null: no cost modelled)")		\
+	X(stall_ns, "uv_destroy_stall_ns", "ns", "stall", "", 5, 0, RUN, \
+	  "of which the clears' stalls beyond an ordinary first access") \
+	X(stall_free_share, "stall_free_share", "%", "-stall", "share", 6, 0, ROW, \
+	  "floor_share with the stalls' time taken out")		\
+	X(guest2_ms, "guest2_ms", "ms", "guest 2", "ms", 8, 0, RUN,	\
+	  "the rebooted guest's pass over its memory (beside the cleanup for lazy/async)") \
+	X(restart_vs_sync, "restart_vs_sync", "x", "restart", "vs sync", 9, 1, ROW, \
+	  "sync's restart_ms over this mode's")				\
+	X(exit_vs_sync, "exit_vs_sync", "x", "exit", "vs sync", 8, 1, ROW, \
+	  "sync's exit_ms over this mode's")				\
+	X(guest2_vs_sync, "guest2_vs_sync", "x", "guest 2", "vs sync", 8, 2, ROW, \
+	  "this mode's guest2_ms over sync's (the guest slowdown)")	\
+	X(guest1_ms, "guest1_ms", "ms", "", "", 0, 1, RUN,		\
+	  "the first guest's pass over its memory")			\
+	X(stalled, "uv_destroy_stalled", "fraction", "", "", 0, 4, RUN,	\
+	  "share of those destroy-page calls whose first access stalled")
+
+enum bench_fig {
+#define BENCH_FIG_ENUM(id, ...) BF_##id,
+	BENCH_FIGS(BENCH_FIG_ENUM)
+#undef BENCH_FIG_ENUM
+	BF_NR
+};
+
+enum bench_how { RUN, ROW };
+
+struct bench_fig_desc {
+	const char *key, *unit, *head1, *head2, *meaning;
+	int width, prec;
+	enum bench_how how;
+};
+
+static const struct bench_fig_desc bench_figs[BF_NR] = {
+#define BENCH_FIG_DESC(id, k, u, h1, h2, w, p, hw, m) \
+	[BF_##id] = { .key = k, .unit = u, .head1 = h1, .head2 = h2, \
+		      .meaning = m, .width = w, .prec = p, .how = hw },
+	BENCH_FIGS(BENCH_FIG_DESC)
+#undef BENCH_FIG_DESC
+};
+
+/*
+ * The columns of the --oom experiment's table (one row per mode and
+ * notifier setting), the same way: X(id, key, unit, head1, head2, width,
+ * prec, meaning); every figure is that run's.
+ */
+#define BENCH_OOM_FIGS(X)						\
+	X(kills, "oom_kills", "", "kills", "", 6, 0, "OOM kills")	\
+	X(waits, "oom_waits", "", "waits", "", 8, 0,			\
+	  "allocations that waited for memory")			\
+	X(stall_ms, "longest_stall_ms", "ms", "stall ms", "(longest)", 10, 1, \
+	  "the longest allocation stall")				\
+	X(b_run_s, "b_run_s", "s", "B run s", "", 9, 1,		\
+	  "B's life: first event -> exit")				\
+	X(a_reclaim_s, "a_reclaim_s", "s", "A reclaim s", "", 11, 1,	\
+	  "A's reclaim: shutdown request -> every frame back")		\
+	X(b_exit_code, "b_exit_code", "", "", "", 0, 0,		\
+	  "B's exit code (-1: it did not complete)")
+
+enum bench_oom_fig {
+#define BENCH_OOM_ENUM(id, ...) BO_##id,
+	BENCH_OOM_FIGS(BENCH_OOM_ENUM)
+#undef BENCH_OOM_ENUM
+	BO_NR
+};
+
+static const struct bench_fig_desc bench_oom_figs[BO_NR] = {
+#define BENCH_OOM_DESC(id, k, u, h1, h2, w, p, m) \
+	[BO_##id] = { .key = k, .unit = u, .head1 = h1, .head2 = h2, \
+		      .meaning = m, .width = w, .prec = p, .how = RUN },
+	BENCH_OOM_FIGS(BENCH_OOM_DESC)
+#undef BENCH_OOM_DESC
+};
+
+#define MAX_SIZES 8
+#define MAX_RUNS 15
+#define MAX_PROFILES 4
+
+enum bench_format { BENCH_TEXT, BENCH_JSON, BENCH_CSV };
+
 struct bench_opts {
 	uint64_t sizes[MAX_SIZES];
 	unsigned int nr_sizes;
 	bool modes[VMM_DESTROY_NR];
-	const char *profiles[MAX_PROFILES];
-	char *profiles_buf;	/* --profiles' copy the names point into */
+	const char *profiles[MAX_PROFILES];	/* point into cl's copies */
 	unsigned int nr_profiles;
 	unsigned int runs;
-	bool oom, json;
+	bool oom, json, csv, quick, figures, quiet;
 	bool oom_only;		/* skip the tables */
+	const char *plot_dir;	/* --plot */
 	uint64_t oom_guest;
 	uint64_t oom_destroy_ns; /* modelled per-page cleaning cost of --oom */
+	enum bench_format format;
+	struct lpv_cl_result cl;
 };
 
-/* One VMM life's figures (uv_ns, data_ns, stall_ns: mean wall time of the
- * destroy-page calls from its shutdown request on, of their data work --
- * the clear --, and what the clears' stalls took beyond an ordinary first
- * access, from the UV's own counters; stalled: the share of those calls
- * whose first access stalled; guest1_ms, guest2_ms: the touch
- * round of the first and of the rebooted guest, first instruction -> round
- * done -- the second runs while lazy/async clean the first's memory). */
-#define NR_FIGS 10
+/* One VMM life's figures (the RUN ones; NAN: not measured). */
 struct sample {
-	double restart_ms, exit_ms, reclaim_ms, pages_per_s, uv_ns, data_ns;
-	double stall_ns, guest1_ms, guest2_ms, stalled;
+	double fig[BF_NR];
 	uint64_t frames;
 	int ok;
 };
 
-static void bench_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: lazypv bench [--sizes LIST] [--modes LIST] [--profiles LIST]\n"
-		"                    [--runs N] [--oom] [--oom-only] [--oom-guest SIZE]\n"
-		"                    [--oom-destroy-cost NS] [--quick] [--json]\n"
-		"\n"
+#define O(field) LPV_CL_FIELD(struct bench_opts, field)
+static const struct lpv_cl_opt bench_opt_tab[] = {
+	{ .name = "sizes", .kind = LPV_CL_LIST, .item = LPV_CL_SIZE, O(sizes),
+	  .count_off = offsetof(struct bench_opts, nr_sizes), .max_items = MAX_SIZES,
+	  .min = 1ULL << 20, .align = 1ULL << 20,
+	  .help = "guest sizes" },
+	{ .name = "modes", .kind = LPV_CL_LIST, .item = LPV_CL_ENUM, O(modes),
+	  .name_of = tool_destroy_name, .nr = VMM_DESTROY_NR,
+	  .help = "teardown modes" },
+	{ .name = "profiles", .kind = LPV_CL_LIST, .item = LPV_CL_STRING, O(profiles),
+	  .count_off = offsetof(struct bench_opts, nr_profiles),
+	  .max_items = MAX_PROFILES,
+	  .help = "firmware profiles (names or files)" },
+	{ .name = "runs", .kind = LPV_CL_UINT, O(runs), .min = 1, .max = MAX_RUNS,
+	  .help = "runs per figure" },
+	{ .name = "oom", .kind = LPV_CL_FLAG, O(oom),
+	  .help = "also: shut down A, start B at once, host 1.5x guest" },
+	{ .name = "oom-only", .kind = LPV_CL_FLAG, O(oom_only),
+	  .help = "run only that experiment" },
+	{ .name = "oom-guest", .kind = LPV_CL_SIZE, O(oom_guest),
+	  .min = 64ULL << 20, .align = 1ULL << 20,
+	  .help = "guest size of that experiment (the host is 1.5x, the UV's storage anywhere in it)" },
+	{ .name = "oom-destroy-cost", .kind = LPV_CL_UINT, O(oom_destroy_ns),
+	  .max = 1000000000ULL, .metavar = "NS",
+	  .help = "the cost modelled there to clean a secure page, by destroy page, export or DESTROY_SEC_CONF: a cleanup slower than the next guest's faults (~20-75 us a page on the development machine while a cleanup runs), the case IBM's docs warn about" },
+	{ .name = "quick", .kind = LPV_CL_FLAG, O(quick),
+	  .help = "a smoke run: --sizes 256M,1G --runs 1 --profiles default, unless given" },
+	{ .name = "json", .kind = LPV_CL_FLAG, O(json),
+	  .help = "one JSON object per row" },
+	{ .name = "csv", .kind = LPV_CL_FLAG, O(csv),
+	  .help = "CSV: each table a header line, then its rows; tables apart by an empty line" },
+	{ .name = "plot", .kind = LPV_CL_STRING, O(plot_dir), .metavar = "DIR",
+	  .help = "draw into DIR (made if missing), per profile: latency-PROFILE.png (restart and exit latency against guest size per mode, log scales) and pending-PROFILE.png (memory still to clean against time after the shutdown of the largest guest, per mode), beside their data and gnuplot script" },
+	{ .name = "quiet", .kind = LPV_CL_FLAG, O(quiet),
+	  .help = "no progress line on stderr (there is none unless stderr is a terminal)" },
+	{ .name = "figures", .kind = LPV_CL_FLAG, O(figures),
+	  .help = "print what each figure of a row means (with --json: one object per figure) and exit" },
+};
+#undef O
+
+static const struct bench_opts bench_defaults = {
+	.sizes = { 1ULL << 30, 4ULL << 30, 8ULL << 30 },
+	.nr_sizes = 3,
+	/* every mode of KVM_DESTROY_MODES */
+	.modes = { [0 ... VMM_DESTROY_NR - 1] = true },
+	.profiles = { "default", "zero" },
+	.nr_profiles = 2,
+	.runs = 3,
+	.oom_guest = 512ULL << 20,
+	.oom_destroy_ns = 200000,
+};
+
+const struct lpv_cl_cmd cmd_bench_cl = {
+	.prog = "lazypv",
+	.name = "bench",
+	.summary = "measure the teardown designs side by side (medians, ratios)",
+	.description =
 		"Measure restart latency, exit latency, reclaim time and cleanup\n"
 		"throughput of the teardown designs, medians of N runs, beside the\n"
 		"page-clear cost and the firmware profile's per-page floor measured in\n"
-		"the same run.  Every page of each guest is made secure first.\n"
-		"\n"
-		"  --sizes LIST      guest sizes (default 1G,4G,8G)\n"
-		"  --modes LIST      of sync, sync-6.0, lazy, async, instant (default all)\n"
-		"  --profiles LIST   firmware profiles or files (default default,zero)\n"
-		"  --runs N          runs per figure, 1..%d (default 3)\n"
-		"  --oom             also: shut down A, start B at once, host 1.5x guest\n"
-		"  --oom-guest SIZE  guest size of that experiment (default 512M; the\n"
-		"                    host is 1.5x, the UV's storage anywhere in it)\n"
-		"  --oom-destroy-cost NS  the cost modelled there to clean a secure page,\n"
-		"                    by destroy page, export or DESTROY_SEC_CONF (default\n"
-		"                    200000: a cleanup slower than the next guest's\n"
-		"                    faults -- ~20-75 us a page on the development\n"
-		"                    machine while a cleanup runs -- the case IBM's\n"
-		"                    docs warn about)\n"
-		"  --oom-only        run only that experiment\n"
-		"  --quick           256M,1G; 1 run; default profile (a smoke run)\n"
-		"  --json            one JSON object per figure\n"
-		"\n"
+		"the same run.  Every page of each guest is made secure first.\n",
+	.notes =
 		"Per row, beside the latencies: the floor share (floor / per-page\n"
 		"reclaim), ns/pg, the destroy-page call's time in the UV, its clear,\n"
 		"the clear's stalls (first accesses to a frame the hypervisor below\n"
 		"had taken away, beyond an ordinary one) and the share without them;\n"
 		"the rebooted guest's pass over its memory (\"guest 2\": beside the\n"
 		"cleanup for lazy/async) and its slowdown against sync's.\n"
-		"docs/bench.md explains each.\n"
+		"'lazypv bench --figures' lists every figure; docs/bench.md explains\n"
+		"each.\n"
 		"\n"
 		"Large sizes need memory (8G guests: a 9 GiB host) and time: the\n"
-		"default set takes about 45 minutes on 2 cores.\n", MAX_RUNS);
-}
+		"default set takes about 45 minutes on 2 cores.\n",
+	.opts = bench_opt_tab,
+	.nr_opts = ARRAY_SIZE(bench_opt_tab),
+	.defaults = &bench_defaults,
+};
 
-/* Split @arg at commas into @items, which point into the returned copy
- * (the caller frees it once done with them).  Empty items are refused:
- * "1G,,4G" is a typo, not two sizes. */
-static char *parse_list(const char *arg, char **items, unsigned int max,
-			unsigned int *nr, const char *opt)
-{
-	char *copy = strdup(arg), *rest, *tok;
-
-	if (!copy)
-		tool_usage_error("bench", "out of memory");
-	*nr = 0;
-	rest = copy;
-	while ((tok = strsep(&rest, ","))) {
-		if (!*tok)
-			tool_usage_error("bench", "--%s '%s': item %u is empty",
-					 opt, arg, *nr + 1);
-		if (*nr == max)
-			tool_usage_error("bench", "--%s: at most %u items", opt, max);
-		items[(*nr)++] = tok;
-	}
-	return copy;
-}
-
-/* Returns true if --help was asked for (and printed). */
+/* Options: true after --help (printed). */
 static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "sizes", required_argument, NULL, 's' },
-		{ "modes", required_argument, NULL, 'm' },
-		{ "profiles", required_argument, NULL, 'p' },
-		{ "runs", required_argument, NULL, 'r' },
-		{ "oom", no_argument, NULL, 'o' },
-		{ "oom-only", no_argument, NULL, 'O' },
-		{ "oom-destroy-cost", required_argument, NULL, 'D' },
-		{ "oom-guest", required_argument, NULL, 'g' },
-		{ "quick", no_argument, NULL, 'q' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char *items[MAX_SIZES], *copy;
-	unsigned int n;
-	char *end;
-	int c;
+	const struct lpv_cl_cmd *cl = &cmd_bench_cl;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			copy = parse_list(optarg, items, MAX_SIZES, &n, "sizes");
-			for (unsigned int i = 0; i < n; i++)
-				if (lpv_parse_size(items[i], &o->sizes[i]) ||
-				    !o->sizes[i] || o->sizes[i] % (1ULL << 20))
-					tool_usage_error("bench", "--sizes: item %u '%s' is not a non-zero multiple of 1 MiB",
-							 i + 1, items[i]);
-			o->nr_sizes = n;
-			free(copy);
-			break;
-		case 'm':
-			copy = parse_list(optarg, items, MAX_SIZES, &n, "modes");
-			memset(o->modes, 0, sizeof(o->modes));
-			for (unsigned int i = 0; i < n; i++) {
-				enum vmm_destroy_mode m;
-
-				if (vmm_destroy_mode_parse(items[i], &m))
-					tool_usage_error("bench", "--modes: item %u: unknown mode '%s' (sync, sync-6.0, lazy, async, instant)",
-							 i + 1, items[i]);
-				o->modes[m] = true;
-			}
-			free(copy);
-			break;
-		case 'p':
-			free(o->profiles_buf);
-			o->profiles_buf = parse_list(optarg, (char **)o->profiles,
-						     MAX_PROFILES, &o->nr_profiles,
-						     "profiles");
-			break;
-		case 'r':
-			o->runs = (unsigned int)strtoul(optarg, &end, 10);
-			if (!isdigit((unsigned char)*optarg) || *end ||
-			    !o->runs || o->runs > MAX_RUNS)
-				tool_usage_error("bench", "--runs takes 1..%d, not '%s'",
-						 MAX_RUNS, optarg);
-			break;
-		case 'o':
-			o->oom = true;
-			break;
-		case 'O':
-			o->oom = o->oom_only = true;
-			break;
-		case 'D':
-			errno = 0;
-			o->oom_destroy_ns = strtoull(optarg, &end, 10);
-			if (!isdigit((unsigned char)*optarg) || *end || errno ||
-			    o->oom_destroy_ns > 1000000000ULL)
-				tool_usage_error("bench", "--oom-destroy-cost takes ns, 0..1000000000, not '%s'",
-						 optarg);
-			break;
-		case 'g':
-			o->oom_guest = tool_parse_size("bench", "oom-guest", optarg);
-			if (o->oom_guest < (64ULL << 20) || o->oom_guest % (1ULL << 20))
-				tool_usage_error("bench", "--oom-guest %s: must be a multiple of 1 MiB, at least 64 MiB",
-						 optarg);
-			break;
-		case 'q':
+	if (tool_parse_options(cl, argc, argv, o, &o->cl))
+		return true;
+	if (o->json && o->csv)
+		tool_usage_error("bench", "--json and --csv exclude each other");
+	if (o->plot_dir && (!*o->plot_dir || !plot_path_ok(o->plot_dir)))
+		tool_usage_error("bench", "--plot takes a directory name without quotes or newlines");
+	o->format = o->json ? BENCH_JSON : o->csv ? BENCH_CSV : BENCH_TEXT;
+	if (o->quick) {
+		if (!lpv_cl_given(cl, &o->cl, "sizes")) {
 			o->sizes[0] = 256ULL << 20;
 			o->sizes[1] = 1ULL << 30;
 			o->nr_sizes = 2;
+		}
+		if (!lpv_cl_given(cl, &o->cl, "runs"))
 			o->runs = 1;
+		if (!lpv_cl_given(cl, &o->cl, "profiles")) {
 			o->profiles[0] = "default";
 			o->nr_profiles = 1;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			bench_usage(stdout);
-			return true;
-		default:
-			tool_option_error("bench", c, argv, longopts);
 		}
 	}
-	if (optind < argc)
-		tool_usage_error("bench", "unexpected argument '%s'", argv[optind]);
+	if (o->oom_only)
+		o->oom = true;
 	return false;
 }
 
@@ -323,12 +373,18 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The median of the values of @v[0..n) that are not NAN (NAN: none). */
 static double median(double *v, unsigned int n)
 {
-	if (!n)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			v[k++] = v[i];
+	if (!k)
+		return NAN;
+	qsort(v, k, sizeof(*v), cmp_double);
+	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
 }
 
 /*
@@ -437,6 +493,114 @@ struct life_mark {
 	bool marked;
 };
 
+/*
+ * What runs beside the measurements: the monitor (signals, the progress
+ * line, samples for --plot), the VMM living now (lock), whether a signal
+ * asked to stop (lock), and the count of lives for the progress line
+ * (main thread).
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct monitor *mon;
+	struct vmm *vmm;
+	bool stop;
+	unsigned int lives_done, lives_total;
+} bench_ui = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The first SIGINT/SIGTERM: end the running guest, start no more. */
+static void bench_on_signal(void *ctx, int signo)
+{
+	(void)ctx;
+	(void)signo;
+	pthread_mutex_lock(&bench_ui.lock);
+	bench_ui.stop = true;
+	if (bench_ui.vmm)
+		ignore_result(vmm_request_shutdown(bench_ui.vmm));
+	pthread_mutex_unlock(&bench_ui.lock);
+}
+
+static void bench_on_abandon(void *ctx, int signo)
+{
+	struct vmm_cleanup_progress p = { 0 };
+	char a[32];
+
+	(void)ctx;
+	pthread_mutex_lock(&bench_ui.lock);
+	if (bench_ui.vmm)
+		vmm_cleanup_progress(bench_ui.vmm, &p);
+	pthread_mutex_unlock(&bench_ui.lock);
+	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
+		strsignal(signo), lpv_format_size(p.to_clean_bytes, a, sizeof(a)),
+		p.to_clean_bytes / HW_PAGE_SIZE);
+}
+
+static bool bench_stopped(void)
+{
+	bool stop;
+
+	pthread_mutex_lock(&bench_ui.lock);
+	stop = bench_ui.stop;
+	pthread_mutex_unlock(&bench_ui.lock);
+	return stop;
+}
+
+/* The VMM living now (NULL before vmm_destroy), shown and sampled. */
+static void bench_watch(struct vmm *vmm, const char *label)
+{
+	pthread_mutex_lock(&bench_ui.lock);
+	bench_ui.vmm = vmm;
+	if (vmm && bench_ui.stop)
+		ignore_result(vmm_request_shutdown(vmm));
+	pthread_mutex_unlock(&bench_ui.lock);
+	if (bench_ui.mon)
+		monitor_watch(bench_ui.mon, vmm, label);
+}
+
+/* --plot: memory still to clean from @vmm's shutdown request on, out of
+ * the monitor's samples of its life. */
+static void bench_keep_pending(struct vmm *vmm, struct plot_pending *pend)
+{
+	const double mib = 1024.0 * 1024.0;
+	const struct vmm_event *ev;
+	struct monitor_sample *s;
+	uint64_t t0 = 0, t_end = 0, before = 0;
+	size_t nr, nr_ev, n = 0;
+
+	if (!bench_ui.mon)
+		return;
+	ev = vmm_events(vmm, &nr_ev);
+	for (size_t i = 0; i < nr_ev; i++) {
+		if (ev[i].type == VMM_EV_SHUTDOWN_REQUEST && !t0)
+			t0 = ev[i].t_ns;
+		if (ev[i].type == VMM_EV_RECLAIMED)
+			t_end = ev[i].t_ns;
+	}
+	s = monitor_samples(bench_ui.mon, &nr);
+	free(pend->t_s);
+	free(pend->mib);
+	/* The samples after the request, between its two ends: all the
+	 * memory in use at the request, and nothing left at the reclaim. */
+	pend->t_s = calloc(nr + 2, sizeof(double));
+	pend->mib = calloc(nr + 2, sizeof(double));
+	if (s && pend->t_s && pend->mib && t0) {
+		for (size_t i = 0; i < nr && s[i].t_ns < t0; i++)
+			before = s[i].in_use_bytes;
+		pend->mib[n++] = (double)before / mib;
+		for (size_t i = 0; i < nr; i++) {
+			if (s[i].t_ns < t0 || (t_end && s[i].t_ns > t_end))
+				continue;
+			pend->t_s[n] = (double)(s[i].t_ns - t0) / 1e9;
+			pend->mib[n++] = (double)s[i].to_clean_bytes / mib;
+		}
+		if (t_end) {
+			pend->t_s[n] = (double)(t_end - t0) / 1e9;
+			pend->mib[n++] = 0;
+		}
+	}
+	pend->nr = n;
+	free(s);
+}
+
 static void life_event(void *ctx, const struct vmm_event *ev)
 {
 	struct life_mark *mk = ctx;
@@ -448,9 +612,10 @@ static void life_event(void *ctx, const struct vmm_event *ev)
 	}
 }
 
+/* -EINTR: a signal ended it (nothing measured). */
 static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		    uint64_t guest, enum vmm_destroy_mode mode,
-		    struct sample *s)
+		    struct sample *s, struct plot_pending *pend)
 {
 	struct life_mark mk = { .uv = host->uv, .hw = host->hw };
 	struct vmm_config vc = {
@@ -475,15 +640,40 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	int r;
 
 	memset(s, 0, sizeof(*s));
+	for (int f = 0; f < BF_NR; f++)
+		s->fig[f] = NAN;
 	r = vmm_config_check(host, &vc, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
 	}
+	if (bench_stopped())
+		return -EINTR;
+	if (bench_ui.mon) {
+		char label[96], a[32];
+
+		snprintf(label, sizeof(label), "bench %u/%u: %s %s",
+			 bench_ui.lives_done + 1, bench_ui.lives_total,
+			 lpv_format_size(guest, a, sizeof(a)),
+			 vmm_destroy_mode_name(mode));
+		monitor_step(bench_ui.mon, label, bench_ui.lives_done,
+			     bench_ui.lives_total);
+		monitor_samples_clear(bench_ui.mon);
+	}
 	r = vmm_create(host, &vc, &vmm);
 	if (r)
 		return r;
+	bench_watch(vmm, NULL);
 	r = vmm_wait(vmm, &res);
+	bench_ui.lives_done++;
+	if (pend)
+		bench_keep_pending(vmm, pend);
+	if (bench_stopped()) {
+		bench_watch(NULL, NULL);
+		vmm_destroy(vmm);
+		kvm_module_drain(host->kvm);
+		return -EINTR;
+	}
 	/* Per boot (0, 1): its first instruction, then its round's end. */
 	ev = vmm_events(vmm, &nr);
 	for (size_t i = 0; i < nr; i++) {
@@ -494,10 +684,10 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		if (ev[i].type == VMM_EV_GUEST_START) {
 			started[b] = ev[i].t_ns;
 			if (b == 1)
-				s->restart_ms = (double)ev[i].latency_ns / 1e6;
+				s->fig[BF_restart_ms] = (double)ev[i].latency_ns / 1e6;
 		} else if (ev[i].type == VMM_EV_GUEST_ROUND &&
 			   ev[i].round == 0 && started[b]) {
-			*(b ? &s->guest2_ms : &s->guest1_ms) =
+			s->fig[b ? BF_guest2_ms : BF_guest1_ms] =
 				(double)(ev[i].t_ns - started[b]) / 1e6;
 		}
 	}
@@ -506,12 +696,14 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 	if (r)
 		fprintf(stderr, "lazypv bench: %s run failed: %s\n",
 			vmm_destroy_mode_name(mode), res.message);
-	s->exit_ms = (double)res.exit_latency_ns / 1e6;
-	s->reclaim_ms = (double)res.reclaim_ns / 1e6;
+	s->fig[BF_exit_ms] = (double)res.exit_latency_ns / 1e6;
+	s->fig[BF_reclaim_ms] = (double)res.reclaim_ns / 1e6;
 	s->frames = res.reclaimed_frames;
-	s->pages_per_s = res.reclaim_ns ? (double)res.reclaimed_frames * 1e9 /
-					  (double)res.reclaim_ns : 0;
+	if (res.reclaim_ns)
+		s->fig[BF_pages_per_s] = (double)res.reclaimed_frames * 1e9 /
+					 (double)res.reclaim_ns;
 	s->ok = !r;
+	bench_watch(NULL, NULL);
 	vmm_destroy(vmm);
 	kvm_module_drain(host->kvm);
 	uv_stats_get(host->uv, &after);
@@ -520,14 +712,19 @@ static int one_life(struct vmm_host *host, const struct vmm_image *img,
 		double calls = (double)(after.cmd[destr].calls -
 					before->cmd[destr].calls);
 
-		s->uv_ns = (double)(after.cmd[destr].ns -
-				    before->cmd[destr].ns) / calls;
-		s->data_ns = (double)(after.cmd[destr].data_ns -
-				      before->cmd[destr].data_ns) / calls;
-		s->stall_ns = stall_excess(&mk.hw_at_shutdown, &hw_after) /
-			      calls;
-		s->stalled = (double)(hw_after.stalls -
-				      mk.hw_at_shutdown.stalls) / calls;
+		double data = (double)(after.cmd[destr].data_ns -
+				       before->cmd[destr].data_ns) / calls;
+
+		s->fig[BF_uv_ns] = (double)(after.cmd[destr].ns -
+					    before->cmd[destr].ns) / calls;
+		s->fig[BF_stalled] = (double)(hw_after.stalls -
+					      mk.hw_at_shutdown.stalls) / calls;
+		/* No cost modelled: the UV times no data work. */
+		if (data > 0) {
+			s->fig[BF_clear_ns] = data;
+			s->fig[BF_stall_ns] = stall_excess(&mk.hw_at_shutdown,
+							   &hw_after) / calls;
+		}
 	}
 	if (!r)
 		r = vmm_host_check(host);
@@ -550,58 +747,180 @@ static int make_image(struct vmm_host *host, const char *program, void **buf,
 	return r;
 }
 
-static void print_row(const struct bench_opts *o, const char *profile,
-		      const char *label, uint64_t size, enum vmm_destroy_mode mode,
-		      const double m[NR_FIGS], const double sync[NR_FIGS],
-		      double floor_ns,
-		      double mach_ns, unsigned int runs)
-{
-	double per_page = m[3] > 0 ? 1e9 / m[3] : 0;
-	char sz[32];
+/* ---- output: text columns, JSON keys and CSV columns from the lists ---- */
 
-	lpv_format_size(size, sz, sizeof(sz));
-	if (o->json) {
-		printf("{\"bench\":\"teardown\",\"profile\":");
-		lpv_json_str(stdout, profile);
-		printf(",\"guest_mem\":%" PRIu64 ",\"mode\":\"%s%s\",\"runs\":%u,"
-		       "\"restart_ms\":%.2f,\"exit_ms\":%.2f,\"reclaim_ms\":%.2f,"
-		       "\"cleanup_pages_per_s\":%.0f,\"floor_ns_per_page\":%.1f,"
-		       "\"machine_floor_ns_per_page\":%.1f,"
-		       "\"uv_destroy_call_ns\":%.1f,\"uv_destroy_clear_ns\":%.1f,"
-		       "\"uv_destroy_stall_ns\":%.1f,\"uv_destroy_stalled\":%.4f,"
-		       "\"guest1_ms\":%.1f,\"guest2_ms\":%.1f,"
-		       "\"restart_vs_sync\":%.2f,\"exit_vs_sync\":%.2f,"
-		       "\"guest2_vs_sync\":%.2f}\n",
-		       size, vmm_destroy_mode_name(mode), label, runs, m[0], m[1],
-		       m[2], m[3], floor_ns, mach_ns, m[4], m[5], m[6], m[9],
-		       m[7], m[8],
-		       sync && m[0] > 0 ? sync[0] / m[0] : 0,
-		       sync && m[1] > 0 ? sync[1] / m[1] : 0,
-		       sync && sync[8] > 0 ? m[8] / sync[8] : 0);
+/* @a / @b, or NAN when either is unknown or @b is not positive. */
+static double ratio(double a, double b)
+{
+	return isnan(a) || isnan(b) || b <= 0 ? NAN : a / b;
+}
+
+/* The ROW figures of a row from its medians @m and the sync row's of the
+ * same size (@sync NULL: sync was not run). */
+static void bench_row_derive(double m[BF_NR], const double *sync,
+			     double floor_ns, double mach_ns)
+{
+	double per_page = ratio(1e9, m[BF_pages_per_s]);
+
+	m[BF_ns_per_page] = per_page;
+	m[BF_floor_share] = ratio(100.0 * floor_ns, per_page);
+	m[BF_lift_share] = ratio(100.0 * mach_ns, per_page);
+	m[BF_stall_free_share] = ratio(100.0 * floor_ns,
+				       per_page - m[BF_stall_ns]);
+	m[BF_restart_vs_sync] = sync ? ratio(sync[BF_restart_ms], m[BF_restart_ms]) : NAN;
+	m[BF_exit_vs_sync] = sync ? ratio(sync[BF_exit_ms], m[BF_exit_ms]) : NAN;
+	m[BF_guest2_vs_sync] = sync ? ratio(m[BF_guest2_ms], sync[BF_guest2_ms]) : NAN;
+}
+
+/* A unitless figure is a count: an integer in JSON and CSV. */
+static bool fig_is_count(const struct bench_fig_desc *d)
+{
+	return !d->unit[0];
+}
+
+/* Header line @line (0, 1) of the figures' text columns. */
+static void text_heads(const struct bench_fig_desc *d, int n, int line)
+{
+	for (int i = 0; i < n; i++)
+		if (d[i].width)
+			printf(" %*s", d[i].width, line ? d[i].head2 : d[i].head1);
+}
+
+static void text_values(const struct bench_fig_desc *d, int n, const double *v)
+{
+	for (int i = 0; i < n; i++) {
+		const char *suffix = !strcmp(d[i].unit, "%") ? "%" :
+				     !strcmp(d[i].unit, "x") ? "x" : "";
+
+		if (!d[i].width)
+			continue;
+		if (isnan(v[i]))
+			printf(" %*s", d[i].width, "-");
+		else
+			printf(" %*.*f%s", d[i].width - (int)strlen(suffix),
+			       d[i].prec, v[i], suffix);
+	}
+}
+
+static void json_figs(json_t *o, const struct bench_fig_desc *d, int n,
+		      const double *v)
+{
+	for (int i = 0; i < n; i++)
+		json_object_set_new(o, d[i].key,
+			isnan(v[i]) ? json_null() :
+			fig_is_count(&d[i]) ? json_integer((json_int_t)v[i]) :
+			json_real(v[i]));
+}
+
+/* A CSV field: quoted when it holds a comma, a quote or a line break. */
+static void csv_str(const char *s, bool first)
+{
+	if (!first)
+		putchar(',');
+	if (!strpbrk(s, ",\"\n\r")) {
+		fputs(s, stdout);
 		return;
 	}
-	char name[16];
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
 
-	snprintf(name, sizeof(name), "%s%s", vmm_destroy_mode_name(mode), label);
-	printf("  %-9s %-7s %10.1f %10.1f %11.1f %10.0f %6.0f%% %6.0f%%",
-	       sz, name, m[0], m[1], m[2], m[3],
-	       per_page > 0 ? 100.0 * floor_ns / per_page : 0,
-	       per_page > 0 ? 100.0 * mach_ns / per_page : 0);
-	/* no destroy-page calls after the shutdown request (sync exports) */
-	if (m[4] <= 0)
-		printf(" %6.0f %6s %5s %5s %6s", per_page, "-", "-", "-", "-");
-	else if (m[5] > 0)
-		printf(" %6.0f %6.0f %5.0f %5.0f %5.0f%%", per_page, m[4], m[5],
-		       m[6], per_page > m[6] ?
-		       100.0 * floor_ns / (per_page - m[6]) : 0);
-	else		/* no cost modelled: the UV times no data work */
-		printf(" %6.0f %6.0f %5s %5s %6s", per_page, m[4], "-", "-", "-");
-	printf(" %8.0f", m[8]);
-	if (mode != VMM_DESTROY_SYNC && sync && sync[0] > 0)
-		printf("   %6.1fx %7.1fx %7.2fx", m[0] > 0 ? sync[0] / m[0] : 0,
-		       m[1] > 0 ? sync[1] / m[1] : 0,
-		       sync[8] > 0 ? m[8] / sync[8] : 0);
-	printf("\n");
+static void csv_head(const char *const *ctx, const struct bench_fig_desc *d,
+		     int n)
+{
+	for (int i = 0; ctx[i]; i++)
+		csv_str(ctx[i], !i);
+	for (int i = 0; i < n; i++)
+		csv_str(d[i].key, false);
+	putchar('\n');
+}
+
+/* The figures of a row after its context fields; NAN: an empty field. */
+static void csv_values(const struct bench_fig_desc *d, int n, const double *v)
+{
+	for (int i = 0; i < n; i++) {
+		if (isnan(v[i]))
+			printf(",");
+		else if (fig_is_count(&d[i]))
+			printf(",%.0f", v[i]);
+		else
+			printf(",%.*f", d[i].prec + 2, v[i]);
+	}
+	putchar('\n');
+}
+
+/* Context fields of a teardown row, before its figures (JSON and CSV). */
+static const char *const teardown_ctx[] = { "bench", "profile", "guest_mem",
+	"mode", "runs", "floor_ns_per_page", "machine_floor_ns_per_page", NULL };
+static const char *const oom_ctx[] = { "bench", "mode", "notifier",
+	"guest_mem", "host_mem", "destroy_page_ns", "b_killed", NULL };
+
+/* `--figures`: what each figure of a row is. */
+static void bench_print_figures(const struct bench_opts *o)
+{
+	static const struct {
+		const char *table;
+		const struct bench_fig_desc *d;
+		int n;
+	} tabs[] = {
+		{ "teardown", bench_figs, BF_NR },
+		{ "oom_a_then_b", bench_oom_figs, BO_NR },
+	};
+
+	for (size_t t = 0; t < ARRAY_SIZE(tabs); t++) {
+		for (int i = 0; i < tabs[t].n; i++) {
+			const struct bench_fig_desc *d = &tabs[t].d[i];
+
+			if (o->format == BENCH_JSON)
+				tool_json_print(stdout, json_pack(
+					"{s:s, s:s, s:s, s:s, s:s}",
+					"bench", tabs[t].table, "key", d->key,
+					"unit", d->unit,
+					"median", d->how == RUN ? "runs" : "row",
+					"meaning", d->meaning));
+			else
+				printf("%-13s %-26s %-8s %s\n", tabs[t].table,
+				       d->key, d->unit[0] ? d->unit : "count",
+				       d->meaning);
+		}
+	}
+}
+
+static void print_row(const struct bench_opts *o, const char *profile,
+		      uint64_t size, enum vmm_destroy_mode mode,
+		      const double m[BF_NR], double floor_ns, double mach_ns,
+		      unsigned int runs)
+{
+	char sz[32];
+
+	if (o->format == BENCH_JSON) {
+		json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:i, s:f, s:f}",
+				      "bench", "teardown", "profile", profile,
+				      "guest_mem", (json_int_t)size,
+				      "mode", vmm_destroy_mode_name(mode),
+				      "runs", (int)runs,
+				      "floor_ns_per_page", floor_ns,
+				      "machine_floor_ns_per_page", mach_ns);
+
+		json_figs(j, bench_figs, BF_NR, m);
+		tool_json_print(stdout, j);
+	} else if (o->format == BENCH_CSV) {
+		csv_str("teardown", true);
+		csv_str(profile, false);
+		printf(",%" PRIu64 ",%s,%u,%.1f,%.1f", size,
+		       vmm_destroy_mode_name(mode), runs, floor_ns, mach_ns);
+		csv_values(bench_figs, BF_NR, m);
+	} else {
+		printf("  %-9s %-8s", lpv_format_size(size, sz, sizeof(sz)),
+		       vmm_destroy_mode_name(mode));
+		text_values(bench_figs, BF_NR, m);
+		printf("\n");
+	}
 	fflush(stdout);
 }
 
@@ -615,6 +934,10 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	void *buf = NULL;
 	char err[200];
 	double clear, unprot, floor_ns, mach_ns;
+	/* --plot: [mode * nr_sizes + size] */
+	double restart[VMM_DESTROY_NR * MAX_SIZES] = { 0 };
+	double exit_ms[VMM_DESTROY_NR * MAX_SIZES] = { 0 };
+	struct plot_pending pend[VMM_DESTROY_NR] = { { 0 } };
 	uint64_t cost;
 	int r;
 
@@ -634,25 +957,22 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	cost = host->profile.cost_ns[uv_cmd_index(UVC_CMD_DESTR_SEC_STOR)];
 	floor_ns = (double)cost + clear;
 	mach_ns = floor_ns + unprot;
-	if (!o->json) {
+	if (o->format == BENCH_TEXT) {
 		printf("\n== profile %s: destroy-page floor %.0f ns/page = modelled %" PRIu64
 		       " ns + 4 KiB clear %.0f ns;\n   with the host-view guard lift"
 		       " (batched, %.0f ns): %.0f ns/page\n",
 		       host->profile.name, floor_ns, cost, clear, unprot, mach_ns);
-		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s %5s %6s %8s   %7s %8s %8s\n",
-		       "guest", "mode", "restart ms", "exit ms", "reclaim ms",
-		       "pages/s", "floor", "+lift", "ns/pg", "in UV", "clear",
-		       "stall", "-stall", "guest 2", "restart", "exit",
-		       "guest 2");
-		printf("  %-9s %-7s %10s %10s %11s %10s %7s %7s %6s %6s %5s %5s %6s %8s   %7s %8s %8s\n",
-		       "", "", "(median)", "(median)", "(median)", "(cleanup)",
-		       "share", "share", "", "", "", "", "share", "ms",
-		       "vs sync", "vs sync", "vs sync");
+		for (int line = 0; line < 2; line++) {
+			printf("  %-9s %-8s", line ? "" : "guest", line ? "" : "mode");
+			text_heads(bench_figs, BF_NR, line);
+			printf("\n");
+		}
 	}
 	for (unsigned int si = 0; si < o->nr_sizes && !r; si++) {
-		double v[VMM_DESTROY_NR][NR_FIGS][MAX_RUNS];
-		double m[VMM_DESTROY_NR][NR_FIGS] = { { 0 } };
+		double v[VMM_DESTROY_NR][BF_NR][MAX_RUNS];
+		double m[VMM_DESTROY_NR][BF_NR];
 		unsigned int got[VMM_DESTROY_NR] = { 0 };
+		bool sync = o->modes[VMM_DESTROY_SYNC];
 
 		for (unsigned int run = 0; run < o->runs; run++) {
 			for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
@@ -661,34 +981,60 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 				if (!o->modes[mode])
 					continue;
 				r = one_life(host, &img, o->sizes[si],
-					     (enum vmm_destroy_mode)mode, &s);
+					     (enum vmm_destroy_mode)mode, &s,
+					     o->plot_dir ? &pend[mode] : NULL);
+				if (r == -EINTR)
+					goto rows;	/* the runs so far */
 				if (r)
 					goto out_img;
-				v[mode][0][got[mode]] = s.restart_ms;
-				v[mode][1][got[mode]] = s.exit_ms;
-				v[mode][2][got[mode]] = s.reclaim_ms;
-				v[mode][3][got[mode]] = s.pages_per_s;
-				v[mode][4][got[mode]] = s.uv_ns;
-				v[mode][5][got[mode]] = s.data_ns;
-				v[mode][6][got[mode]] = s.stall_ns;
-				v[mode][7][got[mode]] = s.guest1_ms;
-				v[mode][8][got[mode]] = s.guest2_ms;
-				v[mode][9][got[mode]] = s.stalled;
+				for (int f = 0; f < BF_NR; f++)
+					v[mode][f][got[mode]] = s.fig[f];
 				got[mode]++;
 			}
 		}
+rows:
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+			for (int f = 0; f < BF_NR; f++)
+				m[mode][f] = bench_figs[f].how == RUN ?
+					     median(v[mode][f], got[mode]) : NAN;
+		}
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
-			for (int k = 0; k < NR_FIGS; k++)
-				m[mode][k] = median(v[mode][k], got[mode]);
+			bench_row_derive(m[mode], sync ? m[VMM_DESTROY_SYNC] : NULL,
+					 floor_ns, mach_ns);
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+			restart[mode * o->nr_sizes + si] = m[mode][BF_restart_ms];
+			exit_ms[mode * o->nr_sizes + si] = m[mode][BF_exit_ms];
+		}
 		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
-			if (o->modes[mode])
-				print_row(o, host->profile.name, "", o->sizes[si],
+			if (o->modes[mode] && got[mode])
+				print_row(o, host->profile.name, o->sizes[si],
 					  (enum vmm_destroy_mode)mode, m[mode],
-					  m[VMM_DESTROY_SYNC],
 					  floor_ns, mach_ns, got[mode]);
+	}
+	if (o->plot_dir && (!r || r == -EINTR)) {
+		const char *names[VMM_DESTROY_NR];
+		int pr;
+
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+			names[mode] = o->modes[mode] ?
+				vmm_destroy_mode_name((enum vmm_destroy_mode)mode) :
+				NULL;
+		pr = plot_bench(o->plot_dir, host->profile.name, o->sizes,
+				o->nr_sizes, names, VMM_DESTROY_NR, restart,
+				exit_ms, pend, err, sizeof(err));
+		if (pr) {
+			fprintf(stderr, "lazypv bench: --plot %s: %s\n",
+				o->plot_dir, err);
+			if (!r)
+				r = pr;
+		}
 	}
 out_img:
 	free(buf);
+	for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+		free(pend[mode].t_s);
+		free(pend[mode].mib);
+	}
 out_host:
 	vmm_host_destroy(host);
 	return r;
@@ -738,6 +1084,38 @@ static void *oom_wait_a_main(void *arg)
 	/* An A that failed before exiting must not leave B's starter hanging. */
 	oom_a_event(NULL, &(struct vmm_event){ .type = VMM_EV_EXIT });
 	return NULL;
+}
+
+static void bench_oom_row(const struct bench_opts *o,
+			  enum vmm_destroy_mode mode, bool notifier,
+			  uint64_t host_mem, const double f[BO_NR], bool killed,
+			  const char *outcome)
+{
+	if (o->format == BENCH_JSON) {
+		json_t *j = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:b}",
+				      "bench", "oom_a_then_b",
+				      "mode", vmm_destroy_mode_name(mode),
+				      "notifier", notifier,
+				      "guest_mem", (json_int_t)o->oom_guest,
+				      "host_mem", (json_int_t)host_mem,
+				      "destroy_page_ns", (json_int_t)o->oom_destroy_ns,
+				      "b_killed", killed);
+
+		json_figs(j, bench_oom_figs, BO_NR, f);
+		tool_json_print(stdout, j);
+	} else if (o->format == BENCH_CSV) {
+		printf("oom_a_then_b,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s",
+		       vmm_destroy_mode_name(mode), notifier ? "true" : "false",
+		       o->oom_guest, host_mem, o->oom_destroy_ns,
+		       killed ? "true" : "false");
+		csv_values(bench_oom_figs, BO_NR, f);
+	} else {
+		printf("  %-8s %-8s", vmm_destroy_mode_name(mode),
+		       mode == VMM_DESTROY_LAZY ? (notifier ? "on" : "off") : "-");
+		text_values(bench_oom_figs, BO_NR, f);
+		printf("   %s\n", outcome);
+	}
+	fflush(stdout);
 }
 
 /*
@@ -843,26 +1221,22 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	vmm_destroy(a);
 	kvm_module_drain(host->kvm);
 	mm_stats_get(host->world, &st);
-	if (o->json)
-		printf("{\"bench\":\"oom_a_then_b\",\"mode\":\"%s\",\"notifier\":%s,"
-		       "\"guest_mem\":%" PRIu64 ",\"host_mem\":%" PRIu64
-		       ",\"destroy_page_ns\":%" PRIu64 ",\"oom_kills\":%" PRIu64
-		       ",\"oom_waits\":%" PRIu64 ",\"longest_stall_ms\":%.1f,"
-		       "\"b_run_s\":%.1f,\"a_reclaim_s\":%.1f,\"b_killed\":%s,"
-		       "\"b_exit_code\":%d}\n", vmm_destroy_mode_name(mode),
-		       notifier ? "true" : "false", o->oom_guest, hc.host_mem,
-		       o->oom_destroy_ns, st.oom_kills, st.oom_waits,
-		       (double)st.oom_stall_max_ns / 1e6, b_secs, a_reclaim,
-		       !r && rb.killed ? "true" : "false", r ? -1 : rb.exit_code);
-	else
-		printf("  %-5s %-8s %6" PRIu64 " %8" PRIu64 " %10.1f %9.1f %10.1f   %s\n",
-		       vmm_destroy_mode_name(mode),
-		       mode == VMM_DESTROY_LAZY ? (notifier ? "on" : "off") : "-",
-		       st.oom_kills, st.oom_waits,
-		       (double)st.oom_stall_max_ns / 1e6, b_secs, a_reclaim,
-		       r ? "B did not complete (see stderr)" :
-		       rb.killed ? "B was OOM-killed" :
-		       rb.exit_code ? "B failed" : "B ran to completion");
+	{
+		double f[BO_NR] = {
+			[BO_kills] = (double)st.oom_kills,
+			[BO_waits] = (double)st.oom_waits,
+			[BO_stall_ms] = (double)st.oom_stall_max_ns / 1e6,
+			[BO_b_run_s] = b_secs,
+			[BO_a_reclaim_s] = a_reclaim,
+			[BO_b_exit_code] = r ? -1 : rb.exit_code,
+		};
+		bool killed = !r && rb.killed;
+
+		bench_oom_row(o, mode, notifier, hc.host_mem, f, killed,
+			      r ? "B did not complete (see stderr)" :
+			      killed ? "B was OOM-killed" :
+			      rb.exit_code ? "B failed" : "B ran to completion");
+	}
 	r = 0;
 out_img:
 	free(buf);
@@ -871,25 +1245,18 @@ out_host:
 	return r;
 }
 
-static const struct bench_opts bench_defaults = {
-	.sizes = { 1ULL << 30, 4ULL << 30, 8ULL << 30 },
-	.nr_sizes = 3,
-	/* every mode of KVM_DESTROY_MODES */
-	.modes = { [0 ... VMM_DESTROY_NR - 1] = true },
-	.profiles = { "default", "zero" },
-	.nr_profiles = 2,
-	.runs = 3,
-	.oom_guest = 512ULL << 20,
-	.oom_destroy_ns = 200000,
-};
 
 /* Options and everything checkable before the first host is populated:
- * the exit status to end with now, or -1 to go ahead. */
+ * the exit status to end with now, or -1 to go ahead.  Release o->cl. */
 static int bench_args(int argc, char **argv, struct bench_opts *o)
 {
 	*o = bench_defaults;
 	if (bench_parse(argc, argv, o))
 		return 0;
+	if (o->figures) {
+		bench_print_figures(o);
+		return 0;
+	}
 	return bench_validate(o) ? 2 : -1;
 }
 
@@ -898,7 +1265,7 @@ int cmd_bench_args(int argc, char **argv)
 	struct bench_opts o;
 	int status = bench_args(argc, argv, &o);
 
-	free(o.profiles_buf);
+	lpv_cl_release(&o.cl);
 	return status;
 }
 
@@ -906,15 +1273,45 @@ int cmd_bench(int argc, char **argv)
 {
 	struct bench_opts o;
 	char sz[32];
-	int r = 0, damon;
+	int r = 0, damon, signo;
 
 	r = bench_args(argc, argv, &o);
 	if (r >= 0) {
-		free(o.profiles_buf);
+		lpv_cl_release(&o.cl);
 		return r;
 	}
+	if (o.plot_dir && !plot_have_gnuplot()) {
+		fprintf(stderr, "lazypv bench: --plot needs gnuplot, which is not installed (Debian: apt-get install gnuplot-nox)\n");
+		lpv_cl_release(&o.cl);
+		return PLOT_EXIT_NO_GNUPLOT;
+	}
+	/* Before any thread exists: the monitor takes SIGINT/SIGTERM. */
+	r = monitor_block_signals();
+	if (!r) {
+		struct monitor_config mc = {
+			.quiet = o.quiet,
+			.series = o.plot_dir,
+			.on_signal = bench_on_signal,
+			.on_abandon = bench_on_abandon,
+		};
+
+		r = monitor_start(&mc, &bench_ui.mon);
+	}
+	if (r) {
+		fprintf(stderr, "lazypv bench: cannot start: %s\n", strerror(-r));
+		lpv_cl_release(&o.cl);
+		return 1;
+	}
+	bench_ui.lives_total = o.oom_only ? 0 : o.nr_profiles * o.nr_sizes * o.runs;
+	{
+		unsigned int modes = 0;
+
+		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+			modes += o.modes[mode];
+		bench_ui.lives_total *= modes;
+	}
 	r = 0;
-	if (!o.json) {
+	if (o.format == BENCH_TEXT) {
 		printf("lazypv bench: sizes");
 		for (unsigned int i = 0; i < o.nr_sizes; i++)
 			printf(" %s", lpv_format_size(o.sizes[i], sz, sizeof(sz)));
@@ -923,35 +1320,51 @@ int cmd_bench(int argc, char **argv)
 	}
 	damon = bench_damon_running();
 	if (damon >= 0)
-		fprintf(o.json ? stderr : stdout,
+		fprintf(o.format == BENCH_TEXT ? stdout : stderr,
 			"note: DAMON is on in this kernel (kdamond %d): its sampling and\n"
 			"  reclaim change the page tables of idle memory; the \"stall\"\n"
 			"  columns measure what that costs the UV's clears in this run\n",
 			damon);
+	if (o.format == BENCH_CSV && !o.oom_only)
+		csv_head(teardown_ctx, bench_figs, BF_NR);
 	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p]);
-	if (!r && o.oom) {
-		if (!o.json) {
+	if (!r && o.oom && !bench_stopped()) {
+		if (o.format == BENCH_TEXT) {
 			printf("\n== shut down A, start B at once (%s guests, host 1.5x; "
 			       "default profile, %" PRIu64 " ns to clean a page)\n",
 			       lpv_format_size(o.oom_guest, sz, sizeof(sz)),
 			       o.oom_destroy_ns);
-			printf("  %-5s %-8s %6s %8s %10s %9s %10s\n", "mode",
-			       "notifier", "kills", "waits", "stall ms", "B run s",
-			       "A reclaim s");
-			printf("  %-5s %-8s %6s %8s %10s %9s %10s\n", "", "",
-			       "", "", "(longest)", "", "");
+			for (int line = 0; line < 2; line++) {
+				printf("  %-8s %-8s", line ? "" : "mode",
+				       line ? "" : "notifier");
+				text_heads(bench_oom_figs, BO_NR, line);
+				printf("\n");
+			}
+		} else if (o.format == BENCH_CSV) {
+			if (!o.oom_only)
+				printf("\n");
+			csv_head(oom_ctx, bench_oom_figs, BO_NR);
 		}
 		for (int mode = 0; mode < VMM_DESTROY_NR && !r; mode++) {
-			if (!o.modes[mode])
+			if (!o.modes[mode] || bench_stopped())
 				continue;
 			r = bench_oom_one(&o, (enum vmm_destroy_mode)mode, true);
 			if (!r && mode == VMM_DESTROY_LAZY)
 				r = bench_oom_one(&o, VMM_DESTROY_LAZY, false);
 		}
 	}
+	signo = monitor_signal(bench_ui.mon);
+	monitor_stop(bench_ui.mon);
+	bench_ui.mon = NULL;
+	if (signo) {
+		fprintf(stderr, "lazypv bench: interrupted by SIG%s: the rows above are the runs measured before it\n",
+			sigabbrev_np(signo));
+		lpv_cl_release(&o.cl);
+		return 128 + signo;
+	}
 	if (r)
 		fprintf(stderr, "lazypv bench: %s\n", strerror(-r));
-	free(o.profiles_buf);
+	lpv_cl_release(&o.cl);
 	return r ? 1 : 0;
 }

@@ -6,39 +6,19 @@
  * manager counts, every option with its default and environment override.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hw/hw.h"
 #include "lazypv/lazypv.h"
+#include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "kvm/kvm.h"
 #include "mm/mm.h"
 #include "tools.h"
 #include "uv/uv.h"
-
-static void info_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: lazypv info [--host-mem SIZE] [--protect auto|guard|soft]\n"
-		"                   [--uv-profile NAME|FILE] [--json]\n"
-		"\n"
-		"Start the machine, the host memory manager, the Ultravisor and the\n"
-		"KVM module; print their state, the firmware profile and every option.\n"
-		"\n"
-		"  --host-mem SIZE   host physical memory (K/M/G; default 4G: populated\n"
-		"                    only where touched; INIT_UV needs storage above 2G)\n"
-		"  --uv-profile P    firmware profile: default, zero, old, or a file\n"
-		"  --protect MODE    host-view protection of secure frames: guard\n"
-		"                    (MADV_GUARD_INSTALL), soft (checked accessors) or\n"
-		"                    auto (guard where the kernel has it; default)\n"
-		"  --json            one JSON object instead of text\n"
-		"\n"
-		"Environment: LAZYPV_MM_*, LAZYPV_KVM_* (listed below),\n"
-		"LAZYPV_UV_PROFILE, LAZYPV_TRACE=1.\n");
-}
 
 static void print_hw_text(struct hw_machine *hw)
 {
@@ -54,22 +34,38 @@ static void print_hw_text(struct hw_machine *hw)
 	       lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
 }
 
-static void print_hw_json(struct hw_machine *hw)
+static json_t *hw_json(struct hw_machine *hw)
 {
 	struct hw_stats st;
+	json_t *o;
 
 	hw_stats_get(hw, &st);
-	printf("\"machine\":{\"host_mem\":%llu,\"frames\":%llu,\"protection\":",
-	       (unsigned long long)hw_mem_bytes(hw),
-	       (unsigned long long)hw_nr_frames(hw));
-	lpv_json_str(stdout, hw_protect_mode(hw) == HW_PROTECT_GUARD ? "guard"
-								     : "soft");
-	printf(",\"backable\":%llu", (unsigned long long)hw_backable_bytes());
+	o = json_pack("{s:I, s:I, s:s, s:I}",
+		      "host_mem", (json_int_t)hw_mem_bytes(hw),
+		      "frames", (json_int_t)hw_nr_frames(hw),
+		      "protection", hw_protect_mode(hw) == HW_PROTECT_GUARD ?
+				    "guard" : "soft",
+		      "backable", (json_int_t)hw_backable_bytes());
 #define HW_STAT_JSON(name, desc) \
-	printf(",\"%s\":%llu", #name, (unsigned long long)st.name);
+	json_object_set_new(o, #name, json_integer((json_int_t)st.name));
 	HW_STATS(HW_STAT_JSON)
 #undef HW_STAT_JSON
-	printf("}");
+	return o;
+}
+
+static void uv_json_dump(void *uv, FILE *f)
+{
+	uv_stats_json(uv, f);
+}
+
+static void mm_json_dump(void *world, FILE *f)
+{
+	mm_stats_print(world, f, true);
+}
+
+static void kvm_json_dump(void *mod, FILE *f)
+{
+	kvm_stats_print(mod, f, true);
 }
 
 struct info_opts {
@@ -81,57 +77,54 @@ struct info_opts {
 	struct mm_config mmcfg;
 };
 
+#define O(field) LPV_CL_FIELD(struct info_opts, field)
+static const struct lpv_cl_opt info_opt_tab[] = {
+	{ .name = "host-mem", .kind = LPV_CL_SIZE, O(hwcfg.mem_bytes),
+	  .min = 4096, .align = 4096,
+	  .help = "host physical memory (populated only where touched; INIT_UV needs storage above 2G)" },
+	{ .name = "protect", .kind = LPV_CL_ENUM, O(hwcfg.protect),
+	  .name_of = tool_protect_name, .nr = 3,
+	  .help = "host-view protection of secure frames: guard (MADV_GUARD_INSTALL), soft (checked accessors) or auto (guard where the kernel has it)" },
+	{ .name = "uv-profile", .kind = LPV_CL_STRING, O(profile_name),
+	  .metavar = "NAME|FILE", .def = "default",
+	  .help = "firmware profile: default, zero, old, or a file" },
+	{ .name = "json", .kind = LPV_CL_FLAG, O(json),
+	  .help = "one JSON object instead of text" },
+};
+#undef O
+
+static const struct info_opts info_defaults = {
+	.hwcfg = { .mem_bytes = 4ULL << 30, .protect = HW_PROTECT_AUTO },
+};
+
+const struct lpv_cl_cmd cmd_info_cl = {
+	.prog = "lazypv",
+	.name = "info",
+	.summary = "print the machine, memory manager and firmware state",
+	.description =
+		"Start the machine, the host memory manager, the Ultravisor and the\n"
+		"KVM module; print their state, the firmware profile and every option.\n",
+	.notes = "Environment: LAZYPV_MM_*, LAZYPV_KVM_* (listed in the output),\n"
+		 "LAZYPV_UV_PROFILE, LAZYPV_TRACE=1.\n",
+	.opts = info_opt_tab,
+	.nr_opts = ARRAY_SIZE(info_opt_tab),
+	.defaults = &info_defaults,
+};
+
 /* Options, the profile and the environment's options: the exit status to
  * end with now (0 after --help, 2 for a refused profile or variable), or
  * -1 to go ahead. */
 static int info_args(int argc, char **argv, struct info_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "host-mem", required_argument, NULL, 'm' },
-		{ "protect", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "uv-profile", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct lpv_cl_result res;
 	char err[256];
-	int c;
+	bool help;
 
-	memset(o, 0, sizeof(*o));
-	o->hwcfg.mem_bytes = 4ULL << 30;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			o->hwcfg.mem_bytes = tool_parse_size("info", "host-mem", optarg);
-			break;
-		case 'p':
-			if (!strcmp(optarg, "auto"))
-				o->hwcfg.protect = HW_PROTECT_AUTO;
-			else if (!strcmp(optarg, "guard"))
-				o->hwcfg.protect = HW_PROTECT_GUARD;
-			else if (!strcmp(optarg, "soft"))
-				o->hwcfg.protect = HW_PROTECT_SOFT;
-			else
-				tool_usage_error("info", "--protect takes auto, guard or soft, not '%s'",
-						 optarg);
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'u':
-			o->profile_name = optarg;
-			break;
-		case 'h':
-			info_usage(stdout);
-			return 0;
-		default:
-			tool_option_error("info", c, argv, longopts);
-		}
-	}
-	if (optind < argc)
-		tool_usage_error("info", "unexpected argument '%s'", argv[optind]);
+	*o = info_defaults;
+	help = tool_parse_options(&cmd_info_cl, argc, argv, o, &res);
+	lpv_cl_release(&res);
+	if (help)
+		return 0;
 
 	if (uv_profile_load(o->profile_name, &o->prof, err, sizeof(err))) {
 		fprintf(stderr, "lazypv info: %s\n", err);
@@ -184,19 +177,15 @@ int cmd_info(int argc, char **argv)
 		mod = NULL;
 
 	if (o.json) {
-		printf("{\"version\":");
-		lpv_json_str(stdout, lpv_version());
-		printf(",");
-		print_hw_json(hw);
-		printf(",\"pv_host\":%s,\"uv\":", mod ? "true" : "false");
-		uv_stats_json(uv, stdout);
-		printf(",\"mm\":");
-		mm_stats_print(world, stdout, true);
-		if (mod) {
-			printf(",\"kvm\":");
-			kvm_stats_print(mod, stdout, true);
-		}
-		printf("}\n");
+		json_t *j = json_pack("{s:s, s:o, s:b}", "version", lpv_version(),
+				      "machine", hw_json(hw), "pv_host", mod != NULL);
+
+		json_object_set_new(j, "uv", tool_json_capture(uv_json_dump, uv));
+		json_object_set_new(j, "mm", tool_json_capture(mm_json_dump, world));
+		if (mod)
+			json_object_set_new(j, "kvm",
+					    tool_json_capture(kvm_json_dump, mod));
+		tool_json_print(stdout, j);
 	} else {
 		printf("lazypv %s\n", lpv_version());
 		print_hw_text(hw);

@@ -13,10 +13,8 @@
  * or a regular file: device nodes, FIFOs, symbolic links and directories
  * are refused, not replaced.  Single-threaded.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <signal.h>
@@ -26,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "tools.h"
 #include "uv/uv.h"
@@ -33,31 +32,6 @@
 
 /* Largest payload file accepted (the image format allows more). */
 #define MKIMAGE_MAX_PAYLOAD (1ULL << 30)
-
-static void mkimage_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: lazypv mkimage --program NAME[:ARGS] [--payload FILE]\n"
-		"                      [--payload-size SIZE] [--nonce N]\n"
-		"                      [--host-key-pub HEX | --uv-seed STRING] -o FILE\n"
-		"       lazypv mkimage --print-host-key [--uv-seed STRING]\n"
-		"\n"
-		"Build a protected-guest (SE) image: page 0 names the guest program\n"
-		"and its arguments, the rest is the payload, all encrypted for the\n"
-		"UV's public host key.\n"
-		"\n"
-		"  --program SPEC       guest program (%s) with\n"
-		"                       key=value arguments, e.g. touch:mib=64,rounds=2\n"
-		"  --payload FILE       the payload (\"kernel\"); default: a deterministic\n"
-		"                       blob of --payload-size bytes (default 4M)\n"
-		"  --host-key-pub HEX   the target UV's public host key (64 hex digits)\n"
-		"  --uv-seed STRING     or the seed the target 'lazypv run' uses\n"
-		"                       (default \"%s\")\n"
-		"  --nonce N            the image's nonce (default: random)\n"
-		"  --print-host-key     print the public host key of --uv-seed and exit\n"
-		"  -o, --output FILE    where to write the image\n",
-		vmm_program_names(), VMM_DEFAULT_UV_SEED);
-}
 
 static int read_file(const char *path, void **buf, size_t *len)
 {
@@ -205,9 +179,59 @@ static void print_key(const uint8_t key[UV_HOST_KEY_LEN])
 struct mkimage_opts {
 	struct vmm_image_spec spec;
 	const char *output;
+	const char *payload_path, *seed, *keyhex;
 	uint8_t pub[UV_HOST_KEY_LEN];
 	bool print_only;
 	void *payload;		/* --payload's bytes (the caller frees them) */
+};
+
+static const char *mkimage_program_help(void)
+{
+	static char buf[512];
+
+	snprintf(buf, sizeof(buf), " Programs: %s.", vmm_program_names());
+	return buf;
+}
+
+#define O(field) LPV_CL_FIELD(struct mkimage_opts, field)
+static const struct lpv_cl_opt mkimage_opt_tab[] = {
+	{ .name = "program", .kind = LPV_CL_STRING, O(spec.program),
+	  .metavar = "NAME[:ARGS]", .help_more = mkimage_program_help,
+	  .help = "the guest program with key=value arguments, e.g. touch:mib=64,rounds=2 (required)." },
+	{ .name = "payload", .kind = LPV_CL_STRING, O(payload_path), .metavar = "FILE",
+	  .help = "the payload (\"kernel\"), a regular file of at most 1G; default: a deterministic blob of --payload-size bytes" },
+	{ .name = "payload-size", .kind = LPV_CL_SIZE, O(spec.default_payload_len),
+	  .min = 1, .max = MKIMAGE_MAX_PAYLOAD, .def = "4M",
+	  .help = "size of the deterministic payload" },
+	{ .name = "host-key-pub", .kind = LPV_CL_STRING, O(keyhex), .metavar = "HEX",
+	  .help = "the target UV's public host key (64 hex digits, as --print-host-key prints it)" },
+	{ .name = "uv-seed", .kind = LPV_CL_STRING, O(seed), .def = VMM_DEFAULT_UV_SEED,
+	  .help = "or the seed the target 'lazypv run' gives its UV" },
+	{ .name = "nonce", .kind = LPV_CL_UINT, O(spec.nonce), .min = 1, .def = "random",
+	  .help = "the image's nonce" },
+	{ .name = "print-host-key", .kind = LPV_CL_FLAG, O(print_only),
+	  .help = "print the public host key of --uv-seed (or --host-key-pub) and exit" },
+	{ .name = "output", .short_name = 'o', .kind = LPV_CL_STRING, O(output),
+	  .metavar = "FILE",
+	  .help = "where to write the image: a new path or a regular file (required)" },
+};
+#undef O
+
+const struct lpv_cl_cmd cmd_mkimage_cl = {
+	.prog = "lazypv",
+	.name = "mkimage",
+	.summary = "build a protected-guest (SE) image for a UV's host key",
+	.synopsis =
+		"lazypv mkimage --program NAME[:ARGS] [--payload FILE]\n"
+		"               [--payload-size SIZE] [--nonce N]\n"
+		"               [--host-key-pub HEX | --uv-seed STRING] -o FILE\n"
+		"lazypv mkimage --print-host-key [--host-key-pub HEX | --uv-seed STRING]\n",
+	.description =
+		"Build a protected-guest (SE) image: page 0 names the guest program\n"
+		"and its arguments, the rest is the payload, all encrypted for the\n"
+		"UV's public host key.\n",
+	.opts = mkimage_opt_tab,
+	.nr_opts = ARRAY_SIZE(mkimage_opt_tab),
 };
 
 /*
@@ -217,85 +241,26 @@ struct mkimage_opts {
  */
 static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "program", required_argument, NULL, 'p' },
-		{ "payload", required_argument, NULL, 'f' },
-		{ "payload-size", required_argument, NULL, 'P' },
-		{ "host-key-pub", required_argument, NULL, 'k' },
-		{ "uv-seed", required_argument, NULL, 's' },
-		{ "nonce", required_argument, NULL, 'n' },
-		{ "print-host-key", no_argument, NULL, 'K' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct vmm_image_spec *spec = &o->spec;
-	const char *payload_path = NULL, *seed = NULL, *keyhex = NULL;
 	uint8_t priv[UV_HOST_KEY_LEN];
+	struct lpv_cl_result res;
 	size_t payload_len = 0;
 	char err[200];
-	int c, r;
+	bool help;
+	int r;
 
 	memset(o, 0, sizeof(*o));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			spec->program = optarg;
-			break;
-		case 'f':
-			payload_path = optarg;
-			break;
-		case 'P':
-			spec->default_payload_len =
-				tool_parse_size("mkimage", "payload-size", optarg);
-			if (!spec->default_payload_len ||
-			    spec->default_payload_len > MKIMAGE_MAX_PAYLOAD)
-				tool_usage_error("mkimage", "--payload-size %s is out of range (1 byte to 1 GiB)",
-						 optarg);
-			break;
-		case 'k':
-			keyhex = optarg;
-			break;
-		case 's':
-			seed = optarg;
-			break;
-		case 'n': {
-			char *end;
-
-			errno = 0;
-			spec->nonce = strtoull(optarg, &end, 0);
-			if (!isdigit((unsigned char)*optarg) || *end)
-				tool_usage_error("mkimage", "--nonce takes a number 1..%" PRIu64 ", not '%s'",
-						 UINT64_MAX, optarg);
-			if (errno == ERANGE || !spec->nonce)
-				tool_usage_error("mkimage", "--nonce %s is out of range 1..%" PRIu64,
-						 optarg, UINT64_MAX);
-			break;
-		}
-		case 'K':
-			o->print_only = true;
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
-		case 'h':
-			mkimage_usage(stdout);
-			return 0;
-		default:
-			tool_option_error("mkimage", c, argv, longopts);
-		}
-	}
-	if (optind < argc)
-		tool_usage_error("mkimage", "unexpected argument '%s'", argv[optind]);
-	if (keyhex && seed)
+	help = tool_parse_options(&cmd_mkimage_cl, argc, argv, o, &res);
+	lpv_cl_release(&res);
+	if (help)
+		return 0;
+	if (o->keyhex && o->seed)
 		tool_usage_error("mkimage", "--host-key-pub and --uv-seed exclude each other");
-	if (keyhex) {
-		if (vmm_host_key_parse(keyhex, o->pub))
+	if (o->keyhex) {
+		if (vmm_host_key_parse(o->keyhex, o->pub))
 			tool_usage_error("mkimage", "--host-key-pub takes 64 hex digits");
 	} else {
-		vmm_host_key_from_seed(seed, priv);
+		vmm_host_key_from_seed(o->seed, priv);
 		r = uv_host_key_derive_public(priv, o->pub);
 		explicit_bzero(priv, sizeof(priv));
 		if (r) {
@@ -319,12 +284,12 @@ static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 			tool_usage_error("mkimage", "-o %s: %s (only a regular file or a new path is written)",
 					 o->output, why);
 	}
-	if (payload_path) {
+	if (o->payload_path) {
 		if (spec->default_payload_len)
 			tool_usage_error("mkimage", "--payload and --payload-size exclude each other");
-		r = read_file(payload_path, &o->payload, &payload_len);
+		r = read_file(o->payload_path, &o->payload, &payload_len);
 		if (r)
-			tool_usage_error("mkimage", "--payload %s: %s", payload_path,
+			tool_usage_error("mkimage", "--payload %s: %s", o->payload_path,
 					 r == -EFBIG ? "not a regular file of at most 1 GiB"
 						     : strerror(-r));
 		spec->payload = o->payload;

@@ -11,8 +11,10 @@
  * the VMM calls from its own threads, serialised by the VMM's lock.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +22,12 @@
 #include "hw/hw.h"
 #include "kvm/kvm.h"
 #include "lazypv/lazypv.h"
+#include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "lib/trace.h"
+#include "monitor.h"
+#include "plot.h"
 #include "tools.h"
 #include "uv/uv.h"
 #include "vmm/vmm.h"
@@ -32,9 +38,10 @@ struct run_opts {
 	uint64_t guest_mem, host_mem, memcg_limit, payload_size;
 	unsigned int cpus, reboots;
 	const char *program, *profile, *seed, *image_path;
+	const char *trace_path, *plot_path;
 	enum vmm_destroy_mode destroy;
 	enum hw_protect_mode protect;
-	bool json;
+	bool json, quiet;
 };
 
 struct run_out {
@@ -42,175 +49,93 @@ struct run_out {
 	uint64_t t0;
 };
 
-static void run_usage(FILE *f)
+static const char *run_program_help(void)
 {
-	fprintf(f,
-		"usage: lazypv run [--guest-mem SIZE] [--host-mem SIZE] [--cpus N]\n"
-		"                  [--program NAME[:ARGS]] [--reboots K]\n"
-		"                  [--destroy sync|sync-6.0|lazy|async|instant]\n"
-		"                  [--uv-profile NAME|FILE] [--memcg-limit SIZE] [--json]\n"
-		"                  [--image FILE] [--uv-seed STRING] [--payload-size SIZE]\n"
-		"                  [--protect auto|guard|soft]\n"
-		"\n"
+	static char buf[512];
+
+	snprintf(buf, sizeof(buf), " Programs: %s; keys: rounds, then, mib, at, ops, seed, pages (see docs/vmm.md).",
+		 vmm_program_names());
+	return buf;
+}
+
+#define O(field) LPV_CL_FIELD(struct run_opts, field)
+static const struct lpv_cl_opt run_opt_tab[] = {
+	{ .name = "guest-mem", .kind = LPV_CL_SIZE, O(guest_mem),
+	  .min = 1ULL << 20, .align = 1ULL << 20,
+	  .help = "guest memory" },
+	{ .name = "host-mem", .kind = LPV_CL_SIZE, O(host_mem),
+	  .min = HW_PAGE_SIZE, .align = HW_PAGE_SIZE,
+	  .help = "host physical memory, populated only as used; the UV's storage must lie above the profile's init_min_origin (2G by default)" },
+	{ .name = "cpus", .kind = LPV_CL_UINT, O(cpus), .min = 1, .max = VMM_MAX_CPUS,
+	  .help = "vCPUs" },
+	{ .name = "program", .kind = LPV_CL_STRING, O(program),
+	  .metavar = "NAME[:ARGS]", .help_more = run_program_help,
+	  .help = "the guest program and its key=value arguments." },
+	{ .name = "reboots", .kind = LPV_CL_UINT, O(reboots), .max = RUN_MAX_REBOOTS,
+	  .metavar = "K",
+	  .help = "reboots honoured before a reboot becomes the shutdown; idle guests get K external resets from the host instead" },
+	{ .name = "destroy", .kind = LPV_CL_ENUM, O(destroy),
+	  .name_of = tool_destroy_name, .nr = VMM_DESTROY_NR,
+	  .help = "teardown design: sync (before the series, memory first), sync-6.0 (Linux 6.0: config first, destroy at exit), lazy (KVM cleanup threads, set-aside list at exit, OOM notifier), async (Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM thread, CLONE_VM teardown helper) or instant (lazypv's own: O(1) restart and exit, parallel owner-charged workers, docs/instant.md); the kvm module's fences turn lazy into sync, async into sync-6.0, instant into async (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY, _INSTANT_DESTROY)" },
+	{ .name = "uv-profile", .kind = LPV_CL_STRING, O(profile),
+	  .metavar = "NAME|FILE", .def = "default",
+	  .help = "firmware profile: default, zero, old, or a file" },
+	{ .name = "memcg-limit", .kind = LPV_CL_SIZE, O(memcg_limit), .def = "none",
+	  .help = "memory cgroup limit of the VMM" },
+	{ .name = "image", .kind = LPV_CL_STRING, O(image_path), .metavar = "FILE",
+	  .help = "boot an image made by 'lazypv mkimage' (with the same --uv-seed) instead of building one; its program is sealed in it, so say it with --program if it idles (the host then drives resets)" },
+	{ .name = "uv-seed", .kind = LPV_CL_STRING, O(seed), .def = VMM_DEFAULT_UV_SEED,
+	  .help = "seed of the UV's host key" },
+	{ .name = "payload-size", .kind = LPV_CL_SIZE, O(payload_size), .def = "4M",
+	  .help = "size of the built-in image's payload (at most half the guest memory)" },
+	{ .name = "protect", .kind = LPV_CL_ENUM, O(protect),
+	  .name_of = tool_protect_name, .nr = 3,
+	  .help = "host-view protection of secure frames" },
+	{ .name = "json", .kind = LPV_CL_FLAG, O(json),
+	  .help = "one JSON object per event, then a summary object" },
+	{ .name = "trace", .kind = LPV_CL_STRING, O(trace_path), .metavar = "FILE",
+	  .help = "write the run as Chrome trace-event JSON (open it in Perfetto or chrome://tracing): each boot's phases, cleanup threads, UVC batches, OOM waits" },
+	{ .name = "plot", .kind = LPV_CL_STRING, O(plot_path), .metavar = "FILE",
+	  .help = "draw memory still to clean and memory in use against time, phases marked (PNG or SVG by the extension; needs gnuplot)" },
+	{ .name = "quiet", .kind = LPV_CL_FLAG, O(quiet),
+	  .help = "no progress line on stderr (there is none unless stderr is a terminal)" },
+};
+#undef O
+
+static const struct run_opts run_defaults = {
+	.guest_mem = 128ULL << 20,
+	.host_mem = 3ULL << 30,
+	.cpus = 1,
+	.reboots = 2,
+	.program = "touch",
+	.destroy = VMM_DESTROY_SYNC,
+	.protect = HW_PROTECT_AUTO,
+};
+
+const struct lpv_cl_cmd cmd_run_cl = {
+	.prog = "lazypv",
+	.name = "run",
+	.summary = "boot a protected guest, reboot it, shut it down: the timeline",
+	.description =
 		"Boot one protected guest, let it reboot K times, shut it down, and print\n"
 		"the timeline: boot, each restart latency (reboot request -> first\n"
 		"instruction of the new protected guest), exit latency (shutdown request\n"
 		"-> the VMM's parent sees it exit), reclaim (every frame free and\n"
-		"uncharged), leaks.\n"
-		"\n"
-		"  --guest-mem SIZE     guest memory, 1 MiB multiple (default 128M)\n"
-		"  --host-mem SIZE      host physical memory (default 3G; populated only\n"
-		"                       as used; the UV's storage must lie above the\n"
-		"                       profile's init_min_origin, 2 GiB by default)\n"
-		"  --cpus N             vCPUs (default 1)\n"
-		"  --program SPEC       guest program NAME[:key=value,...] (default touch);\n"
-		"                       programs: %s; keys: rounds, then, mib, at,\n"
-		"                       ops, seed, pages (see docs/vmm.md)\n"
-		"  --reboots K          reboots honoured before a reboot becomes the\n"
-		"                       shutdown (default 2); idle guests get K external\n"
-		"                       resets from the host instead\n"
-		"  --destroy MODE       teardown design: sync (before the series,\n"
-		"                       memory first; the default), sync-6.0 (Linux\n"
-		"                       6.0: config first, destroy at exit), lazy (the\n"
-		"                       seed: KVM cleanup threads, set-aside list at\n"
-		"                       exit, OOM notifier) or async (Linux 6.2 + QEMU\n"
-		"                       8: PREPARE/PERFORM from a VMM thread, CLONE_VM\n"
-		"                       teardown helper); the kvm module's fences turn\n"
-		"                       lazy into sync, async into sync-6.0\n"
-		"                       (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY)\n"
-		"  --uv-profile P       firmware profile: default, zero, old, or a file\n"
-		"  --memcg-limit SIZE   memory cgroup limit of the VMM (default none)\n"
-		"  --image FILE         boot an image made by 'lazypv mkimage' (with the\n"
-		"                       same --uv-seed) instead of building one; its\n"
-		"                       program is sealed in it, so say it with --program\n"
-		"                       if it idles (the host then drives resets)\n"
-		"  --uv-seed STRING     seed of the UV's host key (default \"%s\")\n"
-		"  --payload-size SIZE  size of the built-in image's payload (default 4M)\n"
-		"  --protect MODE       host-view protection (default auto)\n"
-		"  --json               one JSON object per event, then a summary object\n",
-		vmm_program_names(), VMM_DEFAULT_UV_SEED);
-}
-
-static uint64_t parse_size_opt(const char *opt, const char *arg)
-{
-	return tool_parse_size("run", opt, arg);
-}
-
-static unsigned int parse_uint_opt(const char *opt, const char *arg,
-				   unsigned int max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || !*arg || *end || *arg == '-' || v > max)
-		tool_usage_error("run", "--%s takes a number 0..%u, not '%s'",
-				 opt, max, arg);
-	return (unsigned int)v;
-}
-
-/* Returns true if --help was asked for (and printed). */
-static bool run_parse(int argc, char **argv, struct run_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "guest-mem", required_argument, NULL, 'g' },
-		{ "host-mem", required_argument, NULL, 'm' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "program", required_argument, NULL, 'p' },
-		{ "reboots", required_argument, NULL, 'r' },
-		{ "destroy", required_argument, NULL, 'd' },
-		{ "uv-profile", required_argument, NULL, 'u' },
-		{ "memcg-limit", required_argument, NULL, 'l' },
-		{ "image", required_argument, NULL, 'i' },
-		{ "uv-seed", required_argument, NULL, 's' },
-		{ "payload-size", required_argument, NULL, 'P' },
-		{ "protect", required_argument, NULL, 'x' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'g':
-			o->guest_mem = parse_size_opt("guest-mem", optarg);
-			break;
-		case 'm':
-			o->host_mem = parse_size_opt("host-mem", optarg);
-			break;
-		case 'c':
-			o->cpus = parse_uint_opt("cpus", optarg, 1000000);
-			break;
-		case 'p':
-			o->program = optarg;
-			break;
-		case 'r':
-			o->reboots = parse_uint_opt("reboots", optarg, RUN_MAX_REBOOTS);
-			break;
-		case 'd':
-			if (vmm_destroy_mode_parse(optarg, &o->destroy))
-				tool_usage_error("run", "--destroy takes sync, sync-6.0, lazy or async, not '%s'",
-						 optarg);
-			break;
-		case 'u':
-			o->profile = optarg;
-			break;
-		case 'l':
-			o->memcg_limit = parse_size_opt("memcg-limit", optarg);
-			break;
-		case 'i':
-			o->image_path = optarg;
-			break;
-		case 's':
-			o->seed = optarg;
-			break;
-		case 'P':
-			o->payload_size = parse_size_opt("payload-size", optarg);
-			break;
-		case 'x':
-			if (!strcmp(optarg, "auto"))
-				o->protect = HW_PROTECT_AUTO;
-			else if (!strcmp(optarg, "guard"))
-				o->protect = HW_PROTECT_GUARD;
-			else if (!strcmp(optarg, "soft"))
-				o->protect = HW_PROTECT_SOFT;
-			else
-				tool_usage_error("run", "--protect takes auto, guard or soft, not '%s'",
-						 optarg);
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			run_usage(stdout);
-			return true;
-		default:
-			tool_option_error("run", c, argv, longopts);
-		}
-	}
-	if (optind < argc)
-		tool_usage_error("run", "unexpected argument '%s'", argv[optind]);
-	return false;
-}
+		"uncharged), leaks.\n",
+	.notes =
+		"SIGINT or SIGTERM shuts the guest down, waits for its cleanup and\n"
+		"prints the summary so far (exit 130 or 143); a second one abandons the\n"
+		"cleanup.\n",
+	.opts = run_opt_tab,
+	.nr_opts = ARRAY_SIZE(run_opt_tab),
+	.defaults = &run_defaults,
+};
 
 /* What can be said without starting anything. */
 static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 {
 	char err[200], a[32], b[32], c[32];
 
-	if (!o->cpus)
-		tool_usage_error("run", "--cpus must be at least 1");
-	if (o->cpus > VMM_MAX_CPUS)
-		tool_usage_error("run", "--cpus %u exceeds the maximum of %d",
-				 o->cpus, VMM_MAX_CPUS);
-	if (!o->guest_mem || o->guest_mem % (1ULL << 20))
-		tool_usage_error("run", "--guest-mem must be a non-zero multiple of 1 MiB");
-	if (!o->host_mem || o->host_mem % HW_PAGE_SIZE)
-		tool_usage_error("run", "--host-mem must be a non-zero multiple of 4 KiB");
 	if (hw_backable_bytes() && o->host_mem > hw_backable_bytes())
 		tool_usage_error("run", "--host-mem %s is out of range: this machine can back at most %s now (MemAvailable)",
 				 lpv_format_size(o->host_mem, a, sizeof(a)),
@@ -234,6 +159,13 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 				 o->program, err,
 				 lpv_format_size(o->guest_mem, a, sizeof(a)),
 				 o->cpus, o->cpus == 1 ? "" : "s");
+	if (o->plot_path && !plot_terminal(o->plot_path))
+		tool_usage_error("run", "--plot %s: the file name must end in .png or .svg",
+				 o->plot_path);
+	if (o->plot_path && !plot_path_ok(o->plot_path))
+		tool_usage_error("run", "--plot: a file name without quotes or newlines, please");
+	if (o->trace_path && !*o->trace_path)
+		tool_usage_error("run", "--trace needs a file name");
 	if (uv_profile_load(o->profile, prof, err, sizeof(err)))
 		tool_usage_error("run", "--uv-profile: %s", err[0] ? err :
 				 "unknown profile");
@@ -288,24 +220,36 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 	tput = res->reclaim_ns ? (double)res->reclaimed_frames * 1e9 /
 				 (double)res->reclaim_ns : 0;
 	if (o->json) {
-		printf("{\"event\":\"summary\",\"mode\":\"%s\",\"profile\":",
-		       vmm_destroy_mode_name(o->destroy));
-		lpv_json_str(stdout, host->profile.name);
-		printf(",\"guest_mem\":%" PRIu64 ",\"cpus\":%u,\"program\":",
-		       o->guest_mem, o->cpus);
-		lpv_json_str(stdout, o->program);
-		printf(",\"boots\":%u,\"restart_latency_ns\":[", res->boots);
+		json_t *restarts = json_array();
+		json_t *j;
+
+		/* Restart k is the start of boot k (boot 0 is the first). */
 		for (size_t i = 0; i < n; i++)
-			printf("%s%" PRIu64, i ? "," : "", lat[i]);
-		printf("],\"restart_latency_median_ns\":%" PRIu64
-		       ",\"exit_latency_ns\":%" PRIu64 ",\"reclaim_ns\":%" PRIu64
-		       ",\"reclaim_frames\":%" PRIu64 ",\"cleanup_pages_per_s\":%.0f"
-		       ",\"oom_kills\":%" PRIu64 ",\"oom_stall_max_ns\":%" PRIu64
-		       ",\"leaked_frames\":%" PRIu64 ",\"exit_code\":%d,\"check\":%s}\n",
-		       median, res->exit_latency_ns, res->reclaim_ns,
-		       res->reclaimed_frames, tput, st.oom_kills,
-		       st.oom_stall_max_ns, res->leaked_frames, res->exit_code,
-		       check ? "false" : "true");
+			json_array_append_new(restarts, json_pack("{s:I, s:I}",
+				"boot", (json_int_t)(i + 1),
+				"latency_ns", (json_int_t)lat[i]));
+		j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:i, s:o, s:I}",
+			      "event", "summary",
+			      "mode", vmm_destroy_mode_name(o->destroy),
+			      "profile", host->profile.name,
+			      "guest_mem", (json_int_t)o->guest_mem,
+			      "cpus", (int)o->cpus,
+			      "program", o->program,
+			      "boots", (int)res->boots,
+			      "restarts", restarts,
+			      "restart_latency_median_ns", (json_int_t)median);
+		json_object_update_new(j, json_pack(
+			"{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:b}",
+			"exit_latency_ns", (json_int_t)res->exit_latency_ns,
+			"reclaim_ns", (json_int_t)res->reclaim_ns,
+			"reclaim_frames", (json_int_t)res->reclaimed_frames,
+			"cleanup_pages_per_s", tput,
+			"oom_kills", (json_int_t)st.oom_kills,
+			"oom_stall_max_ns", (json_int_t)st.oom_stall_max_ns,
+			"leaked_frames", (json_int_t)res->leaked_frames,
+			"exit_code", res->exit_code,
+			"check", !check));
+		tool_json_print(stdout, j);
 	} else {
 		printf("\nsummary (%s teardown, %s firmware profile):\n",
 		       vmm_destroy_mode_name(o->destroy), host->profile.name);
@@ -332,16 +276,126 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 	free(lat);
 }
 
+/*
+ * What the monitor thread's signal callbacks share with the command:
+ * the VMM while it exists (lock), and whether to stop.
+ */
+struct run_ctl {
+	pthread_mutex_t lock;
+	struct vmm *vmm;
+	bool stop;
+};
+
+/* The first SIGINT/SIGTERM: shut the guest down (monitor thread). */
+static void run_on_signal(void *ctx, int signo)
+{
+	struct run_ctl *ctl = ctx;
+
+	(void)signo;
+	pthread_mutex_lock(&ctl->lock);
+	ctl->stop = true;
+	if (ctl->vmm)
+		ignore_result(vmm_request_shutdown(ctl->vmm));
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+/* The second: say what is given up; the monitor then exits. */
+static void run_on_abandon(void *ctx, int signo)
+{
+	struct run_ctl *ctl = ctx;
+	struct vmm_cleanup_progress p = { 0 };
+	char a[32];
+
+	pthread_mutex_lock(&ctl->lock);
+	if (ctl->vmm)
+		vmm_cleanup_progress(ctl->vmm, &p);
+	pthread_mutex_unlock(&ctl->lock);
+	fprintf(stderr, "lazypv run: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
+		strsignal(signo), lpv_format_size(p.to_clean_bytes, a, sizeof(a)),
+		p.to_clean_bytes / HW_PAGE_SIZE);
+}
+
+static bool run_should_stop(struct run_ctl *ctl)
+{
+	bool stop;
+
+	pthread_mutex_lock(&ctl->lock);
+	stop = ctl->stop;
+	pthread_mutex_unlock(&ctl->lock);
+	return stop;
+}
+
 /* Idle guests never ask for anything: the host plays the operator. */
-static void run_drive(struct vmm *vmm, const struct run_opts *o)
+static void run_drive(struct vmm *vmm, const struct run_opts *o,
+		      struct run_ctl *ctl)
 {
 	for (unsigned int k = 0; k <= o->reboots; k++) {
 		if (vmm_wait_booted(vmm, k))
 			return;	/* it ended on its own */
+		if (run_should_stop(ctl))
+			return;	/* the signal asked for the shutdown */
 		if (k < o->reboots ? vmm_request_reset(vmm)
 				   : vmm_request_shutdown(vmm))
 			return;
 	}
+}
+
+/* --plot: the monitor's series, the timeline's phases as marks. */
+static int run_plot(struct vmm *vmm, struct monitor *mon,
+		    const struct run_opts *o, uint64_t t0)
+{
+	size_t nr, nr_ev, nm = 0;
+	struct monitor_sample *s = monitor_samples(mon, &nr);
+	const struct vmm_event *ev = vmm_events(vmm, &nr_ev);
+	struct plot_mark *marks = calloc(nr_ev ? nr_ev : 1, sizeof(*marks));
+	char title[200], err[300], a[32];
+	int r = -ENOMEM;
+
+	if (!s || !marks)
+		goto out;
+	for (size_t i = 0; i < nr_ev; i++) {
+		const char *what = NULL;
+		char buf[48];
+
+		switch (ev[i].type) {
+		case VMM_EV_GUEST_START:
+			snprintf(buf, sizeof(buf), "guest %u starts", ev[i].boot);
+			what = buf;
+			break;
+		case VMM_EV_REBOOT_REQUEST:
+			what = "reboot request";
+			break;
+		case VMM_EV_SHUTDOWN_REQUEST:
+			what = "shutdown request";
+			break;
+		case VMM_EV_EXIT:
+			what = "VMM exited";
+			break;
+		case VMM_EV_RECLAIMED:
+			what = "reclaimed";
+			break;
+		default:
+			break;
+		}
+		if (!what)
+			continue;
+		marks[nm].t_s = ev[i].t_ns >= t0 ?
+				(double)(ev[i].t_ns - t0) / 1e9 : 0;
+		snprintf(marks[nm].label, sizeof(marks[nm].label), "%s", what);
+		nm++;
+	}
+	snprintf(title, sizeof(title), "lazypv run: %s guest, %s teardown, %u reboot%s, program %s",
+		 lpv_format_size(o->guest_mem, a, sizeof(a)),
+		 vmm_destroy_mode_name(o->destroy), o->reboots,
+		 o->reboots == 1 ? "" : "s", o->program);
+	r = plot_memory_timeline(o->plot_path, title, s, nr, t0, marks, nm,
+				 mon, err, sizeof(err));
+	if (r)
+		fprintf(stderr, "lazypv run: --plot %s: %s\n", o->plot_path, err);
+out:
+	free(marks);
+	free(s);
+	return r;
 }
 
 static bool run_program_is_idle(const char *spec)
@@ -350,14 +404,6 @@ static bool run_program_is_idle(const char *spec)
 	       strstr(spec, "then=idle");
 }
 
-static const struct run_opts run_defaults = {
-	.guest_mem = 128ULL << 20,
-	.host_mem = 3ULL << 30,
-	.cpus = 1,
-	.reboots = 2,
-	.program = "touch",
-	.destroy = VMM_DESTROY_SYNC,
-};
 
 /* Everything checked before the host starts: options, profile, image. */
 static bool run_args(int argc, char **argv, struct run_opts *o,
@@ -365,8 +411,13 @@ static bool run_args(int argc, char **argv, struct run_opts *o,
 {
 	char err[200];
 
+	struct lpv_cl_result res;
+	bool help;
+
 	*o = run_defaults;
-	if (run_parse(argc, argv, o))
+	help = tool_parse_options(&cmd_run_cl, argc, argv, o, &res);
+	lpv_cl_release(&res);
+	if (help)
 		return true;
 	run_validate(o, prof);
 	if (o->image_path && vmm_image_load(o->image_path, img, err, sizeof(err)))
@@ -394,15 +445,42 @@ int cmd_run(int argc, char **argv)
 	struct run_out out = { 0 };
 	struct vmm_config vc = { 0 };
 	struct uv_profile prof;
+	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct monitor *mon = NULL;
 	struct vmm_host *host;
 	struct vmm *vmm;
 	void *buf = NULL;
 	size_t len = 0;
 	char err[200];
-	int r, status = 1, check;
+	int r, status = 1, check, signo = 0;
 
 	if (run_args(argc, argv, &o, &prof, &img))
 		return 0;
+	if (o.plot_path && !plot_have_gnuplot()) {
+		fprintf(stderr, "lazypv run: --plot needs gnuplot, which is not installed (Debian: apt-get install gnuplot-nox)\n");
+		status = PLOT_EXIT_NO_GNUPLOT;
+		goto out_img;
+	}
+	/* Before any thread exists: the monitor takes them all. */
+	r = monitor_block_signals();
+	if (!r && o.trace_path)
+		r = trace_start(0);
+	if (!r) {
+		struct monitor_config mc = {
+			.quiet = o.quiet,
+			.series = o.plot_path,
+			.on_signal = run_on_signal,
+			.on_abandon = run_on_abandon,
+			.ctx = &ctl,
+		};
+
+		r = monitor_start(&mc, &mon);
+	}
+	if (r) {
+		fprintf(stderr, "lazypv run: cannot start: %s\n", strerror(-r));
+		goto out_img;
+	}
+	trace_thread_name("lazypv run");
 
 	hc.host_mem = o.host_mem;
 	hc.protect = o.protect;
@@ -476,12 +554,31 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "lazypv run: cannot start the VMM: %s\n", strerror(-r));
 		goto out_host;
 	}
+	pthread_mutex_lock(&ctl.lock);
+	ctl.vmm = vmm;
+	if (ctl.stop)	/* a signal came while the host was brought up */
+		ignore_result(vmm_request_shutdown(vmm));
+	pthread_mutex_unlock(&ctl.lock);
+	monitor_watch(mon, vmm, NULL);
 	if (run_program_is_idle(o.program))
-		run_drive(vmm, &o);
+		run_drive(vmm, &o, &ctl);
 	r = vmm_wait(vmm, &res);
 	check = vmm_host_check(host);
+	signo = monitor_signal(mon);
+	if (signo && o.json)
+		printf("{\"event\":\"interrupted\",\"signal\":\"%s\"}\n",
+		       sigabbrev_np(signo));
+	else if (signo)
+		printf("\ninterrupted by SIG%s: the guest was shut down and its cleanup drained; the summary covers the run so far\n",
+		       sigabbrev_np(signo));
 	run_summary(vmm, &res, host, &o, check);
 	status = !r && !check && !res.exit_code && !res.error ? 0 : 1;
+	if (o.plot_path && run_plot(vmm, mon, &o, out.t0) && !status)
+		status = 1;
+	monitor_watch(mon, NULL, NULL);
+	pthread_mutex_lock(&ctl.lock);
+	ctl.vmm = NULL;
+	pthread_mutex_unlock(&ctl.lock);
 	/* A corrupted image is the user's input: one line, exit 2. */
 	if (res.error == -EBADMSG && !check) {
 		fprintf(stderr, "lazypv run: %s%s: %s\n",
@@ -493,7 +590,22 @@ int cmd_run(int argc, char **argv)
 out_host:
 	vmm_host_destroy(host);
 out_img:
+	/* After the host: a second signal during its drain still abandons. */
+	if (mon) {
+		if (!signo)
+			signo = monitor_signal(mon);
+		monitor_stop(mon);
+	}
+	if (o.trace_path && trace_on()) {
+		trace_stop();
+		if (trace_write_chrome(o.trace_path, err, sizeof(err))) {
+			fprintf(stderr, "lazypv run: --trace: %s\n", err);
+			if (!status)
+				status = 1;
+		}
+		trace_reset();
+	}
 	vmm_image_release(&img);
 	free(buf);
-	return status;
+	return signo ? 128 + signo : status;
 }

@@ -38,8 +38,8 @@
  * are atomics.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +50,7 @@
 
 #include "hw/hw.h"
 #include "kvm/kvm.h"
+#include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
 #include "soak.h"
@@ -278,39 +279,52 @@ static void soak_report(struct soak *s, FILE *f)
 	for (unsigned int i = 0; i < VMM_DESTROY_NR; i++)
 		vms += s->vms_by_mode[i];
 	if (s->o.json) {
-		fprintf(f, "{\"seed\": %" PRIu64 ", \"seconds\": %.1f, \"hosts\": %" PRIu64
-			", \"waves\": %" PRIu64 ", \"vm_slots\": %u, \"host_mem\": %" PRIu64,
-			s->o.seed, secs, s->hosts, s->waves, s->o.vms, s->o.host_mem);
-		fprintf(f, ", \"operations\": %" PRIu64 ", \"ops\": {", soak_ops_total(s));
+		json_t *j, *ops = json_object(), *modes = json_object();
+		json_t *ends = json_object(), *leaks = json_object();
+
 		for (unsigned int i = 0; i < SOAK_OP_NR; i++)
-			fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
-				soak_op_names[i], s->ops[i]);
-		fprintf(f, "}, \"vms\": %" PRIu64 ", \"vms_by_mode\": {", vms);
+			json_object_set_new(ops, soak_op_names[i],
+					    json_integer((json_int_t)s->ops[i]));
 		for (unsigned int i = 0; i < VMM_DESTROY_NR; i++)
-			fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
-				vmm_destroy_mode_name(i), s->vms_by_mode[i]);
-		fprintf(f, "}, \"ends\": {");
+			json_object_set_new(modes, vmm_destroy_mode_name(i),
+					    json_integer((json_int_t)s->vms_by_mode[i]));
 		for (unsigned int i = 0; i < SOAK_END_NR; i++)
-			fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
-				soak_end_names[i], s->ends[i]);
-		fprintf(f, "}, \"invariant_checks\": %" PRIu64 ", \"violations\": %" PRIu64
-			", \"hangs\": %" PRIu64 ", \"leaked_frames\": %" PRIu64 ", \"leaks_by_reason\": {",
-			s->checks, s->violations, s->hangs, leaked);
+			json_object_set_new(ends, soak_end_names[i],
+					    json_integer((json_int_t)s->ends[i]));
 		for (unsigned int i = 0; i < MM_LEAK_NR; i++)
-			fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
-				mm_leak_reason_name(i), s->leaked[i]);
-		fprintf(f, "}, \"unexplained_leaks\": %" PRIu64
-			", \"guest_errors_without_injection\": %" PRIu64
-			", \"longest_restart_ns\": %" PRIu64 ", \"longest_restart_mode\": \"%s\""
-			", \"longest_exit_ns\": %" PRIu64 ", \"longest_exit_mode\": \"%s\""
-			", \"longest_reclaim_ns\": %" PRIu64 ", \"longest_reclaim_mode\": \"%s\""
-			", \"frames_scanned\": %" PRIu64 ", \"patterns_max\": %" PRIu64
-			", \"plaintext_frames\": %" PRIu64 "}\n",
-			s->unexplained_leaks, s->guest_errors_uninjected,
-			s->max_restart_ns, vmm_destroy_mode_name(s->max_restart_mode),
-			s->max_exit_ns, vmm_destroy_mode_name(s->max_exit_mode),
-			s->max_reclaim_ns, vmm_destroy_mode_name(s->max_reclaim_mode),
-			s->frames_scanned, s->patterns_max, s->plaintext_found);
+			json_object_set_new(leaks, mm_leak_reason_name(i),
+					    json_integer((json_int_t)s->leaked[i]));
+		j = json_pack("{s:I, s:f, s:I, s:I, s:i, s:I, s:I, s:o, s:I, s:o, s:o}",
+			      "seed", (json_int_t)s->o.seed, "seconds", secs,
+			      "hosts", (json_int_t)s->hosts,
+			      "waves", (json_int_t)s->waves,
+			      "vm_slots", (int)s->o.vms,
+			      "host_mem", (json_int_t)s->o.host_mem,
+			      "operations", (json_int_t)soak_ops_total(s),
+			      "ops", ops, "vms", (json_int_t)vms,
+			      "vms_by_mode", modes, "ends", ends);
+		json_object_update_new(j, json_pack(
+			"{s:I, s:I, s:I, s:I, s:o, s:I, s:I}",
+			"invariant_checks", (json_int_t)s->checks,
+			"violations", (json_int_t)s->violations,
+			"hangs", (json_int_t)s->hangs,
+			"leaked_frames", (json_int_t)leaked,
+			"leaks_by_reason", leaks,
+			"unexplained_leaks", (json_int_t)s->unexplained_leaks,
+			"guest_errors_without_injection",
+			(json_int_t)s->guest_errors_uninjected));
+		json_object_update_new(j, json_pack(
+			"{s:I, s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:I}",
+			"longest_restart_ns", (json_int_t)s->max_restart_ns,
+			"longest_restart_mode", vmm_destroy_mode_name(s->max_restart_mode),
+			"longest_exit_ns", (json_int_t)s->max_exit_ns,
+			"longest_exit_mode", vmm_destroy_mode_name(s->max_exit_mode),
+			"longest_reclaim_ns", (json_int_t)s->max_reclaim_ns,
+			"longest_reclaim_mode", vmm_destroy_mode_name(s->max_reclaim_mode),
+			"frames_scanned", (json_int_t)s->frames_scanned,
+			"patterns_max", (json_int_t)s->patterns_max,
+			"plaintext_frames", (json_int_t)s->plaintext_found));
+		tool_json_print(f, j);
 		return;
 	}
 	fprintf(f, "soak: seed %" PRIu64 ", %.1f s, %" PRIu64 " hosts, %" PRIu64 " waves, %u VM slots, host %" PRIu64 " MiB\n",
@@ -1026,13 +1040,44 @@ static int soak_host(struct soak *s, unsigned int nr, uint64_t deadline_ns)
 
 /* ---- the command ---- */
 
-static void soak_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: lazypv soak [--seed N] [--duration SECONDS] [--vms N]\n"
-		"                   [--wave SECONDS] [--host-mem SIZE]\n"
-		"                   [--hang-timeout SECONDS] [--json]\n"
-		"\n"
+#define O(field) LPV_CL_FIELD(struct soak_opts, field)
+static const struct lpv_cl_opt soak_opt_tab[] = {
+	{ .name = "seed", .kind = LPV_CL_UINT, O(seed), .max = INT64_MAX,
+	  .def = "from the clock, printed at the start",
+	  .help = "seed of every random decision" },
+	{ .name = "duration", .kind = LPV_CL_UINT, O(duration_s), .min = 1, .max = 7 * 86400,
+	  .metavar = "SECONDS", .help = "how long" },
+	{ .name = "vms", .kind = LPV_CL_UINT, O(vms), .min = 1, .max = SOAK_MAX_VMS,
+	  .help = "VMMs alive at once" },
+	{ .name = "wave", .kind = LPV_CL_UINT, O(wave_s), .min = 1, .max = 86400,
+	  .metavar = "SECONDS", .help = "host lifetime between quiescent checks" },
+	{ .name = "host-mem", .kind = LPV_CL_SIZE, O(host_mem),
+	  .min = 256ULL << 20, .align = 1ULL << 20,
+	  .help = "host memory of each wave" },
+	{ .name = "hang-timeout", .kind = LPV_CL_UINT, O(hang_s), .min = 10, .max = 86400,
+	  .metavar = "SECONDS", .help = "an activity longer than this is a hang" },
+	{ .name = "json", .kind = LPV_CL_FLAG, O(json),
+	  .help = "the report as one JSON object" },
+	/* Test of the scan itself: one free frame gets a pattern word, as if
+	 * it came back uncleared (must be found). */
+	{ .name = "plant-plaintext", .kind = LPV_CL_FLAG, O(plant),
+	  .help = "test of the plaintext scan: put a guest's pattern word into one free frame, as if it came back uncleared (the scan must find it: exit 1)" },
+};
+#undef O
+
+static const struct soak_opts soak_defaults = {
+	.duration_s = 60,
+	.wave_s = 10,
+	.host_mem = 1ULL << 30,
+	.hang_s = 120,
+	.vms = 4,
+};
+
+const struct lpv_cl_cmd cmd_soak_cl = {
+	.prog = "lazypv",
+	.name = "soak",
+	.summary = "many VMMs, every teardown mode and ending, under pressure: invariants",
+	.description =
 		"Run VMMs in every teardown mode, each in its own memcg, side by side on\n"
 		"one host under memory pressure, and end them every way there is:\n"
 		"reboots, resets, shutdowns, kills from outside, OOM kills (memcg limits,\n"
@@ -1040,94 +1085,24 @@ static void soak_usage(FILE *f)
 		"every wave (all VMMs gone) check the invariants, that every leak has an\n"
 		"injected failure behind it, and that no free frame holds a protected\n"
 		"guest's plaintext.  Exit 0 if nothing was violated, 1 if something was,\n"
-		"3 on a hang (what was running is printed).\n"
-		"\n"
-		"  --seed N               seed of every random decision (default: from\n"
-		"                         the clock; printed at the start)\n"
-		"  --duration SECONDS     how long (default 60)\n"
-		"  --vms N                VMMs alive at once, 1..%u (default 4)\n"
-		"  --wave SECONDS         host lifetime between quiescent checks\n"
-		"                         (default 10)\n"
-		"  --host-mem SIZE        host memory of each wave (default 1G)\n"
-		"  --hang-timeout SECONDS an activity longer than this is a hang\n"
-		"                         (default 120)\n"
-		"  --json                 the report as one JSON object\n",
-		SOAK_MAX_VMS);
-}
+		"3 on a hang (what was running is printed).\n",
+	.opts = soak_opt_tab,
+	.nr_opts = ARRAY_SIZE(soak_opt_tab),
+	.defaults = &soak_defaults,
+};
 
-static uint64_t soak_parse_u64(const char *opt, const char *arg, uint64_t min,
-			       uint64_t max)
+/* Returns true if --help was asked for (and printed). */
+static bool soak_parse(int argc, char **argv, struct soak_opts *o)
 {
-	char *end;
-	unsigned long long v;
+	struct lpv_cl_result res;
+	bool help, seeded;
 
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno || !*arg || *end || *arg == '-' || v < min || v > max)
-		tool_usage_error("soak", "--%s takes a number %" PRIu64 "..%" PRIu64 ", not '%s'",
-				 opt, min, max, arg);
-	return v;
-}
-
-static void soak_parse(int argc, char **argv, struct soak_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "seed", required_argument, NULL, 's' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "vms", required_argument, NULL, 'v' },
-		{ "wave", required_argument, NULL, 'w' },
-		{ "host-mem", required_argument, NULL, 'm' },
-		{ "hang-timeout", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "plant-plaintext", no_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool seeded = false;
-	int c;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			o->seed = soak_parse_u64("seed", optarg, 0, UINT64_MAX);
-			seeded = true;
-			break;
-		case 'd':
-			o->duration_s = soak_parse_u64("duration", optarg, 1, 7 * 86400);
-			break;
-		case 'v':
-			o->vms = (unsigned int)soak_parse_u64("vms", optarg, 1, SOAK_MAX_VMS);
-			break;
-		case 'w':
-			o->wave_s = soak_parse_u64("wave", optarg, 1, 86400);
-			break;
-		case 'm':
-			o->host_mem = tool_parse_size("soak", "host-mem", optarg);
-			break;
-		case 't':
-			o->hang_s = soak_parse_u64("hang-timeout", optarg, 10, 86400);
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'P':
-			/* Test of the scan itself: one free frame gets a pattern
-			 * word, as if it came back uncleared (must be found). */
-			o->plant = true;
-			break;
-		case 'h':
-			soak_usage(stdout);
-			exit(0);
-		default:
-			tool_option_error("soak", c, argv, longopts);
-		}
-	}
-	if (optind < argc)
-		tool_usage_error("soak", "unexpected argument '%s'", argv[optind]);
-	if (o->host_mem < (256ULL << 20) || o->host_mem % (1ULL << 20))
-		tool_usage_error("soak", "--host-mem must be a multiple of 1 MiB of at least 256 MiB");
+	*o = soak_defaults;
+	help = tool_parse_options(&cmd_soak_cl, argc, argv, o, &res);
+	seeded = lpv_cl_given(&cmd_soak_cl, &res, "seed");
+	lpv_cl_release(&res);
+	if (help)
+		return true;
 	if (o->host_mem > hw_backable_bytes()) {
 		char a[32], b[32];
 
@@ -1136,7 +1111,8 @@ static void soak_parse(int argc, char **argv, struct soak_opts *o)
 				 lpv_format_size(hw_backable_bytes(), b, sizeof(b)));
 	}
 	if (!seeded)
-		o->seed = soak_mix(lpv_now_ns() ^ ((uint64_t)getpid() << 32));
+		o->seed = soak_mix(lpv_now_ns() ^ ((uint64_t)getpid() << 32)) >> 1;
+	return false;
 }
 
 int cmd_soak(int argc, char **argv)
@@ -1150,14 +1126,10 @@ int cmd_soak(int argc, char **argv)
 		fprintf(stderr, "lazypv soak: out of memory\n");
 		return 1;
 	}
-	s->o = (struct soak_opts){
-		.duration_s = 60,
-		.wave_s = 10,
-		.host_mem = 1ULL << 30,
-		.hang_s = 120,
-		.vms = 4,
-	};
-	soak_parse(argc, argv, &s->o);
+	if (soak_parse(argc, argv, &s->o)) {
+		free(s);
+		return 0;
+	}
 	lpv_mutex_init(&s->lock);
 	lpv_cond_init(&s->cond);
 	soak_pset_init(&s->patterns);

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * common.c - helpers shared by the `lazypv` subcommands: option errors
- * that name what the user typed, sizes, and bringing up the machine with
+ * common.c - helpers shared by the `lazypv` subcommands: parsing by a
+ * command's option table with errors that name what the user typed, the
+ * names of enum options, JSON output, and bringing up the machine with
  * errors a user can act on.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hw/hw.h"
+#include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "tools.h"
+#include "vmm/vmm.h"
 
 int tool_machine_create(const struct hw_config *cfg, struct hw_machine **hw,
 			const char *cmd)
@@ -45,79 +49,56 @@ int tool_machine_create(const struct hw_config *cfg, struct hw_machine **hw,
 	}
 }
 
-/* "--name" of "--name=value" into @buf. */
-static const char *long_name(const char *arg, char *buf, size_t len)
+bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
+			void *opts, struct lpv_cl_result *res)
 {
-	size_t n = strcspn(arg, "=");
+	char err[512];
 
-	snprintf(buf, len, "%.*s", (int)n, arg);
-	return buf;
+	if (lpv_cl_parse(cl, argc, argv, opts, res, err, sizeof(err)))
+		tool_usage_error(cl->name, "%s", err);
+	if (res->help)
+		lpv_cl_print_help(cl, stdout);
+	return res->help;
 }
 
-/* The long option @name names: exact, or the only one it abbreviates. */
-static const struct option *long_by_name(const struct option *longopts,
-					 const char *name)
+const char *tool_protect_name(unsigned int mode)
 {
-	const struct option *found = NULL;
-	size_t n = strlen(name), matches = 0;
+	static const char *const names[] = {
+		[HW_PROTECT_AUTO] = "auto",
+		[HW_PROTECT_GUARD] = "guard",
+		[HW_PROTECT_SOFT] = "soft",
+	};
 
-	for (const struct option *o = longopts; o->name; o++) {
-		if (!strcmp(o->name, name))
-			return o;
-		if (!strncmp(o->name, name, n)) {
-			found = o;
-			matches++;
-		}
-	}
-	return matches == 1 ? found : NULL;
+	return mode < ARRAY_SIZE(names) ? names[mode] : "?";
 }
 
-void tool_option_error(const char *cmd, int c, char **argv,
-		       const struct option *longopts)
+const char *tool_destroy_name(unsigned int mode)
 {
-	const char *arg = optind > 0 ? argv[optind - 1] : "";
-	bool is_long = arg && !strncmp(arg, "--", 2) && arg[2];
-	char name[64];
-
-	if (is_long)
-		long_name(arg, name, sizeof(name));
-	if (c == ':') {
-		if (is_long)
-			tool_usage_error(cmd, "option %s needs a value", name);
-		tool_usage_error(cmd, "option -%c needs a value", optopt);
-	}
-	if (optopt) {
-		const struct option *o = is_long ? long_by_name(longopts, name + 2)
-						 : NULL;
-
-		/* A known long flag given "=value" (optopt is its val). */
-		if (o && o->val == optopt && o->has_arg == no_argument)
-			tool_usage_error(cmd, "option %s takes no value, not '%s'",
-					 name, arg + strlen(name) + 1);
-		tool_usage_error(cmd, "unknown option '-%c'", optopt);
-	}
-	if (is_long) {
-		size_t n = strlen(name + 2), matches = 0;
-
-		for (const struct option *o = longopts; o->name; o++)
-			matches += !strncmp(o->name, name + 2, n);
-		if (matches > 1)
-			tool_usage_error(cmd, "ambiguous option '%s'", name);
-		tool_usage_error(cmd, "unknown option '%s'", name);
-	}
-	tool_usage_error(cmd, "unknown option '%s'", arg);
+	return vmm_destroy_mode_name((enum vmm_destroy_mode)mode);
 }
 
-uint64_t tool_parse_size(const char *cmd, const char *opt, const char *arg)
+json_t *tool_json_capture(void (*print)(void *ctx, FILE *f), void *ctx)
 {
-	uint64_t v;
-	int r = lpv_parse_size(arg, &v);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	json_t *j = NULL;
 
-	if (r == -ERANGE)
-		tool_usage_error(cmd, "--%s %s is out of range (sizes end below 16 EiB)",
-				 opt, arg);
-	if (r)
-		tool_usage_error(cmd, "--%s takes a size (bytes, or with K/M/G/T), not '%s'",
-				 opt, arg);
-	return v;
+	if (m) {
+		print(ctx, m);
+		if (!fclose(m))
+			j = json_loadb(buf, len, 0, NULL);
+		free(buf);
+	}
+	return j ? j : json_null();
+}
+
+void tool_json_print(FILE *f, json_t *j)
+{
+	if (j) {
+		json_dumpf(j, f, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER |
+			   JSON_REAL_PRECISION(12));
+		fputc('\n', f);
+	}
+	json_decref(j);
 }

@@ -4,31 +4,46 @@
 #define LAZYPV_TOOLS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lazypv/compiler.h"
 
+struct lpv_cl_cmd;
+struct lpv_cl_result;
+
 struct tool_cmd {
-	const char *name;
 	int (*fn)(int argc, char **argv);	/* returns the exit status */
-	const char *help;
+	const struct lpv_cl_cmd *cl;	/* its options table: name, help, man */
 };
 
 /* One-line usage error on stderr, then exit(2). */
 void tool_usage_error(const char *cmd, const char *fmt, ...)
 	__printf_like(2, 3) __noreturn;
 
-struct option;
 /*
- * getopt_long's error (@c '?' or ':', with a leading ':' in the option
- * string and opterr 0) as one usage line naming the option as typed: an
- * unknown or ambiguous long option, an unknown short option (inside a
- * cluster too), a missing value, a value given to a flag.  Exits 2.
+ * Parse @argv by @cl's table into @opts (filled with defaults by the
+ * caller): a user error goes through tool_usage_error() naming the
+ * option as typed; returns true if --help was asked for (and printed on
+ * stdout).  Release @res with lpv_cl_release().
  */
-void tool_option_error(const char *cmd, int c, char **argv,
-		       const struct option *longopts) __noreturn;
-/* A size option (K/M/G/T suffixes) or a usage error naming --@opt. */
-uint64_t tool_parse_size(const char *cmd, const char *opt, const char *arg);
+bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
+			void *opts, struct lpv_cl_result *res);
+
+/* Names for enum options: host-view protection, teardown modes. */
+const char *tool_protect_name(unsigned int mode);
+const char *tool_destroy_name(unsigned int mode);
+
+/*
+ * What @print writes to a stream (a layer's JSON dump), parsed back into
+ * a jansson value to nest in a command's JSON; JSON null if it is not
+ * JSON.
+ */
+struct json_t;
+struct json_t *tool_json_capture(void (*print)(void *ctx, FILE *f), void *ctx);
+/* @j as one compact line on @f; the reference is consumed. */
+void tool_json_print(FILE *f, struct json_t *j);
 
 struct hw_config;
 struct hw_machine;
@@ -36,6 +51,10 @@ struct hw_machine;
  * status (0, 2 for bad sizes, 1 otherwise). */
 int tool_machine_create(const struct hw_config *cfg, struct hw_machine **hw,
 			const char *cmd);
+
+/* The commands' option tables (cmd_*.c), for help and the man page. */
+extern const struct lpv_cl_cmd cmd_info_cl, cmd_run_cl, cmd_mkimage_cl,
+	cmd_bench_cl, cmd_soak_cl;
 
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -89,6 +89,18 @@ unsigned int kvm_module_cleanups_running(struct kvm_module *mod)
 	return n;
 }
 
+void kvm_cleanup_progress(const struct kvm_module *mod,
+			  struct kvm_cleanup_progress *out)
+{
+	out->pending_pages = atomic_load_relaxed(&mod->cleanup_pending);
+	out->cleaned_pages = atomic_load_relaxed(&mod->cleanup_cleaned);
+}
+
+uint64_t kvm_cleanup_pending(const struct kvm *kvm)
+{
+	return atomic_load_relaxed(&mm_context(kvm->mm)->pv_cleanup_pending);
+}
+
 /* ---- disposing of a configuration KVM no longer runs ---- */
 
 static void kvm_table_free(struct kvm_module *mod, struct page *table)
@@ -181,6 +193,7 @@ void kvm_pv_set_aside_page(struct kvm_module *mod, struct mm *mm,
 		 * and frees the page as pending (still charged). */
 		mm_page_set_use(world, page, PAGE_USE_PENDING);
 		mc->deferred_pages++;
+		kvm_cleanup_pending_add(mod, mm, 1);
 		lpv_mutex_unlock(&mc->deferred_lock);
 		kvm_stat_inc(mod, set_aside_pages);
 		return;
@@ -218,19 +231,22 @@ static int kvm_pv_oom_notify(void *ctx, unsigned long *freed)
 {
 	struct pv_deferred *priv = ctx;
 	struct kvm_module *mod = priv->mod;
-	uint64_t before, after;
+	uint64_t before, after, t0;
 
 	if (*freed > mod->params.oom_enough_pages) {
 		kvm_stat_inc(mod, oom_notifier_skips);
 		return 0;
 	}
 	before = atomic_load_acquire(&priv->n_pages_freed);
+	t0 = lpv_now_ns();
 	if (mod->hooks.oom_sleep)
 		mod->hooks.oom_sleep(mod->hooks.ctx,
 				     mod->params.oom_wait_ms * 1000000ULL);
 	else
 		lpv_sleep_ns(mod->params.oom_wait_ms * 1000000ULL);
 	after = atomic_load_acquire(&priv->n_pages_freed);
+	trace_complete(TRACE_PID_KERNEL, trace_tid(), "OOM notifier wait", t0,
+		       lpv_now_ns(), "freed_pages", after - before, NULL, 0);
 	*freed += after - before;
 	kvm_stat_inc(mod, oom_notifier_waits);
 	kvm_stat_add(mod, oom_notifier_freed, after - before);
@@ -267,8 +283,10 @@ _Static_assert(MM_DEFERRED_CHUNK_MAX <= HW_UNPROTECT_BATCH,
  * frames are lifted in one batch before they are freed (emulation work,
  * not modelled firmware work).  @priv may be NULL (synchronous fallback).
  */
-static void kvm_pv_drain_chunk(struct kvm_module *mod, struct pv_deferred *priv,
-			       struct mm_deferred_chunk *chunk)
+static void kvm_pv_drain_chunk(struct kvm_module *mod, struct mm *mm,
+			       struct pv_deferred *priv,
+			       struct mm_deferred_chunk *chunk,
+			       struct trace_span *span)
 {
 	struct mm_world *world = mod->world;
 	struct page *cpage = mm_pfn_to_page(world,
@@ -288,6 +306,8 @@ static void kvm_pv_drain_chunk(struct kvm_module *mod, struct pv_deferred *priv,
 	mm_page_put_bulk(world, pages, n);	/* pending -> free */
 	mm_page_put(world, cpage);
 	kvm_stat_add(mod, deferred_pages_freed, n + 1ULL);
+	kvm_cleanup_pending_sub(mod, mm, n, n);
+	trace_span_add(span, n);
 	if (priv)
 		atomic_add_relaxed(&priv->n_pages_freed, n + 1ULL);
 	sched_yield();
@@ -298,7 +318,10 @@ static void kvm_pv_drain_deferred(struct kvm_module *mod, struct mm *mm,
 				  struct pv_deferred *priv)
 {
 	struct mm_context *mc = mm_context(mm);
+	struct trace_span span;
 
+	trace_span_init(&span, TRACE_PID_KERNEL, trace_tid(), "drain set-aside",
+			"pages", KVM_TRACE_SPAN_PAGES);
 	for (;;) {
 		struct mm_deferred_chunk *chunk;
 
@@ -310,9 +333,10 @@ static void kvm_pv_drain_deferred(struct kvm_module *mod, struct mm *mm,
 		}
 		lpv_mutex_unlock(&mc->deferred_lock);
 		if (!chunk)
-			return;
-		kvm_pv_drain_chunk(mod, priv, chunk);
+			break;
+		kvm_pv_drain_chunk(mod, mm, priv, chunk, &span);
 	}
+	trace_span_flush(&span);
 }
 
 static void *kvm_pv_destroy_vm_thread(void *arg)
@@ -323,6 +347,12 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 	bool notifier = false;
 	uint16_t rc, rrc;
 
+	trace_thread_name("kvm cleanup %llu (%s)",
+			  (unsigned long long)atomic_load_relaxed(
+				  &mod->stats.deferred_starts),
+			  priv->has_mm ? "reboot" : "shutdown");
+	trace_begin(TRACE_PID_KERNEL, trace_tid(), "lazy cleanup",
+		    "has_mm", priv->has_mm);
 	if (mod->hooks.thread_start)
 		mod->hooks.thread_start(mod->hooks.ctx);
 	if (mod->params.oom_notifier) {
@@ -370,6 +400,7 @@ static void *kvm_pv_destroy_vm_thread(void *arg)
 	ignore_result(kvm_pv_dispose_vm(mod, priv->mm, &priv->vm, &rc, &rrc));
 	lpv_trace("PV DESTROY VM DEFERRED DONE: handle %llx rc %x rrc %x",
 		  (unsigned long long)priv->vm.handle, rc, rrc);
+	trace_end(TRACE_PID_KERNEL, trace_tid(), "lazy cleanup", "rc", rc);
 	mmdrop(priv->mm);
 	free(priv);
 
@@ -674,8 +705,12 @@ int kvm_pv_async_perform(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 	lpv_mutex_unlock(&kvm->lock);
 	if (!vm)
 		return -EINVAL;
+	trace_begin(TRACE_PID_KERNEL, trace_tid(), "async cleanup perform",
+		    NULL, 0);
 	/* The whole user address space, interruptibly. */
 	ret = kvm_uv_destroy_range(mod, kvm->mm, 0, MM_TASK_SIZE, true);
+	trace_end(TRACE_PID_KERNEL, trace_tid(), "async cleanup perform",
+		  "interrupted", ret == -EINTR);
 	if (ret == -EINTR) {
 		/* Killed: the VM teardown will finish it. */
 		lpv_mutex_lock(&kvm->lock);

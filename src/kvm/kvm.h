@@ -214,6 +214,26 @@ void kvm_module_set_test_hooks(struct kvm_module *mod,
 
 /* Cleanup threads running now. */
 unsigned int kvm_module_cleanups_running(struct kvm_module *mod);
+
+/*
+ * Teardown progress, in pages.  pending: work KVM's teardown knows it
+ * still has -- pages set aside at exit_mmap (lazy) that no cleanup has
+ * drained yet, and for every range walk running now (a synchronous
+ * DISABLE, a lazy cleanup thread's, an async PERFORM) the pages mapped
+ * when it started that it has not reached yet.  cleaned: pages those
+ * walks and drains have visited since the module loaded (a rate is its
+ * difference over time).  Exports at exit_mmap (the sync designs) are
+ * not counted: they are the exit itself, seen as memory coming back.
+ * Relaxed counters: a snapshot, not a quiescent count.
+ */
+struct kvm_cleanup_progress {
+	uint64_t pending_pages;
+	uint64_t cleaned_pages;
+};
+void kvm_cleanup_progress(const struct kvm_module *mod,
+			  struct kvm_cleanup_progress *out);
+/* The pending part of it in @kvm's address space. */
+uint64_t kvm_cleanup_pending(const struct kvm *kvm);
 struct mm *kvm_mm(const struct kvm *kvm);
 bool kvm_is_protected(const struct kvm *kvm);
 uint64_t kvm_pv_handle(const struct kvm *kvm);

@@ -16,6 +16,7 @@
 
 #include "kvm.h"
 #include "lib/lib.h"
+#include "lib/trace.h"
 
 #define KVM_MAX_VCPUS 64
 
@@ -134,7 +135,31 @@ struct kvm_module {
 	unsigned int cleanups;
 	struct kvm_instant *instant;	/* instant.c: jobs, leak report */
 	struct kvm_stats stats;		/* relaxed counters */
+	/* Teardown progress (relaxed atomics, kvm_cleanup_progress): pages
+	 * still to visit, over every address space, and pages visited. */
+	uint64_t cleanup_pending;
+	uint64_t cleanup_cleaned;
 };
+
+/* Teardown work of @n pages found (add) or done or given up (sub) in @mm. */
+static inline void kvm_cleanup_pending_add(struct kvm_module *mod,
+					   struct mm *mm, uint64_t n)
+{
+	atomic_add_relaxed(&mm_context(mm)->pv_cleanup_pending, n);
+	atomic_add_relaxed(&mod->cleanup_pending, n);
+}
+
+static inline void kvm_cleanup_pending_sub(struct kvm_module *mod,
+					   struct mm *mm, uint64_t n,
+					   uint64_t cleaned)
+{
+	atomic_sub_relaxed(&mm_context(mm)->pv_cleanup_pending, n);
+	atomic_sub_relaxed(&mod->cleanup_pending, n);
+	atomic_add_relaxed(&mod->cleanup_cleaned, cleaned);
+}
+
+/* Trace spans of the teardown: one slice per this many pages. */
+#define KVM_TRACE_SPAN_PAGES 4096
 
 #define kvm_stat_inc(mod, name) atomic_add_relaxed(&(mod)->stats.name, 1)
 #define kvm_stat_add(mod, name, v) atomic_add_relaxed(&(mod)->stats.name, (v))

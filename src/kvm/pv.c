@@ -161,11 +161,14 @@ int kvm_pv_deinit_vm_order(struct kvm *kvm, bool config_first, uint16_t *rc,
 	*rc = *rrc = 0;
 	if (!kvm->pv.handle)
 		return 0;
+	trace_begin(TRACE_PID_KERNEL, trace_tid(), "sync destroy",
+		    "config_first", config_first);
 	if (!config_first)
 		kvm_pv_walk_all(kvm);
 	ret = kvm_pv_destroy_conf(kvm, rc, rrc);
 	if (config_first)
 		kvm_pv_walk_all(kvm);
+	trace_end(TRACE_PID_KERNEL, trace_tid(), "sync destroy", "rc", *rc);
 	return ret;
 }
 

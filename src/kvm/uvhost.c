@@ -470,14 +470,26 @@ static int destroy_range(struct kvm_module *mod, struct mm *mm,
 	size_t max = mod->params.gather_pages;
 	struct gather *g = malloc(sizeof(*g));
 	struct hw_unprotect_batch batch;
+	struct trace_span span;
+	uint64_t left;
 	int ret = 0;
 
 	if (!g)
 		return -ENOMEM;
 	if (max > ARRAY_SIZE(g->pages))
 		max = ARRAY_SIZE(g->pages);
+	/* Progress: at most the pages mapped now, never more than the
+	 * range holds; what the walk does not meet is given up at the end. */
+	left = mm_rss(mm);
+	if (left > (end - start) / HW_PAGE_SIZE)
+		left = (end - start) / HW_PAGE_SIZE;
+	kvm_cleanup_pending_add(mod, mm, left);
+	trace_span_init(&span, TRACE_PID_KERNEL, trace_tid(), "destroy walk",
+			"pages", KVM_TRACE_SPAN_PAGES);
 	g->next = start & HW_PAGE_MASK;
 	while (g->next < end) {
+		uint64_t done;
+
 		gather_pages(mod, mm, end, max, g);
 		hw_unprotect_batch_begin(mod->hw, &batch);
 		/* A failure leaves PG_arch_1: the frame is never reused. */
@@ -486,6 +498,10 @@ static int destroy_range(struct kvm_module *mod, struct mm *mm,
 		hw_unprotect_batch_end(&batch);	/* before the refs go */
 		for (size_t i = 0; i < g->nr; i++)
 			mm_page_put(mod->world, g->pages[i]);
+		done = g->nr < left ? g->nr : left;
+		kvm_cleanup_pending_sub(mod, mm, done, g->nr);
+		left -= done;
+		trace_span_add(&span, g->nr);
 		if (interruptible && task_should_stop()) {
 			ret = -EINTR;
 			break;
@@ -494,6 +510,8 @@ static int destroy_range(struct kvm_module *mod, struct mm *mm,
 			break;
 		sched_yield();	/* cond_resched() between batches */
 	}
+	kvm_cleanup_pending_sub(mod, mm, left, 0);
+	trace_span_flush(&span);
 	free(g);
 	return ret;
 }

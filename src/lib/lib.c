@@ -368,10 +368,3 @@ void lpv_json_str(FILE *f, const char *s)
 	}
 	fputc('"', f);
 }
-
-#include "lazypv/lazypv.h"
-
-const char *lpv_version(void)
-{
-	return LAZYPV_VERSION;
-}

@@ -6,6 +6,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -128,13 +129,13 @@ void lpv_options_print(FILE *f, const char *section,
 	char cur[32], def[32];
 
 	if (json) {
-		fprintf(f, "{");
-		for (size_t i = 0; i < n; i++) {
-			fprintf(f, "%s", i ? "," : "");
-			lpv_json_str(f, tab[i].name);
-			fprintf(f, ":%llu", (unsigned long long)*tab[i].value);
-		}
-		fprintf(f, "}");
+		json_t *o = json_object();
+
+		for (size_t i = 0; i < n; i++)
+			json_object_set_new(o, tab[i].name,
+					    json_integer((json_int_t)*tab[i].value));
+		json_dumpf(o, f, JSON_COMPACT | JSON_ENSURE_ASCII);
+		json_decref(o);
 		return;
 	}
 	fprintf(f, "%s options:\n", section);

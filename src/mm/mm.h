@@ -581,6 +581,9 @@ struct mm_context {
 	struct lpv_mutex deferred_lock;	/* protects deferred_list/pages */
 	struct mm_deferred_chunk *deferred_list;	/* chunks in frames */
 	uint64_t deferred_pages;
+	/* atomic: pages KVM's teardown still has to visit in this address
+	 * space (set aside, or ahead of a running walk); kvm.h's progress */
+	uint64_t pv_cleanup_pending;
 	uint64_t gmap_asce;		/* placeholder for the gmap's ASCE */
 	void *kvm_priv;
 };

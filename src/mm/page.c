@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/trace.h"
+
 /* Frames freed in one zone_lock hold by the bulk paths. */
 #define MM_FREE_BATCH 64
 
@@ -433,6 +435,8 @@ static int alloc_slow(struct mm_world *world, unsigned int gfp,
 			break;
 	}
 	mm_stat_max(&world->stats.oom_stall_max_ns, lpv_now_ns() - start);
+	trace_complete(TRACE_PID_KERNEL, trace_tid(), "OOM wait", start,
+		       lpv_now_ns(), "pages", nr, "ok", !r);
 	return r ? -ENOMEM : 0;
 }
 

@@ -20,6 +20,8 @@
 
 #include <sched.h>
 
+#include "lib/trace.h"
+
 /* ---- the command list ---- */
 
 const struct uv_cmd_desc uv_cmds[UV_NR_CMDS] = {
@@ -384,6 +386,7 @@ static int uv_call_common(struct uv *uv, struct uv_cb_header *cb,
 	end = want > own ? hw_cost_spend_since(t1, want - own) : 0;
 	if (!end)
 		end = t1;
+	trace_batch(TRACE_PID_UV, uv_cmds[c.cmd_idx].name, t0, end);
 	sh = uv_stat_shard(uv);
 	/* calls = the sum of cc[]: one counter fewer on every call. */
 	atomic_add_relaxed(&sh->cmd[c.cmd_idx].cc[cc & 3], 1);

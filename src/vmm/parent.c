@@ -147,6 +147,7 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 	}
 	vmm->host = host;
 	vmm->cfg = *cfg;
+	vmm->trace.created_ns = trace_on() ? hw_now_ns() : 0;
 	vmm->salt = cfg->salt;
 	if (!vmm->salt && getrandom(&vmm->salt, sizeof(vmm->salt), 0) !=
 	    sizeof(vmm->salt))
@@ -172,6 +173,8 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 	if (r)
 		goto out_memcg;
 	vmm->pid = task_pid(vmm->task);
+	trace_process_name(trace_pid_vmm(vmm->pid), "VMM %d (%s teardown)",
+			   vmm->pid, vmm_destroy_mode_name(cfg->destroy));
 	r = -pthread_create(&vmm->main_thread, NULL, vmm_main, vmm);
 	if (r)
 		goto out_task;
@@ -205,7 +208,9 @@ static int vmm_request(struct vmm *vmm, enum vmm_request req)
 	int r = 0;
 
 	lpv_mutex_lock(&vmm->lock);
-	if (vmm->exiting || vmm->waited) {
+	/* (vmm_wait() joins the main thread, which sets exiting before it
+	 * ends: a request while another thread waits is still taken.) */
+	if (vmm->exiting) {
 		r = -ESRCH;
 	} else if (vmm->request == VMM_REQ_NONE ||
 		   req == VMM_REQ_SHUTDOWN) {
@@ -424,4 +429,27 @@ struct task *vmm_task(const struct vmm *vmm)
 struct memcg *vmm_memcg(const struct vmm *vmm)
 {
 	return vmm->memcg;
+}
+
+void vmm_cleanup_progress(struct vmm *vmm, struct vmm_cleanup_progress *out)
+{
+	struct kvm_cleanup_progress kp;
+	uint64_t pending = 0;
+	bool ending;
+
+	lpv_mutex_lock(&vmm->lock);
+	ending = vmm->shutdown_ns || vmm->exiting || !vmm->kvm;
+	/* vmm_exit_files() clears vmm->kvm under the lock before it
+	 * destroys the VM: the pointer is good while we hold it. */
+	if (!ending)
+		pending = kvm_cleanup_pending(vmm->kvm);
+	lpv_mutex_unlock(&vmm->lock);
+	out->in_use_bytes = vmm_frames_charged(vmm) * HW_PAGE_SIZE;
+	out->to_clean_bytes = ending ? out->in_use_bytes :
+				       pending * HW_PAGE_SIZE;
+	out->ending = ending;
+	kvm_cleanup_progress(vmm->host->kvm, &kp);
+	out->all_pending_bytes = kp.pending_pages * HW_PAGE_SIZE;
+	out->all_cleaned_bytes = kp.cleaned_pages * HW_PAGE_SIZE;
+	out->t_ns = hw_now_ns();
 }

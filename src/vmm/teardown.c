@@ -249,6 +249,7 @@ static void *vmm_cleanup_main(void *arg)
 	int r;
 
 	free(arg);
+	trace_thread_name("VMM %d async cleanup", vmm->pid);
 	if (task_thread_enter(vmm->task)) {
 		/* The VMM is dying: the VM teardown cleans. */
 		vmm_cleanup_finished(vmm, self);

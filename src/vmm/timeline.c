@@ -7,8 +7,10 @@
  *
  * Events are appended under vmm->lock by whichever thread sees them (the
  * main thread, a vCPU thread, or the parent in vmm_wait); the callback runs
- * under the same lock, so a consumer sees them in order.  Also here: the
- * teardown-mode names.
+ * under the same lock, so a consumer sees them in order.  While tracing
+ * (lib/trace.h), the same events become each boot's phases on a track of
+ * its own: create, unpack, boot, running, reboot (with the teardown inside),
+ * shutdown, exit.  Also here: the teardown-mode names.
  */
 #include "vmm_internal.h"
 
@@ -54,6 +56,98 @@ int vmm_destroy_mode_parse(const char *s, enum vmm_destroy_mode *out)
 	return 0;
 }
 
+/* ---- the timeline as trace-event phases ---- */
+
+static void vmm_trace_phase_end(struct vmm *vmm, uint64_t t)
+{
+	if (vmm->trace.phase)
+		trace_complete(trace_pid_vmm(vmm->pid), vmm->trace.track,
+			       vmm->trace.phase, vmm->trace.phase_t0, t,
+			       "boot", vmm->boot, NULL, 0);
+	vmm->trace.phase = NULL;
+}
+
+static void vmm_trace_phase_begin(struct vmm *vmm, const char *phase,
+				  uint64_t t)
+{
+	vmm_trace_phase_end(vmm, t);
+	vmm->trace.phase = phase;
+	vmm->trace.phase_t0 = t;
+}
+
+static void vmm_trace_reboot_end(struct vmm *vmm, uint64_t t)
+{
+	if (vmm->trace.reboot_track)
+		trace_complete(trace_pid_vmm(vmm->pid), vmm->trace.reboot_track,
+			       "reboot", vmm->trace.reboot_t0, t,
+			       "restart_latency_ns", t - vmm->trace.reboot_t0,
+			       NULL, 0);
+	vmm->trace.reboot_track = 0;
+}
+
+/* Phases are written when they end, as complete slices: each boot's
+ * track holds a sequence that never overlaps itself. */
+static void vmm_trace_event_locked(struct vmm *vmm, const struct vmm_event *ev)
+{
+	uint32_t pid = trace_pid_vmm(vmm->pid);
+	uint64_t t = ev->t_ns;
+
+	if (!vmm->trace.track || ev->type == VMM_EV_BOOT_START) {
+		if (vmm->trace.track && vmm->trace.phase)
+			vmm_trace_phase_end(vmm, t);
+		vmm->trace.track = trace_track_new("VMM %d boot %u", vmm->pid,
+						   ev->boot);
+	}
+	switch (ev->type) {
+	case VMM_EV_BOOT_START:
+		if (!ev->boot && vmm->trace.created_ns)
+			trace_complete(pid, vmm->trace.track, "create VMM",
+				       vmm->trace.created_ns, t, NULL, 0,
+				       NULL, 0);
+		vmm_trace_phase_begin(vmm, ev->protected ? "create config" :
+				      "boot", t);
+		break;
+	case VMM_EV_UNPACKED:
+		vmm_trace_phase_end(vmm, t - ev->latency_ns);
+		trace_complete(pid, vmm->trace.track, "unpack image",
+			       t - ev->latency_ns, t, "pages", ev->pages,
+			       NULL, 0);
+		vmm_trace_phase_begin(vmm, "boot", t);
+		break;
+	case VMM_EV_GUEST_START:
+		vmm_trace_reboot_end(vmm, t);
+		vmm_trace_phase_begin(vmm, "running", t);
+		break;
+	case VMM_EV_REBOOT_REQUEST:
+		vmm_trace_phase_end(vmm, t);
+		vmm_trace_reboot_end(vmm, t);
+		vmm->trace.reboot_track = vmm->trace.track;
+		vmm->trace.reboot_t0 = t;
+		break;
+	case VMM_EV_UNPROTECTED:
+		trace_complete(pid, vmm->trace.reboot_track ?
+			       vmm->trace.reboot_track : vmm->trace.track,
+			       "teardown", t - ev->latency_ns, t, NULL, 0,
+			       NULL, 0);
+		break;
+	case VMM_EV_SHUTDOWN_REQUEST:
+		vmm_trace_reboot_end(vmm, t);
+		vmm_trace_phase_begin(vmm, "shutdown", t);
+		break;
+	case VMM_EV_EXIT:
+		vmm_trace_reboot_end(vmm, t);
+		vmm_trace_phase_begin(vmm, "exit", t);
+		break;
+	case VMM_EV_RECLAIMED:
+		vmm_trace_phase_end(vmm, t);
+		break;
+	default:
+		trace_instant(pid, vmm->trace.track, vmm_event_name(ev->type),
+			      "code", (uint64_t)(int64_t)ev->code);
+		break;
+	}
+}
+
 void vmm_emit_locked(struct vmm *vmm, struct vmm_event *ev)
 {
 	lpv_mutex_assert_held(&vmm->lock);
@@ -76,6 +170,8 @@ void vmm_emit_locked(struct vmm *vmm, struct vmm_event *ev)
 	}
 	vmm->events[vmm->nr_events++] = *ev;
 callback:
+	if (trace_on())
+		vmm_trace_event_locked(vmm, ev);
 	lpv_trace("VMM EVENT: pid %d %s boot %u latency %" PRIu64,
 		  vmm->pid, vmm_event_name(ev->type), ev->boot,
 		  ev->latency_ns);

@@ -41,6 +41,7 @@ static void *vmm_vcpu_thread(void *arg)
 	struct vmm *vmm = vcpu->vmm;
 	int r = task_thread_enter(vmm->task);
 
+	trace_thread_name("VMM %d vCPU %u", vmm->pid, vcpu->id);
 	lpv_mutex_lock(&vmm->lock);
 	vcpu->entered = true;
 	vcpu->enter_error = r;
@@ -486,6 +487,7 @@ void *vmm_main(void *arg)
 	struct vmm *vmm = arg;
 	int code = 1;
 
+	trace_thread_name("VMM %d main", vmm->pid);
 	if (task_thread_enter(vmm->task)) {
 		/* Killed before it ran: the killer did the exit. */
 		lpv_mutex_lock(&vmm->lock);

@@ -337,7 +337,8 @@ int vmm_create(struct vmm_host *host, const struct vmm_config *cfg,
 	       struct vmm **out) __must_check;
 
 /* Host-side requests (like QEMU's monitor): power the guest off, or an
- * external reset (re-IPL of the protected image).  -ESRCH once exiting. */
+ * external reset (re-IPL of the protected image).  Any thread, also while
+ * another waits in vmm_wait(); -ESRCH once exiting. */
 int vmm_request_shutdown(struct vmm *vmm) __must_check;
 int vmm_request_reset(struct vmm *vmm) __must_check;
 /* SIGKILL the VMM process (task_kill), recording the request time.  Any
@@ -376,6 +377,34 @@ struct vmm_result {
 int vmm_wait(struct vmm *vmm, struct vmm_result *res) __must_check;
 /* Free the handle (waits first if vmm_wait() was not called). */
 void vmm_destroy(struct vmm *vmm);
+
+/*
+ * Teardown progress of one VMM, a snapshot any thread may take (also
+ * while another waits in vmm_wait(), until vmm_destroy()):
+ *   to_clean_bytes   memory still to clean before it is usable again.
+ *                    While the VMM runs: the teardown work KVM has for
+ *                    its address space (a reboot's walk still to go,
+ *                    pages set aside; kvm_cleanup_progress()).  From the
+ *                    shutdown request on (ending): every byte still
+ *                    charged to the VMM -- all of it must be cleaned and
+ *                    given back; 0 once reclaimed.
+ *   in_use_bytes     memory charged to the VMM's memcg, less leaks
+ *   all_pending_bytes, all_cleaned_bytes
+ *                    the KVM module's totals over every VM: teardown
+ *                    work pending, and pages cleaned since it loaded
+ *   t_ns             when the snapshot was taken (hw_now_ns())
+ * A rate is the difference of two snapshots' to_clean_bytes (or
+ * all_cleaned_bytes) over their t_ns.
+ */
+struct vmm_cleanup_progress {
+	uint64_t to_clean_bytes;
+	uint64_t in_use_bytes;
+	bool ending;
+	uint64_t all_pending_bytes;
+	uint64_t all_cleaned_bytes;
+	uint64_t t_ns;
+};
+void vmm_cleanup_progress(struct vmm *vmm, struct vmm_cleanup_progress *out);
 
 /* Snapshot of the timeline so far (valid until the next event or
  * vmm_destroy; call after vmm_wait for the full one). */

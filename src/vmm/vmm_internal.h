@@ -20,6 +20,7 @@
 #include <pthread.h>
 
 #include "lib/lib.h"
+#include "lib/trace.h"
 
 /* ---- guest ABI: the boot descriptor at guest address 0 ---- */
 
@@ -156,6 +157,17 @@ struct vmm {
 	/* the timeline */
 	struct vmm_event *events;
 	size_t nr_events, cap_events;
+	/* (lock) The timeline as trace-event phases (timeline.c): the open
+	 * phase of the current boot's track, and a reboot still open on the
+	 * previous boot's track until the new guest's first instruction. */
+	struct {
+		uint64_t created_ns;	/* vmm_create, for boot 0's phase */
+		uint32_t track;		/* the current boot's; 0: none yet */
+		const char *phase;	/* open phase, or NULL */
+		uint64_t phase_t0;
+		uint32_t reboot_track;	/* 0: no reboot open */
+		uint64_t reboot_t0;
+	} trace;
 
 	struct vmm_sigp sigp;
 

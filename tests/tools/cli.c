@@ -4,6 +4,8 @@
  */
 #include "tools/cli.h"
 
+#include <jansson.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +42,48 @@ void cli_run_env(struct cli *c, const char *env, const char *args)
 	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
 	snprintf(cmd, sizeof(cmd), "%s ./lazypv %s >%s 2>%s", env, args, o, e);
 	st = system(cmd);
+	ASSERT_TRUE(WIFEXITED(st));
+	c->status = WEXITSTATUS(st);
+	cli_slurp_file(o, c->out, sizeof(c->out));
+	cli_slurp_file(e, c->err, sizeof(c->err));
+}
+
+void cli_signal_after(struct cli *c, const char *env, const char *args,
+		      const char *needle, int timeout_s, int sig)
+{
+	char cmd[4096], o[128], e[128];
+	int st;
+	pid_t pid;
+
+	snprintf(o, sizeof(o), "%s/out", cli_dir(c));
+	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
+	snprintf(cmd, sizeof(cmd), "exec env %s ./lazypv %s >%s 2>%s", env,
+		 args, o, e);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (int waited_ms = 0;; waited_ms += 20) {
+		cli_slurp_file(o, c->out, sizeof(c->out));
+		if (strstr(c->out, needle))
+			break;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			cli_slurp_file(e, c->err, sizeof(c->err));
+			test_fail(__FILE__, __LINE__, "lazypv %s exited before \"%s\":\n%s\n%s",
+				  args, needle, c->out, c->err);
+		}
+		if (waited_ms > timeout_s * 1000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			test_fail(__FILE__, __LINE__, "no \"%s\" after %d s", needle,
+				  timeout_s);
+		}
+		usleep(20000);
+	}
+	ASSERT_EQ(kill(pid, sig), 0);
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
 	ASSERT_TRUE(WIFEXITED(st));
 	c->status = WEXITSTATUS(st);
 	cli_slurp_file(o, c->out, sizeof(c->out));
@@ -87,4 +131,33 @@ void cli_expect_usage_error_at(int line, struct cli *c, const char *env,
 		test_fail(__FILE__, line,
 			  "'%s lazypv %s': status %d, stdout \"%.200s\", stderr \"%s\" (want 2, one line with \"%s\")",
 			  env, args, c->status, c->out, c->err, needles);
+}
+
+json_t *cli_json_at(int line, const char *s, size_t len)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(s, len, 0, &jerr);
+
+	if (!j || !json_is_object(j))
+		test_fail(__FILE__, line, "not a JSON object (%s): \"%.*s\"",
+			  j ? "another value" : jerr.text, (int)len, s);
+	return j;
+}
+
+size_t cli_json_lines_at(int line, const char *out,
+			 void (*fn)(json_t *j, size_t i, void *ctx), void *ctx)
+{
+	size_t n = 0;
+
+	while (*out) {
+		size_t len = strcspn(out, "\n");
+		json_t *j = cli_json_at(line, out, len);
+
+		fn(j, n++, ctx);
+		json_decref(j);
+		out += len;
+		if (*out)
+			out++;
+	}
+	return n;
 }

@@ -26,6 +26,16 @@ void cli_run_env(struct cli *c, const char *env, const char *args);
 /* Remove the temporary directory. */
 void cli_cleanup(struct cli *c);
 size_t cli_count_lines(const char *s);
+
+/*
+ * Start "ENV ./lazypv ARGS" in the background (stdout and stderr into the
+ * temporary directory's "out" and "err"), wait until stdout holds
+ * @needle (the test fails after @timeout_s seconds or if it exits
+ * first), send it @sig, and reap it: c->status, c->out and c->err as
+ * cli_run_env's.
+ */
+void cli_signal_after(struct cli *c, const char *env, const char *args,
+		      const char *needle, int timeout_s, int sig);
 /* stdout holds @needle, else the test fails at the caller's @line. */
 void cli_expect_has_at(int line, const struct cli *c, const char *needle);
 #define cli_expect_has(c, needle) cli_expect_has_at(__LINE__, c, needle)
@@ -37,5 +47,22 @@ void cli_expect_usage_error_at(int line, struct cli *c, const char *env,
 			       const char *args, const char *needles);
 #define cli_expect_usage_error(c, env, args, needles) \
 	cli_expect_usage_error_at(__LINE__, c, env, args, needles)
+
+/*
+ * The @len bytes at @s (one line of output, say) as one JSON object,
+ * parsed with jansson (json_decref() it); else the test fails at @line.
+ */
+struct json_t;
+struct json_t *cli_json_at(int line, const char *s, size_t len);
+#define cli_json(s, len) cli_json_at(__LINE__, s, len)
+/*
+ * Each line of @out as a JSON object, in order: calls @fn with each (and
+ * its index); the test fails at @line on a line that is not one.
+ * Returns the number of lines.
+ */
+size_t cli_json_lines_at(int line, const char *out,
+			 void (*fn)(struct json_t *j, size_t i, void *ctx),
+			 void *ctx);
+#define cli_json_lines(out, fn, ctx) cli_json_lines_at(__LINE__, out, fn, ctx)
 
 #endif

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -335,9 +336,22 @@ TEST_IMPL(cli_bench_inputs)
 	expect_user_error(c, args, "--profiles|init_min_origin");
 
 	cli_run_env(c, "", "bench --oom-only --oom-guest 65M --modes sync --oom-destroy-cost 0 --json");
-	if (c->status != 0 || !strstr(c->out, "\"b_exit_code\":0"))
+	if (c->status != 0 || cli_count_lines(c->out) != 1)
 		test_fail(__FILE__, __LINE__, "bench --oom-guest 65M: status %d, stdout \"%s\", stderr \"%s\"",
 			  c->status, c->out, c->err);
+	{
+		json_t *j = cli_json(c->out, strlen(c->out));
+
+		ASSERT_EQ(strcmp(json_string_value(json_object_get(j, "bench")),
+				 "oom_a_then_b"), 0);
+		ASSERT_EQ(json_integer_value(json_object_get(j, "host_mem")),
+			  (65 << 20) * 3 / 2 / 4096 * 4096);
+		ASSERT_TRUE(json_is_integer(json_object_get(j, "oom_kills")));
+		ASSERT_TRUE(json_is_number(json_object_get(j, "a_reclaim_s")));
+		ASSERT_TRUE(json_is_false(json_object_get(j, "b_killed")));
+		ASSERT_EQ(json_integer_value(json_object_get(j, "b_exit_code")), 0);
+		json_decref(j);
+	}
 	cli_done(c);
 	return 0;
 }

@@ -5,11 +5,13 @@
  * subprocess.  Bad options and impossible sizes exit 2 with exactly one
  * line on stderr and nothing on stdout; an image made by mkimage boots
  * with the same --uv-seed and is refused with another; --json prints one
- * object per line ending with the summary.  `lazypv bench` on a tiny
- * guest reports every figure for every mode.
+ * object per line (read back with jansson) ending with the summary.
+ * `lazypv bench` on a tiny guest reports every figure `bench --figures`
+ * lists, for every mode, as JSON and as CSV.
  */
 #include "tools/cli.h"
 
+#include <jansson.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +51,45 @@ TEST_IMPL(cli_run_rejects_bad_options)
 	return 0;
 }
 
+struct run_lines {
+	size_t starts, summaries, summary_at;
+};
+
+/* One line of `run --json`: an event, or (last) the summary. */
+static void run_line(json_t *j, size_t i, void *ctx)
+{
+	static const char *const summary_keys[] = { "mode", "profile",
+		"guest_mem", "cpus", "program", "boots",
+		"restart_latency_median_ns", "exit_latency_ns", "reclaim_ns",
+		"reclaim_frames", "cleanup_pages_per_s", "oom_kills",
+		"oom_stall_max_ns", "leaked_frames", "exit_code", NULL };
+	struct run_lines *rl = ctx;
+	const char *ev = json_string_value(json_object_get(j, "event"));
+	json_t *restarts;
+
+	ASSERT_NOT_NULL(ev);
+	if (!strcmp(ev, "guest_start"))
+		rl->starts++;
+	if (strcmp(ev, "summary"))
+		return;
+	rl->summaries++;
+	rl->summary_at = i;
+	for (const char *const *k = summary_keys; *k; k++)
+		if (!json_object_get(j, *k))
+			test_fail(__FILE__, __LINE__, "summary: no \"%s\"", *k);
+	ASSERT_TRUE(json_is_true(json_object_get(j, "check")));
+	ASSERT_EQ(json_integer_value(json_object_get(j, "boots")), 2);
+	ASSERT_GT(json_integer_value(json_object_get(j, "exit_latency_ns")), 0);
+	/* One restart, named by the boot it started. */
+	restarts = json_object_get(j, "restarts");
+	ASSERT_TRUE(json_is_array(restarts));
+	ASSERT_EQ(json_array_size(restarts), 1);
+	ASSERT_EQ(json_integer_value(json_object_get(json_array_get(restarts, 0),
+						     "boot")), 1);
+	ASSERT_GT(json_integer_value(json_object_get(json_array_get(restarts, 0),
+						     "latency_ns")), 0);
+}
+
 TEST_IMPL(cli_mkimage_then_run)
 {
 	struct cli *c = calloc(1, sizeof(*c));
@@ -74,22 +115,13 @@ TEST_IMPL(cli_mkimage_then_run)
 		fprintf(stderr, "# %s\n", c->err);
 	ASSERT_EQ(c->status, 0);
 	{
-		size_t lines = 0, starts = 0;
-		char *save = NULL, *last = NULL;
+		struct run_lines rl = { 0 };
+		size_t lines = cli_json_lines(c->out, run_line, &rl);
 
-		for (char *l = strtok_r(c->out, "\n", &save); l;
-		     l = strtok_r(NULL, "\n", &save), lines++) {
-			ASSERT_EQ(l[0], '{');
-			ASSERT_EQ(l[strlen(l) - 1], '}');
-			ASSERT_NOT_NULL(strstr(l, "\"event\":\""));
-			starts += strstr(l, "\"event\":\"guest_start\"") != NULL;
-			last = l;
-		}
-		ASSERT_EQ(starts, 2);
+		ASSERT_EQ(rl.starts, 2);
 		ASSERT_GT(lines, 8);
-		ASSERT_NOT_NULL(last);
-		ASSERT_NOT_NULL(strstr(last, "\"event\":\"summary\""));
-		ASSERT_NOT_NULL(strstr(last, "\"exit_latency_ns\""));
+		ASSERT_EQ(rl.summaries, 1);
+		ASSERT_EQ(rl.summary_at, lines - 1);
 	}
 	/* Another seed: refused before anything starts. */
 	snprintf(args, sizeof(args), "run --image %s --uv-seed other --guest-mem 16M",
@@ -132,65 +164,143 @@ TEST_IMPL(cli_run_text_timeline)
 	return 0;
 }
 
-/* The value of "key": in a JSON line, or -1 if it is missing. */
-static double json_num(const char *line, const char *key)
-{
-	char pat[64];
-	const char *p;
+/* The keys a row of table @table must hold: `bench --figures --json`. */
+struct figs {
+	const char *table;
+	char keys[32][32];
+	size_t n;
+};
 
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(line, pat);
-	return p ? strtod(p + strlen(pat), NULL) : -1;
+static void figure_line(json_t *j, size_t i, void *ctx)
+{
+	struct figs *f = ctx;
+	const char *key = json_string_value(json_object_get(j, "key"));
+
+	(void)i;
+	ASSERT_NOT_NULL(key);
+	ASSERT_NOT_NULL(json_string_value(json_object_get(j, "unit")));
+	ASSERT_NOT_NULL(json_string_value(json_object_get(j, "meaning")));
+	if (strcmp(json_string_value(json_object_get(j, "bench")), f->table))
+		return;
+	ASSERT_LT(f->n, 32);
+	snprintf(f->keys[f->n++], sizeof(f->keys[0]), "%s", key);
+}
+
+static void figures_of(struct cli *c, struct figs *f, const char *table)
+{
+	memset(f, 0, sizeof(*f));
+	f->table = table;
+	cli_run_env(c, "", "bench --figures --json");
+	ASSERT_EQ(c->status, 0);
+	cli_json_lines(c->out, figure_line, f);
+	ASSERT_GT(f->n, 5);
+}
+
+/* A figure: a number, or null where the run could not measure it. */
+static double fig(json_t *row, const char *key)
+{
+	json_t *v = json_object_get(row, key);
+
+	if (!v || !(json_is_number(v) || json_is_null(v)))
+		test_fail(__FILE__, __LINE__, "%s missing or not a number", key);
+	return json_is_null(v) ? -1 : json_number_value(v);
+}
+
+struct rows {
+	const struct figs *figs;
+	bool seen[5];
+	size_t n;
+};
+
+static void teardown_row(json_t *j, size_t i, void *ctx)
+{
+	/* Every mode measures these: a figure the tool failed to find is
+	 * null or 0.  Timings are not judged, only that they were taken. */
+	static const char *const measured[] = { "restart_ms", "exit_ms",
+		"reclaim_ms", "cleanup_pages_per_s", "ns_per_page",
+		"floor_share", "guest1_ms", "guest2_ms", "restart_vs_sync",
+		"guest2_vs_sync", NULL };
+	static const char *const modes[] = { "sync", "sync-6.0", "lazy", "async",
+					     "instant" };
+	struct rows *r = ctx;
+	const char *mode = json_string_value(json_object_get(j, "mode"));
+	int m = -1;
+
+	(void)i;
+	ASSERT_EQ(strcmp(json_string_value(json_object_get(j, "bench")), "teardown"), 0);
+	ASSERT_EQ(strcmp(json_string_value(json_object_get(j, "profile")), "default"), 0);
+	ASSERT_EQ(json_integer_value(json_object_get(j, "guest_mem")), 16 << 20);
+	ASSERT_EQ(json_integer_value(json_object_get(j, "runs")), 1);
+	ASSERT_GT(fig(j, "floor_ns_per_page"), 0);
+	ASSERT_GT(fig(j, "machine_floor_ns_per_page"), 0);
+	ASSERT_NOT_NULL(mode);
+	for (int k = 0; k < 5; k++)
+		if (!strcmp(mode, modes[k]))
+			m = k;
+	ASSERT_GE(m, 0);
+	ASSERT_FALSE(r->seen[m]);
+	r->seen[m] = true;
+	for (size_t k = 0; k < r->figs->n; k++)
+		fig(j, r->figs->keys[k]);
+	for (const char *const *k = measured; *k; k++)
+		if (!(fig(j, *k) > 0))
+			test_fail(__FILE__, __LINE__, "%s: %s missing, null or 0",
+				  mode, *k);
+	/* 7 context keys, then the figures: nothing else. */
+	ASSERT_EQ(json_object_size(j), 7 + r->figs->n);
+	r->n++;
 }
 
 /*
- * `lazypv bench` on a tiny guest: one JSON object per mode, every figure
- * present, the timeline-derived ones (restart, both guests' passes)
- * found -- a figure the tool failed to find reads 0.  Timings are not
- * judged, only that they were measured.
+ * `lazypv bench` on a tiny guest: one JSON object per mode holding every
+ * figure `--figures` lists; the CSV has the same columns, in the order of
+ * the JSON keys.
  */
 TEST_IMPL(cli_bench_json)
 {
-	static const char *const figs[] = { "restart_ms", "exit_ms",
-		"reclaim_ms", "cleanup_pages_per_s", "floor_ns_per_page",
-		"guest1_ms", "guest2_ms", NULL };
 	struct cli *c = calloc(1, sizeof(*c));
-	bool seen[5] = { false, false, false, false, false };
-	char *save = NULL;
+	struct figs figs;
+	struct rows rows = { .figs = &figs };
 
 	ASSERT_NOT_NULL(c);
 	cli_expect_usage_error(c, "", "bench --sizes 0", "--sizes");
 	cli_expect_usage_error(c, "", "bench --runs 0", "--runs");
 	cli_expect_usage_error(c, "", "bench --modes eager", "eager");
-	cli_run_env(c, "", "bench --sizes 16M --runs 1 --profiles zero --json");
+	cli_expect_usage_error(c, "", "bench --json --csv", "--json and --csv");
+	figures_of(c, &figs, "teardown");
+	cli_run_env(c, "", "bench --quick --sizes 16M --json");
 	if (c->status)
 		fprintf(stderr, "# %s\n", c->err);
 	ASSERT_EQ(c->status, 0);
-	for (char *l = strtok_r(c->out, "\n", &save); l;
-	     l = strtok_r(NULL, "\n", &save)) {
-		static const char *const modes[] = { "sync", "sync-6.0",
-						      "lazy", "async", "instant" };
-		int m = -1;
+	ASSERT_EQ(cli_json_lines(c->out, teardown_row, &rows), 5);
+	ASSERT_TRUE(rows.seen[0] && rows.seen[1] && rows.seen[2] && rows.seen[3] &&
+		    rows.seen[4]);
 
-		ASSERT_EQ(l[0], '{');
-		ASSERT_NOT_NULL(strstr(l, "\"bench\":\"teardown\""));
-		for (int i = 0; i < 5; i++) {
-			char pat[32];
+	cli_run_env(c, "", "bench --quick --sizes 16M --modes sync,lazy --csv");
+	ASSERT_EQ(c->status, 0);
+	{
+		char want[2048] = "bench,profile,guest_mem,mode,runs,"
+				  "floor_ns_per_page,machine_floor_ns_per_page";
+		size_t head = strcspn(c->out, "\n");
+		const char *l;
 
-			snprintf(pat, sizeof(pat), "\"mode\":\"%s\"", modes[i]);
-			if (strstr(l, pat))
-				m = i;
+		for (size_t k = 0; k < figs.n; k++) {
+			strcat(want, ",");
+			strcat(want, figs.keys[k]);
 		}
-		ASSERT_TRUE(m >= 0);
-		ASSERT_FALSE(seen[m]);
-		seen[m] = true;
-		for (const char *const *f = figs; *f; f++)
-			if (!(json_num(l, *f) > 0))
-				test_fail(__FILE__, __LINE__, "%s: %s missing or 0 in %s",
-					  modes[m], *f, l);
-		ASSERT_TRUE(json_num(l, "guest2_vs_sync") > 0);
+		if (head != strlen(want) || strncmp(c->out, want, head))
+			test_fail(__FILE__, __LINE__, "CSV header \"%.*s\", want \"%s\"",
+				  (int)head, c->out, want);
+		ASSERT_EQ(cli_count_lines(c->out), 3);
+		for (l = c->out + head + 1; *l; l += strcspn(l, "\n") + 1) {
+			size_t commas = 0;
+
+			for (const char *p = l; *p && *p != '\n'; p++)
+				commas += *p == ',';
+			ASSERT_EQ(commas, 6 + figs.n);
+			ASSERT_EQ(strncmp(l, "teardown,default,16777216,", 26), 0);
+		}
 	}
-	ASSERT_TRUE(seen[0] && seen[1] && seen[2] && seen[3] && seen[4]);
 	cli_cleanup(c);
 	free(c);
 	return 0;

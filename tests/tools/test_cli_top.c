@@ -91,7 +91,7 @@ TEST_IMPL(cli_mkimage_inputs)
 		 "mkimage --program idle --payload %s --payload-size 4K -o %s", pay, img);
 	cli_expect_usage_error(c, "", args, "exclude each other");
 	cli_expect_usage_error(c, "", "mkimage --program idle --payload-size 0 -o x",
-			   "--payload-size 0 is out of range");
+			   "--payload-size: '0' is out of range");
 	cli_expect_usage_error(c, "", "mkimage --print-host-key --host-key-pub 12",
 			   "--host-key-pub takes 64 hex digits");
 	snprintf(args, sizeof(args), "mkimage --print-host-key --host-key-pub %s --uv-seed s",
@@ -106,7 +106,7 @@ TEST_IMPL(cli_mkimage_inputs)
 			   "is a character device");
 	cli_expect_usage_error(c, "", "mkimage --program idle -o ''", "empty path");
 	cli_expect_usage_error(c, "", "mkimage --program idle --nonce x -o y",
-			   "--nonce takes a number");
+			   "--nonce: 'x' is not a number");
 	cli_cleanup(c);
 	free(c);
 	return 0;

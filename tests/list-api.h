@@ -1,0 +1,7 @@
+TEST_ENTRY(api_bad_inputs, 60)
+TEST_ENTRY(api_every_teardown_mode, 240)
+TEST_ENTRY(api_wait_cleanup_timeout, 120)
+TEST_ENTRY(api_events_in_order, 120)
+TEST_ENTRY(api_event_queue_overflow, 60)
+TEST_ENTRY(api_destroy_running_vm, 120)
+TEST_ENTRY(api_stats_json_keys, 60)
