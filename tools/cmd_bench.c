@@ -240,7 +240,8 @@ static const struct lpv_cl_opt bench_opt_tab[] = {
 static const struct bench_opts bench_defaults = {
 	.sizes = { 1ULL << 30, 4ULL << 30, 8ULL << 30 },
 	.nr_sizes = 3,
-	.modes = { true, true, true, true },
+	/* every mode of KVM_DESTROY_MODES */
+	.modes = { [0 ... VMM_DESTROY_NR - 1] = true },
 	.profiles = { "default", "zero" },
 	.nr_profiles = 2,
 	.runs = 3,

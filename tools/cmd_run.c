@@ -73,7 +73,7 @@ static const struct lpv_cl_opt run_opt_tab[] = {
 	  .help = "reboots honoured before a reboot becomes the shutdown; idle guests get K external resets from the host instead" },
 	{ .name = "destroy", .kind = LPV_CL_ENUM, O(destroy),
 	  .name_of = tool_destroy_name, .nr = VMM_DESTROY_NR,
-	  .help = "teardown design: sync (before the series, memory first), sync-6.0 (Linux 6.0: config first, destroy at exit), lazy (KVM cleanup threads, set-aside list at exit, OOM notifier) or async (Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM thread, CLONE_VM teardown helper); the kvm module's fences turn lazy into sync, async into sync-6.0 (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY)" },
+	  .help = "teardown design: sync (before the series, memory first), sync-6.0 (Linux 6.0: config first, destroy at exit), lazy (KVM cleanup threads, set-aside list at exit, OOM notifier), async (Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM thread, CLONE_VM teardown helper) or instant (lazypv's own: O(1) restart and exit, parallel owner-charged workers, docs/instant.md); the kvm module's fences turn lazy into sync, async into sync-6.0, instant into async (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY, _INSTANT_DESTROY)" },
 	{ .name = "uv-profile", .kind = LPV_CL_STRING, O(profile),
 	  .metavar = "NAME|FILE", .def = "default",
 	  .help = "firmware profile: default, zero, old, or a file" },

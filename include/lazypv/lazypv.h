@@ -165,6 +165,8 @@ LPV_API const char *lpv_param_name(unsigned int i, uint64_t *def);
  *               exit, an OOM notifier
  *   "async"     Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM thread,
  *               a teardown helper process at shutdown
+ *   "instant"   lazypv's own: O(1) restart and exit, parallel cleanup
+ *               workers charged to the owner (docs/instant.md)
  * and any later ones.  lpv_teardown_mode_name(i) lists them (NULL past the
  * last).  The module's parameters may fence a mode (lazy_destroy=0 turns
  * lazy into sync); the VM's events say so.

@@ -64,7 +64,11 @@ struct kvm_vcpu;
 	X(oom_wait_ms, "LAZYPV_KVM_OOM_WAIT_MS", 20, 0, 10000, false,	\
 	  "how long the OOM notifier sleeps (v2: msleep(20))")		\
 	X(oom_enough_pages, "LAZYPV_KVM_OOM_ENOUGH", 1024, 0, 1ULL << 40, false, \
-	  "the notifier returns at once when more than this was freed")
+	  "the notifier returns at once when more than this was freed")	\
+	X(instant_destroy, "LAZYPV_KVM_INSTANT_DESTROY", 1, 0, 1, false, \
+	  "lazypv's instant teardown allowed; 0 falls back to async")	\
+	X(instant_workers, "LAZYPV_KVM_INSTANT_WORKERS", 0, 0, 64, false, \
+	  "cleanup workers per instant teardown (0: cores - 1, at least 1)")
 
 struct kvm_params {
 #define KVM_OPTION_FIELD(name, env, def, min, max, size, desc) uint64_t name;
@@ -108,12 +112,18 @@ struct uv *kvm_module_uv(const struct kvm_module *mod);
  *   ASYNC    merged (6.2 + QEMU 8): the VMM drives ASYNC_CLEANUP_PREPARE/
  *            PERFORM from its own thread; 6.0's release and unmap as above,
  *            plus DESTROY_SEC_CONF_FAST where the UV has it.
+ * and lazypv's own (docs/instant.md), beyond every real system:
+ *   INSTANT  DISABLE and the VM's close set the config aside in O(1) and
+ *            hand the address space to parallel, owner-charged cleanup
+ *            workers; pages an old config still owns are destroyed on
+ *            demand when the new guest or the host first needs them.
  */
 #define KVM_DESTROY_MODES(X)						\
 	X(SYNC, "sync", "before the series: memory first, export at exit") \
 	X(SYNC_60, "sync-6.0", "Linux 6.0: config first, destroy at exit") \
 	X(LAZY, "lazy", "the seed (v2): cleanup kernel threads")	\
-	X(ASYNC, "async", "Linux 6.2 + QEMU 8: asynchronous cleanup")
+	X(ASYNC, "async", "Linux 6.2 + QEMU 8: asynchronous cleanup")	\
+	X(INSTANT, "instant", "lazypv's own: O(1) restart and exit, parallel cleanup")
 
 enum kvm_destroy_mode {
 #define KVM_DESTROY_ENUM(id, name, desc) KVM_DESTROY_##id,
@@ -147,7 +157,8 @@ int kvm_set_memory(struct kvm *kvm, uint64_t guest_len,
  * Select the teardown design; returns the one in effect: the fences fall
  * back to what that kernel does without the feature -- lazy_destroy=0 to
  * SYNC (v2's memory-first deinit_vm_now), async_destroy=0 to SYNC_60 (a
- * 6.2 kernel's KVM_PV_DISABLE).  -EBUSY (as a negative value) once the VM
+ * 6.2 kernel's KVM_PV_DISABLE), instant_destroy=0 to ASYNC (the newest
+ * real design; its own fence applies next).  -EBUSY (as a negative value) once the VM
  * is protected.
  */
 int kvm_set_destroy_mode(struct kvm *kvm, enum kvm_destroy_mode mode);
@@ -193,6 +204,9 @@ struct kvm_test_hooks {
 	void (*oom_sleep)(void *ctx, uint64_t ns);
 	void (*mmput_gate)(void *ctx, bool after);
 	void (*teardown_gate)(void *ctx);
+	/* instant: a worker (0-based) is about to clean chunk @chunk
+	 * (2 MiB of guest memory) of a job; may block: a gate. */
+	void (*instant_chunk)(void *ctx, unsigned int worker, uint64_t chunk);
 	void *ctx;
 };
 void kvm_module_set_test_hooks(struct kvm_module *mod,
@@ -383,7 +397,16 @@ bool kvm_guest_is_protected(const struct kvm_vcpu *vcpu);
 	X(fast_destroys, "DESTROY_SEC_CONF_FAST successes")		\
 	X(mmu_releases, "mmu-notifier releases of a protected VM")	\
 	X(leftovers_disposed, "set-aside/leftover configs disposed")	\
-	X(sync_fallbacks, "deferred teardowns that fell back to sync")
+	X(sync_fallbacks, "deferred teardowns that fell back to sync")	\
+	X(instant_jobs, "instant cleanup jobs started")			\
+	X(instant_pages, "pages instant workers destroyed")		\
+	X(instant_refused, "instant worker destroys the UV refused")	\
+	X(instant_unmapped, "pages instant workers unmapped and freed")	\
+	X(instant_on_demand, "pages of an old config destroyed on demand") \
+	X(instant_oom_waits, "allocations that waited for instant workers") \
+	X(instant_oom_freed, "frames those waits saw freed")		\
+	X(instant_cpu_ns, "CPU time of instant workers (ns)")		\
+	X(instant_leaks, "frames instant teardown leaked (see leak report)")
 
 struct kvm_stats {
 #define KVM_STAT_FIELD(name, desc) uint64_t name;
@@ -392,6 +415,34 @@ struct kvm_stats {
 };
 
 void kvm_stats_get(const struct kvm_module *mod, struct kvm_stats *out);
+
+/* ---- instant teardown: progress and leaks (docs/instant.md) ---- */
+
+/*
+ * Bytes of guest memory instant workers have still to walk: of the jobs
+ * of @kvm's address space (whichever VM set them aside), or of every job
+ * (kvm_instant_pending_bytes).  A snapshot; 0 once everything is clean.
+ */
+uint64_t kvm_instant_pending_bytes(struct kvm_module *mod);
+uint64_t kvm_instant_mm_pending_bytes(struct kvm_module *mod, struct mm *mm);
+/* Instant cleanup jobs running now. */
+unsigned int kvm_instant_jobs_running(struct kvm_module *mod);
+/*
+ * Every frame instant teardown left to the UV on purpose (a UVC failed:
+ * the UV may still own it), with the call, its rc/rrc and the leak
+ * reason: text lines or one JSON object {"leaks":[...],"dropped":n}.
+ * At most KVM_INSTANT_LEAK_MAX are listed; the rest are counted.
+ */
+#define KVM_INSTANT_LEAK_MAX 256
+struct kvm_instant_leak {
+	uint64_t pfn;
+	uint64_t nr;		/* frames from pfn on */
+	uint16_t cmd, rc, rrc;	/* the failing UVC */
+	enum mm_leak_reason reason;
+};
+size_t kvm_instant_leaks(struct kvm_module *mod, struct kvm_instant_leak *out,
+			 size_t max);
+void kvm_instant_leak_report(struct kvm_module *mod, FILE *f, bool json);
 void kvm_stats_print(const struct kvm_module *mod, FILE *f, bool json);
 
 #endif /* LAZYPV_KVM_H */

@@ -72,6 +72,9 @@ enum kvm_pv_teardown {
 	KVM_TEARDOWN_EXPORT = 0,	/* export (content kept) */
 	KVM_TEARDOWN_SET_ASIDE,		/* deferred list for the cleanup thread */
 	KVM_TEARDOWN_DESTROY,		/* destroy, else export */
+	KVM_TEARDOWN_INSTANT,		/* every unmap, only pages that may
+					 * be secure: destroy, else export,
+					 * else leak (instant.c) */
 };
 
 struct kvm_pv {
@@ -104,6 +107,10 @@ struct kvm {
 	struct pv_vm_to_be_destroyed *need_cleanup;
 	struct task *owner;
 	struct mm *mm;			/* mmgrab'ed */
+	bool instant_mm;		/* instant (under lock): also an
+					 * mm_users ref, from the first ENABLE
+					 * to the VM's close, which hands it to
+					 * the cleanup workers */
 	struct lpv_mutex lock;
 	struct gmap *gmap;		/* NULL until kvm_set_memory */
 	struct page *sca;		/* system control area frame */
@@ -126,6 +133,7 @@ struct kvm_module {
 	struct lpv_mutex cleanup_lock;
 	struct lpv_cond cleanup_done;
 	unsigned int cleanups;
+	struct kvm_instant *instant;	/* instant.c: jobs, leak report */
 	struct kvm_stats stats;		/* relaxed counters */
 	/* Teardown progress (relaxed atomics, kvm_cleanup_progress): pages
 	 * still to visit, over every address space, and pages visited. */
@@ -279,6 +287,43 @@ void kvm_pv_dealloc_vm(struct kvm *kvm);
 void kvm_clear_pv_state(struct kvm *kvm);
 int kvm_pv_destroy_conf(struct kvm *kvm, uint16_t *rc, uint16_t *rrc) __must_check;
 void kvm_guest_range(struct kvm *kvm, uintptr_t *start, uintptr_t *end);
+
+/* instant.c: lazypv's own teardown (docs/instant.md) */
+/* The mm's protected guests are torn down by instant (set at ENABLE). */
+static inline bool kvm_mm_is_instant(struct mm *mm)
+{
+	return __atomic_load_n(&mm_context(mm)->pv_teardown, __ATOMIC_ACQUIRE) ==
+	       KVM_TEARDOWN_INSTANT;
+}
+
+/* An import's rc for a frame secure for another configuration (docs/uv.md). */
+#define KVM_UV_RC_OTHER_CONFIG 0x0104
+int kvm_instant_init(struct kvm_module *mod) __must_check;
+/* Waits for every job first. */
+void kvm_instant_deinit(struct kvm_module *mod);
+/* ENABLE: the VM takes its mm_users reference (once).  kvm->lock held. */
+void kvm_instant_enable(struct kvm *kvm);
+/*
+ * DISABLE (and a failed ENABLE), the running config's CPUs gone: set the
+ * config aside (DESTROY_SEC_CONF_FAST, else an ASCE copy and a leftover
+ * record) and hand it with the address space to the workers.  O(1): no
+ * page is touched.  rc 1, rrc KVM_PV_RRC_DEFERRED.  kvm->lock held.
+ */
+int kvm_instant_disable(struct kvm *kvm, uint16_t *rc,
+			uint16_t *rrc) __must_check;
+/* The VM's close: CPUs, config and the VM's address-space reference go
+ * to the workers; O(number of vCPUs).  kvm->lock held. */
+void kvm_instant_vm_close(struct kvm *kvm);
+/*
+ * A page an old configuration still owns, needed now (an import found it
+ * secure for another config): destroy it; 0 or the destroy's error (the
+ * import then fails as the UV answered).  The caller holds a reference.
+ */
+int kvm_instant_destroy_on_demand(struct kvm_module *mod,
+				  struct page *page) __must_check;
+/* The unmap hook's INSTANT choice for one page (may be secure): destroy,
+ * else export, else leak it and list it in the leak report. */
+void kvm_instant_unmap_page(struct kvm_module *mod, struct page *page);
 
 /* sie.c */
 void kvm_vcpu_free(struct kvm_vcpu *vcpu);

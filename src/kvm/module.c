@@ -178,12 +178,20 @@ int kvm_module_create(struct mm_world *world, struct uv *uv,
 	if (ret)
 		goto out_free;
 	kvm_cleanup_threads_init(mod);
+	ret = kvm_instant_init(mod);
+	if (ret)
+		goto out_uv;
 	mm_arch_register(world, &kvm_arch_ops, mod);
 	hw_pgm_register(mod->hw, HW_PGM_NON_SECURE_STORAGE_ACCESS, kvm_pgm_3e, mod);
 	hw_pgm_register(mod->hw, HW_PGM_SECURE_STORAGE_VIOLATION, kvm_pgm_3f, mod);
 	*out = mod;
 	return 0;
 
+out_uv:
+	lpv_cond_deinit(&mod->cleanup_done);
+	lpv_mutex_deinit(&mod->cleanup_lock);
+	uv_machine_reset(mod->uv);
+	kvm_stor_free(mod, &mod->uv_stor);
 out_free:
 	free(mod);
 	return ret;
@@ -199,6 +207,7 @@ void kvm_module_destroy(struct kvm_module *mod)
 		return;
 	BUG_ON(atomic_load_relaxed(&mod->nr_vms));
 	kvm_module_drain(mod);
+	kvm_instant_deinit(mod);
 	hw_pgm_register(mod->hw, HW_PGM_NON_SECURE_STORAGE_ACCESS, NULL, NULL);
 	hw_pgm_register(mod->hw, HW_PGM_SECURE_STORAGE_VIOLATION, NULL, NULL);
 	mm_arch_register(mod->world, NULL, NULL);

@@ -43,6 +43,11 @@ static bool kvm_async_allowed(const struct kvm_params *p)
 	return p->async_destroy != 0;
 }
 
+static bool kvm_instant_allowed(const struct kvm_params *p)
+{
+	return p->instant_destroy != 0;
+}
+
 struct kvm_pv_design {
 	/* NULL: always available; else the module parameter that allows
 	 * it, and what that kernel does without the feature. */
@@ -64,6 +69,10 @@ struct kvm_pv_design {
 	 * running config, the set-aside one, the leftovers; the
 	 * ASYNC_CLEANUP_* commands are accepted. */
 	bool cleanup_all;
+	/* ENABLE calls @enable first; the VM teardown calls @vm_close
+	 * instead of the above, protected or not (instant.c). */
+	void (*enable)(struct kvm *kvm);
+	void (*vm_close)(struct kvm *kvm);
 };
 
 static const struct kvm_pv_design kvm_pv_designs[KVM_DESTROY_NR_MODES] = {
@@ -94,6 +103,16 @@ static const struct kvm_pv_design kvm_pv_designs[KVM_DESTROY_NR_MODES] = {
 		.config_first = true,		/* a failed ENABLE */
 		.deinit = kvm_pv_deinit_sync,
 		.cleanup_all = true,
+	},
+	/* lazypv's own (docs/instant.md), not a reference design. */
+	[KVM_DESTROY_INSTANT] = {
+		.allowed = kvm_instant_allowed,
+		.fallback = KVM_DESTROY_ASYNC,	/* the newest real design */
+		.exit_teardown = KVM_TEARDOWN_INSTANT,
+		.config_first = true,		/* fallbacks: no record memory */
+		.deinit = kvm_instant_disable,
+		.enable = kvm_instant_enable,
+		.vm_close = kvm_instant_vm_close,
 	},
 };
 
@@ -133,6 +152,8 @@ static int kvm_pv_enable(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 		return -EINVAL;
 	if (!kvm->gmap)
 		return -EINVAL;
+	if (d->enable)
+		d->enable(kvm);
 	if (d->mmu_release) {
 		ret = kvm_pv_mmu_notifier_register(kvm, d->release_fast);
 		if (ret)
@@ -244,7 +265,9 @@ void kvm_pv_deinit_cleanup_all(struct kvm *kvm)
 	 */
 	kvm_pv_mmu_notifier_unregister(kvm);
 	lpv_mutex_lock(&kvm->lock);
-	if (d->cleanup_all) {
+	if (d->vm_close) {
+		d->vm_close(kvm);
+	} else if (d->cleanup_all) {
 		ignore_result(kvm_pv_deinit_cleanup_all_locked(kvm, &rc, &rrc));
 	} else if (kvm->pv.handle) {
 		ignore_result(kvm_pv_cpus_from_pv(kvm, &rc, &rrc));
@@ -268,8 +291,10 @@ int kvm_set_destroy_mode(struct kvm *kvm, enum kvm_destroy_mode mode)
 		return -EINVAL;
 	/* The fences: what that kernel does without the feature. */
 	d = &kvm_pv_designs[mode];
-	if (d->allowed && !d->allowed(p))
+	while (d->allowed && !d->allowed(p)) {	/* instant -> async -> 6.0 */
 		mode = d->fallback;
+		d = &kvm_pv_designs[mode];
+	}
 	lpv_mutex_lock(&kvm->lock);
 	if (kvm->pv.handle || kvm->set_aside || kvm->need_cleanup) {
 		ret = -EBUSY;

@@ -107,7 +107,9 @@ static void kvm_pte_clear_unprotected(struct kvm_module *mod,
  *   full in v2 (LAZY) unless pv_sync_destroy: set the page aside for the
  *     cleanup thread (uv_destroy_page_lazy), one page at a time;
  *   full from 6.0 (SYNC_60, ASYNC): destroy -- the mmu-notifier release
- *     destroyed the CPUs first -- and export only if that fails.
+ *     destroyed the CPUs first -- and export only if that fails;
+ *   any unmap in INSTANT: only pages with PG_arch_1, destroy, else
+ *     export (kvm_instant_unmap_page).
  * A page whose export fails is leaked here, on purpose: the UV may still
  * own it.  Unprotected: kvm_pte_clear_unprotected.
  */
@@ -124,8 +126,15 @@ static void kvm_arch_pte_clear(void *ctx, struct mm *mm,
 		kvm_pte_clear_unprotected(mod, pages, n);
 		return;
 	}
-	teardown = full ? __atomic_load_n(&mc->pv_teardown, __ATOMIC_ACQUIRE)
-			: KVM_TEARDOWN_EXPORT;
+	teardown = __atomic_load_n(&mc->pv_teardown, __ATOMIC_ACQUIRE);
+	if (teardown == KVM_TEARDOWN_INSTANT) {
+		/* Every unmap: only pages that may be secure get a UVC. */
+		for (size_t i = 0; i < n; i++)
+			kvm_instant_unmap_page(mod, pages[i]);
+		return;
+	}
+	if (!full)
+		teardown = KVM_TEARDOWN_EXPORT;
 	if (teardown == KVM_TEARDOWN_SET_ASIDE && READ_ONCE(mc->pv_sync_destroy))
 		teardown = KVM_TEARDOWN_EXPORT;
 	for (size_t i = 0; i < n; i++) {
@@ -196,11 +205,15 @@ const struct mm_arch_ops kvm_arch_ops = {
  */
 static bool should_export_before_import(struct kvm_module *mod,
 					struct uv_cb_header *uvcb,
-					struct mm *mm)
+					struct kvm *kvm)
 {
 	if (uvcb->cmd == UVC_CMD_UNPIN_PAGE_SHARED || mod->has_misc)
 		return false;
-	return atomic_load_acquire(&mm_context(mm)->protected_count) > 1;
+	/* INSTANT destroys the frame on demand when the import finds it
+	 * secure for another config instead (kvm_make_secure). */
+	if (kvm_mm_is_instant(kvm->mm))
+		return false;
+	return atomic_load_acquire(&mm_context(kvm->mm)->protected_count) > 1;
 }
 
 int kvm_make_secure(struct kvm *kvm, uint64_t gaddr, struct uv_cb_header *uvcb)
@@ -229,7 +242,7 @@ int kvm_make_secure(struct kvm *kvm, uint64_t gaddr, struct uv_cb_header *uvcb)
 		ret = -EAGAIN;
 		goto out_pte;
 	}
-	if (should_export_before_import(mod, uvcb, kvm->mm)) {
+	if (should_export_before_import(mod, uvcb, kvm)) {
 		uint16_t rc, rrc;
 
 		/* Result ignored: a page not secure for anyone is fine. */
@@ -244,6 +257,24 @@ int kvm_make_secure(struct kvm *kvm, uint64_t gaddr, struct uv_cb_header *uvcb)
 	page_set_flag(page, PG_arch_1);
 	cc = uv_call_once(mod->uv, uvcb);
 	page_ref_unfreeze(page, 1);
+	if (cc == UVC_CC_ERROR && uvcb->rc == KVM_UV_RC_OTHER_CONFIG &&
+	    kvm_mm_is_instant(kvm->mm) &&
+	    uvcb->cmd != UVC_CMD_UNPIN_PAGE_SHARED &&
+	    kvm_instant_destroy_on_demand(mod, page) == 0) {
+		/*
+		 * Still secure for an old config (no CPUs): destroyed now,
+		 * ahead of the workers.  One more attempt, no more: a frame
+		 * the refusal was about for another reason is refused again.
+		 */
+		if (!page_ref_freeze(page, 1)) {
+			ret = -EAGAIN;
+			goto out_unlock;
+		}
+		page_set_flag(page, PG_arch_1);
+		uvcb->rc = uvcb->rrc = 0;
+		cc = uv_call_once(mod->uv, uvcb);
+		page_ref_unfreeze(page, 1);
+	}
 	ret = uv_cc_errno(cc, uvcb->rc);
 	if (ret == -EAGAIN)
 		kvm_stat_inc(mod, import_retries);
@@ -323,6 +354,8 @@ int kvm_destroy_page(struct kvm *kvm, uint64_t gaddr)
 	ret = kvm_uv_destroy_owned(kvm->mod, page);
 	if (ret)
 		ret = kvm_uv_export_owned(kvm->mod, page);
+	else if (kvm_mm_is_instant(kvm->mm))
+		kvm_stat_inc(kvm->mod, instant_on_demand);
 	mm_page_put(kvm->mod->world, page);
 	return ret;
 }

@@ -181,6 +181,12 @@ void memcg_stats_get(const struct memcg *memcg, struct memcg_stats *out)
 	out->oom = atomic_load_relaxed(&memcg->oom);
 	out->oom_kill = atomic_load_relaxed(&memcg->oom_kill);
 	out->leaked = (uint64_t)atomic_load_relaxed(&memcg->leaked);
+	out->cpu_ns = atomic_load_relaxed(&memcg->cpu_ns);
+}
+
+void memcg_charge_cpu(struct memcg *memcg, uint64_t ns)
+{
+	atomic_add_relaxed(&memcg->cpu_ns, ns);
 }
 
 const char *memcg_name(const struct memcg *memcg)

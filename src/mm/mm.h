@@ -417,6 +417,8 @@ struct memcg_stats {
 	uint64_t oom;		/* OOM path entries for this memcg */
 	uint64_t oom_kill;	/* tasks killed for this memcg */
 	uint64_t leaked;	/* pages leaked on purpose, charged for good */
+	uint64_t cpu_ns;	/* CPU time charged by kernel work done for
+				 * its tasks after they left (memcg_charge_cpu) */
 };
 
 /* @limit_bytes 0 = unlimited (rounded up to pages). -EINVAL bad name. */
@@ -433,6 +435,10 @@ void memcg_set_limit(struct memcg *memcg, uint64_t limit_bytes);
 void memcg_stats_get(const struct memcg *memcg, struct memcg_stats *out);
 const char *memcg_name(const struct memcg *memcg);
 uint64_t memcg_usage(const struct memcg *memcg);	/* pages */
+/* Charge @ns of CPU time spent on the memcg's behalf (cleanup workers of
+ * an address space charged to it).  The caller keeps the memcg alive (a
+ * task or mm using it). */
+void memcg_charge_cpu(struct memcg *memcg, uint64_t ns);
 
 /* ====================================================================
  * the OOM path
@@ -446,9 +452,14 @@ uint64_t memcg_usage(const struct memcg *memcg);	/* pages */
  * *freed, which carries the total of the callbacks run so far in this
  * pass.  Return value: 0 (reserved for the chain).
  * Callbacks must not (un)register notifiers or allocate with MM_GFP_WAIT.
+ * @memcg_fn, if set, is also called for the OOM of a memcg at its limit,
+ * with that memcg, in the same way (Linux has no such chain: lazypv's
+ * instant teardown uses it, docs/instant.md); notifiers without it are
+ * not called for a memcg OOM.
  */
 struct oom_notifier {
 	int (*fn)(void *ctx, unsigned long *freed);
+	int (*memcg_fn)(void *ctx, struct memcg *memcg, unsigned long *freed);
 	void *ctx;
 	int priority;
 	struct oom_notifier *next;	/* private to the chain */

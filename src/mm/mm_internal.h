@@ -30,6 +30,7 @@ struct memcg {
 	uint64_t peak;			/* atomic (max) */
 	uint64_t failcnt, charges, uncharges, oom, oom_kill;	/* atomic */
 	int64_t leaked;			/* atomic: leaked pages, still charged */
+	uint64_t cpu_ns;		/* atomic: memcg_charge_cpu */
 	int refs;			/* atomic: tasks + mms using it */
 	bool offline;			/* destroyed, kept for leaked pages */
 	uint64_t check_pages;		/* mm_check scratch, under memcg_lock */

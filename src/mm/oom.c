@@ -9,7 +9,8 @@
  * Linux's oom_lock), first rechecks (a pass that just finished may have
  * freed enough), then -- for a global OOM only; a memcg OOM skips the
  * chain, as Linux's out_of_memory() does -- calls the notifier chain in
- * priority order; the callbacks may sleep and report the pages freed
+ * priority order (for a memcg OOM only those with a memcg_fn: lazypv's
+ * instant teardown); the callbacks may sleep and report the pages freed
  * through *freed.  If they freed anything the allocation retries.
  * Otherwise it picks the task in scope (all tasks, or those whose mm is
  * charged to the memcg) with the largest rss and kills it together with
@@ -72,14 +73,21 @@ int oom_notifier_unregister(struct mm_world *world, struct oom_notifier *nb)
 	return r;
 }
 
-static unsigned long oom_notify(struct mm_world *world)
+/* The chain for a global OOM (@memcg NULL), or its memcg_fn members
+ * for the OOM of @memcg. */
+static unsigned long oom_notify(struct mm_world *world, struct memcg *memcg)
 {
 	unsigned long freed = 0;
 
 	lpv_read_lock(&world->notifier_lock);
 	for (struct oom_notifier *nb = world->notifiers; nb; nb = nb->next) {
+		if (memcg && !nb->memcg_fn)
+			continue;
 		mm_stat_inc(world, oom_notifier_calls);
-		nb->fn(nb->ctx, &freed);
+		if (memcg)
+			nb->memcg_fn(nb->ctx, memcg, &freed);
+		else
+			nb->fn(nb->ctx, &freed);
 	}
 	lpv_read_unlock(&world->notifier_lock);
 	mm_stat_add(world, oom_notifier_freed, freed);
@@ -179,8 +187,9 @@ int oom_run(struct mm_world *world, struct memcg *memcg, uint64_t deadline_ns)
 		return 0;
 	}
 	/* The notifier chain is for a machine out of memory: a memcg at its
-	 * limit goes straight to its own victim (as Linux's out_of_memory()). */
-	if (!memcg && oom_notify(world) > 0) {
+	 * limit goes straight to its own victim (as Linux's out_of_memory()),
+	 * unless a notifier that knows memcgs (memcg_fn) frees enough. */
+	if (oom_notify(world, memcg) > 0) {
 		lpv_mutex_unlock(&world->oom_lock);
 		return 0;
 	}

@@ -236,10 +236,11 @@ static void stats_print_text(struct mm_world *world,
 		memcg_stats_get(m, &ms);
 		fprintf(f, "  memcg %s%s: usage %" PRIu64 " peak %" PRIu64
 			" limit %" PRIu64 " failcnt %" PRIu64 " oom %" PRIu64
-			" oom_kill %" PRIu64 " leaked %" PRIu64 " (pages)\n",
+			" oom_kill %" PRIu64 " leaked %" PRIu64 " (pages)"
+			" cpu_ns %" PRIu64 "\n",
 			m->name, m->offline ? " (offline)" : "", ms.usage,
 			ms.peak, ms.limit, ms.failcnt, ms.oom, ms.oom_kill,
-			ms.leaked);
+			ms.leaked, ms.cpu_ns);
 	}
 	lpv_mutex_unlock(&world->memcg_lock);
 	fprintf(f, "  options:\n");
@@ -279,9 +280,10 @@ static void stats_print_json(struct mm_world *world,
 			",\"limit\":%" PRIu64 ",\"failcnt\":%" PRIu64
 			",\"charges\":%" PRIu64 ",\"uncharges\":%" PRIu64
 			",\"oom\":%" PRIu64 ",\"oom_kill\":%" PRIu64
-			",\"leaked\":%" PRIu64 ",\"offline\":%s}",
+			",\"leaked\":%" PRIu64 ",\"cpu_ns\":%" PRIu64
+			",\"offline\":%s}",
 			ms.usage, ms.peak, ms.limit, ms.failcnt, ms.charges,
-			ms.uncharges, ms.oom, ms.oom_kill, ms.leaked,
+			ms.uncharges, ms.oom, ms.oom_kill, ms.leaked, ms.cpu_ns,
 			m->offline ? "true" : "false");
 	}
 	lpv_mutex_unlock(&world->memcg_lock);

@@ -248,7 +248,9 @@ int vmm_unprotect(struct vmm *vmm)
 	case KVM_DESTROY_SYNC:
 	case KVM_DESTROY_SYNC_60:
 	case KVM_DESTROY_LAZY:
-		/* (lazy: KVM hands the old config to its cleanup thread) */
+	case KVM_DESTROY_INSTANT:
+		/* (lazy: KVM hands the old config to its cleanup thread;
+		 * instant: to its cleanup workers, in O(1)) */
 		r = vmm_pv(vmm, KVM_PV_DISABLE, NULL);
 		break;
 	case KVM_DESTROY_ASYNC:

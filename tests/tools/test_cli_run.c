@@ -208,7 +208,7 @@ static double fig(json_t *row, const char *key)
 
 struct rows {
 	const struct figs *figs;
-	bool seen[4];
+	bool seen[5];
 	size_t n;
 };
 
@@ -220,7 +220,8 @@ static void teardown_row(json_t *j, size_t i, void *ctx)
 		"reclaim_ms", "cleanup_pages_per_s", "ns_per_page",
 		"floor_share", "guest1_ms", "guest2_ms", "restart_vs_sync",
 		"guest2_vs_sync", NULL };
-	static const char *const modes[] = { "sync", "sync-6.0", "lazy", "async" };
+	static const char *const modes[] = { "sync", "sync-6.0", "lazy", "async",
+					     "instant" };
 	struct rows *r = ctx;
 	const char *mode = json_string_value(json_object_get(j, "mode"));
 	int m = -1;
@@ -233,7 +234,7 @@ static void teardown_row(json_t *j, size_t i, void *ctx)
 	ASSERT_GT(fig(j, "floor_ns_per_page"), 0);
 	ASSERT_GT(fig(j, "machine_floor_ns_per_page"), 0);
 	ASSERT_NOT_NULL(mode);
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < 5; k++)
 		if (!strcmp(mode, modes[k]))
 			m = k;
 	ASSERT_GE(m, 0);
@@ -271,8 +272,9 @@ TEST_IMPL(cli_bench_json)
 	if (c->status)
 		fprintf(stderr, "# %s\n", c->err);
 	ASSERT_EQ(c->status, 0);
-	ASSERT_EQ(cli_json_lines(c->out, teardown_row, &rows), 4);
-	ASSERT_TRUE(rows.seen[0] && rows.seen[1] && rows.seen[2] && rows.seen[3]);
+	ASSERT_EQ(cli_json_lines(c->out, teardown_row, &rows), 5);
+	ASSERT_TRUE(rows.seen[0] && rows.seen[1] && rows.seen[2] && rows.seen[3] &&
+		    rows.seen[4]);
 
 	cli_run_env(c, "", "bench --quick --sizes 16M --modes sync,lazy --csv");
 	ASSERT_EQ(c->status, 0);

@@ -1,0 +1,767 @@
+// SPDX-License-Identifier: MIT
+/*
+ * instant.c - lazypv's own teardown, INSTANT (docs/instant.md): restart
+ * and exit in constant time; the work moves to accounted background
+ * workers, none of it is skipped.
+ *
+ *   reboot    DISABLE (CPUs gone) sets the configuration aside -- DESTROY_
+ *             SEC_CONF_FAST where the UV has it, else a copy of the
+ *             top-level table and a leftover record -- and starts a job.
+ *             No page is touched: no low clear.  An import of the new
+ *             guest (unpack, prefix pages, 0x3e) that meets a frame still
+ *             secure for an old config (rc 0x0104) destroys that frame on
+ *             the spot and retries, as a 0x3f does: on demand, ahead of the
+ *             workers.
+ *   exit      the VM holds an mm_users reference from its first ENABLE, so
+ *             the VMM's exit_mm tears nothing down; the VM's close (the
+ *             VMM's exit_files) destroys the CPUs, sets the config aside
+ *             and hands that reference to a job.  The parent's wait returns
+ *             at once.
+ *   workers   N threads per job (instant_workers; 0: cores - 1, at least 1)
+ *             take 2 MiB chunks of guest memory from one atomic cursor:
+ *             disjoint ranges, and no worker idles while work is left.  Per
+ *             chunk: gather the pages that may be secure (PG_arch_1: never
+ *             under-reported), destroy them without mmap_lock, and -- when
+ *             only instant jobs use the address space -- unmap the chunk,
+ *             which frees it.  Between chunks a worker yields the CPU
+ *             unless an allocation waits for it.  The last worker disposes
+ *             of the config (DESTROY_SEC_CONF, or only the count after
+ *             FAST) and drops the address space.
+ *   pressure  a job that frees memory registers an OOM notifier, called
+ *             for a global OOM and for an OOM of the job's memcg: the
+ *             allocation sleeps on the job's progress condition until
+ *             enough frames were freed or the job ended (no fixed sleep).
+ *   account   the workers' CPU time is charged to the owner's memcg; bytes
+ *             still to walk are readable per address space and in total;
+ *             every frame instant teardown leaks on purpose is listed with
+ *             the failing call and its rc/rrc.
+ *
+ * Lifetimes: a job holds an mm_count reference (mmgrab) and, usually, an
+ * mm_users one; it never touches struct kvm, which may be gone.
+ * Locks: inst->lock protects the job list and the leak list (taken under
+ * a PTL by the unmap hook: nothing is called with it held); job->lock
+ * protects the job's progress (freed, done) for the condition.  Order:
+ * kvm->lock > mmap_lock > PTL > inst->lock; job->lock is a leaf.  Running
+ * jobs count in mod->cleanups, so kvm_module_drain waits for them.
+ */
+#include "kvm_internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INSTANT_CHUNK_PAGES MM_PTES_PER_TABLE
+#define INSTANT_CHUNK ((uint64_t)INSTANT_CHUNK_PAGES * HW_PAGE_SIZE)
+/* Ahead of lazy's notifier (70): this one waits for progress, not time. */
+#define INSTANT_OOM_PRIORITY 80
+
+_Static_assert(INSTANT_CHUNK_PAGES <= HW_UNPROTECT_BATCH,
+	       "a chunk's pages fit one unprotect batch");
+
+struct instant_job {
+	struct kvm_module *mod;
+	struct mm *mm;			/* mmgrab'ed */
+	struct memcg *memcg;		/* the mm's: its owner's */
+	bool has_users;			/* an mm_users ref, dropped at the end */
+	bool zap;			/* unmap what is clean: frees it */
+	bool has_vm;			/* a config to dispose of */
+	struct pv_vm_to_be_destroyed vm;
+	uintptr_t start;		/* the guest's user range */
+	uint64_t len, nr_chunks;
+	uint64_t next;			/* atomic: the next chunk to take */
+	uint64_t pending;		/* atomic: bytes not yet walked */
+	unsigned int refs;		/* atomic: workers + the starter */
+	unsigned int ids;		/* atomic: worker numbers */
+	unsigned int waiters;		/* atomic: allocations waiting */
+	struct lpv_mutex lock;		/* freed, done */
+	struct lpv_cond progress;
+	uint64_t freed;			/* frames freed so far */
+	bool done;
+	bool notifier;
+	struct oom_notifier nb;
+	struct instant_job *next_job;	/* inst->jobs */
+};
+
+struct kvm_instant {
+	struct lpv_mutex lock;		/* jobs, leaks */
+	struct instant_job *jobs;
+	unsigned int nr_jobs;
+	struct kvm_instant_leak leaks[KVM_INSTANT_LEAK_MAX];
+	size_t nr_leaks;
+	uint64_t leaks_dropped;
+};
+
+int kvm_instant_init(struct kvm_module *mod)
+{
+	struct kvm_instant *inst = calloc(1, sizeof(*inst));
+
+	if (!inst)
+		return -ENOMEM;
+	lpv_mutex_init(&inst->lock);
+	mod->instant = inst;
+	return 0;
+}
+
+void kvm_instant_deinit(struct kvm_module *mod)
+{
+	struct kvm_instant *inst = mod->instant;
+
+	if (!inst)
+		return;
+	kvm_module_drain(mod);
+	BUG_ON(inst->jobs);
+	lpv_mutex_deinit(&inst->lock);
+	free(inst);
+	mod->instant = NULL;
+}
+
+/* ---- the leak report ---- */
+
+static void instant_leak_note(struct kvm_module *mod, hw_pfn_t pfn,
+			      uint64_t nr, uint16_t cmd, uint16_t rc,
+			      uint16_t rrc, enum mm_leak_reason reason)
+{
+	struct kvm_instant *inst = mod->instant;
+
+	kvm_stat_add(mod, instant_leaks, nr);
+	lpv_trace("PV INSTANT LEAK: pfn %llx nr %llu %s rc %x rrc %x",
+		  (unsigned long long)pfn, (unsigned long long)nr,
+		  uv_cmd_name(cmd), rc, rrc);
+	lpv_mutex_lock(&inst->lock);
+	if (inst->nr_leaks < KVM_INSTANT_LEAK_MAX)
+		inst->leaks[inst->nr_leaks++] = (struct kvm_instant_leak){
+			.pfn = pfn, .nr = nr, .cmd = cmd, .rc = rc,
+			.rrc = rrc, .reason = reason,
+		};
+	else
+		inst->leaks_dropped++;
+	lpv_mutex_unlock(&inst->lock);
+}
+
+/* Storage (or a marked table) of a config whose destroy failed. */
+static void instant_stor_leak(struct kvm_module *mod, struct kvm_stor *stor,
+			      uint16_t rc, uint16_t rrc)
+{
+	if (!stor->nr)
+		return;
+	instant_leak_note(mod, mm_page_to_pfn(mod->world, stor->first),
+			  stor->nr, UVC_CMD_DESTROY_SEC_CONF, rc, rrc,
+			  MM_LEAK_conf_destroy_failed);
+	kvm_stor_leak(mod, stor, MM_LEAK_conf_destroy_failed);
+}
+
+size_t kvm_instant_leaks(struct kvm_module *mod, struct kvm_instant_leak *out,
+			 size_t max)
+{
+	struct kvm_instant *inst = mod->instant;
+	size_t n;
+
+	lpv_mutex_lock(&inst->lock);
+	n = inst->nr_leaks < max ? inst->nr_leaks : max;
+	memcpy(out, inst->leaks, n * sizeof(*out));
+	lpv_mutex_unlock(&inst->lock);
+	return n;
+}
+
+void kvm_instant_leak_report(struct kvm_module *mod, FILE *f, bool json)
+{
+	struct kvm_instant *inst = mod->instant;
+	json_t *root = NULL, *arr = NULL;
+
+	if (json) {
+		root = json_object();
+		arr = json_array();
+	}
+	lpv_mutex_lock(&inst->lock);
+	for (size_t i = 0; i < inst->nr_leaks; i++) {
+		const struct kvm_instant_leak *l = &inst->leaks[i];
+
+		if (!json) {
+			fprintf(f, "leak: pfn 0x%llx frames %llu %s rc 0x%x rrc 0x%x (%s)\n",
+				(unsigned long long)l->pfn,
+				(unsigned long long)l->nr, uv_cmd_name(l->cmd),
+				l->rc, l->rrc, mm_leak_reason_name(l->reason));
+			continue;
+		}
+		json_array_append_new(arr, json_pack("{s:I,s:I,s:s,s:i,s:i,s:s}",
+			"pfn", (json_int_t)l->pfn, "frames", (json_int_t)l->nr,
+			"call", uv_cmd_name(l->cmd), "rc", (int)l->rc,
+			"rrc", (int)l->rrc,
+			"reason", mm_leak_reason_name(l->reason)));
+	}
+	if (json) {
+		json_object_set_new(root, "leaks", arr);
+		json_object_set_new(root, "dropped",
+				    json_integer((json_int_t)inst->leaks_dropped));
+	} else if (inst->leaks_dropped) {
+		fprintf(f, "leak: %llu more not listed\n",
+			(unsigned long long)inst->leaks_dropped);
+	}
+	lpv_mutex_unlock(&inst->lock);
+	if (json) {
+		json_dumpf(root, f, JSON_COMPACT);
+		fputc('\n', f);
+		json_decref(root);
+	}
+}
+
+/* ---- pages ---- */
+
+static bool instant_rc_not_secure(uint16_t rc, uint16_t rrc)
+{
+	return rc == UVC_RC_NOT_SECURE && rrc == UVC_RRC_NOT_SECURE;
+}
+
+void kvm_instant_unmap_page(struct kvm_module *mod, struct page *page)
+{
+	hw_pfn_t pfn = mm_page_to_pfn(mod->world, page);
+	uint16_t rc, rrc;
+	int ret;
+
+	/* Not secure since its last destroy or export: nothing to do. */
+	if (!page_test_flag(page, PG_arch_1))
+		return;
+	if (kvm_uv_destroy_owned(mod, page) == 0)
+		return;
+	ret = uv_convert_from_secure(mod->uv, pfn, &rc, &rrc);
+	if (!ret || instant_rc_not_secure(rc, rrc)) {
+		page_clear_flag(page, PG_arch_1);
+		kvm_stat_inc(mod, exports);
+		return;
+	}
+	/* The UV may still own it: never reuse it. */
+	mm_page_leak(mod->world, page, MM_LEAK_export_failed);
+	instant_leak_note(mod, pfn, 1, UVC_CMD_CONV_FROM_SEC_STOR, rc, rrc,
+			  MM_LEAK_export_failed);
+}
+
+int kvm_instant_destroy_on_demand(struct kvm_module *mod, struct page *page)
+{
+	int ret = kvm_uv_destroy_owned(mod, page);
+
+	if (!ret)
+		kvm_stat_inc(mod, instant_on_demand);
+	return ret;
+}
+
+/* ---- jobs ---- */
+
+static unsigned int instant_nr_workers(const struct kvm_module *mod)
+{
+	long cores;
+
+	if (mod->params.instant_workers)
+		return (unsigned int)mod->params.instant_workers;
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return cores > 1 ? (unsigned int)(cores - 1) : 1;
+}
+
+static void instant_progress(struct instant_job *job, uint64_t frames)
+{
+	lpv_mutex_lock(&job->lock);
+	job->freed += frames;
+	lpv_cond_broadcast(&job->progress);
+	lpv_mutex_unlock(&job->lock);
+}
+
+/*
+ * One chunk: destroy every page of it that may be secure (the old
+ * configs have no CPUs; a page the running guest made secure meanwhile is
+ * refused -- HAS_CPUS -- and stays), then, if nobody else uses the
+ * address space, unmap the chunk: its frames are free at once.
+ */
+static void instant_clean_chunk(struct instant_job *job, uint64_t idx,
+				struct page **pages)
+{
+	struct kvm_module *mod = job->mod;
+	uintptr_t s = job->start + idx * INSTANT_CHUNK;
+	uintptr_t e = s + INSTANT_CHUNK;
+	struct hw_unprotect_batch batch;
+	uint64_t present = 0, refused = 0;
+	struct mm_pte_ref ref;
+	size_t n = 0;
+
+	if (e > job->start + job->len)
+		e = job->start + job->len;
+	mm_mmap_read_lock(job->mm);
+	for (uintptr_t addr = s; addr < e; addr += HW_PAGE_SIZE) {
+		uint64_t pte;
+
+		if (mm_pte_lock(job->mm, addr, &ref))
+			break;		/* no VMA: unmapped already */
+		pte = mm_pte_read(&ref);
+		if (mm_pte_present(pte)) {
+			struct page *page = mm_pfn_to_page(mod->world,
+							   mm_pte_pfn(pte));
+
+			present++;
+			if (page_test_flag(page, PG_arch_1)) {
+				page_get(page);
+				pages[n++] = page;
+			}
+		}
+		mm_pte_unlock(&ref);
+	}
+	mm_mmap_read_unlock(job->mm);
+
+	hw_unprotect_batch_begin(mod->hw, &batch);
+	for (size_t i = 0; i < n; i++)
+		if (kvm_uv_destroy_owned(mod, pages[i]))
+			refused++;	/* PG_arch_1 stays: its next user */
+	hw_unprotect_batch_end(&batch);		/* before the refs go */
+	mm_page_put_bulk(mod->world, pages, n);
+	kvm_stat_add(mod, instant_pages, n - refused);
+	kvm_stat_add(mod, instant_refused, refused);
+	atomic_sub_relaxed(&job->pending, e - s);
+
+	if (job->zap && present && mm_munmap(job->mm, s, e - s) == 0) {
+		kvm_stat_add(mod, instant_unmapped, present);
+		instant_progress(job, present);
+	}
+}
+
+static uint64_t instant_thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void instant_work(struct instant_job *job)
+{
+	struct kvm_module *mod = job->mod;
+	unsigned int id = atomic_add_return(&job->ids, 1) - 1;
+	uint64_t cpu0 = instant_thread_cpu_ns(), cpu;
+	struct page **pages = malloc(INSTANT_CHUNK_PAGES * sizeof(*pages));
+
+	if (!pages)
+		return;		/* the other workers (or the last) do it */
+	for (;;) {
+		uint64_t idx = __atomic_fetch_add(&job->next, 1,
+						  __ATOMIC_RELAXED);
+
+		if (idx >= job->nr_chunks)
+			break;
+		if (mod->hooks.instant_chunk)
+			mod->hooks.instant_chunk(mod->hooks.ctx, id, idx);
+		instant_clean_chunk(job, idx, pages);
+		/* Yield to runnable vCPUs -- unless an allocation waits. */
+		if (!atomic_load_acquire(&job->waiters))
+			sched_yield();
+	}
+	free(pages);
+	cpu = instant_thread_cpu_ns() - cpu0;
+	kvm_stat_add(mod, instant_cpu_ns, cpu);
+	/* The owner pays: its memcg is alive while we hold its mm. */
+	if (job->memcg)
+		memcg_charge_cpu(job->memcg, cpu);
+}
+
+/*
+ * DESTROY_SEC_CONF of the set-aside config (handle 0: it was fast-
+ * destroyed; only the count is left), then free its storage and table --
+ * or, if the UV refuses, leak them on purpose and list them.
+ */
+static uint64_t instant_dispose(struct instant_job *job)
+{
+	struct kvm_module *mod = job->mod;
+	struct pv_vm_to_be_destroyed *vm = &job->vm;
+	struct kvm_stor table = { vm->old_table,
+				  vm->old_table ? GMAP_TABLE_FRAMES : 0 };
+	uint16_t rc = 0, rrc = 0;
+	uint64_t frames;
+
+	if (vm->handle &&
+	    uv_cmd_nodata(mod->uv, vm->handle, UVC_CMD_DESTROY_SEC_CONF,
+			  &rc, &rrc)) {
+		WARN_ONCE(1, "DESTROY_SEC_CONF of instant leftover %llx failed rc %x rrc %x",
+			  (unsigned long long)vm->handle, rc, rrc);
+		instant_stor_leak(mod, &vm->stor_base, rc, rrc);
+		instant_stor_leak(mod, &vm->stor_var, rc, rrc);
+		if (table.nr) {
+			instant_stor_leak(mod, &table, rc, rrc);
+			kvm_stat_inc(mod, leaked_asce);
+		}
+		/* protected_count stays: the UV still holds the config. */
+		return 0;
+	}
+	lpv_trace("PV INSTANT DISPOSE: handle %llx rc %x rrc %x",
+		  (unsigned long long)vm->handle, rc, rrc);
+	frames = vm->stor_base.nr + vm->stor_var.nr + table.nr;
+	atomic_sub_relaxed(&mm_context(job->mm)->protected_count, 1);
+	kvm_stor_free(mod, &vm->stor_base);
+	kvm_stor_free(mod, &vm->stor_var);
+	kvm_stor_free(mod, &table);
+	kvm_stat_inc(mod, leftovers_disposed);
+	return frames;
+}
+
+static void instant_job_free(struct instant_job *job)
+{
+	lpv_cond_deinit(&job->progress);
+	lpv_mutex_deinit(&job->lock);
+	free(job);
+}
+
+/* The last reference: dispose, let go of the address space, wake. */
+static void instant_job_finish(struct instant_job *job)
+{
+	struct kvm_module *mod = job->mod;
+	struct kvm_instant *inst = mod->instant;
+	uint64_t frames = 0;
+
+	if (job->has_vm)
+		frames += instant_dispose(job);
+	if (job->has_users) {
+		/* The last user's mmput runs exit_mmap: the rest is freed. */
+		uint64_t rss = mm_rss(job->mm);
+		bool last = mm_users(job->mm) == 1;
+
+		mmput(job->mm);
+		if (last)
+			frames += rss;
+	}
+	lpv_mutex_lock(&job->lock);
+	job->freed += frames;
+	job->done = true;
+	lpv_cond_broadcast(&job->progress);
+	lpv_mutex_unlock(&job->lock);
+	/* After done: a waiting callback returns, so the pass can end. */
+	if (job->notifier)
+		ignore_result(oom_notifier_unregister(mod->world, &job->nb));
+	lpv_mutex_lock(&inst->lock);
+	for (struct instant_job **pp = &inst->jobs; *pp; pp = &(*pp)->next_job)
+		if (*pp == job) {
+			*pp = job->next_job;
+			break;
+		}
+	inst->nr_jobs--;
+	lpv_mutex_unlock(&inst->lock);
+	lpv_trace("PV INSTANT DONE: mm %p freed %llu", (void *)job->mm,
+		  (unsigned long long)job->freed);
+	mmdrop(job->mm);
+	instant_job_free(job);
+
+	lpv_mutex_lock(&mod->cleanup_lock);
+	mod->cleanups--;
+	lpv_cond_broadcast(&mod->cleanup_done);
+	lpv_mutex_unlock(&mod->cleanup_lock);
+}
+
+static void instant_job_put(struct instant_job *job)
+{
+	if (atomic_sub_return(&job->refs, 1) == 0)
+		instant_job_finish(job);
+}
+
+static void *instant_worker_main(void *arg)
+{
+	struct instant_job *job = arg;
+
+	instant_work(job);
+	instant_job_put(job);
+	return NULL;
+}
+
+/* ---- pressure: the notifier ---- */
+
+/*
+ * An allocation would OOM: wait until the workers freed enough (the
+ * pages other notifiers freed in this pass count), or the job ended.
+ * A condition, not a sleep: it returns as soon as the frames are back.
+ */
+static void instant_oom_wait(struct instant_job *job, unsigned long *freed)
+{
+	struct kvm_module *mod = job->mod;
+	uint64_t enough = mod->params.oom_enough_pages, want, before, got;
+
+	if (*freed > enough)
+		return;
+	want = enough + 1 - *freed;
+	atomic_add_return(&job->waiters, 1);
+	lpv_mutex_lock(&job->lock);
+	before = job->freed;
+	while (!job->done && job->freed - before < want)
+		lpv_cond_wait(&job->progress, &job->lock);
+	got = job->freed - before;
+	lpv_mutex_unlock(&job->lock);
+	atomic_sub_return(&job->waiters, 1);
+	*freed += got;
+	kvm_stat_inc(mod, instant_oom_waits);
+	kvm_stat_add(mod, instant_oom_freed, got);
+}
+
+static int instant_oom_notify(void *ctx, unsigned long *freed)
+{
+	instant_oom_wait(ctx, freed);
+	return 0;
+}
+
+static int instant_memcg_oom_notify(void *ctx, struct memcg *memcg,
+				    unsigned long *freed)
+{
+	struct instant_job *job = ctx;
+
+	/* Only our frames are charged to the owner's memcg. */
+	if (memcg == job->memcg)
+		instant_oom_wait(job, freed);
+	return 0;
+}
+
+/* ---- starting a job ---- */
+
+static struct instant_job *instant_job_alloc(struct kvm *kvm)
+{
+	struct instant_job *job = calloc(1, sizeof(*job));
+	uintptr_t start, end;
+
+	if (!job)
+		return NULL;
+	job->mod = kvm->mod;
+	job->mm = kvm->mm;
+	job->memcg = mm_memcg(kvm->mm);
+	if (kvm->gmap) {
+		kvm_guest_range(kvm, &start, &end);
+		job->start = start;
+		job->len = end - start;
+		job->nr_chunks = (job->len + INSTANT_CHUNK - 1) / INSTANT_CHUNK;
+	}
+	job->pending = job->len;
+	lpv_mutex_init(&job->lock);
+	lpv_cond_init(&job->progress);
+	mmgrab(kvm->mm);
+	return job;
+}
+
+/* Instant jobs holding @mm's address space (inst->lock held). */
+static int instant_users_locked(struct kvm_instant *inst, struct mm *mm)
+{
+	int n = 0;
+
+	for (struct instant_job *j = inst->jobs; j; j = j->next_job)
+		n += j->mm == mm && j->has_users;
+	return n;
+}
+
+/*
+ * Publish the job and start its workers.  The starter holds one
+ * reference until every thread is created, so the job cannot finish
+ * under it; with no thread at all, the starter does the work itself.
+ */
+static void instant_job_start(struct instant_job *job)
+{
+	struct kvm_module *mod = job->mod;
+	struct kvm_instant *inst = mod->instant;
+	unsigned int n = instant_nr_workers(mod), started = 0;
+	pthread_attr_t attr;
+
+	lpv_mutex_lock(&mod->cleanup_lock);
+	mod->cleanups++;
+	lpv_mutex_unlock(&mod->cleanup_lock);
+	lpv_mutex_lock(&inst->lock);
+	/* Nobody but instant jobs (this one included) uses the address
+	 * space: what is clean can be unmapped, so it is freed. */
+	if (job->has_users)
+		job->zap = mm_users(job->mm) ==
+			   1 + instant_users_locked(inst, job->mm);
+	job->next_job = inst->jobs;
+	inst->jobs = job;
+	inst->nr_jobs++;
+	lpv_mutex_unlock(&inst->lock);
+	kvm_stat_inc(mod, instant_jobs);
+	if (job->zap) {
+		job->nb = (struct oom_notifier){
+			.fn = instant_oom_notify,
+			.memcg_fn = instant_memcg_oom_notify,
+			.ctx = job,
+			.priority = INSTANT_OOM_PRIORITY,
+		};
+		job->notifier = oom_notifier_register(mod->world, &job->nb) == 0;
+	}
+	lpv_trace("PV INSTANT START: mm %p handle %llx len %llx workers %u zap %d",
+		  (void *)job->mm, (unsigned long long)job->vm.handle,
+		  (unsigned long long)job->len, n, job->zap);
+	if (!job->nr_chunks)
+		n = 0;
+	job->refs = n + 1;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (unsigned int i = 0; i < n; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, &attr, instant_worker_main, job))
+			break;
+		started++;
+	}
+	pthread_attr_destroy(&attr);
+	if (started < n) {
+		atomic_sub_return(&job->refs, n - started);
+		if (!started) {
+			/* No thread: do the work here, now. */
+			kvm_stat_inc(mod, sync_fallbacks);
+			instant_work(job);
+		}
+	}
+	instant_job_put(job);
+}
+
+/* ---- setting a config aside ---- */
+
+/*
+ * The running config, CPUs gone, into @vm: DESTROY_SEC_CONF_FAST where
+ * the UV has it (handle 0 stays: only the count is left), else a leftover
+ * record with its handle, storage and marked table -- at a reboot the
+ * gmap gets a copy of the table (CREATE refuses a marked ASCE; v2 showed
+ * a copy is safe for small guests too, gmap.c), at a close the table
+ * leaves with the config.  -ENOMEM (no copy): nothing changed.
+ */
+static int instant_set_aside(struct kvm *kvm, struct pv_vm_to_be_destroyed *vm,
+			     bool reboot)
+{
+	struct kvm_module *mod = kvm->mod;
+	int ret;
+
+	if (mod->has_fast) {
+		struct uv_cb_destroy_fast uvcb = {
+			.header.len = sizeof(uvcb),
+			.header.cmd = UVC_CMD_DESTROY_SEC_CONF_FAST,
+			.handle = kvm->pv.handle,
+		};
+		int cc = uv_call_sched(mod->uv, &uvcb.header);
+
+		lpv_trace("PV DESTROY VM FAST: handle %llx rc %x rrc %x",
+			  (unsigned long long)uvcb.handle, uvcb.header.rc,
+			  uvcb.header.rrc);
+		if (!cc) {
+			kvm_stat_inc(mod, fast_destroys);
+			kvm_pv_dealloc_vm(kvm);
+			kvm_clear_pv_state(kvm);
+			vm->handle = 0;
+			return 0;
+		}
+		/* Refused (bound APQNs, 0x104): a leftover record instead. */
+	}
+	if (reboot) {
+		ret = gmap_replace_asce(kvm->gmap, true, &vm->old_table);
+		if (ret)
+			return ret;
+	} else {
+		vm->old_table = kvm->gmap->table;
+		kvm->gmap->table = NULL;
+	}
+	vm->handle = kvm->pv.handle;
+	vm->stor_base = kvm->pv.stor_base;
+	vm->stor_var = kvm->pv.stor_var;
+	kvm_clear_pv_state(kvm);
+	return 0;
+}
+
+void kvm_instant_enable(struct kvm *kvm)
+{
+	lpv_mutex_assert_held(&kvm->lock);
+	if (!kvm->instant_mm && mmget_not_zero(kvm->mm))
+		kvm->instant_mm = true;
+}
+
+int kvm_instant_disable(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
+{
+	struct kvm_module *mod = kvm->mod;
+	struct instant_job *job;
+
+	lpv_mutex_assert_held(&kvm->lock);
+	*rc = *rrc = 0;
+	if (!kvm->pv.handle)
+		return 0;
+	job = instant_job_alloc(kvm);
+	if (!job)
+		goto sync;
+	job->has_users = mmget_not_zero(kvm->mm);
+	if (instant_set_aside(kvm, &job->vm, true)) {
+		if (job->has_users)
+			mmput(kvm->mm);
+		mmdrop(kvm->mm);
+		instant_job_free(job);
+		goto sync;
+	}
+	job->has_vm = true;
+	instant_job_start(job);
+	*rc = UVC_RC_EXECUTED;
+	*rrc = KVM_PV_RRC_DEFERRED;
+	return 0;
+
+sync:
+	/* No memory for the record or the table copy: config first. */
+	kvm_stat_inc(mod, sync_fallbacks);
+	return kvm_pv_deinit_vm_order(kvm, true, rc, rrc);
+}
+
+void kvm_instant_vm_close(struct kvm *kvm)
+{
+	struct kvm_module *mod = kvm->mod;
+	struct instant_job *job;
+	uint16_t rc, rrc;
+
+	lpv_mutex_assert_held(&kvm->lock);
+	if (!kvm->pv.handle && !kvm->instant_mm)
+		return;
+	/* A CPU that cannot be destroyed makes DESTROY_SEC_CONF fail too:
+	 * the dispose then leaks the storage on purpose and lists it. */
+	if (kvm->pv.handle)
+		ignore_result(kvm_pv_cpus_from_pv(kvm, &rc, &rrc));
+	job = instant_job_alloc(kvm);
+	if (!job) {
+		kvm_stat_inc(mod, sync_fallbacks);
+		ignore_result(kvm_pv_deinit_vm_order(kvm, true, &rc, &rrc));
+		if (kvm->instant_mm)
+			mmput(kvm->mm);
+		kvm->instant_mm = false;
+		return;
+	}
+	/* The VM's address-space reference is the job's now. */
+	job->has_users = kvm->instant_mm;
+	kvm->instant_mm = false;
+	if (kvm->pv.handle) {
+		/* At a close the table leaves with the config: no copy, no
+		 * failure. */
+		BUG_ON(instant_set_aside(kvm, &job->vm, false));
+		job->has_vm = true;
+	}
+	instant_job_start(job);
+}
+
+/* ---- progress ---- */
+
+uint64_t kvm_instant_mm_pending_bytes(struct kvm_module *mod, struct mm *mm)
+{
+	struct kvm_instant *inst = mod->instant;
+	uint64_t sum = 0;
+
+	lpv_mutex_lock(&inst->lock);
+	for (struct instant_job *j = inst->jobs; j; j = j->next_job)
+		if (!mm || j->mm == mm)
+			sum += atomic_load_relaxed(&j->pending);
+	lpv_mutex_unlock(&inst->lock);
+	return sum;
+}
+
+uint64_t kvm_instant_pending_bytes(struct kvm_module *mod)
+{
+	return kvm_instant_mm_pending_bytes(mod, NULL);
+}
+
+unsigned int kvm_instant_jobs_running(struct kvm_module *mod)
+{
+	unsigned int n;
+
+	lpv_mutex_lock(&mod->instant->lock);
+	n = mod->instant->nr_jobs;
+	lpv_mutex_unlock(&mod->instant->lock);
+	return n;
+}

@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_instant.c - lazypv's own teardown, instant: DISABLE and the VM's
+ * close touch no page (the workers are held at a gate to show it); the
+ * new guest meets the old guest's pages before the workers and gets them
+ * cleared on demand; workers split a guest over disjoint chunks; a
+ * shutdown frees memory while an allocation waits for it (global and
+ * memcg OOM) instead of killing; failures on the new call sites are
+ * leaked, counted and listed with their rc/rrc.  Every scenario ends with
+ * the invariants (kfix_fini: mm, UV, hw) and no plaintext left.
+ */
+#include "kvm/fixture.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+#include "lib/lib.h"
+
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+#define HIGH_GADDR (3 * GIB)
+
+static struct kfix_opts big(void)
+{
+	return (struct kfix_opts){ .guest_mem = 4 * GIB, .host_mem = 96 * MIB,
+				   .mode = KVM_DESTROY_INSTANT };
+}
+
+/* Workers stop before every chunk until the gate opens. */
+struct chunk_gate {
+	struct lpv_mutex lock;
+	struct lpv_cond cond;
+	bool open;
+	unsigned int arrived;
+	unsigned int max_worker;	/* highest worker number seen */
+	uint64_t chunks;		/* chunks started */
+};
+
+static void chunk_gate_hook(void *ctx, unsigned int worker, uint64_t chunk)
+{
+	struct chunk_gate *g = ctx;
+
+	(void)chunk;
+	lpv_mutex_lock(&g->lock);
+	g->arrived++;
+	g->chunks++;
+	if (worker > g->max_worker)
+		g->max_worker = worker;
+	lpv_cond_broadcast(&g->cond);
+	while (!g->open)
+		lpv_cond_wait(&g->cond, &g->lock);
+	lpv_mutex_unlock(&g->lock);
+}
+
+static void chunk_gate_init(struct kfix *f, struct chunk_gate *g, bool open)
+{
+	struct kvm_test_hooks h = { .instant_chunk = chunk_gate_hook, .ctx = g };
+
+	memset(g, 0, sizeof(*g));
+	lpv_mutex_init(&g->lock);
+	lpv_cond_init(&g->cond);
+	g->open = open;
+	kvm_module_set_test_hooks(f->mod, &h);
+}
+
+static void chunk_gate_wait(struct chunk_gate *g, unsigned int n)
+{
+	lpv_mutex_lock(&g->lock);
+	while (g->arrived < n)
+		lpv_cond_wait(&g->cond, &g->lock);
+	lpv_mutex_unlock(&g->lock);
+}
+
+static void chunk_gate_open(struct chunk_gate *g)
+{
+	lpv_mutex_lock(&g->lock);
+	g->open = true;
+	lpv_cond_broadcast(&g->cond);
+	lpv_mutex_unlock(&g->lock);
+}
+
+static void chunk_gate_fini(struct kfix *f, struct chunk_gate *g)
+{
+	kvm_module_drain(f->mod);
+	kvm_module_set_test_hooks(f->mod, NULL);
+	lpv_cond_deinit(&g->cond);
+	lpv_mutex_deinit(&g->lock);
+}
+
+/* No frame of guest memory holds a byte of the old pattern. */
+static void assert_no_plaintext(struct kfix *f, uint64_t gaddr, uint64_t pages)
+{
+	for (uint64_t i = 0; i < pages; i++) {
+		struct uv_frame_info fi = kfix_frame_info(f, gaddr + i * HW_PAGE_SIZE);
+		struct page *page;
+		uint8_t buf[64];
+
+		/* A frame the UV still holds is hidden from the host. */
+		if (fi.state != UV_FRAME_NONSECURE)
+			continue;
+		page = kfix_ram_page(f, gaddr + i * HW_PAGE_SIZE);
+		if (!page)
+			continue;
+		memcpy(buf, mm_page_host(f->world, page), sizeof(buf));
+		mm_page_put(f->world, page);
+		for (size_t j = 0; j < sizeof(buf); j++)
+			ASSERT_EQ(buf[j], 0);
+	}
+}
+
+/*
+ * Reboot: DISABLE sets the config aside and touches no page (the
+ * workers wait at the gate); the new guest's image, prefix and data
+ * pages are made usable on demand, cleared; then the workers finish.
+ * An import or UNPACK that meets rc 0x0104 destroys the frame itself, a
+ * 0x3f does too; with MISC the UV takes an imported frame over, cleared.
+ */
+TEST_IMPL(kvm_instant_reboot_touches_no_page)
+{
+	for (int misc = 0; misc < 2; misc++) {
+		struct kfix_opts o = big();
+		struct chunk_gate g;
+		struct uv_stats u0, u1;
+		struct kvm_pv_cmd cmd = { .cmd = KVM_PV_DISABLE };
+		struct kvm_stats ks;
+		struct kfix f;
+
+		o.no_misc = !misc;
+		kfix_init(&f, &o);
+		ASSERT_EQ(f.mode, KVM_DESTROY_INSTANT);
+		chunk_gate_init(&f, &g, false);
+		kfix_boot_protected(&f);
+		kfix_touch(&f, 0, 64, 7, true);		/* prefix, low pages */
+		kfix_touch(&f, HIGH_GADDR, 300, 8, true);
+		uv_stats_get(f.uv, &u0);
+		ASSERT_OK(kvm_pv_command(f.kvm, &cmd));
+		ASSERT_XEQ(cmd.rc, UVC_RC_EXECUTED);
+		ASSERT_XEQ(cmd.rrc, KVM_PV_RRC_DEFERRED);
+		uv_stats_get(f.uv, &u1);
+		/* O(1): no page destroyed, exported or cleaned */
+		ASSERT_UEQ(u1.destroys, u0.destroys);
+		ASSERT_UEQ(u1.exports, u0.exports);
+		ASSERT_UEQ(u1.conf_pages_cleaned, u0.conf_pages_cleaned);
+		ASSERT_UEQ(kvm_instant_jobs_running(f.mod), 1);
+		ASSERT_UEQ(kvm_instant_pending_bytes(f.mod), 4 * GIB);
+		ASSERT_UEQ(kvm_instant_mm_pending_bytes(f.mod, f.mm), 4 * GIB);
+		/* The new guest, before any worker moved. */
+		kfix_boot_protected(&f);
+		kfix_touch(&f, 0, 64, 0, false);	/* zeros: cleared */
+		kfix_touch(&f, HIGH_GADDR, 300, 0, false);
+		ks = kfix_kstats(&f);
+		uv_stats_get(f.uv, &u1);
+		/* data pages: 0x3f; image pages: UNPACK refused (0x0104);
+		 * prefix pages: import refused (0x0104), or taken over */
+		ASSERT_GE(ks.instant_on_demand + u1.imports_transfer - u0.imports_transfer,
+			  64 + 300);
+		if (!misc)
+			ASSERT_UEQ(u1.imports_transfer, u0.imports_transfer);
+		ASSERT_UEQ(ks.export_before_import, 0);
+		ASSERT_UEQ(ks.instant_pages, 0);	/* workers still held */
+		chunk_gate_open(&g);
+		chunk_gate_fini(&f, &g);
+		ASSERT_UEQ(kvm_instant_pending_bytes(f.mod), 0);
+		ASSERT_UEQ(kvm_instant_jobs_running(f.mod), 0);
+		/* The new guest's data survived the workers. */
+		kfix_touch(&f, HIGH_GADDR, 300, 0, false);
+		ASSERT_OK(kfix_disable(&f));
+		kvm_module_drain(f.mod);
+		assert_no_plaintext(&f, HIGH_GADDR, 300);
+		ASSERT_UEQ(kfix_fini(&f), 0);
+	}
+	return 0;
+}
+
+/*
+ * The workers destroy what the new guest has not touched, while it runs;
+ * pages it made secure meanwhile are refused (its config has CPUs) and
+ * stay its own.  Old firmware (no FAST, no MISC): the config leaves as a
+ * leftover record with a copy of the table, disposed of at the end.
+ */
+TEST_IMPL(kvm_instant_workers_beside_new_guest)
+{
+	for (int old = 0; old < 2; old++) {
+		struct kfix_opts o = big();
+		struct kvm_stats ks;
+		struct uv_stats us;
+		struct kfix f;
+
+		o.no_fast = o.no_misc = old;
+		kfix_init(&f, &o);
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, 600, 9, true);
+		ASSERT_OK(kfix_disable(&f));
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, 200, 10, true);
+		kvm_module_drain(f.mod);
+		ks = kfix_kstats(&f);
+		ASSERT_UEQ(ks.instant_jobs, 1);
+		ASSERT_GE(ks.instant_pages + ks.instant_on_demand, 400);
+		ASSERT_UEQ(ks.fast_destroys, old ? 0 : 1);
+		ASSERT_UEQ(ks.leftovers_disposed, 1);
+		ASSERT_GT(ks.instant_cpu_ns, 0);
+		/* Its data is intact; the rest is cleared. */
+		kfix_touch(&f, HIGH_GADDR, 200, 10, false);
+		kfix_touch(&f, HIGH_GADDR + 200 * HW_PAGE_SIZE, 400, 0, false);
+		uv_stats_get(f.uv, &us);
+		ASSERT_UEQ(us.configs_zombie, 0);
+		ASSERT_UEQ(us.configs_live, 1);
+		ASSERT_OK(kfix_disable(&f));
+		ASSERT_UEQ(kfix_fini(&f), 0);
+	}
+	return 0;
+}
+
+/*
+ * Shutdown: the VMM's exit tears nothing down (the VM holds the address
+ * space); its close sets the config aside and hands the mm to the
+ * workers, which unmap as they clean.  The memory stays charged to the
+ * owner until freed, and the workers' CPU time is charged to it too.
+ */
+TEST_IMPL(kvm_instant_exit_hands_off)
+{
+	struct kfix_opts o = big();
+	struct chunk_gate g;
+	struct memcg_stats ms;
+	struct uv_stats u0, u1;
+	struct kvm_stats ks;
+	struct kfix f;
+
+	kfix_init(&f, &o);
+	chunk_gate_init(&f, &g, false);
+	kfix_boot_protected(&f);
+	kfix_touch(&f, HIGH_GADDR, 1000, 11, true);
+	kfix_map_side(&f, 50);
+	uv_stats_get(f.uv, &u0);
+	kfix_shutdown(&f);		/* the parent's wait has returned */
+	uv_stats_get(f.uv, &u1);
+	ASSERT_UEQ(u1.destroys, u0.destroys);
+	ASSERT_UEQ(u1.exports, u0.exports);
+	ks = kfix_kstats(&f);
+	ASSERT_UEQ(ks.instant_jobs, 1);
+	ASSERT_UEQ(ks.exit_exports, 0);
+	/* Still charged to the owner while the workers wait. */
+	ASSERT_GE(memcg_usage(f.memcg), 1000);
+	ASSERT_GT(kvm_instant_pending_bytes(f.mod), 0);
+	chunk_gate_open(&g);
+	chunk_gate_fini(&f, &g);
+	ks = kfix_kstats(&f);
+	ASSERT_GE(ks.instant_pages, 1000);
+	ASSERT_GE(ks.instant_unmapped, 1000);
+	ASSERT_UEQ(memcg_usage(f.memcg), 0);
+	memcg_stats_get(f.memcg, &ms);
+	ASSERT_GT(ms.cpu_ns, 0);
+	ASSERT_UEQ(ms.cpu_ns, ks.instant_cpu_ns);
+	ASSERT_UEQ(kfix_fini(&f), 0);
+	return 0;
+}
+
+/* N workers share one guest: disjoint chunks, each taken once. */
+TEST_IMPL(kvm_instant_workers_split_chunks)
+{
+	struct kvm_params p;
+	struct kfix_opts o = big();
+	struct chunk_gate g;
+	struct kfix f;
+
+	ASSERT_OK(kvm_params_init(&p));
+	p.instant_workers = 4;
+	o.params = &p;
+	o.guest_mem = 512 * MIB;
+	kfix_init(&f, &o);
+	chunk_gate_init(&f, &g, false);
+	kfix_boot_protected(&f);
+	kfix_touch(&f, 64 * MIB, 256, 12, true);
+	kfix_shutdown(&f);
+	chunk_gate_wait(&g, 4);		/* all four hold a chunk at once */
+	chunk_gate_open(&g);
+	chunk_gate_fini(&f, &g);
+	ASSERT_UEQ(g.max_worker, 3);
+	ASSERT_UEQ(g.chunks, 512 * MIB / (2 * MIB));
+	ASSERT_GE(kfix_kstats(&f).instant_pages, 256);
+	ASSERT_UEQ(kfix_fini(&f), 0);
+	return 0;
+}
+
+/* Reboot while the previous cleanup is still held, then shut down with
+ * both jobs pending: every config is disposed of, nothing leaks. */
+TEST_IMPL(kvm_instant_reboot_and_kill_during_cleanup)
+{
+	for (int kill = 0; kill < 2; kill++) {
+		struct kfix_opts o = big();
+		struct chunk_gate g;
+		struct uv_stats us;
+		struct kfix f;
+
+		kfix_init(&f, &o);
+		chunk_gate_init(&f, &g, false);
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, 100, 13, true);
+		ASSERT_OK(kfix_disable(&f));
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, 50, 14, true);
+		ASSERT_OK(kfix_disable(&f));
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR + 10 * HW_PAGE_SIZE, 50, 0, false);
+		ASSERT_UEQ(kvm_instant_jobs_running(f.mod), 2);
+		if (kill) {
+			mmput(f.mm);
+			f.mm = NULL;
+			ASSERT_OK(task_kill(f.vmm));
+			ASSERT_OK(task_wait(f.vmm, NULL));
+			ASSERT_TRUE(f.vm_gone);
+			f.vmm = NULL;
+		} else {
+			kfix_shutdown(&f);
+		}
+		ASSERT_UEQ(kvm_instant_jobs_running(f.mod), 3);
+		chunk_gate_open(&g);
+		chunk_gate_fini(&f, &g);
+		uv_stats_get(f.uv, &us);
+		ASSERT_UEQ(us.configs_live + us.configs_zombie, 0);
+		ASSERT_UEQ(kfix_kstats(&f).leftovers_disposed, 3);
+		ASSERT_UEQ(kfix_fini(&f), 0);
+	}
+	return 0;
+}
+
+/*
+ * A shutdown frees memory while another task needs it: the allocation
+ * waits on the workers' progress in the OOM notifier -- for a global OOM
+ * and for an OOM of the VMM's memcg (B in the same memcg) -- and nobody
+ * is killed.
+ */
+TEST_IMPL(kvm_instant_oom_waits_for_workers)
+{
+	for (int memcg = 0; memcg < 2; memcg++) {
+		struct kfix_opts o = big();
+		struct kfix_hog hog = { 0 };
+		struct kfix_held held = { 0 };
+		struct chunk_gate g;
+		struct mm_stats ms;
+		struct kfix f;
+		uint64_t pages = 4000, runs;
+		pthread_t t;
+
+		o.host_mem = 64 * MIB;
+		kfix_init(&f, &o);
+		chunk_gate_init(&f, &g, false);
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, pages, 15, true);
+		if (memcg)	/* room for a quarter of B next to A */
+			memcg_set_limit(f.memcg, (memcg_usage(f.memcg) + pages / 4) *
+					HW_PAGE_SIZE);
+		kfix_shutdown(&f);
+		if (!memcg)	/* the machine is full */
+			kfix_hold_free(&f, MM_GFP_HIGH, &held);
+		mm_stats_get(f.world, &ms);
+		runs = ms.oom_runs;
+		/* B needs more than is free or allowed: it must wait. */
+		hog.f = &f;
+		hog.pages = pages - 200;
+		ASSERT_OK(task_create(f.world, f.shell, memcg ? f.memcg : NULL,
+				      0, &hog.task));
+		ASSERT_OK(pthread_create(&t, NULL, kfix_hog_thread, &hog));
+		do {		/* B is in the OOM path, the workers held */
+			sched_yield();
+			mm_stats_get(f.world, &ms);
+		} while (ms.oom_runs == runs);
+		chunk_gate_open(&g);
+		ASSERT_OK(pthread_join(t, NULL));
+		ASSERT_OK(hog.result);
+		ASSERT_UEQ(hog.got, pages - 200);
+		chunk_gate_fini(&f, &g);
+		mm_stats_get(f.world, &ms);
+		ASSERT_UEQ(ms.oom_kills, 0);
+		ASSERT_GE(kfix_kstats(&f).instant_oom_waits, 1);
+		ASSERT_OK(task_exit(hog.task, 0));
+		ASSERT_OK(task_wait(hog.task, NULL));
+		if (!memcg)
+			kfix_release_held(&f, &held);
+		ASSERT_UEQ(kfix_fini(&f), 0);
+	}
+	return 0;
+}
+
+/*
+ * Injected failures on the new call sites: FAST refused (a leftover
+ * record instead), a worker's destroy refused (the unmap destroys or
+ * exports it), the dispose's DESTROY_SEC_CONF refused (storage and table
+ * leaked, listed with the call and rc/rrc).  No plaintext anywhere.
+ */
+TEST_IMPL(kvm_instant_failures_leak_and_report)
+{
+	struct kfix_opts o = big();
+	struct kvm_instant_leak leaks[8];
+	struct kvm_stats ks;
+	struct kfix f;
+	size_t n;
+
+	o.inject[0] = (struct uv_inject){ .cmd = UVC_CMD_DESTROY_SEC_CONF_FAST,
+		.nth = 1, .cc = 1, .rc = 0x0104, .rrc = 0 };
+	o.inject[1] = (struct uv_inject){ .cmd = UVC_CMD_DESTR_SEC_STOR,
+		.nth = 3, .cc = 1, .rc = 0x0102, .rrc = 0x0005 };
+	o.inject[2] = (struct uv_inject){ .cmd = UVC_CMD_DESTROY_SEC_CONF,
+		.nth = 1, .cc = 1, .rc = 0x0102, .rrc = 0x0006 };
+	kfix_init(&f, &o);
+	kfix_boot_protected(&f);
+	kfix_touch(&f, HIGH_GADDR, 40, 16, true);
+	ASSERT_OK(kfix_disable(&f));
+	kvm_module_drain(f.mod);
+	ks = kfix_kstats(&f);
+	ASSERT_UEQ(ks.fast_destroys, 0);
+	ASSERT_GE(ks.instant_refused, 1);
+	ASSERT_UEQ(ks.leftovers_disposed, 0);
+	n = kvm_instant_leaks(f.mod, leaks, 8);
+	ASSERT_UEQ(n, 3);		/* base, variable storage, table */
+	for (size_t i = 0; i < n; i++) {
+		ASSERT_XEQ(leaks[i].cmd, UVC_CMD_DESTROY_SEC_CONF);
+		ASSERT_XEQ(leaks[i].rc, 0x0102);
+		ASSERT_XEQ(leaks[i].rrc, 0x0006);
+		ASSERT_EQ(leaks[i].reason, MM_LEAK_conf_destroy_failed);
+	}
+	ASSERT_UEQ(ks.instant_leaks, leaks[0].nr + leaks[1].nr + leaks[2].nr);
+	/* The refused page's plaintext is gone all the same. */
+	kfix_boot_protected(&f);
+	kfix_touch(&f, HIGH_GADDR, 40, 0, false);
+	kvm_module_drain(f.mod);
+	kvm_instant_leak_report(f.mod, stderr, true);
+	ASSERT_GT(kfix_fini(&f), 0);
+	return 0;
+}
+
+/* The module parameter fences instant off: async (then its own fence). */
+TEST_IMPL(kvm_instant_fence_falls_back_to_async)
+{
+	struct kvm_params p;
+	struct kfix_opts o = { .mode = KVM_DESTROY_INSTANT };
+	struct kfix f;
+
+	ASSERT_OK(kvm_params_init(&p));
+	p.instant_destroy = 0;
+	o.params = &p;
+	kfix_init(&f, &o);
+	ASSERT_EQ(f.mode, KVM_DESTROY_ASYNC);
+	ASSERT_UEQ(kfix_fini(&f), 0);
+	ASSERT_OK(kvm_params_init(&p));
+	p.instant_destroy = 0;
+	p.async_destroy = 0;
+	kfix_init(&f, &o);
+	ASSERT_EQ(f.mode, KVM_DESTROY_SYNC_60);
+	ASSERT_UEQ(kfix_fini(&f), 0);
+	return 0;
+}
+
+/*
+ * No memory for the table copy (old firmware: no FAST), by mm failure
+ * injection: DISABLE falls back to the synchronous config-first teardown,
+ * counted; the old pages are clean all the same.
+ */
+TEST_IMPL(kvm_instant_no_table_copy_falls_back)
+{
+	struct kfix_opts o = big();
+	struct mm_fail_config fc = { .nth = 1, .any_use = true };
+	struct kvm_stats ks;
+	struct kfix f;
+
+	o.no_fast = true;
+	kfix_init(&f, &o);
+	kfix_boot_protected(&f);
+	kfix_touch(&f, HIGH_GADDR, 50, 17, true);
+	mm_fail_set(f.world, &fc);
+	ASSERT_OK(kfix_disable(&f));
+	mm_fail_set(f.world, NULL);
+	ks = kfix_kstats(&f);
+	ASSERT_UEQ(ks.sync_fallbacks, 1);
+	ASSERT_UEQ(ks.instant_jobs, 0);
+	ASSERT_UEQ(ks.pv_disables, 1);
+	ASSERT_FALSE(kvm_is_protected(f.kvm));
+	assert_no_plaintext(&f, HIGH_GADDR, 50);
+	ASSERT_UEQ(kfix_fini(&f), 0);
+	return 0;
+}
