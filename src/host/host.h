@@ -204,7 +204,7 @@ struct host_stats {
 void host_stats_get(struct host *h, struct host_stats *out);
 /* Only the UV's counters: safe under a VMM's event lock (no mm lock). */
 void host_uv_stats_get(struct host *h, struct uv_stats *out);
-/* KVM's background cleanup threads (lazy) running now. */
+/* KVM's background cleanups running now: lazy's threads, instant's jobs. */
 unsigned int host_cleanups_running(struct host *h);
 /* Only the machine's counters (the first-touch probe's among them): safe
  * under a VMM's event lock too. */

@@ -92,13 +92,16 @@ unsigned int kvm_module_cleanups_running(struct kvm_module *mod)
 void kvm_cleanup_progress(const struct kvm_module *mod,
 			  struct kvm_cleanup_progress *out)
 {
-	out->pending_pages = atomic_load_relaxed(&mod->cleanup_pending);
+	/* instant's workers keep their own per-job count (instant.c). */
+	out->pending_pages = atomic_load_relaxed(&mod->cleanup_pending) +
+		kvm_instant_pending_bytes((struct kvm_module *)mod) / HW_PAGE_SIZE;
 	out->cleaned_pages = atomic_load_relaxed(&mod->cleanup_cleaned);
 }
 
 uint64_t kvm_cleanup_pending(const struct kvm *kvm)
 {
-	return atomic_load_relaxed(&mm_context(kvm->mm)->pv_cleanup_pending);
+	return atomic_load_relaxed(&mm_context(kvm->mm)->pv_cleanup_pending) +
+	       kvm_instant_mm_pending_bytes(kvm->mod, kvm->mm) / HW_PAGE_SIZE;
 }
 
 /* ---- disposing of a configuration KVM no longer runs ---- */

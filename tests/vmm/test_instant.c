@@ -18,7 +18,7 @@ static struct kvm_stats kstats(struct vt *t)
 {
 	struct kvm_stats st;
 
-	kvm_stats_get(t->host->kvm, &st);
+	kvm_stats_get(host_kvm(t->host), &st);
 	return st;
 }
 
@@ -32,14 +32,14 @@ TEST_IMPL(vmm_instant_reboots_and_shutdown)
 	vt_setup_host(&t, 6 * GIB, NULL, "zero", PROGRAM, 64 * 1024, 3072, 1);
 	t.cfg.destroy = VMM_DESTROY_INSTANT;
 	t.cfg.max_reboots = 2;
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(host_vmm_env(t.host), &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait(vmm, &res));
 	ASSERT_EQ(res.exit_code, 0);
 	ASSERT_EQ(res.error, 0);
 	ASSERT_EQ(res.boots, 3);
 	ASSERT_UEQ(res.leaked_frames, 0);
 	/* The frames are back; the last worker may still be disposing. */
-	kvm_module_drain(t.host->kvm);
+	host_drain(t.host);
 	ks = kstats(&t);
 	/* two reboots and the close: three jobs, every config disposed of */
 	ASSERT_UEQ(ks.instant_jobs, 3);
@@ -50,7 +50,7 @@ TEST_IMPL(vmm_instant_reboots_and_shutdown)
 	ASSERT_GE(ks.instant_pages + ks.instant_on_demand, 3 * 4096);
 	ASSERT_EQ(vt_count(vmm, VMM_EV_UNPROTECTED), 2);
 	ASSERT_EQ(vt_count(vmm, VMM_EV_NOTE), 0);
-	ASSERT_UEQ(kvm_instant_pending_bytes(t.host->kvm), 0);
+	ASSERT_UEQ(kvm_instant_pending_bytes(host_kvm(t.host)), 0);
 	vmm_destroy(vmm);
 	vt_check_quiescent(&t);
 	vt_teardown(&t);
@@ -78,13 +78,13 @@ TEST_IMPL(vmm_instant_kill_during_cleanup)
 	unlink(path);
 	t.cfg.destroy = VMM_DESTROY_INSTANT;
 	t.cfg.max_reboots = 1;
-	ASSERT_OK(vmm_create(t.host, &t.cfg, &vmm));
+	ASSERT_OK(vmm_create(host_vmm_env(t.host), &t.cfg, &vmm));
 	ASSERT_OK(vmm_wait_booted(vmm, 1));
 	ASSERT_OK(vmm_kill(vmm));
 	ASSERT_OK(vmm_wait(vmm, &res));
 	ASSERT_TRUE(res.killed);
 	ASSERT_UEQ(res.leaked_frames, 0);
-	kvm_module_drain(t.host->kvm);
+	host_drain(t.host);
 	ASSERT_UEQ(kstats(&t).instant_jobs, 2);
 	ASSERT_UEQ(kstats(&t).leftovers_disposed, 2);
 	vmm_destroy(vmm);
