@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "host/host.h"
+#include "lazypv/lazypv.h"
 #include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "tools.h"
-#include "vmm/vmm.h"
 
 int tool_host_create(const struct host_config *cfg, struct host **host,
 		     const char *cmd)
@@ -76,7 +76,18 @@ const char *tool_protect_name(unsigned int mode)
 
 const char *tool_destroy_name(unsigned int mode)
 {
-	return vmm_destroy_mode_name((enum vmm_destroy_mode)mode);
+	const char *name = lpv_teardown_mode_name(mode);
+
+	return name ? name : "?";
+}
+
+unsigned int tool_nr_modes(void)
+{
+	unsigned int n = 0;
+
+	while (lpv_teardown_mode_name(n))
+		n++;
+	return n;
 }
 
 void tool_json_print(FILE *f, json_t *j)

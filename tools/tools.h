@@ -31,9 +31,12 @@ void tool_usage_error(const char *cmd, const char *fmt, ...)
 bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
 			void *opts, struct lpv_cl_result *res);
 
-/* Names for enum options: host-view protection, teardown modes. */
+/* Names for enum options: host-view protection, teardown modes (the
+ * library's, lpv_teardown_mode_name: "?" past the last). */
 const char *tool_protect_name(unsigned int mode);
 const char *tool_destroy_name(unsigned int mode);
+/* How many teardown modes the library has. */
+unsigned int tool_nr_modes(void);
 
 struct json_t;
 /* @j as one compact line on @f; the reference is consumed. */
