@@ -84,7 +84,7 @@ LPV_API const char *lpv_last_error(void);
 #define LPV_WAIT_FOREVER UINT64_MAX
 
 /* The page (frame) size: every byte count below is a multiple of it. */
-#define LPV_PAGE_SIZE 4096ULL
+#define LPV_PAGE_SIZE ((uint64_t)4096)
 
 /* ====================================================================
  * the host
@@ -267,6 +267,9 @@ LPV_API int lpv_program_check_fit(const char *spec, uint64_t guest_mem,
  * lazy into sync); the VM's events say so.
  */
 LPV_API const char *lpv_teardown_mode_name(unsigned int i);
+/* How many modes lpv_teardown_mode_name() lists, for sizing tables at
+ * compile time (the library of the same version has exactly these). */
+#define LPV_TEARDOWN_MODES 5
 
 /* ====================================================================
  * events

@@ -27,6 +27,9 @@ void lpv_host_config_init(struct lpv_host_config *cfg)
 	*cfg = (struct lpv_host_config){ .mem_bytes = 3ULL << 30 };
 }
 
+_Static_assert(LPV_TEARDOWN_MODES == VMM_DESTROY_NR,
+	       "the public header counts the library's teardown modes");
+
 const char *lpv_teardown_mode_name(unsigned int i)
 {
 	return i < VMM_DESTROY_NR ? vmm_destroy_mode_name(i) : NULL;
