@@ -20,10 +20,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "lazypv/lazypv.h"
 #include "lib/lib.h"
 #include "plot.h"
 #include "progress.h"
-#include "vmm/vmm.h"
 
 #define MONITOR_PERIOD_MS 20
 #define MONITOR_MAX_SAMPLES (1u << 20)
@@ -33,7 +33,7 @@ struct monitor {
 	pthread_t thread;
 	int sfd, efd;
 	struct lpv_mutex lock;
-	struct vmm *vmm;		/* lock */
+	struct lpv_vm *vm;		/* lock */
 	char label[96];			/* lock */
 	char step[96];			/* lock */
 	uint64_t step_done, step_total;	/* lock */
@@ -57,7 +57,7 @@ int monitor_block_signals(void)
 }
 
 static void monitor_sample_add(struct monitor *m,
-			       const struct vmm_cleanup_progress *p)
+			       const struct lpv_progress *p)
 {
 	if (m->nr == m->cap) {
 		size_t cap = m->cap ? 2 * m->cap : 1024;
@@ -72,29 +72,28 @@ static void monitor_sample_add(struct monitor *m,
 		m->cap = cap;
 	}
 	m->s[m->nr++] = (struct monitor_sample){
-		.t_ns = p->t_ns, .to_clean_bytes = p->to_clean_bytes,
+		.t_ns = p->t_ns, .to_clean_bytes = p->pending_bytes,
 		.in_use_bytes = p->in_use_bytes };
 }
 
 /* One tick: sample the watched VMM, redraw the line. */
 static void monitor_tick(struct monitor *m)
 {
-	struct vmm_cleanup_progress p;
+	struct lpv_progress p;
 	char label[128], step[96];
 	uint64_t done = 0, total = 0;
 	bool watching, cleaning = false;
 
 	lpv_mutex_lock(&m->lock);
-	watching = m->vmm;
+	watching = m->vm && !lpv_vm_progress(m->vm, &p);
 	if (watching) {
-		vmm_cleanup_progress(m->vmm, &p);
 		if (m->cfg.series)
 			monitor_sample_add(m, &p);
 	}
 	snprintf(step, sizeof(step), "%s", m->step);
 	done = m->step_done;
 	total = m->step_total;
-	if (watching && p.to_clean_bytes) {
+	if (watching && p.pending_bytes) {
 		const char *what = p.ending ? "memory to give back" :
 					      "background cleanup";
 
@@ -105,10 +104,10 @@ static void monitor_tick(struct monitor *m)
 	lpv_mutex_unlock(&m->lock);
 
 	if (cleaning) {
-		if (p.to_clean_bytes > m->episode_total)
-			m->episode_total = p.to_clean_bytes;
+		if (p.pending_bytes > m->episode_total)
+			m->episode_total = p.pending_bytes;
 		progress_update(&m->prog, label,
-				m->episode_total - p.to_clean_bytes,
+				m->episode_total - p.pending_bytes,
 				m->episode_total, true);
 		return;
 	}
@@ -225,10 +224,10 @@ void monitor_stop(struct monitor *m)
 	free(m);
 }
 
-void monitor_watch(struct monitor *m, struct vmm *vmm, const char *label)
+void monitor_watch(struct monitor *m, struct lpv_vm *vm, const char *label)
 {
 	lpv_mutex_lock(&m->lock);
-	m->vmm = vmm;
+	m->vm = vm;
 	snprintf(m->label, sizeof(m->label), "%s", label ? label : "");
 	lpv_mutex_unlock(&m->lock);
 }
