@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup_events.h"
 #include "host/host.h"
 #include "lazypv/lazypv.h"
 #include "lib/cmdline.h"
@@ -178,8 +179,10 @@ static void run_on_event(void *ctx, const struct vmm_event *ev)
 {
 	struct run_out *out = ctx;
 
+	flockfile(stdout);	/* whole lines beside the cleanup events */
 	vmm_event_print(ev, out->t0, stdout, out->json);
 	fflush(stdout);
+	funlockfile(stdout);
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -281,7 +284,17 @@ struct run_ctl {
 	pthread_mutex_t lock;
 	struct vmm *vmm;
 	bool stop;
+	struct cleanup_events *events;	/* --json: cleanup progress */
 };
+
+/* Each monitor sample (monitor thread): --json's cleanup events. */
+static void run_on_sample(void *ctx, const struct vmm_cleanup_progress *p)
+{
+	struct run_ctl *ctl = ctx;
+
+	if (ctl->events)
+		cleanup_events_sample(ctl->events, p);
+}
 
 /* The first SIGINT/SIGTERM: shut the guest down (monitor thread). */
 static void run_on_signal(void *ctx, int signo)
@@ -444,6 +457,7 @@ int cmd_run(int argc, char **argv)
 	const struct vmm_env *env;
 	struct uv_profile prof;
 	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct cleanup_events events;
 	struct monitor *mon = NULL;
 	struct host *host;
 	struct vmm *vmm;
@@ -454,6 +468,9 @@ int cmd_run(int argc, char **argv)
 
 	if (run_args(argc, argv, &o, &prof, &img))
 		return 0;
+	cleanup_events_init(&events, stdout);
+	if (o.json)
+		ctl.events = &events;
 	if (o.plot_path && !plot_have_gnuplot()) {
 		fprintf(stderr, "lazypv run: --plot needs gnuplot, which is not installed (Debian: apt-get install gnuplot-nox)\n");
 		status = PLOT_EXIT_NO_GNUPLOT;
@@ -469,6 +486,7 @@ int cmd_run(int argc, char **argv)
 			.series = o.plot_path,
 			.on_signal = run_on_signal,
 			.on_abandon = run_on_abandon,
+			.on_sample = run_on_sample,
 			.ctx = &ctl,
 		};
 
@@ -565,6 +583,7 @@ int cmd_run(int argc, char **argv)
 	if (run_program_is_idle(o.program))
 		run_drive(vmm, &o, &ctl);
 	r = vmm_wait(vmm, &res);
+	cleanup_events_finish(&events, vmm);	/* the summary comes last */
 	check = host_check(host);
 	signo = monitor_signal(mon);
 	if (signo && o.json)
