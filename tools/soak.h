@@ -197,6 +197,12 @@ struct soak {
 	uint64_t ops[SOAK_OP_NR];
 	uint64_t ends[SOAK_END_NR];
 	uint64_t vms_by_mode[VMM_DESTROY_NR];
+	/* Per teardown mode: how its VMMs ended (SOAK_ENDS), which of the
+	 * killed ones the OOM killer took (not the slot's vmm_kill), and
+	 * how many ran on a host with injected failures. */
+	uint64_t ends_by_mode[VMM_DESTROY_NR][SOAK_END_NR];
+	uint64_t oom_killed_by_mode[VMM_DESTROY_NR];
+	uint64_t injected_by_mode[VMM_DESTROY_NR];
 	uint64_t waves, hosts;
 	uint64_t host_injected;		/* the UV's count at the last check */
 	uint64_t checks, violations, hangs;

@@ -116,6 +116,8 @@ static void soak_vm_run(struct soak_slot *sl)
 	unsigned int actions = (unsigned int)soak_below(r, 8);
 	struct vmm_result res;
 	struct vmm *vmm;
+	enum soak_end end;
+	bool we_killed = false;
 	char err[200];
 	int ret;
 
@@ -129,6 +131,7 @@ static void soak_vm_run(struct soak_slot *sl)
 		/* The memory left under the hog's pressure is the only reason
 		 * a config of these sizes is refused. */
 		atomic_add_relaxed(&s->ends[SOAK_END_create_failed], 1);
+		atomic_add_relaxed(&s->ends_by_mode[cfg.destroy][SOAK_END_create_failed], 1);
 		soak_vm_sleep(s, &vm, 5);
 		return;
 	}
@@ -138,6 +141,7 @@ static void soak_vm_run(struct soak_slot *sl)
 	ret = vmm_create(host_vmm_env(s->host), &cfg, &vmm);
 	if (ret) {
 		atomic_add_relaxed(&s->ends[SOAK_END_create_failed], 1);
+		atomic_add_relaxed(&s->ends_by_mode[cfg.destroy][SOAK_END_create_failed], 1);
 		soak_activity_set(s, &sl->act, NULL, NULL);
 		soak_vm_sleep(s, &vm, 5);
 		return;
@@ -165,6 +169,7 @@ static void soak_vm_run(struct soak_slot *sl)
 				soak_count(s, SOAK_OP_host_shutdown, 1);
 		} else if (!vmm_kill(vmm)) {
 			soak_count(s, SOAK_OP_kill, 1);
+			we_killed = true;
 		}
 		break;
 	}
@@ -174,6 +179,7 @@ static void soak_vm_run(struct soak_slot *sl)
 				soak_count(s, SOAK_OP_host_shutdown, 1);
 		} else if (!vmm_kill(vmm)) {
 			soak_count(s, SOAK_OP_kill, 1);
+			we_killed = true;
 		}
 	}
 
@@ -195,12 +201,16 @@ static void soak_vm_run(struct soak_slot *sl)
 		_exit(3);
 	}
 	soak_count(s, SOAK_OP_exit, 1);
-	if (res.killed)
-		atomic_add_relaxed(&s->ends[SOAK_END_killed], 1);
-	else if (res.exit_code == 0)
-		atomic_add_relaxed(&s->ends[SOAK_END_code0], 1);
-	else
-		atomic_add_relaxed(&s->ends[SOAK_END_error], 1);
+	end = res.killed ? SOAK_END_killed :
+	      res.exit_code == 0 ? SOAK_END_code0 : SOAK_END_error;
+	atomic_add_relaxed(&s->ends[end], 1);
+	atomic_add_relaxed(&s->ends_by_mode[cfg.destroy][end], 1);
+	/* A kill the slot did not ask for: the OOM killer's (a kill that
+	 * lands on a VMM the OOM killer took first counts as the slot's). */
+	if (res.killed && !we_killed)
+		atomic_add_relaxed(&s->oom_killed_by_mode[cfg.destroy], 1);
+	if (s->nr_inject)
+		atomic_add_relaxed(&s->injected_by_mode[cfg.destroy], 1);
 
 	lpv_mutex_lock(&s->lock);
 	if (!res.killed && res.exit_code && !s->nr_inject) {
