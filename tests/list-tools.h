@@ -1,6 +1,7 @@
 TEST_ENTRY(cli_run_rejects_bad_options, 60)
 TEST_ENTRY(cli_mkimage_then_run, 120)
 TEST_ENTRY(cli_run_text_timeline, 120)
+TEST_ENTRY(cli_run_json_cleanup_events, 120)
 TEST_ENTRY(cli_bench_json, 300)
 TEST_ENTRY(cli_host_mem_unaligned, 120)
 TEST_ENTRY(cli_mkimage_output_and_nonce, 60)

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "api/api_host.h"
+#include "cleanup_events.h"
 #include "host/host.h"
 #include "lazypv/lazypv.h"
 #include "lib/cmdline.h"
@@ -180,8 +181,10 @@ static void run_on_event(void *ctx, const struct lpv_event *ev)
 {
 	struct run_out *out = ctx;
 
+	flockfile(stdout);	/* whole lines beside the cleanup events */
 	tool_event_print(ev, out->t0, stdout, out->json);
 	fflush(stdout);
+	funlockfile(stdout);
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -285,7 +288,17 @@ struct run_ctl {
 	pthread_mutex_t lock;
 	struct lpv_vm *vm;
 	bool stop;
+	struct cleanup_events *events;	/* --json: cleanup progress */
 };
+
+/* Each monitor sample (monitor thread): --json's cleanup events. */
+static void run_on_sample(void *ctx, const struct lpv_progress *p)
+{
+	struct run_ctl *ctl = ctx;
+
+	if (ctl->events)
+		cleanup_events_sample(ctl->events, p);
+}
 
 /* The first SIGINT/SIGTERM: shut the guest down (monitor thread). */
 static void run_on_signal(void *ctx, int signo)
@@ -498,6 +511,7 @@ int cmd_run(int argc, char **argv)
 	struct run_out out = { 0 };
 	struct uv_profile prof;
 	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct cleanup_events events;
 	struct monitor *mon = NULL;
 	struct lpv_event *ev = NULL;
 	struct lpv_host *lh = NULL;
@@ -509,6 +523,9 @@ int cmd_run(int argc, char **argv)
 
 	if (run_args(argc, argv, &o, &prof, &img))
 		return 0;
+	cleanup_events_init(&events, stdout);
+	if (o.json)
+		ctl.events = &events;
 	if (o.plot_path && !plot_have_gnuplot()) {
 		fprintf(stderr, "lazypv run: --plot needs gnuplot, which is not installed (Debian: apt-get install gnuplot-nox)\n");
 		status = PLOT_EXIT_NO_GNUPLOT;
@@ -524,6 +541,7 @@ int cmd_run(int argc, char **argv)
 			.series = o.plot_path,
 			.on_signal = run_on_signal,
 			.on_abandon = run_on_abandon,
+			.on_sample = run_on_sample,
 			.ctx = &ctl,
 		};
 
@@ -596,6 +614,7 @@ int cmd_run(int argc, char **argv)
 	pthread_mutex_lock(&ctl.lock);
 	ctl.vm = NULL;
 	pthread_mutex_unlock(&ctl.lock);
+	cleanup_events_finish(&events, vm);	/* the summary comes last */
 	/* Every event's line is out before the summary's. */
 	lpv_vm_destroy(vm);
 	vm = NULL;

@@ -100,6 +100,7 @@ void soak_report(struct soak *s, FILE *f)
 	if (s->o.json) {
 		json_t *j, *ops = json_object(), *modes = json_object();
 		json_t *ends = json_object(), *leaks = json_object();
+		json_t *mode_ends = json_object();
 
 		for (unsigned int i = 0; i < SOAK_OP_NR; i++)
 			json_object_set_new(ops, soak_op_names[i],
@@ -110,6 +111,18 @@ void soak_report(struct soak *s, FILE *f)
 		for (unsigned int i = 0; i < SOAK_END_NR; i++)
 			json_object_set_new(ends, soak_end_names[i],
 					    json_integer((json_int_t)s->ends[i]));
+		for (unsigned int m = 0; m < LPV_TEARDOWN_MODES; m++) {
+			json_t *e = json_object();
+
+			for (unsigned int i = 0; i < SOAK_END_NR; i++)
+				json_object_set_new(e, soak_end_names[i],
+					json_integer((json_int_t)s->ends_by_mode[m][i]));
+			json_object_set_new(e, "oom_killed",
+				json_integer((json_int_t)s->oom_killed_by_mode[m]));
+			json_object_set_new(e, "on_injected_hosts",
+				json_integer((json_int_t)s->injected_by_mode[m]));
+			json_object_set_new(mode_ends, tool_destroy_name(m), e);
+		}
 		for (unsigned int i = 0; i < MM_LEAK_NR; i++)
 			json_object_set_new(leaks, host_leak_reason_name(i),
 					    json_integer((json_int_t)s->leaked[i]));
@@ -122,6 +135,7 @@ void soak_report(struct soak *s, FILE *f)
 			      "operations", (json_int_t)soak_ops_total(s),
 			      "ops", ops, "vms", (json_int_t)vms,
 			      "vms_by_mode", modes, "ends", ends);
+		json_object_set_new(j, "ends_by_mode", mode_ends);
 		json_object_update_new(j, json_pack(
 			"{s:I, s:I, s:I, s:I, s:o, s:I, s:I}",
 			"invariant_checks", (json_int_t)s->checks,
@@ -159,7 +173,16 @@ void soak_report(struct soak *s, FILE *f)
 	fprintf(f, "); ended: ");
 	for (unsigned int i = 0; i < SOAK_END_NR; i++)
 		fprintf(f, "%s%s %" PRIu64, i ? ", " : "", soak_end_names[i], s->ends[i]);
-	fprintf(f, "\ninvariant checks: %" PRIu64 " (at %" PRIu64 " quiescent points: host_check = mm_check + uv_check + hw_check, frame conservation, plaintext scan), violations: %" PRIu64 "\n",
+	fputc('\n', f);
+	for (unsigned int m = 0; m < LPV_TEARDOWN_MODES; m++) {
+		fprintf(f, "  %-9s", tool_destroy_name(m));
+		for (unsigned int i = 0; i < SOAK_END_NR; i++)
+			fprintf(f, " %s %" PRIu64, soak_end_names[i],
+				s->ends_by_mode[m][i]);
+		fprintf(f, " (OOM-killed %" PRIu64 "), on hosts with injected failures %" PRIu64 "\n",
+			s->oom_killed_by_mode[m], s->injected_by_mode[m]);
+	}
+	fprintf(f, "invariant checks: %" PRIu64 " (at %" PRIu64 " quiescent points: host_check = mm_check + uv_check + hw_check, frame conservation, plaintext scan), violations: %" PRIu64 "\n",
 		s->checks, s->waves, s->violations);
 	fprintf(f, "hangs: %" PRIu64 "\n", s->hangs);
 	fprintf(f, "leaked frames: %" PRIu64, leaked);

@@ -102,6 +102,8 @@ static void monitor_tick(struct monitor *m)
 		cleaning = true;
 	}
 	lpv_mutex_unlock(&m->lock);
+	if (watching && m->cfg.on_sample)
+		m->cfg.on_sample(m->cfg.ctx, &p);
 
 	if (cleaning) {
 		if (p.pending_bytes > m->episode_total)

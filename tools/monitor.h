@@ -4,7 +4,8 @@
  * (tools/ only): one thread that takes SIGINT/SIGTERM (blocked everywhere,
  * read from a signalfd -- no work in a handler), samples the VM being
  * watched (memory still to clean, memory in use) into a series for
- * --plot, and draws the progress line.
+ * --plot, hands each sample to the command (on_sample: run's cleanup
+ * events), and draws the progress line.
  *
  * Signals: the first one is handed to the command's on_signal callback
  * (from the monitor thread), which asks the work to stop -- shut the
@@ -22,6 +23,7 @@
 #include <stdint.h>
 
 struct lpv_vm;
+struct lpv_progress;
 struct monitor;
 
 struct monitor_sample {
@@ -37,6 +39,9 @@ struct monitor_config {
 	void (*on_signal)(void *ctx, int signo);
 	/* Called from the monitor thread at the second, before the exit. */
 	void (*on_abandon)(void *ctx, int signo);
+	/* Called from the monitor thread with each sample of the watched
+	 * VM (every MONITOR_PERIOD_MS), outside the monitor's lock. */
+	void (*on_sample)(void *ctx, const struct lpv_progress *p);
 	void *ctx;
 };
 

@@ -198,6 +198,12 @@ struct soak {
 	uint64_t ops[SOAK_OP_NR];
 	uint64_t ends[SOAK_END_NR];
 	uint64_t vms_by_mode[LPV_TEARDOWN_MODES];
+	/* Per teardown mode: how its VMMs ended (SOAK_ENDS), which of the
+	 * killed ones the OOM killer took (not the slot's lpv_vm_kill), and
+	 * how many ran on a host with injected failures. */
+	uint64_t ends_by_mode[LPV_TEARDOWN_MODES][SOAK_END_NR];
+	uint64_t oom_killed_by_mode[LPV_TEARDOWN_MODES];
+	uint64_t injected_by_mode[LPV_TEARDOWN_MODES];
 	uint64_t waves, hosts;
 	uint64_t host_injected;		/* the UV's count at the last check */
 	uint64_t checks, violations, hangs;

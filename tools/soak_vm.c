@@ -122,6 +122,8 @@ static void soak_vm_run(struct soak_slot *sl)
 	const char *mode;
 	uint64_t min;
 	size_t nr;
+	enum soak_end end;
+	bool we_killed = false;
 	int ret;
 
 	lpv_vm_config_init(&cfg);
@@ -148,6 +150,7 @@ static void soak_vm_run(struct soak_slot *sl)
 		/* The memory left under the hog's pressure is the only reason
 		 * a config of these sizes is refused. */
 		atomic_add_relaxed(&s->ends[SOAK_END_create_failed], 1);
+		atomic_add_relaxed(&s->ends_by_mode[vm.mode][SOAK_END_create_failed], 1);
 		soak_vm_sleep(s, &vm, 5);
 		return;
 	}
@@ -158,6 +161,7 @@ static void soak_vm_run(struct soak_slot *sl)
 	ret = lpv_vm_boot(lvm);
 	if (ret && ret != -ESRCH) {
 		atomic_add_relaxed(&s->ends[SOAK_END_create_failed], 1);
+		atomic_add_relaxed(&s->ends_by_mode[vm.mode][SOAK_END_create_failed], 1);
 		soak_activity_set(s, &sl->act, NULL, NULL);
 		lpv_vm_destroy(lvm);
 		soak_vm_sleep(s, &vm, 5);
@@ -186,6 +190,7 @@ static void soak_vm_run(struct soak_slot *sl)
 				soak_count(s, SOAK_OP_host_shutdown, 1);
 		} else if (!lpv_vm_kill(lvm)) {
 			soak_count(s, SOAK_OP_kill, 1);
+			we_killed = true;
 		}
 		break;
 	}
@@ -195,6 +200,7 @@ static void soak_vm_run(struct soak_slot *sl)
 				soak_count(s, SOAK_OP_host_shutdown, 1);
 		} else if (!lpv_vm_kill(lvm)) {
 			soak_count(s, SOAK_OP_kill, 1);
+			we_killed = true;
 		}
 	}
 
@@ -218,12 +224,16 @@ static void soak_vm_run(struct soak_slot *sl)
 		_exit(3);
 	}
 	soak_count(s, SOAK_OP_exit, 1);
-	if (res.exit.killed)
-		atomic_add_relaxed(&s->ends[SOAK_END_killed], 1);
-	else if (res.exit.code == 0)
-		atomic_add_relaxed(&s->ends[SOAK_END_code0], 1);
-	else
-		atomic_add_relaxed(&s->ends[SOAK_END_error], 1);
+	end = res.exit.killed ? SOAK_END_killed :
+	      res.exit.code == 0 ? SOAK_END_code0 : SOAK_END_error;
+	atomic_add_relaxed(&s->ends[end], 1);
+	atomic_add_relaxed(&s->ends_by_mode[vm.mode][end], 1);
+	/* A kill the slot did not ask for: the OOM killer's (a kill that
+	 * lands on a VMM the OOM killer took first counts as the slot's). */
+	if (res.exit.killed && !we_killed)
+		atomic_add_relaxed(&s->oom_killed_by_mode[vm.mode], 1);
+	if (s->nr_inject)
+		atomic_add_relaxed(&s->injected_by_mode[vm.mode], 1);
 
 	ev = soak_vm_timeline(lvm, &nr);
 	lpv_mutex_lock(&s->lock);

@@ -24,21 +24,30 @@
  *             under-reported), destroy them without mmap_lock, and -- when
  *             only instant jobs use the address space -- unmap the chunk,
  *             which frees it.  Between chunks a worker yields the CPU
- *             unless an allocation waits for it.  The last worker disposes
- *             of the config (DESTROY_SEC_CONF, or only the count after
- *             FAST) and drops the address space.
+ *             if a vCPU of any VM is in KVM_RUN (mod->vcpus_running: one
+ *             atomic read) and nothing makes the job urgent; otherwise it
+ *             runs flat out.  The last worker disposes of the config
+ *             (DESTROY_SEC_CONF, or only the count after FAST) and drops
+ *             the address space.
+ *   deadline  with instant_deadline_ms, a job still running at its
+ *             deadline is escalated once: it stops yielding and starts
+ *             more workers; a job that ends after it is counted as a
+ *             miss and listed in the lateness report.
  *   pressure  a job that frees memory registers an OOM notifier, called
  *             for a global OOM and for an OOM of the job's memcg: the
  *             allocation sleeps on the job's progress condition until
  *             enough frames were freed or the job ended (no fixed sleep).
- *   account   the workers' CPU time is charged to the owner's memcg; bytes
- *             still to walk are readable per address space and in total;
+ *   account   the workers' CPU time is charged to the owner task (by pid,
+ *             while it is not reaped) and to its memcg (always); bytes
+ *             still to walk are readable per address space and in total,
+ *             bytes walked count in the module's cleaned pages;
  *             every frame instant teardown leaks on purpose is listed with
  *             the failing call and its rc/rrc.
  *
  * Lifetimes: a job holds an mm_count reference (mmgrab) and, usually, an
  * mm_users one; it never touches struct kvm, which may be gone.
- * Locks: inst->lock protects the job list and the leak list (taken under
+ * Locks: inst->lock protects the job list, the leak list and the late
+ * list (taken under
  * a PTL by the unmap hook: nothing is called with it held); job->lock
  * protects the job's progress (freed, done) for the condition.  Order:
  * kvm->lock > mmap_lock > PTL > inst->lock; job->lock is a leaf.  Running
@@ -59,6 +68,8 @@
 #define INSTANT_CHUNK ((uint64_t)INSTANT_CHUNK_PAGES * HW_PAGE_SIZE)
 /* Ahead of lazy's notifier (70): this one waits for progress, not time. */
 #define INSTANT_OOM_PRIORITY 80
+/* Chunks between two CPU-time charges of a worker (and at its end). */
+#define INSTANT_CHARGE_CHUNKS 16
 
 _Static_assert(INSTANT_CHUNK_PAGES <= HW_UNPROTECT_BATCH,
 	       "a chunk's pages fit one unprotect batch");
@@ -67,6 +78,7 @@ struct instant_job {
 	struct kvm_module *mod;
 	struct mm *mm;			/* mmgrab'ed */
 	struct memcg *memcg;		/* the mm's: its owner's */
+	int owner_pid;			/* the VM's owner: CPU time charged */
 	bool has_users;			/* an mm_users ref, dropped at the end */
 	bool zap;			/* unmap what is clean: frees it */
 	bool has_vm;			/* a config to dispose of */
@@ -78,6 +90,10 @@ struct instant_job {
 	unsigned int refs;		/* atomic: workers + the starter */
 	unsigned int ids;		/* atomic: worker numbers */
 	unsigned int waiters;		/* atomic: allocations waiting */
+	unsigned int urgent;		/* atomic: waiters + escalated: no yield */
+	unsigned int extra;		/* workers an escalation adds */
+	uint64_t t0_ns, deadline_ns;	/* start; 0: no deadline */
+	bool escalated;			/* atomic: set once */
 	struct lpv_mutex lock;		/* freed, done */
 	struct lpv_cond progress;
 	uint64_t freed;			/* frames freed so far */
@@ -94,6 +110,9 @@ struct kvm_instant {
 	struct kvm_instant_leak leaks[KVM_INSTANT_LEAK_MAX];
 	size_t nr_leaks;
 	uint64_t leaks_dropped;
+	struct kvm_instant_late late[KVM_INSTANT_LEAK_MAX];
+	size_t nr_late;
+	uint64_t late_dropped;
 };
 
 int kvm_instant_init(struct kvm_module *mod)
@@ -168,6 +187,52 @@ size_t kvm_instant_leaks(struct kvm_module *mod, struct kvm_instant_leak *out,
 	return n;
 }
 
+size_t kvm_instant_late_jobs(struct kvm_module *mod,
+			     struct kvm_instant_late *out, size_t max)
+{
+	struct kvm_instant *inst = mod->instant;
+	size_t n;
+
+	lpv_mutex_lock(&inst->lock);
+	n = inst->nr_late < max ? inst->nr_late : max;
+	memcpy(out, inst->late, n * sizeof(*out));
+	lpv_mutex_unlock(&inst->lock);
+	return n;
+}
+
+/* The late half of the report (inst->lock held). */
+static void instant_late_report_locked(struct kvm_instant *inst, FILE *f,
+				       json_t *root)
+{
+	json_t *arr = root ? json_array() : NULL;
+
+	for (size_t i = 0; i < inst->nr_late; i++) {
+		const struct kvm_instant_late *l = &inst->late[i];
+
+		if (!root) {
+			fprintf(f, "late: owner pid %d, %llu bytes, deadline %llu ms, took %llu ms%s\n",
+				l->owner_pid, (unsigned long long)l->bytes,
+				(unsigned long long)l->deadline_ms,
+				(unsigned long long)l->took_ms,
+				l->escalated ? ", escalated" : "");
+			continue;
+		}
+		json_array_append_new(arr, json_pack("{s:i,s:I,s:I,s:I,s:b}",
+			"owner_pid", l->owner_pid, "bytes", (json_int_t)l->bytes,
+			"deadline_ms", (json_int_t)l->deadline_ms,
+			"took_ms", (json_int_t)l->took_ms,
+			"escalated", (int)l->escalated));
+	}
+	if (root) {
+		json_object_set_new(root, "late", arr);
+		json_object_set_new(root, "late_dropped",
+				    json_integer((json_int_t)inst->late_dropped));
+	} else if (inst->late_dropped) {
+		fprintf(f, "late: %llu more not listed\n",
+			(unsigned long long)inst->late_dropped);
+	}
+}
+
 void kvm_instant_leak_report(struct kvm_module *mod, FILE *f, bool json)
 {
 	struct kvm_instant *inst = mod->instant;
@@ -202,6 +267,7 @@ void kvm_instant_leak_report(struct kvm_module *mod, FILE *f, bool json)
 		fprintf(f, "leak: %llu more not listed\n",
 			(unsigned long long)inst->leaks_dropped);
 	}
+	instant_late_report_locked(inst, f, root);
 	lpv_mutex_unlock(&inst->lock);
 	if (json) {
 		json_dumpf(root, f, JSON_COMPACT);
@@ -318,6 +384,9 @@ static void instant_clean_chunk(struct instant_job *job, uint64_t idx,
 	kvm_stat_add(mod, instant_pages, n - refused);
 	kvm_stat_add(mod, instant_refused, refused);
 	atomic_sub_relaxed(&job->pending, e - s);
+	/* Walked: the module's cleaned pages (kvm_cleanup_progress), in the
+	 * unit pending is given in, so callers can make a rate of it. */
+	atomic_add_relaxed(&mod->cleanup_cleaned, (e - s) / HW_PAGE_SIZE);
 
 	if (job->zap && present && mm_munmap(job->mm, s, e - s) == 0) {
 		kvm_stat_add(mod, instant_unmapped, present);
@@ -334,11 +403,81 @@ static uint64_t instant_thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * The owner pays: its memcg always (alive while we hold its mm), the task
+ * itself while it is not reaped -- found by pid, never by a pointer that
+ * could dangle.  Once it is reaped the memcg alone is charged, counted.
+ */
+static void instant_charge_cpu(struct instant_job *job, uint64_t ns)
+{
+	struct kvm_module *mod = job->mod;
+
+	if (!ns)
+		return;
+	kvm_stat_add(mod, instant_cpu_ns, ns);
+	if (job->memcg)
+		memcg_charge_cpu(job->memcg, ns);
+	if (!job->owner_pid ||
+	    task_charge_cpu(mod->world, job->owner_pid, ns))
+		kvm_stat_add(mod, instant_cpu_unowned_ns, ns);
+}
+
+static void instant_work(struct instant_job *job);
+
+static void *instant_worker_main(void *arg);
+
+/* Start up to @n more worker threads of @job, which the caller holds a
+ * reference to; returns how many started. */
+static unsigned int instant_workers_add(struct instant_job *job,
+					unsigned int n)
+{
+	unsigned int started = 0;
+	pthread_attr_t attr;
+
+	atomic_add_return(&job->refs, n);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (unsigned int i = 0; i < n; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, &attr, instant_worker_main, job))
+			break;
+		started++;
+	}
+	pthread_attr_destroy(&attr);
+	if (started < n)	/* never the last: the caller's stays */
+		atomic_sub_return(&job->refs, n - started);
+	return started;
+}
+
+/*
+ * The job is past its deadline and still running: once, stop yielding
+ * (urgent) and add workers -- the miss is certain, count it now.
+ */
+static void instant_escalate(struct instant_job *job)
+{
+	struct kvm_module *mod = job->mod;
+	bool no = false;
+	unsigned int n;
+
+	if (!atomic_cmpxchg(&job->escalated, &no, true))
+		return;
+	atomic_add_return(&job->urgent, 1);
+	kvm_stat_inc(mod, instant_escalations);
+	kvm_stat_inc(mod, instant_deadline_misses);
+	lpv_trace("PV INSTANT LATE: mm %p escalated, %u more workers",
+		  (void *)job->mm, job->extra);
+	if (atomic_load_relaxed(&job->next) >= job->nr_chunks)
+		return;		/* nothing left to share */
+	n = instant_workers_add(job, job->extra);
+	kvm_stat_add(mod, instant_escalated_workers, n);
+}
+
 static void instant_work(struct instant_job *job)
 {
 	struct kvm_module *mod = job->mod;
 	unsigned int id = atomic_add_return(&job->ids, 1) - 1;
-	uint64_t cpu0 = instant_thread_cpu_ns(), cpu;
+	uint64_t cpu_last = instant_thread_cpu_ns(), cpu, done = 0;
 	struct page **pages = malloc(INSTANT_CHUNK_PAGES * sizeof(*pages));
 
 	if (!pages)
@@ -352,16 +491,28 @@ static void instant_work(struct instant_job *job)
 		if (mod->hooks.instant_chunk)
 			mod->hooks.instant_chunk(mod->hooks.ctx, id, idx);
 		instant_clean_chunk(job, idx, pages);
-		/* Yield to runnable vCPUs -- unless an allocation waits. */
-		if (!atomic_load_acquire(&job->waiters))
+		if (++done % INSTANT_CHARGE_CHUNKS == 0) {
+			cpu = instant_thread_cpu_ns();
+			instant_charge_cpu(job, cpu - cpu_last);
+			cpu_last = cpu;
+		}
+		if (job->deadline_ns &&
+		    !atomic_load_relaxed(&job->escalated) &&
+		    lpv_now_ns() >= job->deadline_ns)
+			instant_escalate(job);
+		/*
+		 * Yield to vCPUs that run or wait to run, of any VM -- unless
+		 * an allocation waits for us or the job is late.  Nobody in
+		 * KVM_RUN: flat out.
+		 */
+		if (!atomic_load_relaxed(&job->urgent) &&
+		    atomic_load_relaxed(&mod->vcpus_running)) {
+			kvm_stat_inc(mod, instant_yields);
 			sched_yield();
+		}
 	}
 	free(pages);
-	cpu = instant_thread_cpu_ns() - cpu0;
-	kvm_stat_add(mod, instant_cpu_ns, cpu);
-	/* The owner pays: its memcg is alive while we hold its mm. */
-	if (job->memcg)
-		memcg_charge_cpu(job->memcg, cpu);
+	instant_charge_cpu(job, instant_thread_cpu_ns() - cpu_last);
 }
 
 /*
@@ -411,14 +562,47 @@ static void instant_job_free(struct instant_job *job)
 }
 
 /* The last reference: dispose, let go of the address space, wake. */
+/* Ended after its deadline: counted (unless the escalation did) and
+ * listed. */
+static void instant_job_late(struct instant_job *job, uint64_t now)
+{
+	struct kvm_module *mod = job->mod;
+	struct kvm_instant *inst = mod->instant;
+	bool escalated = atomic_load_acquire(&job->escalated);
+	struct kvm_instant_late l = {
+		.owner_pid = job->owner_pid,
+		.bytes = job->len,
+		.deadline_ms = mod->params.instant_deadline_ms,
+		.took_ms = (now - job->t0_ns) / 1000000,
+		.escalated = escalated,
+	};
+
+	if (!escalated)
+		kvm_stat_inc(mod, instant_deadline_misses);
+	lpv_trace("PV INSTANT MISSED DEADLINE: mm %p took %llu ms, deadline %llu ms",
+		  (void *)job->mm, (unsigned long long)l.took_ms,
+		  (unsigned long long)l.deadline_ms);
+	lpv_mutex_lock(&inst->lock);
+	if (inst->nr_late < KVM_INSTANT_LEAK_MAX)
+		inst->late[inst->nr_late++] = l;
+	else
+		inst->late_dropped++;
+	lpv_mutex_unlock(&inst->lock);
+}
+
 static void instant_job_finish(struct instant_job *job)
 {
 	struct kvm_module *mod = job->mod;
 	struct kvm_instant *inst = mod->instant;
-	uint64_t frames = 0;
+	uint64_t frames = 0, now;
 
 	if (job->has_vm)
 		frames += instant_dispose(job);
+	/* Done when the config is gone; the last mmput below only frees
+	 * what was unmapped already or is not guest memory. */
+	now = lpv_now_ns();
+	if (job->deadline_ns && now > job->deadline_ns)
+		instant_job_late(job, now);
 	if (job->has_users) {
 		/* The last user's mmput runs exit_mmap: the rest is freed. */
 		uint64_t rss = mm_rss(job->mm);
@@ -486,12 +670,14 @@ static void instant_oom_wait(struct instant_job *job, unsigned long *freed)
 		return;
 	want = enough + 1 - *freed;
 	atomic_add_return(&job->waiters, 1);
+	atomic_add_return(&job->urgent, 1);
 	lpv_mutex_lock(&job->lock);
 	before = job->freed;
 	while (!job->done && job->freed - before < want)
 		lpv_cond_wait(&job->progress, &job->lock);
 	got = job->freed - before;
 	lpv_mutex_unlock(&job->lock);
+	atomic_sub_return(&job->urgent, 1);
 	atomic_sub_return(&job->waiters, 1);
 	*freed += got;
 	kvm_stat_inc(mod, instant_oom_waits);
@@ -527,6 +713,8 @@ static struct instant_job *instant_job_alloc(struct kvm *kvm)
 	job->mod = kvm->mod;
 	job->mm = kvm->mm;
 	job->memcg = mm_memcg(kvm->mm);
+	/* Alive: DISABLE runs on its thread, the close in its exit. */
+	job->owner_pid = kvm->owner ? task_pid(kvm->owner) : 0;
 	if (kvm->gmap) {
 		kvm_guest_range(kvm, &start, &end);
 		job->start = start;
@@ -559,8 +747,8 @@ static void instant_job_start(struct instant_job *job)
 {
 	struct kvm_module *mod = job->mod;
 	struct kvm_instant *inst = mod->instant;
-	unsigned int n = instant_nr_workers(mod), started = 0;
-	pthread_attr_t attr;
+	unsigned int n = instant_nr_workers(mod), started;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
 	lpv_mutex_lock(&mod->cleanup_lock);
 	mod->cleanups++;
@@ -590,24 +778,19 @@ static void instant_job_start(struct instant_job *job)
 		  (unsigned long long)job->len, n, job->zap);
 	if (!job->nr_chunks)
 		n = 0;
-	job->refs = n + 1;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (unsigned int i = 0; i < n; i++) {
-		pthread_t t;
-
-		if (pthread_create(&t, &attr, instant_worker_main, job))
-			break;
-		started++;
-	}
-	pthread_attr_destroy(&attr);
-	if (started < n) {
-		atomic_sub_return(&job->refs, n - started);
-		if (!started) {
-			/* No thread: do the work here, now. */
-			kvm_stat_inc(mod, sync_fallbacks);
-			instant_work(job);
-		}
+	/* Late: every core works on it (the one left for vCPUs too), at
+	 * least one more worker. */
+	job->extra = cores > (long)n ? (unsigned int)(cores - (long)n) : 1;
+	job->t0_ns = lpv_now_ns();
+	if (mod->params.instant_deadline_ms)
+		job->deadline_ns = job->t0_ns +
+				   mod->params.instant_deadline_ms * 1000000ULL;
+	job->refs = 1;
+	started = n ? instant_workers_add(job, n) : 0;
+	if (n && !started) {
+		/* No thread: do the work here, now. */
+		kvm_stat_inc(mod, sync_fallbacks);
+		instant_work(job);
 	}
 	instant_job_put(job);
 }

@@ -68,7 +68,9 @@ struct kvm_vcpu;
 	X(instant_destroy, "LAZYPV_KVM_INSTANT_DESTROY", 1, 0, 1, false, \
 	  "lazypv's instant teardown allowed; 0 falls back to async")	\
 	X(instant_workers, "LAZYPV_KVM_INSTANT_WORKERS", 0, 0, 64, false, \
-	  "cleanup workers per instant teardown (0: cores - 1, at least 1)")
+	  "cleanup workers per instant teardown (0: cores - 1, at least 1)") \
+	X(instant_deadline_ms, "LAZYPV_KVM_INSTANT_DEADLINE_MS", 0, 0, 3600000, false, \
+	  "scrub deadline of an instant cleanup job in ms (0: none); a late job stops yielding and gets more workers, the miss is counted")
 
 struct kvm_params {
 #define KVM_OPTION_FIELD(name, env, def, min, max, size, desc) uint64_t name;
@@ -214,6 +216,8 @@ void kvm_module_set_test_hooks(struct kvm_module *mod,
 
 /* Cleanup threads running now. */
 unsigned int kvm_module_cleanups_running(struct kvm_module *mod);
+/* vCPUs in KVM_RUN now, over every VM (instant's workers yield to them). */
+unsigned int kvm_module_vcpus_running(const struct kvm_module *mod);
 
 /*
  * Teardown progress, in pages.  pending: work KVM's teardown knows it
@@ -406,6 +410,11 @@ bool kvm_guest_is_protected(const struct kvm_vcpu *vcpu);
 	X(instant_oom_waits, "allocations that waited for instant workers") \
 	X(instant_oom_freed, "frames those waits saw freed")		\
 	X(instant_cpu_ns, "CPU time of instant workers (ns)")		\
+	X(instant_cpu_unowned_ns, "of it, charged to the memcg alone: owner reaped") \
+	X(instant_yields, "chunks after which a worker yielded to running vCPUs") \
+	X(instant_deadline_misses, "instant jobs that missed the scrub deadline") \
+	X(instant_escalations, "late instant jobs escalated (no yield, more workers)") \
+	X(instant_escalated_workers, "workers started by escalations")	\
 	X(instant_leaks, "frames instant teardown leaked (see leak report)")
 
 struct kvm_stats {
@@ -442,6 +451,25 @@ struct kvm_instant_leak {
 };
 size_t kvm_instant_leaks(struct kvm_module *mod, struct kvm_instant_leak *out,
 			 size_t max);
+/*
+ * Every job that finished after its scrub deadline (instant_deadline_ms),
+ * oldest first, at most KVM_INSTANT_LEAK_MAX (the rest are counted):
+ * whose it was, how much it had to walk, the deadline, how long it took,
+ * and whether it was escalated before it ended (a job found late only at
+ * its end is not).
+ */
+struct kvm_instant_late {
+	int owner_pid;
+	uint64_t bytes;		/* guest memory the job walked */
+	uint64_t deadline_ms, took_ms;
+	bool escalated;
+};
+size_t kvm_instant_late_jobs(struct kvm_module *mod,
+			     struct kvm_instant_late *out, size_t max);
+/* The leaks and the late jobs: text lines, or one JSON object
+ * {"leaks":[{"pfn","frames","call","rc","rrc","reason"}],"dropped":n,
+ *  "late":[{"owner_pid","bytes","deadline_ms","took_ms","escalated"}],
+ *  "late_dropped":n}. */
 void kvm_instant_leak_report(struct kvm_module *mod, FILE *f, bool json);
 void kvm_stats_print(const struct kvm_module *mod, FILE *f, bool json);
 

@@ -29,8 +29,9 @@
  * Locking: an access holds mmap_lock (read), the PTL and the page lock
  * while it checks and copies, so an import, export or unmap of the same
  * page cannot interleave with it; it holds none of them while a handler
- * runs.  vcpu->kicked and ->running are atomics; the rest of the vCPU is
- * under kvm->lock.
+ * runs.  vcpu->kicked and ->running are atomics, as is the module's count
+ * of vCPUs in KVM_RUN (vcpus_running); the rest of the vCPU is under
+ * kvm->lock.
  */
 #include "kvm_internal.h"
 
@@ -365,8 +366,8 @@ static int kvm_vcpu_enter_pv(struct kvm_vcpu *vcpu)
 	}
 }
 
-int kvm_vcpu_run(struct kvm_vcpu *vcpu, kvm_guest_fn fn, void *ctx,
-		 struct kvm_run *run)
+static int kvm_vcpu_run_counted(struct kvm_vcpu *vcpu, kvm_guest_fn fn,
+				 void *ctx, struct kvm_run *run)
 {
 	struct kvm *kvm = vcpu->kvm;
 	int ret;
@@ -416,6 +417,28 @@ int kvm_vcpu_run(struct kvm_vcpu *vcpu, kvm_guest_fn fn, void *ctx,
 				 "guest program failed: %s", strerror(-ret));
 	}
 	return 0;
+}
+
+/*
+ * KVM_RUN.  mod->vcpus_running counts the vCPUs in here -- in SIE or on
+ * their way in or out, i.e. running or waiting to run -- over every VM:
+ * instant's cleanup workers yield to them (one atomic read per chunk).
+ */
+int kvm_vcpu_run(struct kvm_vcpu *vcpu, kvm_guest_fn fn, void *ctx,
+		 struct kvm_run *run)
+{
+	struct kvm_module *mod = vcpu->kvm->mod;
+	int ret;
+
+	atomic_add_return(&mod->vcpus_running, 1);
+	ret = kvm_vcpu_run_counted(vcpu, fn, ctx, run);
+	atomic_sub_return(&mod->vcpus_running, 1);
+	return ret;
+}
+
+unsigned int kvm_module_vcpus_running(const struct kvm_module *mod)
+{
+	return atomic_load_relaxed(&mod->vcpus_running);
 }
 
 static int kvm_vcpu_pv_cmd(struct kvm_vcpu *vcpu, struct uv_cb_header *cb,

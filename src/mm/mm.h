@@ -547,6 +547,21 @@ struct memcg *task_memcg(const struct task *task);
 /* The task's mm with an mm_users reference (get_task_mm), or NULL. */
 struct mm *task_get_mm(struct task *task);
 
+/*
+ * CPU time spent by kernel work on a task's behalf after it handed that
+ * work off (instant teardown's cleanup workers): charged by pid -- the
+ * worker holds no task pointer, as a Linux worker would hold a struct
+ * pid, not the task -- while the task exists, running or a zombie not yet
+ * reaped.  -ESRCH once it is reaped (pids are never reused in a world):
+ * the caller then charges the memcg alone.
+ */
+struct task_stats {
+	uint64_t cpu_charged_ns;	/* task_charge_cpu, total */
+};
+int task_charge_cpu(struct mm_world *world, int pid, uint64_t ns) __must_check;
+/* The caller keeps @task from being reaped (its parent, or before wait). */
+void task_stats_get(const struct task *task, struct task_stats *out);
+
 /* ====================================================================
  * address spaces
  * ==================================================================== */

@@ -54,6 +54,7 @@ struct task {
 	bool waited;			/* task_wait() in progress */
 	bool fatal;			/* atomic: fatal signal pending */
 	bool oom_victim;		/* killed by the OOM path */
+	uint64_t cpu_charged_ns;	/* atomic: task_charge_cpu */
 	void (*exit_files)(void *);	/* under task_lock */
 	void *exit_files_ctx;
 };

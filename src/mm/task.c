@@ -9,6 +9,10 @@
  * every task's state, thread count, mm pointer and parent live under
  * world->task_lock; `fatal` is also read without it (atomic).
  *
+ * cpu_charged_ns is an atomic counter of kernel work done on the task's
+ * behalf (task_charge_cpu finds the task by pid under task_lock, so a
+ * reaped task is never touched).
+ *
  * Exit follows Linux's order: exit_mm (mmput; if that was the last user,
  * exit_mmap runs right here, on the exiting thread) comes before the task
  * becomes a zombie, and only a zombie lets the parent's task_wait() return.
@@ -73,6 +77,26 @@ struct mm *task_get_mm(struct task *task)
 		mmget(mm);	/* the task's own reference keeps it > 0 */
 	lpv_mutex_unlock(&world->task_lock);
 	return mm;
+}
+
+int task_charge_cpu(struct mm_world *world, int pid, uint64_t ns)
+{
+	int r = -ESRCH;
+
+	lpv_mutex_lock(&world->task_lock);
+	for (struct task *t = world->tasks; t; t = t->next)
+		if (t->pid == pid) {
+			atomic_add_relaxed(&t->cpu_charged_ns, ns);
+			r = 0;
+			break;
+		}
+	lpv_mutex_unlock(&world->task_lock);
+	return r;
+}
+
+void task_stats_get(const struct task *task, struct task_stats *out)
+{
+	out->cpu_charged_ns = atomic_load_relaxed(&task->cpu_charged_ns);
 }
 
 /* @exit_files (may be NULL) is in place before anyone can see the task. */

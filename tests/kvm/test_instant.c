@@ -6,13 +6,19 @@
  * cleared on demand; workers split a guest over disjoint chunks; a
  * shutdown frees memory while an allocation waits for it (global and
  * memcg OOM) instead of killing; failures on the new call sites are
- * leaked, counted and listed with their rc/rrc.  Every scenario ends with
- * the invariants (kfix_fini: mm, UV, hw) and no plaintext left.
+ * leaked, counted and listed with their rc/rrc; workers yield only to
+ * vCPUs in KVM_RUN; a scrub deadline escalates a late job and reports
+ * the miss; the CPU time goes to the owner task and its memcg; an OOM
+ * kill of the VMM during cleanup.  Every scenario ends with the
+ * invariants (kfix_fini: mm, UV, hw) and no plaintext left.
  */
 #include "kvm/fixture.h"
 
+#include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/lib.h"
@@ -479,5 +485,392 @@ TEST_IMPL(kvm_instant_no_table_copy_falls_back)
 	ASSERT_FALSE(kvm_is_protected(f.kvm));
 	assert_no_plaintext(&f, HIGH_GADDR, 50);
 	ASSERT_UEQ(kfix_fini(&f), 0);
+	return 0;
+}
+
+/* ---- yielding, deadline, owner CPU time, OOM kill, unmap failures ---- */
+
+/* A frame whose first 64 bytes are a kfix pattern page (any seed, any
+ * page: consecutive odd bytes, (base + i) | 1). */
+static bool looks_like_pattern(const uint8_t *b)
+{
+	for (int d = 0; d < 2; d++) {
+		uint8_t base = (uint8_t)(b[0] - d);
+		int i;
+
+		for (i = 0; i < 64; i++)
+			if (b[i] != (uint8_t)((base + i) | 1))
+				break;
+		if (i == 64)
+			return true;
+	}
+	return false;
+}
+
+/* At a quiescent point: no free frame holds a guest's pattern. */
+static void assert_free_frames_clean(struct kfix *f)
+{
+	struct mm_stats st;
+	uint64_t found = 0;
+
+	mm_stats_get(f->world, &st);
+	for (hw_pfn_t pfn = 1; pfn < st.nr_frames; pfn++) {
+		struct page *page = mm_pfn_to_page(f->world, pfn);
+
+		if (page_use(page) != PAGE_USE_FREE)
+			continue;
+		found += looks_like_pattern(mm_page_host(f->world, page));
+	}
+	ASSERT_UEQ(found, 0);
+}
+
+/* A guest that stays in SIE until told to leave. */
+struct spin_guest {
+	struct kfix *f;
+	bool in, stop;		/* atomics */
+	int ret;
+};
+
+static int spin_guest_fn(void *ctx, struct kvm_vcpu *vcpu, struct kvm_run *run)
+{
+	struct spin_guest *s = ctx;
+
+	(void)vcpu;
+	atomic_store_release(&s->in, true);
+	while (!atomic_load_acquire(&s->stop))
+		sched_yield();
+	run->reason = KVM_EXIT_POWEROFF;
+	return 0;
+}
+
+static void *spin_guest_thread(void *arg)
+{
+	struct spin_guest *s = arg;
+	struct kvm_run run;
+
+	if (task_thread_enter(s->f->vmm)) {
+		s->ret = -ESRCH;
+		atomic_store_release(&s->in, true);
+		return NULL;
+	}
+	s->ret = kvm_vcpu_run(s->f->vcpu[0], spin_guest_fn, s, &run);
+	task_thread_leave(s->f->vmm);
+	return NULL;
+}
+
+/*
+ * Workers yield between chunks only while a vCPU (of any VM) is in
+ * KVM_RUN: none in KVM_RUN, no yield at all; one spinning in SIE for the
+ * whole job, a yield after every chunk.  Every chunk walked counts in
+ * the module's cleaned pages, so a rate can be made of it.
+ */
+TEST_IMPL(kvm_instant_yields_only_to_running_vcpus)
+{
+	for (int vcpu = 0; vcpu < 2; vcpu++) {
+		struct kvm_params p;
+		struct kfix_opts o = big();
+		struct kvm_cleanup_progress c0, c1;
+		struct spin_guest sg = { 0 };
+		struct chunk_gate g;
+		pthread_t t;
+		struct kfix f;
+
+		ASSERT_OK(kvm_params_init(&p));
+		p.instant_workers = 1;
+		o.params = &p;
+		kfix_init(&f, &o);
+		chunk_gate_init(&f, &g, false);
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, 50, 24, true);
+		kvm_cleanup_progress(f.mod, &c0);
+		ASSERT_OK(kfix_disable(&f));
+		ASSERT_UEQ(kvm_module_vcpus_running(f.mod), 0);
+		if (vcpu) {
+			sg.f = &f;
+			ASSERT_OK(pthread_create(&t, NULL, spin_guest_thread, &sg));
+			while (!atomic_load_acquire(&sg.in))
+				sched_yield();
+			ASSERT_UEQ(kvm_module_vcpus_running(f.mod), 1);
+		}
+		chunk_gate_open(&g);
+		kvm_module_drain(f.mod);
+		if (vcpu) {
+			atomic_store_release(&sg.stop, true);
+			ASSERT_OK(pthread_join(t, NULL));
+			ASSERT_OK(sg.ret);
+			ASSERT_UEQ(kvm_module_vcpus_running(f.mod), 0);
+		}
+		chunk_gate_fini(&f, &g);
+		ASSERT_UEQ(kfix_kstats(&f).instant_yields,
+			   vcpu ? 4 * GIB / (2 * MIB) : 0);
+		kvm_cleanup_progress(f.mod, &c1);
+		ASSERT_GE(c1.cleaned_pages - c0.cleaned_pages, 4 * GIB / HW_PAGE_SIZE);
+		ASSERT_UEQ(c1.pending_pages, 0);
+		ASSERT_UEQ(kfix_fini(&f), 0);
+	}
+	return 0;
+}
+
+/* The lateness half of the JSON report: how many jobs it lists. */
+static size_t report_late_count(struct kfix *f)
+{
+	char *buf = NULL;
+	size_t len = 0, n;
+	FILE *m = open_memstream(&buf, &len);
+	json_error_t err;
+	json_t *j, *late;
+
+	ASSERT_NOT_NULL(m);
+	kvm_instant_leak_report(f->mod, m, true);
+	fclose(m);
+	j = json_loads(buf, 0, &err);
+	ASSERT_NOT_NULL(j);
+	late = json_object_get(j, "late");
+	ASSERT_TRUE(json_is_array(late));
+	ASSERT_TRUE(json_is_integer(json_object_get(j, "late_dropped")));
+	n = json_array_size(late);
+	json_decref(j);
+	free(buf);
+	return n;
+}
+
+/*
+ * A scrub deadline: with slow destroys (300 us a page, ~180 ms of walk),
+ * a 20 ms deadline is missed -- the job is escalated while it runs (more
+ * workers, no yield), the miss is counted and listed with its owner and
+ * how long it took.  Without a deadline, or with one it meets, nothing
+ * is counted or listed.
+ */
+TEST_IMPL(kvm_instant_deadline_escalates)
+{
+	static const uint64_t deadline_ms[] = { 0, 20, 60000 };
+
+	for (size_t k = 0; k < ARRAY_SIZE(deadline_ms); k++) {
+		bool late = deadline_ms[k] == 20;
+		struct kvm_instant_late l[4];
+		struct kvm_params p;
+		struct kfix_opts o = big();
+		struct kvm_stats ks;
+		struct kfix f;
+		size_t n;
+
+		ASSERT_OK(kvm_params_init(&p));
+		p.instant_workers = 1;
+		p.instant_deadline_ms = deadline_ms[k];
+		o.params = &p;
+		o.destroy_page_ns = 300000;
+		kfix_init(&f, &o);
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, 600, 25, true);
+		ASSERT_OK(kfix_disable(&f));
+		kvm_module_drain(f.mod);
+		ks = kfix_kstats(&f);
+		n = kvm_instant_late_jobs(f.mod, l, ARRAY_SIZE(l));
+		ASSERT_UEQ(ks.instant_deadline_misses, late);
+		ASSERT_UEQ(ks.instant_escalations, late);
+		ASSERT_UEQ(n, late);
+		ASSERT_UEQ(report_late_count(&f), late);
+		if (late) {
+			ASSERT_GE(ks.instant_escalated_workers, 1);
+			ASSERT_TRUE(l[0].escalated);
+			ASSERT_GE(l[0].took_ms, 20);
+			ASSERT_UEQ(l[0].deadline_ms, 20);
+			ASSERT_UEQ(l[0].bytes, 4 * GIB);
+			ASSERT_EQ(l[0].owner_pid, task_pid(f.vmm));
+		} else {
+			ASSERT_UEQ(ks.instant_escalated_workers, 0);
+		}
+		ASSERT_GE(ks.instant_pages, 600);
+		ASSERT_UEQ(kfix_fini(&f), 0);
+	}
+	return 0;
+}
+
+/*
+ * The workers' CPU time is charged to the VM's owner task as well as to
+ * its memcg: at a reboot (the owner runs), after its exit while it is a
+ * zombie not yet reaped; once it is reaped, the memcg alone, counted as
+ * unowned.
+ */
+TEST_IMPL(kvm_instant_cpu_charged_to_owner)
+{
+	for (int c = 0; c < 3; c++) {
+		struct kfix_opts o = big();
+		struct memcg_stats ms;
+		struct task_stats ts;
+		struct chunk_gate g;
+		struct kvm_stats ks;
+		struct kfix f;
+		int code = -1;
+
+		kfix_init(&f, &o);
+		chunk_gate_init(&f, &g, false);
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, 100, 26, true);
+		if (c == 0) {
+			ASSERT_OK(kfix_disable(&f));
+		} else if (c == 1) {
+			mmput(f.mm);
+			f.mm = NULL;
+			ASSERT_OK(task_exit(f.vmm, 0));
+			ASSERT_TRUE(f.vm_gone);
+			ASSERT_EQ(task_get_state(f.vmm), TASK_ZOMBIE);
+		} else {
+			kfix_shutdown(&f);	/* reaped before any worker ran */
+		}
+		chunk_gate_open(&g);
+		chunk_gate_fini(&f, &g);
+		ks = kfix_kstats(&f);
+		memcg_stats_get(f.memcg, &ms);
+		ASSERT_GT(ks.instant_cpu_ns, 0);
+		ASSERT_UEQ(ms.cpu_ns, ks.instant_cpu_ns);
+		if (c < 2) {
+			task_stats_get(f.vmm, &ts);
+			ASSERT_UEQ(ts.cpu_charged_ns, ks.instant_cpu_ns);
+			ASSERT_UEQ(ks.instant_cpu_unowned_ns, 0);
+		} else {
+			ASSERT_UEQ(ks.instant_cpu_unowned_ns, ks.instant_cpu_ns);
+		}
+		if (c == 1) {
+			ASSERT_OK(task_wait(f.vmm, &code));
+			ASSERT_EQ(code, 0);
+			f.vmm = NULL;
+		}
+		ASSERT_UEQ(kfix_fini(&f), 0);
+	}
+	return 0;
+}
+
+/*
+ * The mm's OOM killer picks the instant VMM while a reboot's cleanup is
+ * held: the kill's exit hands the address space to a second job, whose
+ * notifier makes the allocation wait for its frames; the cleanup
+ * finishes, the allocation gets its pages, nobody else dies, no free
+ * frame holds a guest's data, and the invariants hold.
+ */
+TEST_IMPL(kvm_instant_oom_kill_during_cleanup)
+{
+	struct kfix_opts o = big();
+	struct kfix_hog hog = { 0 };
+	struct kfix_held held = { 0 };
+	struct chunk_gate g;
+	struct mm_stats ms;
+	struct uv_stats us;
+	struct kvm_stats ks;
+	struct kfix f;
+	pthread_t t;
+	int code = -1;
+
+	o.host_mem = 64 * MIB;
+	kfix_init(&f, &o);
+	chunk_gate_init(&f, &g, false);
+	kfix_boot_protected(&f);
+	kfix_touch(&f, HIGH_GADDR, 3000, 27, true);
+	ASSERT_OK(kfix_disable(&f));		/* job 1, held */
+	kfix_boot_protected(&f);
+	kfix_touch(&f, HIGH_GADDR + 3000 * HW_PAGE_SIZE, 200, 28, true);
+	mmput(f.mm);				/* only the VMM, the VM, job 1 */
+	f.mm = NULL;
+	kfix_hold_free(&f, MM_GFP_HIGH, &held);	/* the machine is full */
+	hog.f = &f;
+	hog.pages = 300;
+	ASSERT_OK(task_create(f.world, f.shell, NULL, 0, &hog.task));
+	ASSERT_OK(pthread_create(&t, NULL, kfix_hog_thread, &hog));
+	do {
+		sched_yield();
+		mm_stats_get(f.world, &ms);
+	} while (!ms.oom_kills);
+	/* The victim is the VMM; its exit closed the VM: job 2. */
+	ASSERT_OK(task_wait(f.vmm, &code));
+	ASSERT_EQ(code, TASK_EXIT_KILLED);
+	ASSERT_TRUE(f.vm_gone);
+	f.vmm = NULL;
+	ASSERT_UEQ(kvm_instant_jobs_running(f.mod), 2);
+	chunk_gate_open(&g);
+	ASSERT_OK(pthread_join(t, NULL));
+	ASSERT_OK(hog.result);
+	ASSERT_UEQ(hog.got, 300);
+	chunk_gate_fini(&f, &g);
+	mm_stats_get(f.world, &ms);
+	ASSERT_UEQ(ms.oom_kills, 1);
+	ks = kfix_kstats(&f);
+	ASSERT_UEQ(ks.instant_jobs, 2);
+	ASSERT_UEQ(ks.leftovers_disposed, 2);
+	ASSERT_GE(ks.instant_pages + ks.instant_on_demand, 3200);
+	uv_stats_get(f.uv, &us);
+	ASSERT_UEQ(us.configs_live + us.configs_zombie, 0);
+	ASSERT_OK(task_exit(hog.task, 0));
+	ASSERT_OK(task_wait(hog.task, NULL));
+	kfix_release_held(&f, &held);
+	assert_free_frames_clean(&f);
+	ASSERT_UEQ(kfix_fini(&f), 0);
+	return 0;
+}
+
+/*
+ * An unmap of guest memory while the old config is set aside (workers
+ * held): the unmap hook's destroy fails (injected), then its export
+ * (injected): that frame is leaked with its reason, listed with the
+ * export's rc/rrc, and never handed out again; the others are destroyed.
+ * With FAST (a zombie config) and without (a leftover record).
+ */
+TEST_IMPL(kvm_instant_unmap_failure_leaks)
+{
+	for (int old = 0; old < 2; old++) {
+		struct kfix_opts o = big();
+		struct kvm_instant_leak leaks[4];
+		struct kfix_held held = { 0 };
+		struct chunk_gate g;
+		struct uv_stats u0, u1;
+		struct mm_stats ms;
+		struct kvm_stats ks;
+		struct page *page;
+		hw_pfn_t pfn;
+		struct kfix f;
+		size_t n;
+
+		o.no_fast = old;
+		o.inject[0] = (struct uv_inject){ .cmd = UVC_CMD_DESTR_SEC_STOR,
+			.nth = 1, .cc = 1, .rc = 0x0102, .rrc = 0x0007 };
+		o.inject[1] = (struct uv_inject){ .cmd = UVC_CMD_CONV_FROM_SEC_STOR,
+			.nth = 1, .cc = 1, .rc = 0x0102, .rrc = 0x0008 };
+		kfix_init(&f, &o);
+		chunk_gate_init(&f, &g, false);
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, 8, 29, true);
+		ASSERT_OK(kfix_disable(&f));
+		page = kfix_ram_page(&f, HIGH_GADDR);
+		ASSERT_NOT_NULL(page);
+		pfn = mm_page_to_pfn(f.world, page);
+		mm_page_put(f.world, page);	/* the mapping holds it */
+		uv_stats_get(f.uv, &u0);
+		ASSERT_UEQ(u0.destroys, 0);	/* the injections come next */
+		ASSERT_UEQ(u0.exports, 0);
+		ASSERT_OK(mm_munmap(f.mm, f.ram + HIGH_GADDR, 8 * HW_PAGE_SIZE));
+		uv_stats_get(f.uv, &u1);
+		ASSERT_UEQ(u1.destroys, 7);
+		ASSERT_EQ(page_use(page), PAGE_USE_LEAKED);
+		n = kvm_instant_leaks(f.mod, leaks, ARRAY_SIZE(leaks));
+		ASSERT_UEQ(n, 1);
+		ASSERT_UEQ(leaks[0].pfn, pfn);
+		ASSERT_UEQ(leaks[0].nr, 1);
+		ASSERT_XEQ(leaks[0].cmd, UVC_CMD_CONV_FROM_SEC_STOR);
+		ASSERT_XEQ(leaks[0].rc, 0x0102);
+		ASSERT_XEQ(leaks[0].rrc, 0x0008);
+		ASSERT_EQ(leaks[0].reason, MM_LEAK_export_failed);
+		chunk_gate_open(&g);
+		chunk_gate_fini(&f, &g);
+		ks = kfix_kstats(&f);
+		ASSERT_UEQ(ks.instant_leaks, 1);
+		mm_stats_get(f.world, &ms);
+		ASSERT_UEQ(ms.leaked[MM_LEAK_export_failed], 1);
+		/* Never reused: every free frame taken, it is not among them. */
+		kfix_hold_free(&f, MM_GFP_HIGH, &held);
+		for (size_t i = 0; i < held.n; i++)
+			ASSERT_NE(mm_page_to_pfn(f.world, held.pages[i]), pfn);
+		kfix_release_held(&f, &held);
+		ASSERT_EQ(page_use(page), PAGE_USE_LEAKED);
+		ASSERT_UEQ(kfix_fini(&f), 1);
+	}
 	return 0;
 }

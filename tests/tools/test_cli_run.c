@@ -5,7 +5,8 @@
  * subprocess.  Bad options and impossible sizes exit 2 with exactly one
  * line on stderr and nothing on stdout; an image made by mkimage boots
  * with the same --uv-seed and is refused with another; --json prints one
- * object per line (read back with jansson) ending with the summary.
+ * object per line (read back with jansson) ending with the summary, with
+ * cleanup progress events (rate, ETA) while memory is being cleaned.
  * `lazypv bench` on a tiny guest reports every figure `bench --figures`
  * lists, for every mode, as JSON and as CSV.
  */
@@ -301,6 +302,91 @@ TEST_IMPL(cli_bench_json)
 			ASSERT_EQ(strncmp(l, "teardown,default,16777216,", 26), 0);
 		}
 	}
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
+
+struct cleanup_lines {
+	size_t events, rated, done, ending, after_summary;
+	bool summary_seen;
+};
+
+/* One line of `run --json` while counting its cleanup events. */
+static void cleanup_line(json_t *j, size_t i, void *ctx)
+{
+	static const char *const keys[] = { "t_ns", "ending", "to_clean_bytes",
+		"in_use_bytes", "rate_bytes_per_s",
+		"eta_ms", "done", NULL };
+	struct cleanup_lines *cl = ctx;
+	const char *ev = json_string_value(json_object_get(j, "event"));
+	json_t *rate, *eta;
+
+	(void)i;
+	ASSERT_NOT_NULL(ev);
+	if (cl->summary_seen)
+		cl->after_summary++;
+	if (!strcmp(ev, "summary"))
+		cl->summary_seen = true;
+	if (strcmp(ev, "cleanup"))
+		return;
+	cl->events++;
+	for (const char *const *k = keys; *k; k++)
+		if (!json_object_get(j, *k))
+			test_fail(__FILE__, __LINE__, "cleanup event: no \"%s\"", *k);
+	rate = json_object_get(j, "rate_bytes_per_s");
+	eta = json_object_get(j, "eta_ms");
+	ASSERT_TRUE(json_is_number(rate));
+	/* No rate yet: no ETA; a rate: an ETA in whole ms. */
+	if (json_number_value(rate) > 0) {
+		cl->rated++;
+		ASSERT_TRUE(json_is_integer(eta));
+	} else {
+		ASSERT_TRUE(json_is_null(eta));
+	}
+	if (json_is_true(json_object_get(j, "done"))) {
+		cl->done++;
+		ASSERT_EQ(json_integer_value(json_object_get(j, "to_clean_bytes")), 0);
+	} else {
+		ASSERT_GT(json_integer_value(json_object_get(j, "to_clean_bytes")), 0);
+	}
+	if (json_is_true(json_object_get(j, "ending")))
+		cl->ending++;
+}
+
+/*
+ * `run --json` reports the cleanup while it runs: with slow destroys
+ * (300 us a page) instant's background cleanup after the reboot, then
+ * the memory given back after the shutdown, as cleanup events with a
+ * rate and an ETA -- and the summary is still the last line.
+ */
+TEST_IMPL(cli_run_json_cleanup_events)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	struct cleanup_lines cl = { 0 };
+	char prof[128], args[512];
+	FILE *f;
+
+	ASSERT_NOT_NULL(c);
+	snprintf(prof, sizeof(prof), "%s/slow.prof", cli_dir(c));
+	f = fopen(prof, "w");
+	ASSERT_NOT_NULL(f);
+	fprintf(f, "base = zero\ninit_min_origin = 0\ncost.destroy_page = 300us\n");
+	fclose(f);
+	snprintf(args, sizeof(args),
+		 "run --host-mem 512M --guest-mem 64M --uv-profile %s --program touch:mib=8,rounds=1 --reboots 1 --destroy instant --json",
+		 prof);
+	cli_run_env(c, "", args);
+	if (c->status)
+		fprintf(stderr, "# %s\n", c->err);
+	ASSERT_EQ(c->status, 0);
+	cli_json_lines(c->out, cleanup_line, &cl);
+	ASSERT_GE(cl.events, 4);
+	ASSERT_GE(cl.rated, 2);
+	ASSERT_GE(cl.done, 1);		/* an episode ended */
+	ASSERT_GE(cl.ending, 1);	/* the shutdown's memory */
+	ASSERT_TRUE(cl.summary_seen);
+	ASSERT_UEQ(cl.after_summary, 0);
 	cli_cleanup(c);
 	free(c);
 	return 0;

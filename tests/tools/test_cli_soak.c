@@ -113,6 +113,17 @@ TEST_IMPL(cli_soak_inputs)
 		ASSERT_TRUE(json_is_object(json_object_get(j, "ops")));
 		ASSERT_TRUE(json_is_integer(json_object_get(json_object_get(j, "vms_by_mode"),
 							    "lazy")));
+		/* Every mode, instant too, with how its VMMs ended. */
+		for (const char *const *m = (const char *const[]){ "sync",
+			"sync-6.0", "lazy", "async", "instant", NULL }; *m; m++) {
+			json_t *e = json_object_get(json_object_get(j, "ends_by_mode"), *m);
+
+			ASSERT_TRUE(json_is_object(e));
+			for (const char *const *k = (const char *const[]){ "code0",
+				"error", "killed", "create_failed", "oom_killed",
+				"on_injected_hosts", NULL }; *k; k++)
+				ASSERT_TRUE(json_is_integer(json_object_get(e, *k)));
+		}
 		json_decref(j);
 	}
 	free(c);
