@@ -60,6 +60,14 @@ struct host_config {
 	uint64_t mem_bytes;		/* host physical memory, 4 KiB multiple */
 	enum hw_protect_mode protect;
 	bool populate;			/* back every frame up front (bench) */
+	/*
+	 * With populate: progress of the backing, on the creating thread,
+	 * in bytes (hw_config.populate_progress: increasing, the last call
+	 * with done == total == mem_bytes).  NULL: none.  The CLI draws its
+	 * progress line from it.
+	 */
+	void (*populate_progress)(void *ctx, uint64_t done, uint64_t total);
+	void *populate_ctx;
 	struct uv_profile profile;	/* the firmware, by value */
 	struct mm_config mm;		/* memory manager options */
 	struct kvm_params kvm;		/* KVM module parameters */
