@@ -384,31 +384,6 @@ static double median(double *v, unsigned int n)
 }
 
 /*
- * A host whose memory is populated up front: the first touch of memfd
- * memory (about 2 s/GiB on a nested VM) is a cost of this emulation, not of
- * any teardown design, and would otherwise land on whichever run first
- * uses a frame.  The hw first-touch probe is on.
- */
-static int bench_host_create(struct host_config *hc, struct host **host)
-{
-	char sz[32];
-	uint64_t t0 = lpv_now_ns();
-	int r;
-
-	lpv_format_size(hc->mem_bytes, sz, sizeof(sz));
-	fprintf(stderr, "lazypv bench: populating %s of host memory...\n", sz);
-	hc->populate = true;
-	r = tool_host_create(hc, host, "bench");
-	if (r)
-		return -EINVAL;
-	fprintf(stderr, "lazypv bench: populated in %.1f s\n",
-		(double)(lpv_now_ns() - t0) / 1e9);
-	/* The stall columns: the machine's first touches, timed by hw. */
-	host_probe_first_touch(*host, true);
-	return 0;
-}
-
-/*
  * The time the clears' stalls took beyond an ordinary first access (the
  * mean of the first touches that did not stall, in the same window), from
  * the hw probe's counters.
@@ -447,6 +422,34 @@ static struct {
 	bool stop;
 	unsigned int lives_done, lives_total;
 } bench_ui = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/*
+ * A host whose memory is populated up front: the first touch of memfd
+ * memory (about 2 s/GiB on a nested VM) is a cost of this emulation, not of
+ * any teardown design, and would otherwise land on whichever run first
+ * uses a frame.  The hw first-touch probe is on.
+ */
+static int bench_host_create(struct host_config *hc, struct host **host)
+{
+	char sz[32];
+	uint64_t t0 = lpv_now_ns();
+	int r;
+
+	lpv_format_size(hc->mem_bytes, sz, sizeof(sz));
+	fprintf(stderr, "lazypv bench: populating %s of host memory...\n", sz);
+	hc->populate = true;
+	/* The progress line (a terminal only, not --quiet). */
+	hc->populate_progress = monitor_populate_progress;
+	hc->populate_ctx = bench_ui.mon;
+	r = tool_host_create(hc, host, "bench");
+	if (r)
+		return -EINVAL;
+	fprintf(stderr, "lazypv bench: populated in %.1f s\n",
+		(double)(lpv_now_ns() - t0) / 1e9);
+	/* The stall columns: the machine's first touches, timed by hw. */
+	host_probe_first_touch(*host, true);
+	return 0;
+}
 
 /* The first SIGINT/SIGTERM: end the running guest, start no more. */
 static void bench_on_signal(void *ctx, int signo)
