@@ -136,22 +136,42 @@ static const struct bench_fig_desc bench_figs[BF_NR] = {
 };
 
 /*
- * The columns of the --oom experiment's table (one row per mode and
- * notifier setting), the same way: X(id, key, unit, head1, head2, width,
- * prec, meaning); every figure is that run's.
+ * The columns of the --oom experiment's table (one row per pressure, mode
+ * and notifier setting), the same way: X(id, key, unit, head1, head2,
+ * width, prec, meaning); every figure is that run's (its own host).
  */
 #define BENCH_OOM_FIGS(X)						\
-	X(kills, "oom_kills", "", "kills", "", 6, 0, "OOM kills")	\
+	X(kills, "oom_kills", "", "kills", "", 6, 0,			\
+	  "tasks the OOM killer took (B, or a task holding A's memory)") \
 	X(waits, "oom_waits", "", "waits", "", 8, 0,			\
-	  "allocations that waited for memory")			\
+	  "allocations that waited in the OOM path (global or memcg)") \
 	X(stall_ms, "longest_stall_ms", "ms", "stall ms", "(longest)", 10, 1, \
-	  "the longest allocation stall")				\
+	  "the longest allocation stall in the OOM path")		\
+	X(notifier_waits, "notifier_waits", "", "notif", "waits", 7, 0, \
+	  "OOM notifier calls that waited for a cleanup (lazy's notifier_waits + instant's oom_waits)") \
+	X(memcg_ooms, "memcg_oom_runs", "", "memcg", "OOMs", 7, 0,	\
+	  "OOM path entries of the shared memcg (null under host pressure)") \
 	X(b_run_s, "b_run_s", "s", "B run s", "", 9, 1,		\
 	  "B's life: first event -> exit")				\
 	X(a_reclaim_s, "a_reclaim_s", "s", "A reclaim s", "", 11, 1,	\
-	  "A's reclaim: shutdown request -> every frame back")		\
+	  "A's reclaim: shutdown request -> every frame back (shared memcg: A's address space torn down, nothing set aside)") \
+	X(oom_runs, "oom_runs", "", "", "", 0, 0,			\
+	  "OOM path entries, global and memcg")			\
+	X(limit_hits, "memcg_limit_hits", "", "", "", 0, 0,		\
+	  "charges the shared memcg's limit refused (null under host pressure)") \
 	X(b_exit_code, "b_exit_code", "", "", "", 0, 0,		\
 	  "B's exit code (-1: it did not complete)")
+
+/* Where --oom's memory is short: a small host, or one memcg for both. */
+enum bench_pressure { BENCH_PRESSURE_HOST, BENCH_PRESSURE_MEMCG,
+		      BENCH_PRESSURE_NR };
+
+static const char *bench_pressure_name(unsigned int i)
+{
+	static const char *const names[] = { "host", "memcg" };
+
+	return i < BENCH_PRESSURE_NR ? names[i] : NULL;
+}
 
 enum bench_oom_fig {
 #define BENCH_OOM_ENUM(id, ...) BO_##id,
@@ -186,6 +206,9 @@ struct bench_opts {
 	const char *plot_dir;	/* --plot */
 	uint64_t oom_guest;
 	uint64_t oom_destroy_ns; /* modelled per-page cleaning cost of --oom */
+	const char *oom_ratio_text;	/* --oom-host-ratio as typed */
+	double oom_ratio;		/* parsed */
+	bool pressures[BENCH_PRESSURE_NR];
 	enum bench_format format;
 	struct lpv_cl_result cl;
 };
@@ -213,12 +236,18 @@ static const struct lpv_cl_opt bench_opt_tab[] = {
 	{ .name = "runs", .kind = LPV_CL_UINT, O(runs), .min = 1, .max = MAX_RUNS,
 	  .help = "runs per figure" },
 	{ .name = "oom", .kind = LPV_CL_FLAG, O(oom),
-	  .help = "also: shut down A, start B at once, host 1.5x guest" },
+	  .help = "also: shut down A, start B at once, memory short (--oom-pressure)" },
 	{ .name = "oom-only", .kind = LPV_CL_FLAG, O(oom_only),
 	  .help = "run only that experiment" },
 	{ .name = "oom-guest", .kind = LPV_CL_SIZE, O(oom_guest),
 	  .min = 64ULL << 20, .align = 1ULL << 20,
-	  .help = "guest size of that experiment (the host is 1.5x, the UV's storage anywhere in it)" },
+	  .help = "guest size of that experiment (the UV's storage anywhere in the host)" },
+	{ .name = "oom-host-ratio", .kind = LPV_CL_STRING, O(oom_ratio_text),
+	  .metavar = "R",
+	  .help = "memory there, as a multiple of a guest (1.1 to 4): the host's under host pressure, the shared memcg's limit under memcg pressure" },
+	{ .name = "oom-pressure", .kind = LPV_CL_LIST, .item = LPV_CL_ENUM,
+	  O(pressures), .name_of = bench_pressure_name, .nr = BENCH_PRESSURE_NR,
+	  .help = "where memory is short: host (host memory R x a guest) and/or memcg (A and B in one memcg limited to R x a guest, the host R + 0.5 x)" },
 	{ .name = "oom-destroy-cost", .kind = LPV_CL_UINT, O(oom_destroy_ns),
 	  .max = 1000000000ULL, .metavar = "NS",
 	  .help = "the cost modelled there to clean a secure page, by destroy page, export or DESTROY_SEC_CONF: a cleanup slower than the next guest's faults (~20-75 us a page on the development machine while a cleanup runs), the case IBM's docs warn about" },
@@ -247,6 +276,8 @@ static const struct bench_opts bench_defaults = {
 	.runs = 3,
 	.oom_guest = 512ULL << 20,
 	.oom_destroy_ns = 200000,
+	.oom_ratio_text = "1.25",
+	.pressures = { [0 ... BENCH_PRESSURE_NR - 1] = true },
 };
 
 const struct lpv_cl_cmd cmd_bench_cl = {
@@ -302,6 +333,15 @@ static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 	}
 	if (o->oom_only)
 		o->oom = true;
+	{
+		char *end;
+
+		o->oom_ratio = strtod(o->oom_ratio_text, &end);
+		if (end == o->oom_ratio_text || *end || !(o->oom_ratio >= 1.1) ||
+		    !(o->oom_ratio <= 4.0))
+			tool_usage_error("bench", "--oom-host-ratio: '%s' is not a number from 1.1 to 4",
+					 o->oom_ratio_text);
+	}
 	return false;
 }
 
@@ -317,10 +357,28 @@ static uint64_t bench_table_host_mem(const struct bench_opts *o)
 	return biggest + (biggest < (2ULL << 30) ? (2ULL << 30) : (1ULL << 30));
 }
 
-/* The host of --oom: exactly 1.5x the guest (UV storage anywhere). */
-static uint64_t bench_oom_host_mem(const struct bench_opts *o)
+/* R x the guest, page-aligned. */
+static uint64_t bench_oom_ratio_mem(const struct bench_opts *o, double r)
 {
-	return (o->oom_guest + o->oom_guest / 2) & HW_PAGE_MASK;
+	return (uint64_t)((double)o->oom_guest * r) & HW_PAGE_MASK;
+}
+
+/* The shared memcg's limit under memcg pressure: R x the guest. */
+static uint64_t bench_oom_memcg_limit(const struct bench_opts *o)
+{
+	return bench_oom_ratio_mem(o, o->oom_ratio);
+}
+
+/*
+ * The host of --oom (UV storage anywhere): exactly R x the guest under
+ * host pressure; under memcg pressure half a guest more than the memcg's
+ * limit, so that the host never runs short before the memcg does.
+ */
+static uint64_t bench_oom_host_mem(const struct bench_opts *o,
+				   enum bench_pressure pr)
+{
+	return bench_oom_ratio_mem(o, pr == BENCH_PRESSURE_MEMCG ?
+				   o->oom_ratio + 0.5 : o->oom_ratio);
 }
 
 /*
@@ -332,7 +390,7 @@ static uint64_t bench_oom_host_mem(const struct bench_opts *o)
  */
 static int bench_validate(const struct bench_opts *o)
 {
-	uint64_t table = bench_table_host_mem(o), oom = bench_oom_host_mem(o);
+	uint64_t table = bench_table_host_mem(o), oom = 0;
 	uint64_t backable = host_backable_bytes();
 	struct host_config hc;
 	struct uv_profile prof;
@@ -340,6 +398,10 @@ static int bench_validate(const struct bench_opts *o)
 
 	if (host_config_init(&hc))
 		return -EINVAL;	/* the message named the variable */
+	for (int pr = 0; pr < BENCH_PRESSURE_NR; pr++)
+		if (o->pressures[pr] &&
+		    bench_oom_host_mem(o, (enum bench_pressure)pr) > oom)
+			oom = bench_oom_host_mem(o, (enum bench_pressure)pr);
 	for (unsigned int p = 0; !o->oom_only && p < o->nr_profiles; p++) {
 		if (host_profile_load(o->profiles[p], &prof, err, sizeof(err)))
 			tool_usage_error("bench", "--profiles: item %u: %s", p + 1,
@@ -802,8 +864,9 @@ static void csv_values(const struct bench_fig_desc *d, int n, const double *v)
 /* Context fields of a teardown row, before its figures (JSON and CSV). */
 static const char *const teardown_ctx[] = { "bench", "profile", "guest_mem",
 	"mode", "runs", "floor_ns_per_page", "machine_floor_ns_per_page", NULL };
-static const char *const oom_ctx[] = { "bench", "mode", "notifier",
-	"guest_mem", "host_mem", "destroy_page_ns", "b_killed", NULL };
+static const char *const oom_ctx[] = { "bench", "pressure", "mode",
+	"notifier", "guest_mem", "host_mem", "host_ratio", "memcg_limit",
+	"destroy_page_ns", "b_killed", NULL };
 
 /* `--figures`: what each figure of a row is. */
 static void bench_print_figures(const struct bench_opts *o)
@@ -1040,27 +1103,36 @@ static void *oom_wait_a_main(void *arg)
 	return NULL;
 }
 
-static void bench_oom_row(const struct bench_opts *o,
+static void bench_oom_row(const struct bench_opts *o, enum bench_pressure pr,
 			  enum vmm_destroy_mode mode, bool notifier,
-			  uint64_t host_mem, const double f[BO_NR], bool killed,
-			  const char *outcome)
+			  uint64_t host_mem, uint64_t memcg_limit,
+			  const double f[BO_NR], bool killed, const char *outcome)
 {
 	if (o->format == BENCH_JSON) {
-		json_t *j = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:b}",
+		json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:f, s:o, s:I, s:b}",
 				      "bench", "oom_a_then_b",
+				      "pressure", bench_pressure_name(pr),
 				      "mode", vmm_destroy_mode_name(mode),
 				      "notifier", notifier,
 				      "guest_mem", (json_int_t)o->oom_guest,
 				      "host_mem", (json_int_t)host_mem,
+				      "host_ratio", o->oom_ratio,
+				      "memcg_limit", memcg_limit ?
+					json_integer((json_int_t)memcg_limit) :
+					json_null(),
 				      "destroy_page_ns", (json_int_t)o->oom_destroy_ns,
 				      "b_killed", killed);
 
 		json_figs(j, bench_oom_figs, BO_NR, f);
 		tool_json_print(stdout, j);
 	} else if (o->format == BENCH_CSV) {
-		printf("oom_a_then_b,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s",
-		       vmm_destroy_mode_name(mode), notifier ? "true" : "false",
-		       o->oom_guest, host_mem, o->oom_destroy_ns,
+		printf("oom_a_then_b,%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%.2f,",
+		       bench_pressure_name(pr), vmm_destroy_mode_name(mode),
+		       notifier ? "true" : "false", o->oom_guest, host_mem,
+		       o->oom_ratio);
+		if (memcg_limit)
+			printf("%" PRIu64, memcg_limit);
+		printf(",%" PRIu64 ",%s", o->oom_destroy_ns,
 		       killed ? "true" : "false");
 		csv_values(bench_oom_figs, BO_NR, f);
 	} else {
@@ -1073,11 +1145,12 @@ static void bench_oom_row(const struct bench_opts *o,
 }
 
 /*
- * Shut down A, start B at once: each needs most of the host, and A's
- * memory is still being cleaned when B faults its own in.
+ * Shut down A, start B at once: each needs most of the memory -- the
+ * host's, or the one memcg both are in -- and A's memory is still being
+ * cleaned when B faults its own in.
  */
-static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
-			 bool notifier)
+static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
+			 enum vmm_destroy_mode mode, bool notifier)
 {
 	struct host_config hc;
 	char text[320];
@@ -1086,6 +1159,10 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	double b_secs = 0, a_reclaim = 0;
 	const struct vmm_env *env;
 	struct host_stats hs;
+	struct memcg_stats ms = { 0 };
+	struct memcg *shared = NULL;
+	bool shared_done = false;
+	uint64_t memcg_limit = 0;
 	struct host *host;
 	struct vmm *a, *b;
 	struct vmm_image img;
@@ -1102,7 +1179,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	 * secure page whichever call cleans it (destroy page, export,
 	 * DESTROY_SEC_CONF), so that the modes differ only in where the work
 	 * runs, not in how much there is; UV storage anywhere: the host is
-	 * exactly 1.5x the guest.
+	 * exactly R x the guest (or R + 0.5 with a memcg of R).
 	 */
 	snprintf(text, sizeof(text), "base = default\nname = oom-bench\n"
 		 "cost.destroy_page = %" PRIu64 "ns\ncost.export = %" PRIu64 "ns\n"
@@ -1113,7 +1190,7 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
 	}
-	hc.mem_bytes = bench_oom_host_mem(o);
+	hc.mem_bytes = bench_oom_host_mem(o, pr);
 	r = bench_host_create(&hc, &host);
 	if (r)
 		return r;
@@ -1121,6 +1198,14 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	r = make_image(host, "touch:rounds=1,then=poweroff", &buf, &img);
 	if (r)
 		goto out_host;
+	if (pr == BENCH_PRESSURE_MEMCG) {
+		/* QEMUs in one cgroup: the limit is both VMMs' together. */
+		memcg_limit = bench_oom_memcg_limit(o);
+		r = host_memcg_create(host, "bench-ab", memcg_limit, &shared);
+		if (r)
+			goto out_img;
+		vc.memcg = shared;
+	}
 	vc.guest_mem = o->oom_guest;
 	vc.image = &img;
 	/* A cleanup slower than B's faults takes minutes at this cost. */
@@ -1173,30 +1258,67 @@ static int bench_oom_one(const struct bench_opts *o, enum vmm_destroy_mode mode,
 	vmm_destroy(a);
 	host_drain(host);
 	host_stats_get(host, &hs);
+	if (shared) {
+		host_memcg_stats(shared, &ms);
+		if (host_memcg_destroy(shared))
+			fprintf(stderr, "lazypv bench: the shared memcg is still in use after the drain\n");
+	}
+	shared_done = true;
 	{
 		double f[BO_NR] = {
 			[BO_kills] = (double)hs.mm.oom_kills,
 			[BO_waits] = (double)hs.mm.oom_waits,
 			[BO_stall_ms] = (double)hs.mm.oom_stall_max_ns / 1e6,
+			[BO_notifier_waits] = (double)(hs.kvm.oom_notifier_waits +
+						       hs.kvm.instant_oom_waits),
+			[BO_memcg_ooms] = shared ? (double)ms.oom : NAN,
 			[BO_b_run_s] = b_secs,
 			[BO_a_reclaim_s] = a_reclaim,
+			[BO_oom_runs] = (double)hs.mm.oom_runs,
+			[BO_limit_hits] = shared ? (double)ms.failcnt : NAN,
 			[BO_b_exit_code] = r ? -1 : rb.exit_code,
 		};
 		bool killed = !r && rb.killed;
 
-		bench_oom_row(o, mode, notifier, hc.mem_bytes, f, killed,
+		bench_oom_row(o, pr, mode, notifier, hc.mem_bytes, memcg_limit,
+			      f, killed,
 			      r ? "B did not complete (see stderr)" :
 			      killed ? "B was OOM-killed" :
 			      rb.exit_code ? "B failed" : "B ran to completion");
 	}
 	r = 0;
 out_img:
+	if (shared && !shared_done)	/* no VMM got into it */
+		ignore_result(host_memcg_destroy(shared));
 	free(buf);
 out_host:
 	host_destroy(host);
 	return r;
 }
 
+/* The text table's heading of one pressure's rows. */
+static void bench_oom_head(const struct bench_opts *o, enum bench_pressure pr)
+{
+	char g[32], h[32], l[32];
+
+	if (o->format != BENCH_TEXT)
+		return;
+	lpv_format_size(o->oom_guest, g, sizeof(g));
+	lpv_format_size(bench_oom_host_mem(o, pr), h, sizeof(h));
+	if (pr == BENCH_PRESSURE_MEMCG)
+		printf("\n== shut down A, start B at once: both in one memcg limited to %.2fx a guest (%s guests, memcg %s, host %s); default profile, %" PRIu64 " ns to clean a page\n",
+		       o->oom_ratio, g,
+		       lpv_format_size(bench_oom_memcg_limit(o), l, sizeof(l)),
+		       h, o->oom_destroy_ns);
+	else
+		printf("\n== shut down A, start B at once: host memory %.2fx a guest (%s guests, host %s); default profile, %" PRIu64 " ns to clean a page\n",
+		       o->oom_ratio, g, h, o->oom_destroy_ns);
+	for (int line = 0; line < 2; line++) {
+		printf("  %-8s %-8s", line ? "" : "mode", line ? "" : "notifier");
+		text_heads(bench_oom_figs, BO_NR, line);
+		printf("\n");
+	}
+}
 
 /* Options and everything checkable before the first host is populated:
  * the exit status to end with now, or -1 to go ahead.  Release o->cl. */
@@ -1282,28 +1404,24 @@ int cmd_bench(int argc, char **argv)
 	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p]);
 	if (!r && o.oom && !bench_stopped()) {
-		if (o.format == BENCH_TEXT) {
-			printf("\n== shut down A, start B at once (%s guests, host 1.5x; "
-			       "default profile, %" PRIu64 " ns to clean a page)\n",
-			       lpv_format_size(o.oom_guest, sz, sizeof(sz)),
-			       o.oom_destroy_ns);
-			for (int line = 0; line < 2; line++) {
-				printf("  %-8s %-8s", line ? "" : "mode",
-				       line ? "" : "notifier");
-				text_heads(bench_oom_figs, BO_NR, line);
-				printf("\n");
-			}
-		} else if (o.format == BENCH_CSV) {
+		if (o.format == BENCH_CSV) {
 			if (!o.oom_only)
 				printf("\n");
 			csv_head(oom_ctx, bench_oom_figs, BO_NR);
 		}
-		for (int mode = 0; mode < VMM_DESTROY_NR && !r; mode++) {
-			if (!o.modes[mode] || bench_stopped())
+		for (int pr = 0; pr < BENCH_PRESSURE_NR && !r; pr++) {
+			if (!o.pressures[pr] || bench_stopped())
 				continue;
-			r = bench_oom_one(&o, (enum vmm_destroy_mode)mode, true);
-			if (!r && mode == VMM_DESTROY_LAZY)
-				r = bench_oom_one(&o, VMM_DESTROY_LAZY, false);
+			bench_oom_head(&o, (enum bench_pressure)pr);
+			for (int mode = 0; mode < VMM_DESTROY_NR && !r; mode++) {
+				if (!o.modes[mode] || bench_stopped())
+					continue;
+				r = bench_oom_one(&o, (enum bench_pressure)pr,
+						  (enum vmm_destroy_mode)mode, true);
+				if (!r && mode == VMM_DESTROY_LAZY)
+					r = bench_oom_one(&o, (enum bench_pressure)pr,
+							  VMM_DESTROY_LAZY, false);
+			}
 		}
 	}
 	signo = monitor_signal(bench_ui.mon);

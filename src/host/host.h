@@ -278,6 +278,18 @@ int host_hog_destroy(struct host_hog *hog);
 uint64_t host_free_frames(struct host *h);
 
 /*
+ * A memcg for VMMs to share (vmm_config.memcg): QEMUs in one cgroup with
+ * one limit (@limit_bytes, 0: none).  Destroy it after every VMM in it
+ * was destroyed and its memory came back: -EBUSY while still in use
+ * (memcg_destroy; with only leaked pages charged it goes offline).
+ */
+int host_memcg_create(struct host *h, const char *name, uint64_t limit_bytes,
+		      struct memcg **out) __must_check;
+int host_memcg_destroy(struct memcg *memcg);
+/* Its counters: usage, peak, OOM path entries, OOM kills... */
+void host_memcg_stats(const struct memcg *memcg, struct memcg_stats *out);
+
+/*
  * At a quiescent point: read every free frame through the host view and
  * ask @match whether its first or last word is one a protected guest
  * wrote.  A free frame still protected in the host view counts as found
