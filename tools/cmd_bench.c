@@ -162,6 +162,73 @@ static const struct bench_fig_desc bench_figs[BF_NR] = {
 	X(b_exit_code, "b_exit_code", "", "", "", 0, 0,		\
 	  "B's exit code (-1: it did not complete)")
 
+/*
+ * The columns of the --scaling experiment's table (one row per number of
+ * instant workers), the same way as BENCH_FIGS: X(id, key, unit, head1,
+ * head2, width, prec, how, meaning).
+ */
+#define BENCH_SCALING_FIGS(X)						\
+	X(reclaim_ms, "reclaim_ms", "ms", "reclaim ms", "(median)", 11, 1, RUN, \
+	  "shutdown request -> every frame free and uncharged")		\
+	X(pages_per_s, "cleanup_pages_per_s", "pages/s", "pages/s", "(cleanup)", 10, 0, RUN, \
+	  "frames reclaimed over the reclaim time")			\
+	X(per_worker, "pages_per_s_per_worker", "pages/s", "pages/s", "/worker", 9, 0, ROW, \
+	  "cleanup_pages_per_s / workers")				\
+	X(worker_share, "worker_floor_share", "%", "floor", "share", 7, 0, ROW, \
+	  "one worker's throughput against the destroy-page floor of the same host (modelled cost + a 4 KiB clear measured now): floor_ns_per_page x pages_per_s_per_worker / 1e9") \
+	X(speedup, "speedup", "x", "speed-up", "vs 1", 9, 2, ROW,	\
+	  "reclaim_ms with 1 worker over this row's (null without a 1-worker row)") \
+	X(cpu_ns, "worker_cpu_ns_per_page", "ns", "CPU ns", "per page", 9, 0, RUN, \
+	  "the workers' CPU time (kvm instant_cpu_ns) per page they destroyed") \
+	X(exit_ms, "exit_ms", "ms", "exit ms", "(median)", 9, 2, RUN,	\
+	  "exit latency: shutdown request -> the parent's wait returns")
+
+enum bench_scaling_fig {
+#define BENCH_SCALING_ENUM(id, ...) BS_##id,
+	BENCH_SCALING_FIGS(BENCH_SCALING_ENUM)
+#undef BENCH_SCALING_ENUM
+	BS_NR
+};
+
+#define BENCH_SCALING_DESC(id, k, u, h1, h2, w, p, hw, m) \
+	[BS_##id] = { .key = k, .unit = u, .head1 = h1, .head2 = h2, \
+		      .meaning = m, .width = w, .prec = p, .how = hw },
+static const struct bench_fig_desc bench_scaling_figs[BS_NR] = {
+	BENCH_SCALING_FIGS(BENCH_SCALING_DESC)
+};
+#undef BENCH_SCALING_DESC
+
+/*
+ * The projection after the --scaling table, for 8 and 64 cores: not
+ * measured, derived from the 1- and 2-worker medians by Amdahl's law.
+ */
+#define BENCH_PROJ_FIGS(X)						\
+	X(serial, "serial_fraction", "fraction", "serial", "fraction", 9, 3, ROW, \
+	  "s = 2 x reclaim_ms(2 workers) / reclaim_ms(1) - 1, clamped to [0, 1]: the share of the 1-worker time that a second worker did not shorten") \
+	X(speedup, "speedup", "x", "speed-up", "vs 1", 9, 2, ROW,	\
+	  "1 / (s + (1 - s) / n) for n workers on n cores")		\
+	X(reclaim_ms, "reclaim_ms", "ms", "reclaim ms", "(projected)", 12, 1, ROW, \
+	  "reclaim_ms(1) x (s + (1 - s) / n)")				\
+	X(pages_per_s, "cleanup_pages_per_s", "pages/s", "pages/s", "(projected)", 12, 0, ROW, \
+	  "cleanup_pages_per_s(1) x speedup")
+
+enum bench_proj_fig {
+#define BENCH_PROJ_ENUM(id, ...) BP_##id,
+	BENCH_PROJ_FIGS(BENCH_PROJ_ENUM)
+#undef BENCH_PROJ_ENUM
+	BP_NR
+};
+
+#define BENCH_PROJ_DESC(id, k, u, h1, h2, w, p, hw, m) \
+	[BP_##id] = { .key = k, .unit = u, .head1 = h1, .head2 = h2, \
+		      .meaning = m, .width = w, .prec = p, .how = hw },
+static const struct bench_fig_desc bench_proj_figs[BP_NR] = {
+	BENCH_PROJ_FIGS(BENCH_PROJ_DESC)
+};
+#undef BENCH_PROJ_DESC
+
+#define MAX_SCALING 16
+
 /* Where --oom's memory is short: a small host, or one memcg for both. */
 enum bench_pressure { BENCH_PRESSURE_HOST, BENCH_PRESSURE_MEMCG,
 		      BENCH_PRESSURE_NR };
@@ -209,6 +276,11 @@ struct bench_opts {
 	const char *oom_ratio_text;	/* --oom-host-ratio as typed */
 	double oom_ratio;		/* parsed */
 	bool pressures[BENCH_PRESSURE_NR];
+	bool scaling, scaling_only;
+	uint64_t scaling_guest;
+	uint64_t scaling_workers[MAX_SCALING];
+	unsigned int nr_scaling_workers;
+	bool no_tables;		/* --oom-only, --scaling-only */
 	enum bench_format format;
 	struct lpv_cl_result cl;
 };
@@ -251,6 +323,17 @@ static const struct lpv_cl_opt bench_opt_tab[] = {
 	{ .name = "oom-destroy-cost", .kind = LPV_CL_UINT, O(oom_destroy_ns),
 	  .max = 1000000000ULL, .metavar = "NS",
 	  .help = "the cost modelled there to clean a secure page, by destroy page, export or DESTROY_SEC_CONF: a cleanup slower than the next guest's faults (~20-75 us a page on the development machine while a cleanup runs), the case IBM's docs warn about" },
+	{ .name = "scaling", .kind = LPV_CL_FLAG, O(scaling),
+	  .help = "also: instant's cleanup after a shutdown with 1, 2, ... workers (instant_workers; a host each), medians of --runs, and the Amdahl projection for 8 and 64 cores" },
+	{ .name = "scaling-only", .kind = LPV_CL_FLAG, O(scaling_only),
+	  .help = "run only that experiment (with --oom-only: both, no tables)" },
+	{ .name = "scaling-guest", .kind = LPV_CL_SIZE, O(scaling_guest),
+	  .min = 16ULL << 20, .align = 1ULL << 20,
+	  .help = "guest size of that experiment (host: the guest + 1G, + 256M below 1G)" },
+	{ .name = "scaling-workers", .kind = LPV_CL_LIST, .item = LPV_CL_UINT,
+	  O(scaling_workers), .count_off = offsetof(struct bench_opts, nr_scaling_workers),
+	  .max_items = MAX_SCALING, .min = 1, .max = 64, .def = "1..cores+1",
+	  .help = "the worker counts there" },
 	{ .name = "quick", .kind = LPV_CL_FLAG, O(quick),
 	  .help = "a smoke run: --sizes 256M,1G --runs 1 --profiles default, unless given" },
 	{ .name = "json", .kind = LPV_CL_FLAG, O(json),
@@ -277,6 +360,7 @@ static const struct bench_opts bench_defaults = {
 	.oom_guest = 512ULL << 20,
 	.oom_destroy_ns = 200000,
 	.oom_ratio_text = "1.25",
+	.scaling_guest = 1ULL << 30,
 	.pressures = { [0 ... BENCH_PRESSURE_NR - 1] = true },
 };
 
@@ -333,6 +417,20 @@ static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 	}
 	if (o->oom_only)
 		o->oom = true;
+	if (o->scaling_only)
+		o->scaling = true;
+	o->no_tables = o->oom_only || o->scaling_only;
+	if (!o->nr_scaling_workers) {
+		/* 1 .. cores and one above; on many cores the powers of 2
+		 * below the count, the count and one above. */
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		uint64_t n = cores < 1 ? 1 : cores > 63 ? 63 : (uint64_t)cores;
+
+		for (uint64_t k = 1; k < n; k = n < MAX_SCALING ? k + 1 : 2 * k)
+			o->scaling_workers[o->nr_scaling_workers++] = k;
+		o->scaling_workers[o->nr_scaling_workers++] = n;
+		o->scaling_workers[o->nr_scaling_workers++] = n + 1;
+	}
 	{
 		char *end;
 
@@ -381,6 +479,14 @@ static uint64_t bench_oom_host_mem(const struct bench_opts *o,
 				   o->oom_ratio + 0.5 : o->oom_ratio);
 }
 
+/* The host of --scaling: the guest and room for the floor's span, the
+ * UV's storage anywhere. */
+static uint64_t bench_scaling_host_mem(const struct bench_opts *o)
+{
+	return o->scaling_guest +
+	       (o->scaling_guest >= (1ULL << 30) ? 1ULL << 30 : 256ULL << 20);
+}
+
 /*
  * Everything that can be said before the first host is populated (which
  * takes seconds per GiB): every profile loads and leaves room for the UV's
@@ -402,7 +508,7 @@ static int bench_validate(const struct bench_opts *o)
 		if (o->pressures[pr] &&
 		    bench_oom_host_mem(o, (enum bench_pressure)pr) > oom)
 			oom = bench_oom_host_mem(o, (enum bench_pressure)pr);
-	for (unsigned int p = 0; !o->oom_only && p < o->nr_profiles; p++) {
+	for (unsigned int p = 0; !o->no_tables && p < o->nr_profiles; p++) {
 		if (host_profile_load(o->profiles[p], &prof, err, sizeof(err)))
 			tool_usage_error("bench", "--profiles: item %u: %s", p + 1,
 					 err[0] ? err : o->profiles[p]);
@@ -413,9 +519,13 @@ static int bench_validate(const struct bench_opts *o)
 					 lpv_format_size(prof.init_min_origin, b, sizeof(b)),
 					 lpv_format_size(table, c, sizeof(c)));
 	}
-	if (!o->oom_only && backable && table > backable)
+	if (!o->no_tables && backable && table > backable)
 		tool_usage_error("bench", "--sizes: the largest needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
 				 lpv_format_size(table, a, sizeof(a)),
+				 lpv_format_size(backable, b, sizeof(b)));
+	if (o->scaling && backable && bench_scaling_host_mem(o) > backable)
+		tool_usage_error("bench", "--scaling-guest: needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
+				 lpv_format_size(bench_scaling_host_mem(o), a, sizeof(a)),
 				 lpv_format_size(backable, b, sizeof(b)));
 	if (o->oom && backable && oom > backable)
 		tool_usage_error("bench", "--oom-guest: needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
@@ -878,6 +988,8 @@ static void bench_print_figures(const struct bench_opts *o)
 	} tabs[] = {
 		{ "teardown", bench_figs, BF_NR },
 		{ "oom_a_then_b", bench_oom_figs, BO_NR },
+		{ "instant_scaling", bench_scaling_figs, BS_NR },
+		{ "instant_projection", bench_proj_figs, BP_NR },
 	};
 
 	for (size_t t = 0; t < ARRAY_SIZE(tabs); t++) {
@@ -1296,6 +1408,276 @@ out_host:
 	return r;
 }
 
+/* ---- --scaling: instant's workers ---- */
+
+static const char *const scaling_ctx[] = { "bench", "profile", "guest_mem",
+	"workers", "cores", "runs", "floor_ns_per_page", NULL };
+static const char *const proj_ctx[] = { "bench", "guest_mem", "cores",
+	"workers", "measured", "basis", NULL };
+
+static long bench_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? n : 1;
+}
+
+/*
+ * One life: boot, the touch program makes every page secure, powers off;
+ * the figures of the cleanup after it.  -EINTR: a signal ended it.
+ */
+static int scaling_life(struct host *host, const struct vmm_image *img,
+			uint64_t guest, double fig[BS_NR])
+{
+	struct vmm_config vc = {
+		.guest_mem = guest,
+		.cpus = 1,
+		.destroy = VMM_DESTROY_INSTANT,
+		.image = img,
+		.max_reboots = 0,
+	};
+	struct host_stats before, after;
+	struct vmm_result res;
+	struct vmm *vmm;
+	int r;
+
+	for (int f = 0; f < BS_NR; f++)
+		fig[f] = NAN;
+	if (bench_stopped())
+		return -EINTR;
+	if (bench_ui.mon) {
+		char label[96], a[32];
+
+		snprintf(label, sizeof(label), "bench %u/%u: %s instant scaling",
+			 bench_ui.lives_done + 1, bench_ui.lives_total,
+			 lpv_format_size(guest, a, sizeof(a)));
+		monitor_step(bench_ui.mon, label, bench_ui.lives_done,
+			     bench_ui.lives_total);
+	}
+	host_stats_get(host, &before);
+	r = vmm_create(host_vmm_env(host), &vc, &vmm);
+	if (r)
+		return r;
+	bench_watch(vmm, NULL);
+	r = vmm_wait(vmm, &res);
+	bench_ui.lives_done++;
+	bench_watch(NULL, NULL);
+	if (!r && (res.exit_code || res.error))
+		r = res.error ? res.error : -EIO;
+	if (r && !bench_stopped())
+		fprintf(stderr, "lazypv bench: instant scaling run failed: %s\n",
+			res.message);
+	vmm_destroy(vmm);
+	host_drain(host);
+	if (bench_stopped())
+		return -EINTR;
+	if (r)
+		return r;
+	host_stats_get(host, &after);
+	fig[BS_exit_ms] = (double)res.exit_latency_ns / 1e6;
+	fig[BS_reclaim_ms] = (double)res.reclaim_ns / 1e6;
+	if (res.reclaim_ns)
+		fig[BS_pages_per_s] = (double)res.reclaimed_frames * 1e9 /
+				      (double)res.reclaim_ns;
+	if (after.kvm.instant_pages > before.kvm.instant_pages)
+		fig[BS_cpu_ns] = (double)(after.kvm.instant_cpu_ns -
+					  before.kvm.instant_cpu_ns) /
+				 (double)(after.kvm.instant_pages -
+					  before.kvm.instant_pages);
+	return host_check(host);
+}
+
+static void bench_scaling_row(const struct bench_opts *o, const char *profile,
+			      unsigned int workers, unsigned int runs,
+			      double floor_ns, const double m[BS_NR])
+{
+	char sz[32];
+
+	if (o->format == BENCH_JSON) {
+		json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:f}",
+				      "bench", "instant_scaling",
+				      "profile", profile,
+				      "guest_mem", (json_int_t)o->scaling_guest,
+				      "workers", (int)workers,
+				      "cores", (int)bench_cores(),
+				      "runs", (int)runs,
+				      "floor_ns_per_page", floor_ns);
+
+		json_figs(j, bench_scaling_figs, BS_NR, m);
+		tool_json_print(stdout, j);
+	} else if (o->format == BENCH_CSV) {
+		csv_str("instant_scaling", true);
+		csv_str(profile, false);
+		printf(",%" PRIu64 ",%u,%ld,%u,%.1f", o->scaling_guest, workers,
+		       bench_cores(), runs, floor_ns);
+		csv_values(bench_scaling_figs, BS_NR, m);
+	} else {
+		printf("  %-9s %7u %8.0f", lpv_format_size(o->scaling_guest, sz,
+							    sizeof(sz)),
+		       workers, floor_ns);
+		text_values(bench_scaling_figs, BS_NR, m);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+/*
+ * The projection for @n cores (n workers, nothing else running: the
+ * guest is gone), from the 1- and 2-worker medians by Amdahl's law.
+ */
+static void bench_projection_row(const struct bench_opts *o, unsigned int n,
+				 double t1, double t2, double pps1)
+{
+	double s = 2.0 * t2 / t1 - 1.0, f[BP_NR];
+
+	s = s < 0 ? 0 : s > 1 ? 1 : s;
+	f[BP_serial] = s;
+	f[BP_speedup] = 1.0 / (s + (1.0 - s) / n);
+	f[BP_reclaim_ms] = t1 * (s + (1.0 - s) / n);
+	f[BP_pages_per_s] = pps1 * f[BP_speedup];
+	if (o->format == BENCH_JSON) {
+		json_t *j = json_pack("{s:s, s:I, s:i, s:i, s:b, s:s}",
+				      "bench", "instant_projection",
+				      "guest_mem", (json_int_t)o->scaling_guest,
+				      "cores", (int)n, "workers", (int)n,
+				      "measured", 0,
+				      "basis", "amdahl_from_1_and_2_workers");
+
+		json_figs(j, bench_proj_figs, BP_NR, f);
+		tool_json_print(stdout, j);
+	} else if (o->format == BENCH_CSV) {
+		printf("instant_projection,%" PRIu64 ",%u,%u,false,amdahl_from_1_and_2_workers",
+		       o->scaling_guest, n, n);
+		csv_values(bench_proj_figs, BP_NR, f);
+	} else {
+		printf("  %5u cores, %2u workers", n, n);
+		text_values(bench_proj_figs, BP_NR, f);
+		printf("\n");
+	}
+}
+
+/*
+ * instant's cleanup after a shutdown against its number of workers: a
+ * populated host per worker count (a module parameter is fixed at load),
+ * --runs lives each, medians; then the projection.
+ */
+static int bench_scaling(const struct bench_opts *o)
+{
+	double t1 = NAN, t2 = NAN, pps1 = NAN;
+	char sz[32], err[200];
+	int r = 0;
+
+	if (o->format == BENCH_TEXT) {
+		printf("\n== instant: cleanup after a shutdown against instant_workers (%s guest, %u run%s, medians; %ld cores; default profile)\n",
+		       lpv_format_size(o->scaling_guest, sz, sizeof(sz)),
+		       o->runs, o->runs == 1 ? "" : "s", bench_cores());
+		for (int line = 0; line < 2; line++) {
+			printf("  %-9s %7s %8s", line ? "" : "guest",
+			       line ? "" : "workers", line ? "ns/page" : "floor");
+			text_heads(bench_scaling_figs, BS_NR, line);
+			printf("\n");
+		}
+	} else if (o->format == BENCH_CSV) {
+		if (!o->no_tables || o->oom)
+			printf("\n");
+		csv_head(scaling_ctx, bench_scaling_figs, BS_NR);
+	}
+	for (unsigned int i = 0; i < o->nr_scaling_workers && !r; i++) {
+		unsigned int k = (unsigned int)o->scaling_workers[i];
+		double v[BS_NR][MAX_RUNS], m[BS_NR];
+		unsigned int got = 0;
+		struct host_config hc;
+		struct host_floor fl;
+		struct host *host;
+		struct vmm_image img;
+		void *buf = NULL;
+		double floor_ns;
+
+		r = host_config_init(&hc);
+		if (r)
+			break;
+		/* The default profile, its UV storage anywhere: a host of the
+		 * guest and a little. */
+		r = host_profile_parse("base = default\nname = default\ninit_min_origin = 0\n",
+				       "scaling", &hc.profile, err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "lazypv bench: %s\n", err);
+			break;
+		}
+		hc.mem_bytes = bench_scaling_host_mem(o);
+		hc.kvm.instant_workers = k;
+		r = bench_host_create(&hc, &host);
+		if (r)
+			break;
+		r = make_image(host, "touch:rounds=1,then=poweroff", &buf, &img);
+		if (!r) {
+			r = host_measure_floor(host, &fl);
+			if (r)
+				fprintf(stderr, "lazypv bench: machine floor: %s\n",
+					strerror(-r));
+		}
+		floor_ns = r ? NAN :
+			(double)host_profile_cost_ns(host_profile(host),
+						     UVC_CMD_DESTR_SEC_STOR) +
+			fl.clear_ns;
+		for (unsigned int run = 0; run < o->runs && !r; run++) {
+			double fig[BS_NR];
+
+			r = scaling_life(host, &img, o->scaling_guest, fig);
+			if (r)
+				break;
+			for (int f = 0; f < BS_NR; f++)
+				v[f][got] = fig[f];
+			got++;
+		}
+		free(buf);
+		host_destroy(host);
+		if (r && r != -EINTR)
+			break;
+		if (!got)
+			break;
+		for (int f = 0; f < BS_NR; f++)
+			m[f] = bench_scaling_figs[f].how == RUN ?
+			       median(v[f], got) : NAN;
+		if (k == 1) {
+			t1 = m[BS_reclaim_ms];
+			pps1 = m[BS_pages_per_s];
+		} else if (k == 2) {
+			t2 = m[BS_reclaim_ms];
+		}
+		m[BS_per_worker] = m[BS_pages_per_s] / k;
+		m[BS_worker_share] = 100.0 * floor_ns * m[BS_per_worker] / 1e9;
+		m[BS_speedup] = ratio(t1, m[BS_reclaim_ms]);
+		bench_scaling_row(o, "default", k, got, floor_ns, m);
+	}
+	if (r == -EINTR)
+		return 0;	/* the rows so far; the caller reports the signal */
+	if (r)
+		return r;
+	if (isnan(t1) || isnan(t2) || !(t1 > 0)) {
+		if (o->format == BENCH_TEXT)
+			printf("  (no projection: it needs the 1- and 2-worker rows)\n");
+		return 0;
+	}
+	if (o->format == BENCH_TEXT) {
+		printf("\n  projection, not a measurement: Amdahl's law with the serial fraction\n"
+		       "  s = 2 x reclaim(2 workers) / reclaim(1) - 1 of the medians above%s:\n",
+		       bench_cores() < 2 ? " (one core: the 2-worker row shares it, so s is pessimistic)" : "");
+		for (int line = 0; line < 2; line++) {
+			printf("  %-24s", "");
+			text_heads(bench_proj_figs, BP_NR, line);
+			printf("\n");
+		}
+	} else if (o->format == BENCH_CSV) {
+		printf("\n");
+		csv_head(proj_ctx, bench_proj_figs, BP_NR);
+	}
+	bench_projection_row(o, 8, t1, t2, pps1);
+	bench_projection_row(o, 64, t1, t2, pps1);
+	fflush(stdout);
+	return 0;
+}
+
 /* The text table's heading of one pressure's rows. */
 static void bench_oom_head(const struct bench_opts *o, enum bench_pressure pr)
 {
@@ -1376,7 +1758,7 @@ int cmd_bench(int argc, char **argv)
 		lpv_cl_release(&o.cl);
 		return 1;
 	}
-	bench_ui.lives_total = o.oom_only ? 0 : o.nr_profiles * o.nr_sizes * o.runs;
+	bench_ui.lives_total = o.no_tables ? 0 : o.nr_profiles * o.nr_sizes * o.runs;
 	{
 		unsigned int modes = 0;
 
@@ -1384,8 +1766,10 @@ int cmd_bench(int argc, char **argv)
 			modes += o.modes[mode];
 		bench_ui.lives_total *= modes;
 	}
+	if (o.scaling)
+		bench_ui.lives_total += o.nr_scaling_workers * o.runs;
 	r = 0;
-	if (o.format == BENCH_TEXT) {
+	if (o.format == BENCH_TEXT && !o.no_tables) {
 		printf("lazypv bench: sizes");
 		for (unsigned int i = 0; i < o.nr_sizes; i++)
 			printf(" %s", lpv_format_size(o.sizes[i], sz, sizeof(sz)));
@@ -1399,13 +1783,13 @@ int cmd_bench(int argc, char **argv)
 			"  reclaim change the page tables of idle memory; the \"stall\"\n"
 			"  columns measure what that costs the UV's clears in this run\n",
 			damon);
-	if (o.format == BENCH_CSV && !o.oom_only)
+	if (o.format == BENCH_CSV && !o.no_tables)
 		csv_head(teardown_ctx, bench_figs, BF_NR);
-	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
+	for (unsigned int p = 0; !o.no_tables && p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p]);
 	if (!r && o.oom && !bench_stopped()) {
 		if (o.format == BENCH_CSV) {
-			if (!o.oom_only)
+			if (!o.no_tables)
 				printf("\n");
 			csv_head(oom_ctx, bench_oom_figs, BO_NR);
 		}
@@ -1424,6 +1808,8 @@ int cmd_bench(int argc, char **argv)
 			}
 		}
 	}
+	if (!r && o.scaling && !bench_stopped())
+		r = bench_scaling(&o);
 	signo = monitor_signal(bench_ui.mon);
 	monitor_stop(bench_ui.mon);
 	bench_ui.mon = NULL;
