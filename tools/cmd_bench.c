@@ -33,12 +33,20 @@
  * round done): with lazy/async it runs beside the cleanup of the first
  * guest's memory and meets its leftovers; "vs sync" is that time over
  * sync's, whose new guest has the machine to itself (the guest slowdown).
- * --oom adds "shut down A, start B at once" with host memory 1.5x a guest,
- * counting OOM kills and the longest allocation stall per mode (lazy with
- * and without its OOM notifier).  Every figure of a row is declared once,
- * in BENCH_FIGS (BENCH_OOM_FIGS for --oom): the text columns, the JSON
- * keys, the CSV columns and `--figures` come from that list.  Timings are
- * never asserted.
+ * --oom adds "shut down A, start B at once" with memory R x a guest
+ * (--oom-host-ratio, 1.25): the host's, or one memcg both VMMs are in
+ * (--oom-pressure host,memcg), counting OOM kills, waits, notifier waits,
+ * the memcg's OOM path entries and the longest allocation stall per mode
+ * (lazy with and without its OOM notifier).  --scaling adds instant's
+ * cleanup after a shutdown against its number of workers (a populated
+ * host per count: a module parameter), per-worker throughput against the
+ * same floor, the speed-up over one worker, and an Amdahl projection for
+ * 8 and 64 cores computed from the 1- and 2-worker medians -- printed as
+ * a projection, not a measurement.  Every figure of a row is declared
+ * once, in BENCH_FIGS (BENCH_OOM_FIGS, BENCH_SCALING_FIGS,
+ * BENCH_PROJ_FIGS): the text columns, the JSON keys, the CSV columns and
+ * `--figures` come from those lists.  Hosts are populated up front, with
+ * a progress line on a terminal.  Timings are never asserted.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -380,6 +388,9 @@ const struct lpv_cl_cmd cmd_bench_cl = {
 		"had taken away, beyond an ordinary one) and the share without them;\n"
 		"the rebooted guest's pass over its memory (\"guest 2\": beside the\n"
 		"cleanup for lazy/async) and its slowdown against sync's.\n"
+		"--oom: shut down A, start B at once with memory short (host or\n"
+		"memcg); --scaling: instant's cleanup against its worker count and\n"
+		"the Amdahl projection for 8 and 64 cores (computed, not measured).\n"
 		"'lazypv bench --figures' lists every figure; docs/bench.md explains\n"
 		"each.\n"
 		"\n"
@@ -1004,7 +1015,7 @@ static void bench_print_figures(const struct bench_opts *o)
 					"median", d->how == RUN ? "runs" : "row",
 					"meaning", d->meaning));
 			else
-				printf("%-13s %-26s %-8s %s\n", tabs[t].table,
+				printf("%-18s %-26s %-8s %s\n", tabs[t].table,
 				       d->key, d->unit[0] ? d->unit : "count",
 				       d->meaning);
 		}
