@@ -59,14 +59,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api_host.h"
 #include "host/host.h"
+#include "lazypv/lazypv.h"
 #include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "damon.h"
 #include "monitor.h"
 #include "plot.h"
 #include "tools.h"
-#include "vmm/vmm.h"
 
 #define MAX_SIZES 8
 #define MAX_RUNS 15
@@ -274,7 +275,7 @@ enum bench_format { BENCH_TEXT, BENCH_JSON, BENCH_CSV };
 struct bench_opts {
 	uint64_t sizes[MAX_SIZES];
 	unsigned int nr_sizes;
-	bool modes[VMM_DESTROY_NR];
+	bool modes[LPV_TEARDOWN_MODES];
 	const char *profiles[MAX_PROFILES];	/* point into cl's copies */
 	unsigned int nr_profiles;
 	unsigned int runs;
@@ -295,6 +296,15 @@ struct bench_opts {
 	struct lpv_cl_result cl;
 };
 
+/* The number of the mode named @name (one the library always has). */
+static unsigned int bench_mode(const char *name)
+{
+	int m = tool_mode_index(name);
+
+	BUG_ON(m < 0);
+	return (unsigned int)m;
+}
+
 /* One VMM life's figures (the RUN ones; NAN: not measured). */
 struct sample {
 	double fig[BF_NR];
@@ -309,7 +319,7 @@ static const struct lpv_cl_opt bench_opt_tab[] = {
 	  .min = 1ULL << 20, .align = 1ULL << 20,
 	  .help = "guest sizes" },
 	{ .name = "modes", .kind = LPV_CL_LIST, .item = LPV_CL_ENUM, O(modes),
-	  .name_of = tool_destroy_name, .nr = VMM_DESTROY_NR,
+	  .name_of = tool_destroy_name, .nr = LPV_TEARDOWN_MODES,
 	  .help = "teardown modes" },
 	{ .name = "profiles", .kind = LPV_CL_LIST, .item = LPV_CL_STRING, O(profiles),
 	  .count_off = offsetof(struct bench_opts, nr_profiles),
@@ -363,15 +373,15 @@ static const struct bench_opts bench_defaults = {
 	.sizes = { 1ULL << 30, 4ULL << 30, 8ULL << 30 },
 	.nr_sizes = 3,
 	/* every mode of KVM_DESTROY_MODES */
-	.modes = { [0 ... VMM_DESTROY_NR - 1] = true },
+	.modes = { [0 ... LPV_TEARDOWN_MODES - 1] = true },
 	.profiles = { "default", "zero" },
 	.nr_profiles = 2,
 	.runs = 3,
 	.oom_guest = 512ULL << 20,
 	.oom_destroy_ns = 200000,
 	.oom_ratio_text = "1.25",
-	.scaling_guest = 1ULL << 30,
 	.pressures = { [0 ... BENCH_PRESSURE_NR - 1] = true },
+	.scaling_guest = 1ULL << 30,
 };
 
 const struct lpv_cl_cmd cmd_bench_cl = {
@@ -603,7 +613,7 @@ struct life_mark {
 static struct {
 	pthread_mutex_t lock;
 	struct monitor *mon;
-	struct vmm *vmm;
+	struct lpv_vm *vm;
 	bool stop;
 	unsigned int lives_done, lives_total;
 } bench_ui = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -643,24 +653,24 @@ static void bench_on_signal(void *ctx, int signo)
 	(void)signo;
 	pthread_mutex_lock(&bench_ui.lock);
 	bench_ui.stop = true;
-	if (bench_ui.vmm)
-		ignore_result(vmm_request_shutdown(bench_ui.vmm));
+	if (bench_ui.vm)
+		ignore_result(lpv_vm_shutdown(bench_ui.vm));
 	pthread_mutex_unlock(&bench_ui.lock);
 }
 
 static void bench_on_abandon(void *ctx, int signo)
 {
-	struct vmm_cleanup_progress p = { 0 };
+	struct lpv_progress p = { 0 };
 	char a[32];
 
 	(void)ctx;
 	pthread_mutex_lock(&bench_ui.lock);
-	if (bench_ui.vmm)
-		vmm_cleanup_progress(bench_ui.vmm, &p);
+	if (bench_ui.vm)
+		ignore_result(lpv_vm_progress(bench_ui.vm, &p));
 	pthread_mutex_unlock(&bench_ui.lock);
 	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
-		strsignal(signo), lpv_format_size(p.to_clean_bytes, a, sizeof(a)),
-		p.to_clean_bytes / HW_PAGE_SIZE);
+		strsignal(signo), lpv_format_size(p.pending_bytes, a, sizeof(a)),
+		p.pending_bytes / LPV_PAGE_SIZE);
 }
 
 static bool bench_stopped(void)
@@ -673,35 +683,46 @@ static bool bench_stopped(void)
 	return stop;
 }
 
-/* The VMM living now (NULL before vmm_destroy), shown and sampled. */
-static void bench_watch(struct vmm *vmm, const char *label)
+/* The VM living now (NULL before lpv_vm_destroy), shown and sampled. */
+static void bench_watch(struct lpv_vm *vm, const char *label)
 {
 	pthread_mutex_lock(&bench_ui.lock);
-	bench_ui.vmm = vmm;
-	if (vmm && bench_ui.stop)
-		ignore_result(vmm_request_shutdown(vmm));
+	bench_ui.vm = vm;
+	if (vm && bench_ui.stop)
+		ignore_result(lpv_vm_shutdown(vm));
 	pthread_mutex_unlock(&bench_ui.lock);
 	if (bench_ui.mon)
-		monitor_watch(bench_ui.mon, vmm, label);
+		monitor_watch(bench_ui.mon, vm, label);
 }
 
-/* --plot: memory still to clean from @vmm's shutdown request on, out of
- * the monitor's samples of its life. */
-static void bench_keep_pending(struct vmm *vmm, struct plot_pending *pend)
+/* A cleaned-up VM's timeline, malloc'd (NULL, *nr 0: none). */
+static struct lpv_event *bench_timeline(struct lpv_vm *vm, size_t *nr)
+{
+	long n = lpv_vm_timeline(vm, NULL, 0);
+	struct lpv_event *ev = n > 0 ? calloc((size_t)n, sizeof(*ev)) : NULL;
+
+	*nr = 0;
+	if (ev && lpv_vm_timeline(vm, ev, (size_t)n) == n)
+		*nr = (size_t)n;
+	return ev;
+}
+
+/* --plot: memory still to clean from the shutdown request of the life
+ * whose timeline is @ev on, out of the monitor's samples of it. */
+static void bench_keep_pending(const struct lpv_event *ev, size_t nr_ev,
+			       struct plot_pending *pend)
 {
 	const double mib = 1024.0 * 1024.0;
-	const struct vmm_event *ev;
 	struct monitor_sample *s;
 	uint64_t t0 = 0, t_end = 0, before = 0;
-	size_t nr, nr_ev, n = 0;
+	size_t nr, n = 0;
 
 	if (!bench_ui.mon)
 		return;
-	ev = vmm_events(vmm, &nr_ev);
 	for (size_t i = 0; i < nr_ev; i++) {
-		if (ev[i].type == VMM_EV_SHUTDOWN_REQUEST && !t0)
+		if (ev[i].type == LPV_EVENT_SHUTDOWN && !t0)
 			t0 = ev[i].t_ns;
-		if (ev[i].type == VMM_EV_RECLAIMED)
+		if (ev[i].type == LPV_EVENT_CLEANUP_DONE && !ev[i].code)
 			t_end = ev[i].t_ns;
 	}
 	s = monitor_samples(bench_ui.mon, &nr);
@@ -730,11 +751,12 @@ static void bench_keep_pending(struct vmm *vmm, struct plot_pending *pend)
 	free(s);
 }
 
-static void life_event(void *ctx, const struct vmm_event *ev)
+/* At the instant of each event (the VMM's thread, under its lock). */
+static void life_event(void *ctx, const struct lpv_event *ev)
 {
 	struct life_mark *mk = ctx;
 
-	if (ev->type == VMM_EV_SHUTDOWN_REQUEST && !mk->marked) {
+	if (ev->type == LPV_EVENT_SHUTDOWN && !mk->marked) {
 		struct uv_stats us;
 
 		host_uv_stats_get(mk->host, &us);
@@ -744,101 +766,119 @@ static void life_event(void *ctx, const struct vmm_event *ev)
 	}
 }
 
+/* The guest program of the table's lives and of --oom's. */
+#define BENCH_LIFE_PROGRAM "touch:rounds=1,then=reboot"
+#define BENCH_OOM_PROGRAM "touch:rounds=1,then=poweroff"
+
 /* -EINTR: a signal ended it (nothing measured). */
-static int one_life(struct host *host, const struct vmm_image *img,
-		    uint64_t guest, enum vmm_destroy_mode mode,
+static int one_life(struct lpv_host *lh, const struct lpv_image *img,
+		    uint64_t guest, unsigned int mode,
 		    struct sample *s, struct plot_pending *pend)
 {
+	struct host *host = lpv_host_host(lh);
 	struct life_mark mk = { .host = host };
-	struct vmm_config vc = {
-		.guest_mem = guest,
-		.cpus = 1,
-		.destroy = mode,
-		.image = img,
-		.max_reboots = 1,
-		.on_event = life_event,
-		.event_ctx = &mk,
-	};
 	const struct uv_cmd_stats *before = &mk.at_shutdown;
-	const struct vmm_event *ev;
+	struct lpv_vm_config vc;
+	struct lpv_vm_result res = { 0 };
+	struct lpv_event *ev = NULL;
 	struct uv_cmd_stats after;
 	struct hw_stats hw_after;
 	struct uv_stats us;
-	struct vmm_result res;
 	uint64_t started[2] = { 0, 0 };
-	struct vmm *vmm;
-	char err[160];
-	size_t nr;
+	struct lpv_vm *vm;
+	size_t nr = 0;
 	int r;
 
 	memset(s, 0, sizeof(*s));
 	for (int f = 0; f < BF_NR; f++)
 		s->fig[f] = NAN;
-	r = vmm_config_check(host_vmm_env(host), &vc, err, sizeof(err));
+	lpv_vm_config_init(&vc);
+	vc.guest_mem = guest;
+	vc.cpus = 1;
+	vc.teardown = tool_destroy_name(mode);
+	vc.program = BENCH_LIFE_PROGRAM;
+	vc.image = img;
+	vc.max_reboots = 1;
+	r = lpv_vm_create(lh, &vc, &vm);
 	if (r) {
-		fprintf(stderr, "lazypv bench: %s\n", err);
+		fprintf(stderr, "lazypv bench: %s\n", lpv_last_error());
 		return r;
 	}
-	if (bench_stopped())
+	lpv_vm_set_instant_hook(vm, life_event, &mk);
+	if (bench_stopped()) {
+		lpv_vm_destroy(vm);
 		return -EINTR;
+	}
 	if (bench_ui.mon) {
 		char label[96], a[32];
 
 		snprintf(label, sizeof(label), "bench %u/%u: %s %s",
 			 bench_ui.lives_done + 1, bench_ui.lives_total,
 			 lpv_format_size(guest, a, sizeof(a)),
-			 vmm_destroy_mode_name(mode));
+			 tool_destroy_name(mode));
 		monitor_step(bench_ui.mon, label, bench_ui.lives_done,
 			     bench_ui.lives_total);
 		monitor_samples_clear(bench_ui.mon);
 	}
-	r = vmm_create(host_vmm_env(host), &vc, &vmm);
-	if (r)
+	bench_watch(vm, NULL);
+	/* -ESRCH: it ended before its first instruction (the result says
+	 * why); a signal meanwhile shut it down. */
+	r = lpv_vm_boot(vm);
+	if (r && r != -ESRCH) {
+		fprintf(stderr, "lazypv bench: %s\n", lpv_vm_last_error(vm));
+		bench_watch(NULL, NULL);
+		lpv_vm_destroy(vm);
 		return r;
-	bench_watch(vmm, NULL);
-	r = vmm_wait(vmm, &res);
+	}
+	if (bench_stopped())
+		ignore_result(lpv_vm_shutdown(vm));
+	r = lpv_vm_wait_cleanup(vm, LPV_WAIT_FOREVER);
+	if (lpv_vm_result(vm, &res) && !r)
+		r = -EIO;
+	ev = bench_timeline(vm, &nr);
 	bench_ui.lives_done++;
 	if (pend)
-		bench_keep_pending(vmm, pend);
+		bench_keep_pending(ev, nr, pend);
 	if (bench_stopped()) {
 		bench_watch(NULL, NULL);
-		vmm_destroy(vmm);
+		lpv_vm_destroy(vm);
 		host_drain(host);
+		free(ev);
 		return -EINTR;
 	}
 	/* Per boot (0, 1): its first instruction, then its round's end. */
-	ev = vmm_events(vmm, &nr);
 	for (size_t i = 0; i < nr; i++) {
 		unsigned int b = ev[i].boot;
 
 		if (b > 1)
 			continue;
-		if (ev[i].type == VMM_EV_UNPACKED && b == 1) {
+		if (ev[i].type == LPV_EVENT_UNPACKED && b == 1) {
 			s->fig[BF_unpack_ms] = (double)ev[i].latency_ns / 1e6;
-		} else if (ev[i].type == VMM_EV_GUEST_START) {
+		} else if (ev[i].type == LPV_EVENT_BOOTED) {
 			started[b] = ev[i].t_ns;
 			if (b == 1)
 				s->fig[BF_restart_ms] = (double)ev[i].latency_ns / 1e6;
-		} else if (ev[i].type == VMM_EV_GUEST_ROUND &&
+		} else if (ev[i].type == LPV_EVENT_ROUND &&
 			   ev[i].round == 0 && started[b]) {
 			s->fig[b ? BF_guest2_ms : BF_guest1_ms] =
 				(double)(ev[i].t_ns - started[b]) / 1e6;
 		}
 	}
-	if (!r && (res.exit_code || res.error || res.boots != 2))
-		r = res.error ? res.error : -EIO;
+	free(ev);
+	if (!r && (res.exit.code || res.exit.error || res.exit.boots != 2))
+		r = res.exit.error ? res.exit.error : -EIO;
 	if (r)
 		fprintf(stderr, "lazypv bench: %s run failed: %s\n",
-			vmm_destroy_mode_name(mode), res.message);
-	s->fig[BF_exit_ms] = (double)res.exit_latency_ns / 1e6;
+			tool_destroy_name(mode), res.exit.message);
+	s->fig[BF_exit_ms] = (double)res.exit.exit_latency_ns / 1e6;
 	s->fig[BF_reclaim_ms] = (double)res.reclaim_ns / 1e6;
-	s->frames = res.reclaimed_frames;
+	s->frames = res.reclaimed_bytes / LPV_PAGE_SIZE;
 	if (res.reclaim_ns)
-		s->fig[BF_pages_per_s] = (double)res.reclaimed_frames * 1e9 /
+		s->fig[BF_pages_per_s] = (double)s->frames * 1e9 /
 					 (double)res.reclaim_ns;
 	s->ok = !r;
 	bench_watch(NULL, NULL);
-	vmm_destroy(vmm);
+	lpv_vm_destroy(vm);
 	host_drain(host);
 	host_uv_stats_get(host, &us);
 	host_uv_cmd_stats(&us, UVC_CMD_DESTR_SEC_STOR, &after);
@@ -862,20 +902,18 @@ static int one_life(struct host *host, const struct vmm_image *img,
 	return r;
 }
 
-static int make_image(struct host *host, const char *program, void **buf,
-		      struct vmm_image *img)
+static int make_image(struct lpv_host *lh, const char *program,
+		      struct lpv_image **img)
 {
-	struct vmm_image_spec spec = { .program = program,
-				       .default_payload_len = 1 << 20 };
-	size_t len;
-	char err[160];
-	int r = vmm_image_build(&spec, host_public_key(host), buf, &len, err,
-				sizeof(err));
+	struct lpv_image_spec spec = { .program = program,
+				       .payload_bytes = 1 << 20 };
+	uint8_t key[LPV_HOST_KEY_LEN];
+	int r = lpv_host_key(lh, key);
 
 	if (!r)
-		r = vmm_image_parse(*buf, len, img, err, sizeof(err));
+		r = lpv_image_build(&spec, key, img);
 	if (r)
-		fprintf(stderr, "lazypv bench: image: %s\n", err);
+		fprintf(stderr, "lazypv bench: image: %s\n", lpv_last_error());
 	return r;
 }
 
@@ -1027,7 +1065,7 @@ static void bench_print_figures(const struct bench_opts *o)
 }
 
 static void print_row(const struct bench_opts *o, const char *profile,
-		      uint64_t size, enum vmm_destroy_mode mode,
+		      uint64_t size, unsigned int mode,
 		      const double m[BF_NR], double floor_ns, double mach_ns,
 		      unsigned int runs)
 {
@@ -1037,7 +1075,7 @@ static void print_row(const struct bench_opts *o, const char *profile,
 		json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:i, s:f, s:f}",
 				      "bench", "teardown", "profile", profile,
 				      "guest_mem", (json_int_t)size,
-				      "mode", vmm_destroy_mode_name(mode),
+				      "mode", tool_destroy_name(mode),
 				      "runs", (int)runs,
 				      "floor_ns_per_page", floor_ns,
 				      "machine_floor_ns_per_page", mach_ns);
@@ -1048,11 +1086,11 @@ static void print_row(const struct bench_opts *o, const char *profile,
 		csv_str("teardown", true);
 		csv_str(profile, false);
 		printf(",%" PRIu64 ",%s,%u,%.1f,%.1f", size,
-		       vmm_destroy_mode_name(mode), runs, floor_ns, mach_ns);
+		       tool_destroy_name(mode), runs, floor_ns, mach_ns);
 		csv_values(bench_figs, BF_NR, m);
 	} else {
 		printf("  %-9s %-8s", lpv_format_size(size, sz, sizeof(sz)),
-		       vmm_destroy_mode_name(mode));
+		       tool_destroy_name(mode));
 		text_values(bench_figs, BF_NR, m);
 		printf("\n");
 	}
@@ -1065,14 +1103,14 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	struct host_config hc;
 	struct host_floor fl;
 	struct host *host;
-	struct vmm_image img;
-	void *buf = NULL;
+	struct lpv_host *lh = NULL;
+	struct lpv_image *img = NULL;
 	char err[200];
 	double clear, unprot, floor_ns, mach_ns;
 	/* --plot: [mode * nr_sizes + size] */
-	double restart[VMM_DESTROY_NR * MAX_SIZES] = { 0 };
-	double exit_ms[VMM_DESTROY_NR * MAX_SIZES] = { 0 };
-	struct plot_pending pend[VMM_DESTROY_NR] = { { 0 } };
+	double restart[LPV_TEARDOWN_MODES * MAX_SIZES] = { 0 };
+	double exit_ms[LPV_TEARDOWN_MODES * MAX_SIZES] = { 0 };
+	struct plot_pending pend[LPV_TEARDOWN_MODES] = { { 0 } };
 	uint64_t cost;
 	int r;
 
@@ -1088,7 +1126,9 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 	r = bench_host_create(&hc, &host);
 	if (r)
 		return r;
-	r = make_image(host, "touch:rounds=1,then=reboot", &buf, &img);
+	r = tool_lpv_host(host, &lh, "bench") ? -EINVAL : 0;
+	if (!r)
+		r = make_image(lh, BENCH_LIFE_PROGRAM, &img);
 	if (r)
 		goto out_host;
 	r = host_measure_floor(host, &fl);
@@ -1113,19 +1153,19 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 		}
 	}
 	for (unsigned int si = 0; si < o->nr_sizes && !r; si++) {
-		double v[VMM_DESTROY_NR][BF_NR][MAX_RUNS];
-		double m[VMM_DESTROY_NR][BF_NR];
-		unsigned int got[VMM_DESTROY_NR] = { 0 };
-		bool sync = o->modes[VMM_DESTROY_SYNC];
+		double v[LPV_TEARDOWN_MODES][BF_NR][MAX_RUNS];
+		double m[LPV_TEARDOWN_MODES][BF_NR];
+		unsigned int got[LPV_TEARDOWN_MODES] = { 0 };
+		bool sync = o->modes[bench_mode("sync")];
 
 		for (unsigned int run = 0; run < o->runs; run++) {
-			for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+			for (int mode = 0; mode < LPV_TEARDOWN_MODES; mode++) {
 				struct sample s;
 
 				if (!o->modes[mode])
 					continue;
-				r = one_life(host, &img, o->sizes[si],
-					     (enum vmm_destroy_mode)mode, &s,
+				r = one_life(lh, img, o->sizes[si],
+					     (unsigned int)mode, &s,
 					     o->plot_dir ? &pend[mode] : NULL);
 				if (r == -EINTR)
 					goto rows;	/* the runs so far */
@@ -1137,34 +1177,34 @@ static int bench_profile(const struct bench_opts *o, const char *profile)
 			}
 		}
 rows:
-		for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+		for (int mode = 0; mode < LPV_TEARDOWN_MODES; mode++) {
 			for (int f = 0; f < BF_NR; f++)
 				m[mode][f] = bench_figs[f].how == RUN ?
 					     median(v[mode][f], got[mode]) : NAN;
 		}
-		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
-			bench_row_derive(m[mode], sync ? m[VMM_DESTROY_SYNC] : NULL,
+		for (int mode = 0; mode < LPV_TEARDOWN_MODES; mode++)
+			bench_row_derive(m[mode], sync ? m[bench_mode("sync")] : NULL,
 					 floor_ns, mach_ns);
-		for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+		for (int mode = 0; mode < LPV_TEARDOWN_MODES; mode++) {
 			restart[mode * o->nr_sizes + si] = m[mode][BF_restart_ms];
 			exit_ms[mode * o->nr_sizes + si] = m[mode][BF_exit_ms];
 		}
-		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+		for (int mode = 0; mode < LPV_TEARDOWN_MODES; mode++)
 			if (o->modes[mode] && got[mode])
 				print_row(o, host_profile(host)->name, o->sizes[si],
-					  (enum vmm_destroy_mode)mode, m[mode],
+					  (unsigned int)mode, m[mode],
 					  floor_ns, mach_ns, got[mode]);
 	}
 	if (o->plot_dir && (!r || r == -EINTR)) {
-		const char *names[VMM_DESTROY_NR];
+		const char *names[LPV_TEARDOWN_MODES];
 		int pr;
 
-		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+		for (int mode = 0; mode < LPV_TEARDOWN_MODES; mode++)
 			names[mode] = o->modes[mode] ?
-				vmm_destroy_mode_name((enum vmm_destroy_mode)mode) :
+				tool_destroy_name(mode) :
 				NULL;
 		pr = plot_bench(o->plot_dir, host_profile(host)->name, o->sizes,
-				o->nr_sizes, names, VMM_DESTROY_NR, restart,
+				o->nr_sizes, names, LPV_TEARDOWN_MODES, restart,
 				exit_ms, pend, err, sizeof(err));
 		if (pr) {
 			fprintf(stderr, "lazypv bench: --plot %s: %s\n",
@@ -1174,64 +1214,62 @@ rows:
 		}
 	}
 out_img:
-	free(buf);
-	for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
+	for (int mode = 0; mode < LPV_TEARDOWN_MODES; mode++) {
 		free(pend[mode].t_s);
 		free(pend[mode].mib);
 	}
 out_host:
+	lpv_host_destroy(lh);
+	lpv_image_destroy(img);
 	host_destroy(host);
 	return r;
 }
 
 /* From the first event to the exit, seconds (0 if it never exited). */
-static double vmm_run_secs(struct vmm *vmm)
+static double life_run_secs(struct lpv_vm *vm)
 {
-	const struct vmm_event *ev;
+	struct lpv_event *ev;
+	double secs = 0;
 	size_t nr;
 
-	ev = vmm_events(vmm, &nr);
-	for (size_t i = 0; i < nr; i++)
-		if (ev[i].type == VMM_EV_EXIT)
-			return (double)(ev[i].t_ns - ev[0].t_ns) / 1e9;
+	ev = bench_timeline(vm, &nr);
+	for (size_t i = 0; i < nr; i++) {
+		if (ev[i].type == LPV_EVENT_EXIT) {
+			secs = (double)(ev[i].t_ns - ev[0].t_ns) / 1e9;
+			break;
+		}
+	}
+	free(ev);
+	return secs;
+}
+
+/* A VM of --oom's on @lh (in @memcg if not NULL), booted (0: its first instruction ran; -ESRCH:
+ * it ended before, the result says why), or an error said. */
+static int oom_vm_start(struct lpv_host *lh, const struct lpv_vm_config *vc,
+			struct memcg *memcg, const char *who,
+			struct lpv_vm **vm)
+{
+	int r = lpv_vm_create(lh, vc, vm);
+
+	if (r) {
+		fprintf(stderr, "lazypv bench: %s: %s\n", who, lpv_last_error());
+		return r;
+	}
+	if (memcg)	/* A and B in one memcg */
+		lpv_vm_set_memcg(*vm, memcg);
+	r = lpv_vm_boot(*vm);
+	if (r && r != -ESRCH) {
+		fprintf(stderr, "lazypv bench: %s: %s\n", who,
+			lpv_vm_last_error(*vm));
+		lpv_vm_destroy(*vm);
+		*vm = NULL;
+		return r;
+	}
 	return 0;
 }
 
-/* A's exit, seen from its event stream (the callback runs under A's
- * lock: it only flips a flag). */
-static struct lpv_mutex oom_a_lock;
-static struct lpv_cond oom_a_cond;
-static bool oom_a_exited;
-
-static void oom_a_event(void *ctx, const struct vmm_event *ev)
-{
-	(void)ctx;
-	if (ev->type != VMM_EV_EXIT)
-		return;
-	lpv_mutex_lock(&oom_a_lock);
-	oom_a_exited = true;
-	lpv_cond_broadcast(&oom_a_cond);
-	lpv_mutex_unlock(&oom_a_lock);
-}
-
-struct oom_wait_a {
-	struct vmm *vmm;
-	struct vmm_result res;
-	int ret;
-};
-
-static void *oom_wait_a_main(void *arg)
-{
-	struct oom_wait_a *wa = arg;
-
-	wa->ret = vmm_wait(wa->vmm, &wa->res);
-	/* An A that failed before exiting must not leave B's starter hanging. */
-	oom_a_event(NULL, &(struct vmm_event){ .type = VMM_EV_EXIT });
-	return NULL;
-}
-
 static void bench_oom_row(const struct bench_opts *o, enum bench_pressure pr,
-			  enum vmm_destroy_mode mode, bool notifier,
+			  unsigned int mode, bool notifier,
 			  uint64_t host_mem, uint64_t memcg_limit,
 			  const double f[BO_NR], bool killed, const char *outcome)
 {
@@ -1239,7 +1277,7 @@ static void bench_oom_row(const struct bench_opts *o, enum bench_pressure pr,
 		json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:f, s:o, s:I, s:b}",
 				      "bench", "oom_a_then_b",
 				      "pressure", bench_pressure_name(pr),
-				      "mode", vmm_destroy_mode_name(mode),
+				      "mode", tool_destroy_name(mode),
 				      "notifier", notifier,
 				      "guest_mem", (json_int_t)o->oom_guest,
 				      "host_mem", (json_int_t)host_mem,
@@ -1254,7 +1292,7 @@ static void bench_oom_row(const struct bench_opts *o, enum bench_pressure pr,
 		tool_json_print(stdout, j);
 	} else if (o->format == BENCH_CSV) {
 		printf("oom_a_then_b,%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%.2f,",
-		       bench_pressure_name(pr), vmm_destroy_mode_name(mode),
+		       bench_pressure_name(pr), tool_destroy_name(mode),
 		       notifier ? "true" : "false", o->oom_guest, host_mem,
 		       o->oom_ratio);
 		if (memcg_limit)
@@ -1263,8 +1301,8 @@ static void bench_oom_row(const struct bench_opts *o, enum bench_pressure pr,
 		       killed ? "true" : "false");
 		csv_values(bench_oom_figs, BO_NR, f);
 	} else {
-		printf("  %-8s %-8s", vmm_destroy_mode_name(mode),
-		       mode == VMM_DESTROY_LAZY ? (notifier ? "on" : "off") : "-");
+		printf("  %-8s %-8s", tool_destroy_name(mode),
+		       mode == bench_mode("lazy") ? (notifier ? "on" : "off") : "-");
 		text_values(bench_oom_figs, BO_NR, f);
 		printf("   %s\n", outcome);
 	}
@@ -1277,23 +1315,21 @@ static void bench_oom_row(const struct bench_opts *o, enum bench_pressure pr,
  * cleaned when B faults its own in.
  */
 static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
-			 enum vmm_destroy_mode mode, bool notifier)
+			 unsigned int mode, bool notifier)
 {
 	struct host_config hc;
 	char text[320];
-	struct vmm_config vc = { .cpus = 1, .destroy = mode, .max_reboots = 0 };
-	struct vmm_result ra, rb;
+	struct lpv_vm_config vc;
+	struct lpv_vm_result ra = { 0 }, rb = { 0 };
 	double b_secs = 0, a_reclaim = 0;
-	const struct vmm_env *env;
 	struct host_stats hs;
+	struct host *host;
+	struct lpv_host *lh = NULL;
+	struct lpv_vm *a = NULL, *b = NULL;
+	struct lpv_image *img = NULL;
 	struct memcg_stats ms = { 0 };
 	struct memcg *shared = NULL;
-	bool shared_done = false;
 	uint64_t memcg_limit = 0;
-	struct host *host;
-	struct vmm *a, *b;
-	struct vmm_image img;
-	void *buf = NULL;
 	char err[200];
 	int r;
 
@@ -1321,76 +1357,61 @@ static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
 	r = bench_host_create(&hc, &host);
 	if (r)
 		return r;
-	env = host_vmm_env(host);
-	r = make_image(host, "touch:rounds=1,then=poweroff", &buf, &img);
-	if (r)
-		goto out_host;
-	if (pr == BENCH_PRESSURE_MEMCG) {
+	r = tool_lpv_host(host, &lh, "bench") ? -EINVAL : 0;
+	if (!r)
+		r = make_image(lh, BENCH_OOM_PROGRAM, &img);
+	if (!r && pr == BENCH_PRESSURE_MEMCG) {
 		/* QEMUs in one cgroup: the limit is both VMMs' together. */
 		memcg_limit = bench_oom_memcg_limit(o);
 		r = host_memcg_create(host, "bench-ab", memcg_limit, &shared);
-		if (r)
-			goto out_img;
-		vc.memcg = shared;
 	}
+	if (r)
+		goto out_host;
+	lpv_vm_config_init(&vc);
 	vc.guest_mem = o->oom_guest;
-	vc.image = &img;
+	vc.cpus = 1;
+	vc.teardown = tool_destroy_name(mode);
+	vc.program = BENCH_OOM_PROGRAM;
+	vc.image = img;
+	vc.max_reboots = 0;
 	/* A cleanup slower than B's faults takes minutes at this cost. */
 	vc.reclaim_timeout_ms = 30 * 60 * 1000;
-	vc.on_event = oom_a_event;
-	r = vmm_create(env, &vc, &a);
-	vc.on_event = NULL;	/* B's exit is none of A's business */
-	if (r)
-		goto out_img;
 	/*
-	 * A powers off by itself once its memory is all secure.  Its parent
-	 * (a thread of ours) waits for it -- exit, then reclaim -- while B
-	 * starts as soon as A's exit is seen, not once its memory is back.
+	 * A powers off by itself once its memory is all secure.  B starts
+	 * as soon as A's exit is seen (lpv_vm_wait), not once A's memory is
+	 * back: A's cleanup runs on behind the library's reaper.
 	 */
+	r = oom_vm_start(lh, &vc, shared, "A", &a);
+	if (r)
+		goto out_host;
+	r = lpv_vm_wait(a, LPV_WAIT_FOREVER, NULL);
+	if (!r)
+		r = oom_vm_start(lh, &vc, shared, "B", &b);
+	if (!r) {
+		r = lpv_vm_wait_cleanup(b, LPV_WAIT_FOREVER);
+		if (lpv_vm_result(b, &rb) && !r)
+			r = -EIO;
+		if (r || rb.exit.error)
+			fprintf(stderr, "lazypv bench: B: %s (%s)\n",
+				strerror(-(r ? r : rb.exit.error)),
+				rb.exit.message);
+		b_secs = life_run_secs(b);
+		lpv_vm_destroy(b);
+	}
 	{
-		struct oom_wait_a wa = { .vmm = a };
-		pthread_t t;
+		int ra_r = lpv_vm_wait_cleanup(a, LPV_WAIT_FOREVER);
 
-		lpv_mutex_init(&oom_a_lock);
-		lpv_cond_init(&oom_a_cond);
-		oom_a_exited = false;
-		r = -pthread_create(&t, NULL, oom_wait_a_main, &wa);
-		if (!r) {
-			lpv_mutex_lock(&oom_a_lock);
-			while (!oom_a_exited)
-				lpv_cond_wait(&oom_a_cond, &oom_a_lock);
-			lpv_mutex_unlock(&oom_a_lock);
-			r = vmm_create(env, &vc, &b);
-			if (r)
-				fprintf(stderr, "lazypv bench: B: %s\n", strerror(-r));
-			if (!r) {
-				r = vmm_wait(b, &rb);
-				if (r || rb.error)
-					fprintf(stderr, "lazypv bench: B: %s (%s)\n",
-						strerror(-(r ? r : rb.error)), rb.message);
-				b_secs = vmm_run_secs(b);
-				vmm_destroy(b);
-			}
-			pthread_join(t, NULL);
-			if (!r)
-				r = wa.ret;
-			ra = wa.res;
-		} else {
-			ignore_result(vmm_wait(a, &ra));
-		}
-		lpv_cond_deinit(&oom_a_cond);
-		lpv_mutex_deinit(&oom_a_lock);
+		if (lpv_vm_result(a, &ra) && !ra_r)
+			ra_r = -EIO;
+		if (!r)
+			r = ra_r;
 	}
 	a_reclaim = (double)ra.reclaim_ns / 1e9;
-	vmm_destroy(a);
+	lpv_vm_destroy(a);
 	host_drain(host);
 	host_stats_get(host, &hs);
-	if (shared) {
+	if (shared)
 		host_memcg_stats(shared, &ms);
-		if (host_memcg_destroy(shared))
-			fprintf(stderr, "lazypv bench: the shared memcg is still in use after the drain\n");
-	}
-	shared_done = true;
 	{
 		double f[BO_NR] = {
 			[BO_kills] = (double)hs.mm.oom_kills,
@@ -1403,25 +1424,26 @@ static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
 			[BO_a_reclaim_s] = a_reclaim,
 			[BO_oom_runs] = (double)hs.mm.oom_runs,
 			[BO_limit_hits] = shared ? (double)ms.failcnt : NAN,
-			[BO_b_exit_code] = r ? -1 : rb.exit_code,
+			[BO_b_exit_code] = r ? -1 : rb.exit.code,
 		};
-		bool killed = !r && rb.killed;
+		bool killed = !r && rb.exit.killed;
 
 		bench_oom_row(o, pr, mode, notifier, hc.mem_bytes, memcg_limit,
 			      f, killed,
 			      r ? "B did not complete (see stderr)" :
 			      killed ? "B was OOM-killed" :
-			      rb.exit_code ? "B failed" : "B ran to completion");
+			      rb.exit.code ? "B failed" : "B ran to completion");
 	}
 	r = 0;
-out_img:
-	if (shared && !shared_done)	/* no VMM got into it */
-		ignore_result(host_memcg_destroy(shared));
-	free(buf);
 out_host:
+	lpv_host_destroy(lh);	/* every VM gone: the memcg can go */
+	if (shared && host_memcg_destroy(shared))
+		fprintf(stderr, "lazypv bench: the shared memcg is still in use after the drain\n");
+	lpv_image_destroy(img);
 	host_destroy(host);
 	return r;
 }
+
 
 /* ---- --scaling: instant's workers ---- */
 
@@ -1441,25 +1463,32 @@ static long bench_cores(void)
  * One life: boot, the touch program makes every page secure, powers off;
  * the figures of the cleanup after it.  -EINTR: a signal ended it.
  */
-static int scaling_life(struct host *host, const struct vmm_image *img,
+static int scaling_life(struct lpv_host *lh, const struct lpv_image *img,
 			uint64_t guest, double fig[BS_NR])
 {
-	struct vmm_config vc = {
-		.guest_mem = guest,
-		.cpus = 1,
-		.destroy = VMM_DESTROY_INSTANT,
-		.image = img,
-		.max_reboots = 0,
-	};
+	struct host *host = lpv_host_host(lh);
+	struct lpv_vm_result res = { 0 };
 	struct host_stats before, after;
-	struct vmm_result res;
-	struct vmm *vmm;
+	struct lpv_vm_config vc;
+	struct lpv_vm *vm;
 	int r;
 
 	for (int f = 0; f < BS_NR; f++)
 		fig[f] = NAN;
 	if (bench_stopped())
 		return -EINTR;
+	lpv_vm_config_init(&vc);
+	vc.guest_mem = guest;
+	vc.cpus = 1;
+	vc.teardown = "instant";
+	vc.program = BENCH_OOM_PROGRAM;
+	vc.image = img;
+	vc.max_reboots = 0;
+	r = lpv_vm_create(lh, &vc, &vm);
+	if (r) {
+		fprintf(stderr, "lazypv bench: %s\n", lpv_last_error());
+		return r;
+	}
 	if (bench_ui.mon) {
 		char label[96], a[32];
 
@@ -1470,30 +1499,34 @@ static int scaling_life(struct host *host, const struct vmm_image *img,
 			     bench_ui.lives_total);
 	}
 	host_stats_get(host, &before);
-	r = vmm_create(host_vmm_env(host), &vc, &vmm);
-	if (r)
-		return r;
-	bench_watch(vmm, NULL);
-	r = vmm_wait(vmm, &res);
+	bench_watch(vm, NULL);
+	r = lpv_vm_boot(vm);
+	if (r && r != -ESRCH)
+		fprintf(stderr, "lazypv bench: %s\n", lpv_vm_last_error(vm));
+	if (!r || r == -ESRCH) {
+		r = lpv_vm_wait_cleanup(vm, LPV_WAIT_FOREVER);
+		if (lpv_vm_result(vm, &res) && !r)
+			r = -EIO;
+		if (!r && (res.exit.code || res.exit.error))
+			r = res.exit.error ? res.exit.error : -EIO;
+		if (r && !bench_stopped())
+			fprintf(stderr, "lazypv bench: instant scaling run failed: %s\n",
+				res.exit.message);
+	}
 	bench_ui.lives_done++;
 	bench_watch(NULL, NULL);
-	if (!r && (res.exit_code || res.error))
-		r = res.error ? res.error : -EIO;
-	if (r && !bench_stopped())
-		fprintf(stderr, "lazypv bench: instant scaling run failed: %s\n",
-			res.message);
-	vmm_destroy(vmm);
+	lpv_vm_destroy(vm);
 	host_drain(host);
 	if (bench_stopped())
 		return -EINTR;
 	if (r)
 		return r;
 	host_stats_get(host, &after);
-	fig[BS_exit_ms] = (double)res.exit_latency_ns / 1e6;
+	fig[BS_exit_ms] = (double)res.exit.exit_latency_ns / 1e6;
 	fig[BS_reclaim_ms] = (double)res.reclaim_ns / 1e6;
 	if (res.reclaim_ns)
-		fig[BS_pages_per_s] = (double)res.reclaimed_frames * 1e9 /
-				      (double)res.reclaim_ns;
+		fig[BS_pages_per_s] = (double)(res.reclaimed_bytes / LPV_PAGE_SIZE) *
+				      1e9 / (double)res.reclaim_ns;
 	if (after.kvm.instant_pages > before.kvm.instant_pages)
 		fig[BS_cpu_ns] = (double)(after.kvm.instant_cpu_ns -
 					  before.kvm.instant_cpu_ns) /
@@ -1604,9 +1637,9 @@ static int bench_scaling(const struct bench_opts *o)
 		struct host_config hc;
 		struct host_floor fl;
 		struct host *host;
-		struct vmm_image img;
-		void *buf = NULL;
-		double floor_ns;
+		struct lpv_host *lh = NULL;
+		struct lpv_image *img = NULL;
+		double floor_ns = NAN;
 
 		r = host_config_init(&hc);
 		if (r)
@@ -1624,28 +1657,31 @@ static int bench_scaling(const struct bench_opts *o)
 		r = bench_host_create(&hc, &host);
 		if (r)
 			break;
-		r = make_image(host, "touch:rounds=1,then=poweroff", &buf, &img);
+		r = tool_lpv_host(host, &lh, "bench") ? -EINVAL : 0;
+		if (!r)
+			r = make_image(lh, BENCH_OOM_PROGRAM, &img);
 		if (!r) {
 			r = host_measure_floor(host, &fl);
 			if (r)
 				fprintf(stderr, "lazypv bench: machine floor: %s\n",
 					strerror(-r));
 		}
-		floor_ns = r ? NAN :
-			(double)host_profile_cost_ns(host_profile(host),
-						     UVC_CMD_DESTR_SEC_STOR) +
-			fl.clear_ns;
+		if (!r)
+			floor_ns = (double)host_profile_cost_ns(host_profile(host),
+							UVC_CMD_DESTR_SEC_STOR) +
+				   fl.clear_ns;
 		for (unsigned int run = 0; run < o->runs && !r; run++) {
 			double fig[BS_NR];
 
-			r = scaling_life(host, &img, o->scaling_guest, fig);
+			r = scaling_life(lh, img, o->scaling_guest, fig);
 			if (r)
 				break;
 			for (int f = 0; f < BS_NR; f++)
 				v[f][got] = fig[f];
 			got++;
 		}
-		free(buf);
+		lpv_host_destroy(lh);
+		lpv_image_destroy(img);
 		host_destroy(host);
 		if (r && r != -EINTR)
 			break;
@@ -1777,7 +1813,7 @@ int cmd_bench(int argc, char **argv)
 	{
 		unsigned int modes = 0;
 
-		for (int mode = 0; mode < VMM_DESTROY_NR; mode++)
+		for (int mode = 0; mode < LPV_TEARDOWN_MODES; mode++)
 			modes += o.modes[mode];
 		bench_ui.lives_total *= modes;
 	}
@@ -1812,14 +1848,14 @@ int cmd_bench(int argc, char **argv)
 			if (!o.pressures[pr] || bench_stopped())
 				continue;
 			bench_oom_head(&o, (enum bench_pressure)pr);
-			for (int mode = 0; mode < VMM_DESTROY_NR && !r; mode++) {
+			for (int mode = 0; mode < LPV_TEARDOWN_MODES && !r; mode++) {
 				if (!o.modes[mode] || bench_stopped())
 					continue;
 				r = bench_oom_one(&o, (enum bench_pressure)pr,
-						  (enum vmm_destroy_mode)mode, true);
-				if (!r && mode == VMM_DESTROY_LAZY)
+						  (unsigned int)mode, true);
+				if (!r && (unsigned int)mode == bench_mode("lazy"))
 					r = bench_oom_one(&o, (enum bench_pressure)pr,
-							  VMM_DESTROY_LAZY, false);
+							  bench_mode("lazy"), false);
 			}
 		}
 	}

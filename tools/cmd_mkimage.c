@@ -24,10 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lazypv/lazypv.h"
 #include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "tools.h"
-#include "vmm/vmm.h"
 
 /* Largest payload file accepted (the image format allows more). */
 #define MKIMAGE_MAX_PAYLOAD (1ULL << 30)
@@ -169,17 +169,17 @@ static int write_file(const char *path, const void *buf, size_t len)
 	return r;
 }
 
-static void print_key(const uint8_t key[UV_HOST_KEY_LEN])
+static void print_key(const uint8_t key[LPV_HOST_KEY_LEN])
 {
-	for (int i = 0; i < UV_HOST_KEY_LEN; i++)
+	for (int i = 0; i < LPV_HOST_KEY_LEN; i++)
 		printf("%02x", key[i]);
 }
 
 struct mkimage_opts {
-	struct vmm_image_spec spec;
+	struct lpv_image_spec spec;
 	const char *output;
 	const char *payload_path, *seed, *keyhex;
-	uint8_t pub[UV_HOST_KEY_LEN];
+	uint8_t pub[LPV_HOST_KEY_LEN];
 	bool print_only;
 	void *payload;		/* --payload's bytes (the caller frees them) */
 };
@@ -188,7 +188,7 @@ static const char *mkimage_program_help(void)
 {
 	static char buf[512];
 
-	snprintf(buf, sizeof(buf), " Programs: %s.", vmm_program_names());
+	snprintf(buf, sizeof(buf), " Programs: %s.", lpv_program_names());
 	return buf;
 }
 
@@ -199,12 +199,12 @@ static const struct lpv_cl_opt mkimage_opt_tab[] = {
 	  .help = "the guest program with key=value arguments, e.g. touch:mib=64,rounds=2 (required)." },
 	{ .name = "payload", .kind = LPV_CL_STRING, O(payload_path), .metavar = "FILE",
 	  .help = "the payload (\"kernel\"), a regular file of at most 1G; default: a deterministic blob of --payload-size bytes" },
-	{ .name = "payload-size", .kind = LPV_CL_SIZE, O(spec.default_payload_len),
+	{ .name = "payload-size", .kind = LPV_CL_SIZE, O(spec.payload_bytes),
 	  .min = 1, .max = MKIMAGE_MAX_PAYLOAD, .def = "4M",
 	  .help = "size of the deterministic payload" },
 	{ .name = "host-key-pub", .kind = LPV_CL_STRING, O(keyhex), .metavar = "HEX",
 	  .help = "the target UV's public host key (64 hex digits, as --print-host-key prints it)" },
-	{ .name = "uv-seed", .kind = LPV_CL_STRING, O(seed), .def = VMM_DEFAULT_UV_SEED,
+	{ .name = "uv-seed", .kind = LPV_CL_STRING, O(seed), .def = LPV_DEFAULT_SEED,
 	  .help = "or the seed the target 'lazypv run' gives its UV" },
 	{ .name = "nonce", .kind = LPV_CL_UINT, O(spec.nonce), .min = 1, .def = "random",
 	  .help = "the image's nonce" },
@@ -240,10 +240,9 @@ const struct lpv_cl_cmd cmd_mkimage_cl = {
  */
 static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 {
-	struct vmm_image_spec *spec = &o->spec;
+	struct lpv_image_spec *spec = &o->spec;
 	struct lpv_cl_result res;
 	size_t payload_len = 0;
-	char err[200];
 	bool help;
 	int r;
 
@@ -255,13 +254,12 @@ static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 	if (o->keyhex && o->seed)
 		tool_usage_error("mkimage", "--host-key-pub and --uv-seed exclude each other");
 	if (o->keyhex) {
-		if (vmm_host_key_parse(o->keyhex, o->pub))
+		if (lpv_host_key_parse(o->keyhex, o->pub))
 			tool_usage_error("mkimage", "--host-key-pub takes 64 hex digits");
 	} else {
-		r = vmm_host_key_public_from_seed(o->seed, o->pub);
+		r = lpv_host_key_from_seed(o->seed, o->pub);
 		if (r) {
-			fprintf(stderr, "lazypv mkimage: deriving the host key: %s\n",
-				strerror(-r));
+			fprintf(stderr, "lazypv mkimage: %s\n", lpv_last_error());
 			return 1;
 		}
 	}
@@ -271,8 +269,8 @@ static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 		tool_usage_error("mkimage", "--program is required");
 	if (!o->output)
 		tool_usage_error("mkimage", "-o FILE is required");
-	if (vmm_program_check(spec->program, err, sizeof(err)))
-		tool_usage_error("mkimage", "--program: %s", err);
+	if (lpv_program_check(spec->program))
+		tool_usage_error("mkimage", "--program: %s", lpv_last_error());
 	{
 		const char *why = output_refusal(o->output);
 
@@ -281,7 +279,7 @@ static int mkimage_args(int argc, char **argv, struct mkimage_opts *o)
 					 o->output, why);
 	}
 	if (o->payload_path) {
-		if (spec->default_payload_len)
+		if (spec->payload_bytes)
 			tool_usage_error("mkimage", "--payload and --payload-size exclude each other");
 		r = read_file(o->payload_path, &o->payload, &payload_len);
 		if (r)
@@ -306,10 +304,10 @@ int cmd_mkimage_args(int argc, char **argv)
 int cmd_mkimage(int argc, char **argv)
 {
 	struct mkimage_opts o;
-	void *img = NULL;
-	size_t img_len = 0;
-	struct vmm_image parsed;
-	char err[200];
+	struct lpv_image_info info;
+	struct lpv_image *img = NULL;
+	const void *data;
+	size_t len;
 	int r;
 
 	r = mkimage_args(argc, argv, &o);
@@ -324,27 +322,28 @@ int cmd_mkimage(int argc, char **argv)
 	}
 
 	mkimage_catch_signals();
-	r = vmm_image_build(&o.spec, o.pub, &img, &img_len, err, sizeof(err));
-	/* Check what we wrote parses: the file is for a program to read. */
-	if (!r)
-		r = vmm_image_parse(img, img_len, &parsed, err, sizeof(err));
+	/* Built and parsed back: the file is for a program to read. */
+	r = lpv_image_build(&o.spec, o.pub, &img);
 	if (r) {
-		fprintf(stderr, "lazypv mkimage: %s\n", err);
+		fprintf(stderr, "lazypv mkimage: %s\n", lpv_last_error());
 		goto out;
 	}
-	r = write_file(o.output, img, img_len);
+	data = lpv_image_data(img, &len);
+	r = lpv_image_info(img, &info);
+	if (!r)
+		r = write_file(o.output, data, len);
 	if (r) {
 		fprintf(stderr, "lazypv mkimage: writing %s: %s\n", o.output,
 			strerror(-r));
 		goto out;
 	}
-	printf("%s: %zu bytes, %" PRIu64 " encrypted pages, SE header %zu bytes, program %s, host key ",
-	       o.output, img_len, parsed.nr_pages, parsed.se_header_len,
+	printf("%s: %zu bytes, %" PRIu64 " encrypted pages, SE header %" PRIu64 " bytes, program %s, host key ",
+	       o.output, len, info.pages, info.se_header_bytes,
 	       o.spec.program);
 	print_key(o.pub);
 	printf("\n");
 out:
-	free(img);
+	lpv_image_destroy(img);
 	free(o.payload);
 	return r ? 1 : 0;
 }

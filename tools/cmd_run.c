@@ -6,9 +6,12 @@
  * JSON object per line, then a summary with the figures of ARCHITECTURE.md
  * §5 and the result of the invariant checks.
  *
- * Every option is checked before anything starts (bad ones exit 2 with one
- * line on stderr).  Single-threaded except for the event callback, which
- * the VMM calls from its own threads, serialised by the VMM's lock.
+ * The host comes from the host layer (protection, profile by value); the
+ * guest is a client of the public API over it (api/api_host.h: the host
+ * wrapped as an lpv_host).  Every option is checked before anything starts
+ * (bad ones exit 2 with one line on stderr).  The main thread drives; the
+ * events are printed by their callback on the library's event thread, one
+ * at a time, in order.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_host.h"
 #include "host/host.h"
 #include "lazypv/lazypv.h"
 #include "lib/cmdline.h"
@@ -27,7 +31,6 @@
 #include "monitor.h"
 #include "plot.h"
 #include "tools.h"
-#include "vmm/vmm.h"
 
 #define RUN_MAX_REBOOTS 100000
 
@@ -36,7 +39,7 @@ struct run_opts {
 	unsigned int cpus, reboots;
 	const char *program, *profile, *seed, *image_path;
 	const char *trace_path, *plot_path;
-	enum vmm_destroy_mode destroy;
+	unsigned int destroy;		/* lpv_teardown_mode_name's number */
 	enum hw_protect_mode protect;
 	bool json, quiet, populate;
 };
@@ -51,7 +54,7 @@ static const char *run_program_help(void)
 	static char buf[512];
 
 	snprintf(buf, sizeof(buf), " Programs: %s; keys: rounds, then, mib, at, ops, seed, pages (see docs/vmm.md).",
-		 vmm_program_names());
+		 lpv_program_names());
 	return buf;
 }
 
@@ -63,7 +66,7 @@ static const struct lpv_cl_opt run_opt_tab[] = {
 	{ .name = "host-mem", .kind = LPV_CL_SIZE, O(host_mem),
 	  .min = HW_PAGE_SIZE, .align = HW_PAGE_SIZE,
 	  .help = "host physical memory, populated only as used; the UV's storage must lie above the profile's init_min_origin (2G by default)" },
-	{ .name = "cpus", .kind = LPV_CL_UINT, O(cpus), .min = 1, .max = VMM_MAX_CPUS,
+	{ .name = "cpus", .kind = LPV_CL_UINT, O(cpus), .min = 1, .max = LPV_MAX_CPUS,
 	  .help = "vCPUs" },
 	{ .name = "program", .kind = LPV_CL_STRING, O(program),
 	  .metavar = "NAME[:ARGS]", .help_more = run_program_help,
@@ -72,7 +75,7 @@ static const struct lpv_cl_opt run_opt_tab[] = {
 	  .metavar = "K",
 	  .help = "reboots honoured before a reboot becomes the shutdown; idle guests get K external resets from the host instead" },
 	{ .name = "destroy", .kind = LPV_CL_ENUM, O(destroy),
-	  .name_of = tool_destroy_name, .nr = VMM_DESTROY_NR,
+	  .name_of = tool_destroy_name, .nr = LPV_TEARDOWN_MODES,
 	  .help = "teardown design: sync (before the series, memory first), sync-6.0 (Linux 6.0: config first, destroy at exit), lazy (KVM cleanup threads, set-aside list at exit, OOM notifier), async (Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM thread, CLONE_VM teardown helper) or instant (lazypv's own: O(1) restart and exit, parallel owner-charged workers, docs/instant.md); the kvm module's fences turn lazy into sync, async into sync-6.0, instant into async (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY, _INSTANT_DESTROY)" },
 	{ .name = "uv-profile", .kind = LPV_CL_STRING, O(profile),
 	  .metavar = "NAME|FILE", .def = "default",
@@ -81,7 +84,7 @@ static const struct lpv_cl_opt run_opt_tab[] = {
 	  .help = "memory cgroup limit of the VMM" },
 	{ .name = "image", .kind = LPV_CL_STRING, O(image_path), .metavar = "FILE",
 	  .help = "boot an image made by 'lazypv mkimage' (with the same --uv-seed) instead of building one; its program is sealed in it, so say it with --program if it idles (the host then drives resets)" },
-	{ .name = "uv-seed", .kind = LPV_CL_STRING, O(seed), .def = VMM_DEFAULT_UV_SEED,
+	{ .name = "uv-seed", .kind = LPV_CL_STRING, O(seed), .def = LPV_DEFAULT_SEED,
 	  .help = "seed of the UV's host key" },
 	{ .name = "payload-size", .kind = LPV_CL_SIZE, O(payload_size), .def = "4M",
 	  .help = "size of the built-in image's payload (at most half the guest memory)" },
@@ -107,7 +110,7 @@ static const struct run_opts run_defaults = {
 	.cpus = 1,
 	.reboots = 2,
 	.program = "touch",
-	.destroy = VMM_DESTROY_SYNC,
+	.destroy = 0,			/* sync */
 	.protect = HW_PROTECT_AUTO,
 };
 
@@ -145,17 +148,16 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 				 lpv_format_size(o->host_mem, b, sizeof(b)));
 	if (o->payload_size > o->guest_mem / 2)
 		tool_usage_error("run", "--payload-size must be at most half the guest memory");
-	if (vmm_program_check(o->program, err, sizeof(err)))
-		tool_usage_error("run", "--program: %s", err);
+	if (lpv_program_check(o->program))
+		tool_usage_error("run", "--program: %s", lpv_last_error());
 	/* The built-in image: the boot page, then the payload. */
 	if (!o->image_path &&
-	    vmm_program_check_fit(o->program, o->guest_mem, o->cpus,
+	    lpv_program_check_fit(o->program, o->guest_mem, o->cpus,
 				  1 + ((o->payload_size ? o->payload_size :
-					VMM_IMAGE_DEFAULT_PAYLOAD) +
-				       HW_PAGE_SIZE - 1) / HW_PAGE_SIZE,
-				  err, sizeof(err)))
+					LPV_DEFAULT_PAYLOAD_BYTES) +
+				       LPV_PAGE_SIZE - 1) / LPV_PAGE_SIZE))
 		tool_usage_error("run", "--program %s: %s (--guest-mem %s, %u vCPU%s)",
-				 o->program, err,
+				 o->program, lpv_last_error(),
 				 lpv_format_size(o->guest_mem, a, sizeof(a)),
 				 o->cpus, o->cpus == 1 ? "" : "s");
 	if (o->plot_path && !plot_terminal(o->plot_path))
@@ -176,11 +178,11 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 				 prof->name);
 }
 
-static void run_on_event(void *ctx, const struct vmm_event *ev)
+static void run_on_event(void *ctx, const struct lpv_event *ev)
 {
 	struct run_out *out = ctx;
 
-	vmm_event_print(ev, out->t0, stdout, out->json);
+	tool_event_print(ev, out->t0, stdout, out->json);
 	fflush(stdout);
 }
 
@@ -191,19 +193,20 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void run_summary(struct vmm *vmm, const struct vmm_result *res,
-			struct host *host, const struct run_opts *o,
-			int check)
+static void run_summary(const struct lpv_event *ev, size_t nr,
+			const struct lpv_vm_result *res, struct host *host,
+			const struct run_opts *o, int check)
 {
-	size_t nr, n = 0;
-	const struct vmm_event *ev = vmm_events(vmm, &nr);
+	size_t n = 0;
 	uint64_t *lat = calloc(nr ? nr : 1, sizeof(*lat));
 	uint64_t median = 0;
+	uint64_t frames = res->reclaimed_bytes / LPV_PAGE_SIZE;
+	uint64_t leaked = res->leaked_bytes / LPV_PAGE_SIZE;
 	struct host_stats hs;
 	double tput;
 
 	for (size_t i = 0; lat && i < nr; i++)
-		if (ev[i].type == VMM_EV_GUEST_START && ev[i].boot)
+		if (ev[i].type == LPV_EVENT_BOOTED && ev[i].boot)
 			lat[n++] = ev[i].latency_ns;
 	if (n) {
 		uint64_t *s = malloc(n * sizeof(*s));
@@ -216,7 +219,7 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 		}
 	}
 	host_stats_get(host, &hs);
-	tput = res->reclaim_ns ? (double)res->reclaimed_frames * 1e9 /
+	tput = res->reclaim_ns ? (double)frames * 1e9 /
 				 (double)res->reclaim_ns : 0;
 	if (o->json) {
 		json_t *restarts = json_array();
@@ -229,30 +232,30 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 				"latency_ns", (json_int_t)lat[i]));
 		j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:i, s:o, s:I}",
 			      "event", "summary",
-			      "mode", vmm_destroy_mode_name(o->destroy),
+			      "mode", tool_destroy_name(o->destroy),
 			      "profile", host_profile(host)->name,
 			      "guest_mem", (json_int_t)o->guest_mem,
 			      "cpus", (int)o->cpus,
 			      "program", o->program,
-			      "boots", (int)res->boots,
+			      "boots", (int)res->exit.boots,
 			      "restarts", restarts,
 			      "restart_latency_median_ns", (json_int_t)median);
 		json_object_update_new(j, json_pack(
 			"{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:b}",
-			"exit_latency_ns", (json_int_t)res->exit_latency_ns,
+			"exit_latency_ns", (json_int_t)res->exit.exit_latency_ns,
 			"reclaim_ns", (json_int_t)res->reclaim_ns,
-			"reclaim_frames", (json_int_t)res->reclaimed_frames,
+			"reclaim_frames", (json_int_t)frames,
 			"cleanup_pages_per_s", tput,
 			"oom_kills", (json_int_t)hs.mm.oom_kills,
 			"oom_stall_max_ns", (json_int_t)hs.mm.oom_stall_max_ns,
-			"leaked_frames", (json_int_t)res->leaked_frames,
-			"exit_code", res->exit_code,
+			"leaked_frames", (json_int_t)leaked,
+			"exit_code", res->exit.code,
 			"check", !check));
 		tool_json_print(stdout, j);
 	} else {
 		printf("\nsummary (%s teardown, %s firmware profile):\n",
-		       vmm_destroy_mode_name(o->destroy), host_profile(host)->name);
-		printf("  boots                %u\n", res->boots);
+		       tool_destroy_name(o->destroy), host_profile(host)->name);
+		printf("  boots                %u\n", res->exit.boots);
 		printf("  restart latency      ");
 		for (size_t i = 0; i < n; i++)
 			printf("%s%.1f ms", i ? ", " : "", (double)lat[i] / 1e6);
@@ -261,14 +264,15 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 		else
 			printf("none (no reboot)\n");
 		printf("  exit latency         %.1f ms\n",
-		       (double)res->exit_latency_ns / 1e6);
+		       (double)res->exit.exit_latency_ns / 1e6);
 		printf("  reclaim              %.1f ms for %" PRIu64 " frames (%.0f pages/s)\n",
-		       (double)res->reclaim_ns / 1e6, res->reclaimed_frames, tput);
+		       (double)res->reclaim_ns / 1e6, frames, tput);
 		printf("  OOM                  %" PRIu64 " kills, longest allocation stall %.1f ms\n",
 		       hs.mm.oom_kills, (double)hs.mm.oom_stall_max_ns / 1e6);
-		printf("  leaks                %" PRIu64 " frames\n", res->leaked_frames);
-		printf("  exit code            %d%s%s\n", res->exit_code,
-		       res->error ? ": " : "", res->error ? res->message : "");
+		printf("  leaks                %" PRIu64 " frames\n", leaked);
+		printf("  exit code            %d%s%s\n", res->exit.code,
+		       res->exit.error ? ": " : "",
+		       res->exit.error ? res->exit.message : "");
 		printf("  invariants           %s\n", check ? "FAILED (see stderr)"
 							    : "ok (mm, uv, hw)");
 	}
@@ -277,11 +281,11 @@ static void run_summary(struct vmm *vmm, const struct vmm_result *res,
 
 /*
  * What the monitor thread's signal callbacks share with the command:
- * the VMM while it exists (lock), and whether to stop.
+ * the VM while it runs (lock), and whether to stop.
  */
 struct run_ctl {
 	pthread_mutex_t lock;
-	struct vmm *vmm;
+	struct lpv_vm *vm;
 	bool stop;
 };
 
@@ -293,8 +297,8 @@ static void run_on_signal(void *ctx, int signo)
 	(void)signo;
 	pthread_mutex_lock(&ctl->lock);
 	ctl->stop = true;
-	if (ctl->vmm)
-		ignore_result(vmm_request_shutdown(ctl->vmm));
+	if (ctl->vm)
+		ignore_result(lpv_vm_shutdown(ctl->vm));
 	pthread_mutex_unlock(&ctl->lock);
 }
 
@@ -302,16 +306,16 @@ static void run_on_signal(void *ctx, int signo)
 static void run_on_abandon(void *ctx, int signo)
 {
 	struct run_ctl *ctl = ctx;
-	struct vmm_cleanup_progress p = { 0 };
+	struct lpv_progress p = { 0 };
 	char a[32];
 
 	pthread_mutex_lock(&ctl->lock);
-	if (ctl->vmm)
-		vmm_cleanup_progress(ctl->vmm, &p);
+	if (ctl->vm)
+		ignore_result(lpv_vm_progress(ctl->vm, &p));
 	pthread_mutex_unlock(&ctl->lock);
 	fprintf(stderr, "lazypv run: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
-		strsignal(signo), lpv_format_size(p.to_clean_bytes, a, sizeof(a)),
-		p.to_clean_bytes / HW_PAGE_SIZE);
+		strsignal(signo), lpv_format_size(p.pending_bytes, a, sizeof(a)),
+		p.pending_bytes / LPV_PAGE_SIZE);
 }
 
 static bool run_should_stop(struct run_ctl *ctl)
@@ -324,28 +328,27 @@ static bool run_should_stop(struct run_ctl *ctl)
 	return stop;
 }
 
-/* Idle guests never ask for anything: the host plays the operator. */
-static void run_drive(struct vmm *vmm, const struct run_opts *o,
+/* Idle guests never ask for anything: the host plays the operator -- K
+ * resets (each returns once the new guest runs), then the shutdown. */
+static void run_drive(struct lpv_vm *vm, const struct run_opts *o,
 		      struct run_ctl *ctl)
 {
-	for (unsigned int k = 0; k <= o->reboots; k++) {
-		if (vmm_wait_booted(vmm, k))
-			return;	/* it ended on its own */
+	for (unsigned int k = 0; k < o->reboots; k++) {
 		if (run_should_stop(ctl))
 			return;	/* the signal asked for the shutdown */
-		if (k < o->reboots ? vmm_request_reset(vmm)
-				   : vmm_request_shutdown(vmm))
-			return;
+		if (lpv_vm_reboot(vm))
+			return;	/* it ended on its own */
 	}
+	if (!run_should_stop(ctl))
+		ignore_result(lpv_vm_shutdown(vm));
 }
 
 /* --plot: the monitor's series, the timeline's phases as marks. */
-static int run_plot(struct vmm *vmm, struct monitor *mon,
-		    const struct run_opts *o, uint64_t t0)
+static int run_plot(const struct lpv_event *ev, size_t nr_ev,
+		    struct monitor *mon, const struct run_opts *o, uint64_t t0)
 {
-	size_t nr, nr_ev, nm = 0;
+	size_t nr, nm = 0;
 	struct monitor_sample *s = monitor_samples(mon, &nr);
-	const struct vmm_event *ev = vmm_events(vmm, &nr_ev);
 	struct plot_mark *marks = calloc(nr_ev ? nr_ev : 1, sizeof(*marks));
 	char title[200], err[300], a[32];
 	int r = -ENOMEM;
@@ -357,21 +360,22 @@ static int run_plot(struct vmm *vmm, struct monitor *mon,
 		char buf[48];
 
 		switch (ev[i].type) {
-		case VMM_EV_GUEST_START:
+		case LPV_EVENT_BOOTED:
 			snprintf(buf, sizeof(buf), "guest %u starts", ev[i].boot);
 			what = buf;
 			break;
-		case VMM_EV_REBOOT_REQUEST:
+		case LPV_EVENT_REBOOT:
 			what = "reboot request";
 			break;
-		case VMM_EV_SHUTDOWN_REQUEST:
+		case LPV_EVENT_SHUTDOWN:
 			what = "shutdown request";
 			break;
-		case VMM_EV_EXIT:
+		case LPV_EVENT_EXIT:
 			what = "VMM exited";
 			break;
-		case VMM_EV_RECLAIMED:
-			what = "reclaimed";
+		case LPV_EVENT_CLEANUP_DONE:
+			if (!ev[i].code)
+				what = "reclaimed";
 			break;
 		default:
 			break;
@@ -385,7 +389,7 @@ static int run_plot(struct vmm *vmm, struct monitor *mon,
 	}
 	snprintf(title, sizeof(title), "lazypv run: %s guest, %s teardown, %u reboot%s, program %s",
 		 lpv_format_size(o->guest_mem, a, sizeof(a)),
-		 vmm_destroy_mode_name(o->destroy), o->reboots,
+		 tool_destroy_name(o->destroy), o->reboots,
 		 o->reboots == 1 ? "" : "s", o->program);
 	r = plot_memory_timeline(o->plot_path, title, s, nr, t0, marks, nm,
 				 mon, err, sizeof(err));
@@ -406,10 +410,8 @@ static bool run_program_is_idle(const char *spec)
 
 /* Everything checked before the host starts: options, profile, image. */
 static bool run_args(int argc, char **argv, struct run_opts *o,
-		     struct uv_profile *prof, struct vmm_image *img)
+		     struct uv_profile *prof, struct lpv_image **img)
 {
-	char err[200];
-
 	struct lpv_cl_result res;
 	bool help;
 
@@ -419,38 +421,91 @@ static bool run_args(int argc, char **argv, struct run_opts *o,
 	if (help)
 		return true;
 	run_validate(o, prof);
-	if (o->image_path && vmm_image_load(o->image_path, img, err, sizeof(err)))
-		tool_usage_error("run", "--image: %s", err);
+	if (o->image_path && lpv_image_load(o->image_path, img))
+		tool_usage_error("run", "--image: %s", lpv_last_error());
 	return false;
 }
 
 int cmd_run_args(int argc, char **argv)
 {
-	struct vmm_image img = { 0 };
+	struct lpv_image *img = NULL;
 	struct uv_profile prof;
 	struct run_opts o;
 	bool help = run_args(argc, argv, &o, &prof, &img);
 
-	vmm_image_release(&img);
+	lpv_image_destroy(img);
 	return help ? 0 : -1;
+}
+
+/*
+ * The VM of @o on @lh: 0, or the exit status with the one line said --
+ * 2 for what the user asked that this host refuses (sizes, the memcg
+ * limit, another host key), 1 otherwise.
+ */
+static int run_vm_create(struct lpv_host *lh, const struct run_opts *o,
+			 const struct lpv_image *img, struct run_out *out,
+			 struct lpv_vm **vm)
+{
+	struct lpv_vm_config vc;
+	uint64_t min;
+	int r;
+
+	lpv_vm_config_init(&vc);
+	vc.guest_mem = o->guest_mem;
+	vc.cpus = o->cpus;
+	vc.teardown = tool_destroy_name(o->destroy);
+	vc.program = o->program;
+	vc.image = img;
+	vc.payload_bytes = o->payload_size;
+	vc.max_reboots = run_program_is_idle(o->program) ? -1 : (int)o->reboots;
+	vc.on_event = run_on_event;
+	vc.event_ctx = out;
+	if (o->memcg_limit) {
+		r = lpv_vm_memcg_min(lh, &vc, &min);
+		if (!r && o->memcg_limit < min) {
+			char a[32], b[32];
+
+			fprintf(stderr, "lazypv run: --memcg-limit %s is below the %s a protected boot of this guest needs (its image, the UV's storage, page tables)\n",
+				lpv_format_size(o->memcg_limit, a, sizeof(a)),
+				lpv_format_size(min, b, sizeof(b)));
+			return 2;
+		}
+		vc.memcg_limit = o->memcg_limit;
+	}
+	r = lpv_vm_create(lh, &vc, vm);
+	switch (r) {
+	case 0:
+		return 0;
+	case -EKEYREJECTED:
+		fprintf(stderr, "lazypv run: --image %s was built for another host key (use the same --uv-seed as mkimage)\n",
+			o->image_path);
+		return 2;
+	case -EINVAL:
+	case -E2BIG:
+	case -ENOSPC:
+		fprintf(stderr, "lazypv run: %s\n", lpv_last_error());
+		return 2;
+	default:
+		fprintf(stderr, "lazypv run: %s\n", lpv_last_error());
+		return 1;
+	}
 }
 
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
 	struct host_config hc;
-	struct vmm_image img = { 0 };
-	struct vmm_result res = { 0 };
+	struct lpv_image *img = NULL;
+	struct lpv_vm_result res = { 0 };
 	struct run_out out = { 0 };
-	struct vmm_config vc = { 0 };
-	const struct vmm_env *env;
 	struct uv_profile prof;
 	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct monitor *mon = NULL;
+	struct lpv_event *ev = NULL;
+	struct lpv_host *lh = NULL;
+	struct lpv_vm *vm = NULL;
 	struct host *host;
-	struct vmm *vmm;
-	void *buf = NULL;
-	size_t len = 0;
+	long nr_ev = 0;
 	char err[200];
 	int r, status = 1, check, signo = 0;
 
@@ -494,53 +549,13 @@ int cmd_run(int argc, char **argv)
 	status = tool_host_create(&hc, &host, "run");
 	if (status)
 		goto out_img;
+	status = tool_lpv_host(host, &lh, "run");
+	if (status)
+		goto out_host;
+	status = run_vm_create(lh, &o, img, &out, &vm);
+	if (status)
+		goto out_lh;
 	status = 1;
-	env = host_vmm_env(host);
-	if (o.image_path && memcmp(img.host_pub, host_public_key(host),
-				   UV_HOST_KEY_LEN)) {
-		fprintf(stderr, "lazypv run: --image %s was built for another host key (use the same --uv-seed as mkimage)\n",
-			o.image_path);
-		status = 2;
-		goto out_host;
-	}
-	if (!o.image_path) {
-		struct vmm_image_spec spec = {
-			.program = o.program,
-			.default_payload_len = o.payload_size,
-		};
-
-		r = vmm_image_build(&spec, host_public_key(host), &buf, &len,
-				    err, sizeof(err));
-		if (!r)
-			r = vmm_image_parse(buf, len, &img, err, sizeof(err));
-		if (r) {
-			fprintf(stderr, "lazypv run: building the image: %s\n", err);
-			goto out_host;
-		}
-	}
-	vc.guest_mem = o.guest_mem;
-	vc.cpus = o.cpus;
-	vc.destroy = o.destroy;
-	vc.memcg_limit = o.memcg_limit;
-	vc.image = &img;
-	vc.max_reboots = run_program_is_idle(o.program) ? -1 : (int)o.reboots;
-	vc.on_event = run_on_event;
-	vc.event_ctx = &out;
-	if (o.memcg_limit && o.memcg_limit < vmm_boot_min_bytes(env, &vc)) {
-		char a[32], b[32];
-
-		fprintf(stderr, "lazypv run: --memcg-limit %s is below the %s a protected boot of this guest needs (its image, the UV's storage, page tables)\n",
-			lpv_format_size(o.memcg_limit, a, sizeof(a)),
-			lpv_format_size(vmm_boot_min_bytes(env, &vc), b, sizeof(b)));
-		status = 2;
-		goto out_host;
-	}
-	r = vmm_config_check(env, &vc, err, sizeof(err));
-	if (r) {
-		fprintf(stderr, "lazypv run: %s\n", err);
-		status = 2;
-		goto out_host;
-	}
 
 	out.json = o.json;
 	out.t0 = lpv_now_ns();
@@ -550,26 +565,45 @@ int cmd_run(int argc, char **argv)
 		printf("lazypv run: %s guest, %u vCPU%s, program %s, %u reboot%s, %s teardown, %s firmware, %s host (%s protection)\n",
 		       lpv_format_size(o.guest_mem, a, sizeof(a)), o.cpus,
 		       o.cpus == 1 ? "" : "s", o.program, o.reboots,
-		       o.reboots == 1 ? "" : "s", vmm_destroy_mode_name(o.destroy),
+		       o.reboots == 1 ? "" : "s", tool_destroy_name(o.destroy),
 		       host_profile(host)->name,
 		       lpv_format_size(o.host_mem, b, sizeof(b)),
 		       host_protect_mode_name(host_protect_mode(host)));
 		fflush(stdout);
 	}
-	r = vmm_create(env, &vc, &vmm);
-	if (r) {
-		fprintf(stderr, "lazypv run: cannot start the VMM: %s\n", strerror(-r));
-		goto out_host;
-	}
 	pthread_mutex_lock(&ctl.lock);
-	ctl.vmm = vmm;
-	if (ctl.stop)	/* a signal came while the host was brought up */
-		ignore_result(vmm_request_shutdown(vmm));
+	ctl.vm = vm;
 	pthread_mutex_unlock(&ctl.lock);
-	monitor_watch(mon, vmm, NULL);
-	if (run_program_is_idle(o.program))
-		run_drive(vmm, &o, &ctl);
-	r = vmm_wait(vmm, &res);
+	monitor_watch(mon, vm, NULL);
+	/* -ESRCH: it exited before its first instruction; the wait below
+	 * collects why.  A signal meanwhile shuts it down. */
+	r = lpv_vm_boot(vm);
+	if (r && r != -ESRCH) {
+		fprintf(stderr, "lazypv run: %s\n", lpv_vm_last_error(vm));
+		goto out_vm;
+	}
+	if (run_should_stop(&ctl))
+		ignore_result(lpv_vm_shutdown(vm));
+	else if (!r && run_program_is_idle(o.program))
+		run_drive(vm, &o, &ctl);
+	r = lpv_vm_wait_cleanup(vm, LPV_WAIT_FOREVER);
+	if (lpv_vm_result(vm, &res) && !r)
+		r = -EIO;
+	nr_ev = lpv_vm_timeline(vm, NULL, 0);
+	if (nr_ev > 0) {
+		ev = calloc((size_t)nr_ev, sizeof(*ev));
+		if (!ev || lpv_vm_timeline(vm, ev, (size_t)nr_ev) != nr_ev)
+			nr_ev = 0;
+	}
+	if (nr_ev <= 0 && !r)
+		r = -ENOMEM;
+	monitor_watch(mon, NULL, NULL);
+	pthread_mutex_lock(&ctl.lock);
+	ctl.vm = NULL;
+	pthread_mutex_unlock(&ctl.lock);
+	/* Every event's line is out before the summary's. */
+	lpv_vm_destroy(vm);
+	vm = NULL;
 	check = host_check(host);
 	signo = monitor_signal(mon);
 	if (signo && o.json)
@@ -578,22 +612,28 @@ int cmd_run(int argc, char **argv)
 	else if (signo)
 		printf("\ninterrupted by SIG%s: the guest was shut down and its cleanup drained; the summary covers the run so far\n",
 		       sigabbrev_np(signo));
-	run_summary(vmm, &res, host, &o, check);
-	status = !r && !check && !res.exit_code && !res.error ? 0 : 1;
-	if (o.plot_path && run_plot(vmm, mon, &o, out.t0) && !status)
+	run_summary(ev, nr_ev > 0 ? (size_t)nr_ev : 0, &res, host, &o, check);
+	status = !r && !check && !res.exit.code && !res.exit.error ? 0 : 1;
+	if (o.plot_path && run_plot(ev, nr_ev > 0 ? (size_t)nr_ev : 0, mon,
+				    &o, out.t0) && !status)
 		status = 1;
-	monitor_watch(mon, NULL, NULL);
-	pthread_mutex_lock(&ctl.lock);
-	ctl.vmm = NULL;
-	pthread_mutex_unlock(&ctl.lock);
 	/* A corrupted image is the user's input: one line, exit 2. */
-	if (res.error == -EBADMSG && !check) {
+	if (res.exit.error == -EBADMSG && !check) {
 		fprintf(stderr, "lazypv run: %s%s: %s\n",
 			o.image_path ? "--image " : "the built-in image",
-			o.image_path ? o.image_path : "", res.message);
+			o.image_path ? o.image_path : "", res.exit.message);
 		status = 2;
 	}
-	vmm_destroy(vmm);
+out_vm:
+	if (vm) {
+		monitor_watch(mon, NULL, NULL);
+		pthread_mutex_lock(&ctl.lock);
+		ctl.vm = NULL;
+		pthread_mutex_unlock(&ctl.lock);
+		lpv_vm_destroy(vm);
+	}
+out_lh:
+	lpv_host_destroy(lh);
 out_host:
 	host_destroy(host);
 out_img:
@@ -612,7 +652,7 @@ out_img:
 		}
 		trace_reset();
 	}
-	vmm_image_release(&img);
-	free(buf);
+	free(ev);
+	lpv_image_destroy(img);
 	return signo ? 128 + signo : status;
 }

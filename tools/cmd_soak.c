@@ -53,7 +53,6 @@
 #include "lib/lib.h"
 #include "soak.h"
 #include "tools.h"
-#include "vmm/vmm.h"
 
 /* ---- what a thread is doing ---- */
 
@@ -96,7 +95,7 @@ void soak_report(struct soak *s, FILE *f)
 
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++)
 		leaked += s->leaked[i];
-	for (unsigned int i = 0; i < VMM_DESTROY_NR; i++)
+	for (unsigned int i = 0; i < LPV_TEARDOWN_MODES; i++)
 		vms += s->vms_by_mode[i];
 	if (s->o.json) {
 		json_t *j, *ops = json_object(), *modes = json_object();
@@ -105,8 +104,8 @@ void soak_report(struct soak *s, FILE *f)
 		for (unsigned int i = 0; i < SOAK_OP_NR; i++)
 			json_object_set_new(ops, soak_op_names[i],
 					    json_integer((json_int_t)s->ops[i]));
-		for (unsigned int i = 0; i < VMM_DESTROY_NR; i++)
-			json_object_set_new(modes, vmm_destroy_mode_name(i),
+		for (unsigned int i = 0; i < LPV_TEARDOWN_MODES; i++)
+			json_object_set_new(modes, tool_destroy_name(i),
 					    json_integer((json_int_t)s->vms_by_mode[i]));
 		for (unsigned int i = 0; i < SOAK_END_NR; i++)
 			json_object_set_new(ends, soak_end_names[i],
@@ -136,11 +135,11 @@ void soak_report(struct soak *s, FILE *f)
 		json_object_update_new(j, json_pack(
 			"{s:I, s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:I}",
 			"longest_restart_ns", (json_int_t)s->max_restart_ns,
-			"longest_restart_mode", vmm_destroy_mode_name(s->max_restart_mode),
+			"longest_restart_mode", tool_destroy_name(s->max_restart_mode),
 			"longest_exit_ns", (json_int_t)s->max_exit_ns,
-			"longest_exit_mode", vmm_destroy_mode_name(s->max_exit_mode),
+			"longest_exit_mode", tool_destroy_name(s->max_exit_mode),
 			"longest_reclaim_ns", (json_int_t)s->max_reclaim_ns,
-			"longest_reclaim_mode", vmm_destroy_mode_name(s->max_reclaim_mode),
+			"longest_reclaim_mode", tool_destroy_name(s->max_reclaim_mode),
 			"frames_scanned", (json_int_t)s->frames_scanned,
 			"patterns_max", (json_int_t)s->patterns_max,
 			"plaintext_frames", (json_int_t)s->plaintext_found));
@@ -154,8 +153,8 @@ void soak_report(struct soak *s, FILE *f)
 	for (unsigned int i = 0; i < SOAK_OP_NR; i++)
 		fprintf(f, "  %-14s %10" PRIu64 "\n", soak_op_names[i], s->ops[i]);
 	fprintf(f, "VMs: %" PRIu64 " (", vms);
-	for (unsigned int i = 0; i < VMM_DESTROY_NR; i++)
-		fprintf(f, "%s%s %" PRIu64, i ? ", " : "", vmm_destroy_mode_name(i),
+	for (unsigned int i = 0; i < LPV_TEARDOWN_MODES; i++)
+		fprintf(f, "%s%s %" PRIu64, i ? ", " : "", tool_destroy_name(i),
 			s->vms_by_mode[i]);
 	fprintf(f, "); ended: ");
 	for (unsigned int i = 0; i < SOAK_END_NR; i++)
@@ -172,9 +171,9 @@ void soak_report(struct soak *s, FILE *f)
 	fprintf(f, "guest errors in waves without injected failures: %" PRIu64 "\n",
 		s->guest_errors_uninjected);
 	fprintf(f, "longest restart: %.1f ms (%s), longest exit: %.1f ms (%s), longest reclaim: %.1f ms (%s)\n",
-		s->max_restart_ns / 1e6, vmm_destroy_mode_name(s->max_restart_mode),
-		s->max_exit_ns / 1e6, vmm_destroy_mode_name(s->max_exit_mode),
-		s->max_reclaim_ns / 1e6, vmm_destroy_mode_name(s->max_reclaim_mode));
+		s->max_restart_ns / 1e6, tool_destroy_name(s->max_restart_mode),
+		s->max_exit_ns / 1e6, tool_destroy_name(s->max_exit_mode),
+		s->max_reclaim_ns / 1e6, tool_destroy_name(s->max_reclaim_mode));
 	fprintf(f, "old plaintext in frames handed back: %" PRIu64 " (%" PRIu64
 		" free frames scanned, up to %" PRIu64 " guest pattern words per wave)\n",
 		s->plaintext_found, s->frames_scanned, s->patterns_max);

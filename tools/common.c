@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_host.h"
 #include "host/host.h"
+#include "lazypv/lazypv.h"
 #include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "tools.h"
-#include "vmm/vmm.h"
 
 int tool_host_create(const struct host_config *cfg, struct host **host,
 		     const char *cmd)
@@ -51,6 +52,14 @@ int tool_host_create(const struct host_config *cfg, struct host **host,
 	return 1;
 }
 
+int tool_lpv_host(struct host *h, struct lpv_host **out, const char *cmd)
+{
+	if (!lpv_host_wrap(h, out))
+		return 0;
+	fprintf(stderr, "lazypv %s: %s\n", cmd, lpv_last_error());
+	return 1;
+}
+
 bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
 			void *opts, struct lpv_cl_result *res)
 {
@@ -76,7 +85,17 @@ const char *tool_protect_name(unsigned int mode)
 
 const char *tool_destroy_name(unsigned int mode)
 {
-	return vmm_destroy_mode_name((enum vmm_destroy_mode)mode);
+	const char *name = lpv_teardown_mode_name(mode);
+
+	return name ? name : "?";
+}
+
+int tool_mode_index(const char *name)
+{
+	for (unsigned int i = 0; lpv_teardown_mode_name(i); i++)
+		if (!strcmp(name, lpv_teardown_mode_name(i)))
+			return (int)i;
+	return -1;
 }
 
 void tool_json_print(FILE *f, json_t *j)

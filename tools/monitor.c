@@ -22,10 +22,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "lazypv/lazypv.h"
 #include "lib/lib.h"
 #include "plot.h"
 #include "progress.h"
-#include "vmm/vmm.h"
 
 #define MONITOR_PERIOD_MS 20
 #define MONITOR_MAX_SAMPLES (1u << 20)
@@ -35,7 +35,7 @@ struct monitor {
 	pthread_t thread;
 	int sfd, efd;
 	struct lpv_mutex lock;
-	struct vmm *vmm;		/* lock */
+	struct lpv_vm *vm;		/* lock */
 	char label[96];			/* lock */
 	char step[96];			/* lock */
 	uint64_t step_done, step_total;	/* lock */
@@ -61,7 +61,7 @@ int monitor_block_signals(void)
 }
 
 static void monitor_sample_add(struct monitor *m,
-			       const struct vmm_cleanup_progress *p)
+			       const struct lpv_progress *p)
 {
 	if (m->nr == m->cap) {
 		size_t cap = m->cap ? 2 * m->cap : 1024;
@@ -76,22 +76,21 @@ static void monitor_sample_add(struct monitor *m,
 		m->cap = cap;
 	}
 	m->s[m->nr++] = (struct monitor_sample){
-		.t_ns = p->t_ns, .to_clean_bytes = p->to_clean_bytes,
+		.t_ns = p->t_ns, .to_clean_bytes = p->pending_bytes,
 		.in_use_bytes = p->in_use_bytes };
 }
 
 /* One tick: sample the watched VMM, redraw the line. */
 static void monitor_tick(struct monitor *m)
 {
-	struct vmm_cleanup_progress p;
+	struct lpv_progress p;
 	char label[128], step[96];
 	uint64_t done = 0, total = 0;
 	bool watching, cleaning = false, bytes;
 
 	lpv_mutex_lock(&m->lock);
-	watching = m->vmm;
+	watching = m->vm && !lpv_vm_progress(m->vm, &p);
 	if (watching) {
-		vmm_cleanup_progress(m->vmm, &p);
 		if (m->cfg.series)
 			monitor_sample_add(m, &p);
 	}
@@ -99,7 +98,7 @@ static void monitor_tick(struct monitor *m)
 	done = m->step_done;
 	total = m->step_total;
 	bytes = m->step_bytes;
-	if (watching && p.to_clean_bytes) {
+	if (watching && p.pending_bytes) {
 		const char *what = p.ending ? "memory to give back" :
 					      "background cleanup";
 
@@ -113,10 +112,10 @@ static void monitor_tick(struct monitor *m)
 	lpv_mutex_unlock(&m->lock);
 
 	if (cleaning) {
-		if (p.to_clean_bytes > m->episode_total)
-			m->episode_total = p.to_clean_bytes;
+		if (p.pending_bytes > m->episode_total)
+			m->episode_total = p.pending_bytes;
 		progress_update(&m->prog, label,
-				m->episode_total - p.to_clean_bytes,
+				m->episode_total - p.pending_bytes,
 				m->episode_total, true);
 	} else {
 		if (m->episode_total) {
@@ -241,10 +240,10 @@ void monitor_stop(struct monitor *m)
 	free(m);
 }
 
-void monitor_watch(struct monitor *m, struct vmm *vmm, const char *label)
+void monitor_watch(struct monitor *m, struct lpv_vm *vm, const char *label)
 {
 	lpv_mutex_lock(&m->lock);
-	m->vmm = vmm;
+	m->vm = vm;
 	snprintf(m->label, sizeof(m->label), "%s", label ? label : "");
 	lpv_mutex_unlock(&m->lock);
 }

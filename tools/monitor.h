@@ -2,7 +2,7 @@
 /*
  * monitor.h - what `lazypv run` and `lazypv bench` do beside their work
  * (tools/ only): one thread that takes SIGINT/SIGTERM (blocked everywhere,
- * read from a signalfd -- no work in a handler), samples the VMM being
+ * read from a signalfd -- no work in a handler), samples the VM being
  * watched (memory still to clean, memory in use) into a series for
  * --plot, and draws the progress line.
  *
@@ -21,12 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct vmm;
+struct lpv_vm;
 struct monitor;
 
 struct monitor_sample {
-	uint64_t t_ns;			/* hw_now_ns() */
-	uint64_t to_clean_bytes;	/* vmm_cleanup_progress() */
+	uint64_t t_ns;			/* lpv_progress.t_ns */
+	uint64_t to_clean_bytes;	/* lpv_vm_progress(): pending_bytes */
 	uint64_t in_use_bytes;
 };
 
@@ -50,9 +50,9 @@ int monitor_start(const struct monitor_config *cfg,
 /* Stop the thread and free (the samples go with it). */
 void monitor_stop(struct monitor *m);
 
-/* Watch @vmm (NULL: none) under @label for the progress line; call with
- * NULL before vmm_destroy().  The series keeps going across VMMs. */
-void monitor_watch(struct monitor *m, struct vmm *vmm, const char *label);
+/* Watch @vm (NULL: none) under @label for the progress line; call with
+ * NULL before lpv_vm_destroy().  The series keeps going across VMs. */
+void monitor_watch(struct monitor *m, struct lpv_vm *vm, const char *label);
 /* A counted step of the command's own (bench: run k of n), shown when no
  * cleanup is in progress. */
 void monitor_step(struct monitor *m, const char *label, uint64_t done,

@@ -13,9 +13,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "api/api_host.h"
 #include "host/host.h"
+#include "lazypv/lazypv.h"
 #include "lib/lib.h"
-#include "vmm/vmm.h"
 
 /* Open-addressed set of 64-bit words (0 is never a pattern word). */
 struct soak_pset {
@@ -95,7 +96,7 @@ static inline bool soak_chance(struct soak_rng *r, unsigned int percent)
 	X(guest_request, "reboots, resets, power-offs the guests asked for") \
 	X(host_reset, "external resets requested from outside")	\
 	X(host_shutdown, "shutdowns requested from outside")		\
-	X(kill, "kills from outside (vmm_kill)")			\
+	X(kill, "kills from outside (lpv_vm_kill)")			\
 	X(exit, "VMM exits waited for and reclaimed")			\
 	X(oom_kill, "OOM kills (memcg limit or host pressure)")	\
 	X(injected, "injected firmware failures returned")		\
@@ -109,12 +110,12 @@ enum soak_op {
 	SOAK_OP_NR,
 };
 
-/* How VMMs ended (vmm_result). */
+/* How VMMs ended (lpv_vm_result). */
 #define SOAK_ENDS(X)							\
 	X(code0, "exit code 0: power-off or shutdown")			\
 	X(error, "exit code 1: a boot or guest error (injected failures)") \
-	X(killed, "killed: vmm_kill or the OOM killer")			\
-	X(create_failed, "vmm_create refused (no memory)")
+	X(killed, "killed: lpv_vm_kill or the OOM killer")		\
+	X(create_failed, "lpv_vm_create or _boot refused (no memory)")
 
 enum soak_end {
 #define SOAK_END_ENUM(name, desc) SOAK_END_##name,
@@ -148,9 +149,8 @@ struct soak_image {
 	const char *program;
 	unsigned int rounds;	/* touch rounds per boot; 0: no pattern */
 	uint64_t touch_mib;
-	void *buf;
-	size_t len;
-	struct vmm_image img;
+	struct lpv_image *img;		/* built for the wave's host */
+	uint64_t guest_end;		/* its lpv_image_info */
 };
 
 struct soak;
@@ -166,7 +166,7 @@ struct soak_slot {
 /* One VMM's life, as its event callback sees it. */
 struct soak_vm {
 	struct soak *soak;
-	enum vmm_destroy_mode mode;
+	unsigned int mode;	/* lpv_teardown_mode_name's number */
 	bool exiting;		/* atomic: a shutdown request was seen */
 	uint64_t boots;		/* atomic */
 };
@@ -179,6 +179,7 @@ struct soak {
 
 	/* this wave (read-only while the slots run, except as noted) */
 	struct host *host;
+	struct lpv_host *lh;		/* the library's handle over it */
 	struct soak_image images[SOAK_NR_IMAGES];
 	unsigned int wave;
 	bool wave_stop;			/* atomic */
@@ -196,7 +197,7 @@ struct soak {
 	/* totals (atomics, or under lock where noted) */
 	uint64_t ops[SOAK_OP_NR];
 	uint64_t ends[SOAK_END_NR];
-	uint64_t vms_by_mode[VMM_DESTROY_NR];
+	uint64_t vms_by_mode[LPV_TEARDOWN_MODES];
 	uint64_t waves, hosts;
 	uint64_t host_injected;		/* the UV's count at the last check */
 	uint64_t checks, violations, hangs;
@@ -204,7 +205,7 @@ struct soak {
 	uint64_t unexplained_leaks;
 	uint64_t guest_errors_uninjected;
 	uint64_t max_restart_ns, max_exit_ns, max_reclaim_ns;	/* lock */
-	enum vmm_destroy_mode max_restart_mode, max_exit_mode, max_reclaim_mode;
+	unsigned int max_restart_mode, max_exit_mode, max_reclaim_mode;
 	uint64_t frames_scanned, plaintext_found, patterns_max;
 	uint64_t t0_ns;
 	bool progress;

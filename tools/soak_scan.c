@@ -2,7 +2,7 @@
 /*
  * soak_scan.c - does a frame handed back to the host hold old plaintext?
  *
- * Every `touch` guest writes vmm_pattern_word(boot key, guest address,
+ * Every `touch` guest writes lpv_pattern_word(boot key, guest address,
  * round) into every word of its area; the soak records, for each protected
  * boot of a wave, the pattern of the first and last word of every page the
  * guest may have written.  Once every VMM of the wave is gone, every frame
@@ -23,7 +23,6 @@
 
 #include "host/host.h"
 #include "soak.h"
-#include "vmm/vmm.h"
 
 #define SOAK_PSET_MIN (1ULL << 16)
 
@@ -112,8 +111,8 @@ void soak_pset_add_guest(struct soak_pset *p, uint64_t key, uint64_t end,
 {
 	for (uint64_t ga = 0; ga < end; ga += HW_PAGE_SIZE)
 		for (unsigned int r = 0; r < rounds; r++) {
-			pset_add(p, vmm_pattern_word(key, ga, r));
-			pset_add(p, vmm_pattern_word(key, ga + HW_PAGE_SIZE - 8, r));
+			pset_add(p, lpv_pattern_word(key, ga, r));
+			pset_add(p, lpv_pattern_word(key, ga + HW_PAGE_SIZE - 8, r));
 		}
 }
 

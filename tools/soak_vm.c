@@ -8,9 +8,11 @@
  * wrote for the plaintext scan.  The hog takes most of the free memory
  * into a memcg of its own, holds it, and lets it go.
  *
- * Each slot and the hog draw from their own random stream.  soak.lock
- * protects the activities, the pattern set and the maxima; the counters
- * VMM event callbacks bump are atomics.
+ * A VMM's life goes through the public API over the wave's host (its
+ * callbacks run on the library's event thread).  Each slot and the hog
+ * draw from their own random stream.  soak.lock protects the activities,
+ * the pattern set and the maxima; the counters the event callbacks bump
+ * are atomics.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,25 +25,25 @@
 #include "host/host.h"
 #include "lib/lib.h"
 #include "soak.h"
-#include "vmm/vmm.h"
+#include "tools.h"
 
 /* ---- one VMM's life ---- */
 
-static void soak_vm_event(void *ctx, const struct vmm_event *ev)
+static void soak_vm_event(void *ctx, const struct lpv_event *ev)
 {
 	struct soak_vm *vm = ctx;
 	struct soak *s = vm->soak;
 
 	switch (ev->type) {
-	case VMM_EV_GUEST_START:
+	case LPV_EVENT_BOOTED:
 		soak_count(s, SOAK_OP_boot, 1);
 		atomic_add_relaxed(&vm->boots, 1);
 		break;
-	case VMM_EV_REBOOT_REQUEST:
-		if (ev->subcode != VMM_RESET_EXTERNAL)
+	case LPV_EVENT_REBOOT:
+		if (ev->subcode != LPV_REBOOT_HOST)
 			soak_count(s, SOAK_OP_guest_request, 1);
 		break;
-	case VMM_EV_SHUTDOWN_REQUEST:
+	case LPV_EVENT_SHUTDOWN:
 		if (!strncmp(ev->message, "power-off", 9))
 			soak_count(s, SOAK_OP_guest_request, 1);
 		atomic_store_release(&vm->exiting, true);
@@ -63,8 +65,8 @@ static bool soak_vm_sleep(struct soak *s, struct soak_vm *vm, uint64_t ms)
 	return !atomic_load_acquire(&vm->exiting);
 }
 
-static void soak_max(uint64_t *max, enum vmm_destroy_mode *mode, uint64_t v,
-		     enum vmm_destroy_mode m)
+static void soak_max(uint64_t *max, unsigned int *mode, uint64_t v,
+		     unsigned int m)
 {
 	if (v > *max) {
 		*max = v;
@@ -72,25 +74,37 @@ static void soak_max(uint64_t *max, enum vmm_destroy_mode *mode, uint64_t v,
 	}
 }
 
-/* Under soak.lock: the plaintext this VMM's protected guests wrote. */
-static void soak_vm_patterns_locked(struct soak *s, struct vmm *vmm,
+/* Under soak.lock: the plaintext this VM's protected guests wrote. */
+static void soak_vm_patterns_locked(struct soak *s, struct lpv_vm *lvm,
+				    const struct lpv_event *ev, size_t nr,
 				    const struct soak_image *im,
-				    const struct vmm_config *cfg)
+				    const struct lpv_vm_config *cfg)
 {
-	size_t nr;
-	const struct vmm_event *ev = vmm_events(vmm, &nr);
-	uint64_t end = im->img.guest_end + ((im->touch_mib + 1) << 20);
+	uint64_t end = im->guest_end + ((im->touch_mib + 1) << 20);
 
 	if (!im->rounds)
 		return;
 	if (end > cfg->guest_mem)
 		end = cfg->guest_mem;
 	for (size_t i = 0; i < nr; i++) {
-		if (ev[i].type != VMM_EV_GUEST_START || !ev[i].protected)
+		if (ev[i].type != LPV_EVENT_BOOTED || !ev[i].protected_guest)
 			continue;
-		soak_pset_add_guest(&s->patterns, vmm_boot_key(vmm, ev[i].boot),
-				    end, im->rounds);
+		soak_pset_add_guest(&s->patterns,
+				    lpv_vm_boot_key(lvm, ev[i].boot), end,
+				    im->rounds);
 	}
+}
+
+/* A cleaned-up VM's timeline, malloc'd (NULL, *nr 0: none). */
+static struct lpv_event *soak_vm_timeline(struct lpv_vm *lvm, size_t *nr)
+{
+	long n = lpv_vm_timeline(lvm, NULL, 0);
+	struct lpv_event *ev = n > 0 ? calloc((size_t)n, sizeof(*ev)) : NULL;
+
+	*nr = 0;
+	if (ev && lpv_vm_timeline(lvm, ev, (size_t)n) == n)
+		*nr = (size_t)n;
+	return ev;
 }
 
 static void soak_vm_run(struct soak_slot *sl)
@@ -100,53 +114,59 @@ static void soak_vm_run(struct soak_slot *sl)
 	unsigned int imgi = (unsigned int)soak_below(r, SOAK_NR_IMAGES);
 	const struct soak_image *im = &s->images[imgi];
 	struct soak_vm vm = { .soak = s };
-	struct vmm_config cfg = {
-		.guest_mem = (16 + soak_below(r, 17)) << 20,
-		.cpus = 1 + (unsigned int)soak_below(r, 2),
-		.destroy = (enum vmm_destroy_mode)soak_below(r, VMM_DESTROY_NR),
-		.image = &im->img,
-		.plain_program = "touch:mib=2,rounds=1,then=reboot",
-		.max_reboots = soak_chance(r, 50) ? -1 : (int)soak_below(r, 6),
-		.salt = soak_rand(r) | 1,
-		.reclaim_timeout_ms = s->o.hang_s * 1000 / 2,
-		.helper_poll_ms = 10 + soak_below(r, 100),
-		.on_event = soak_vm_event,
-		.event_ctx = &vm,
-	};
-	unsigned int actions = (unsigned int)soak_below(r, 8);
-	struct vmm_result res;
-	struct vmm *vmm;
-	char err[200];
+	struct lpv_vm_config cfg;
+	unsigned int actions;
+	struct lpv_vm_result res;
+	struct lpv_event *ev;
+	struct lpv_vm *lvm;
+	const char *mode;
+	uint64_t min;
+	size_t nr;
 	int ret;
 
-	vm.mode = cfg.destroy;
+	lpv_vm_config_init(&cfg);
+	cfg.guest_mem = (16 + soak_below(r, 17)) << 20;
+	cfg.cpus = 1 + (unsigned int)soak_below(r, 2);
+	vm.mode = (unsigned int)soak_below(r, LPV_TEARDOWN_MODES);
+	mode = tool_destroy_name(vm.mode);
+	cfg.teardown = mode;
+	cfg.program = im->program;
+	cfg.image = im->img;
+	cfg.plain_program = "touch:mib=2,rounds=1,then=reboot";
+	cfg.max_reboots = soak_chance(r, 50) ? -1 : (int)soak_below(r, 6);
+	cfg.salt = soak_rand(r) | 1;
+	cfg.reclaim_timeout_ms = s->o.hang_s * 1000 / 2;
+	cfg.helper_poll_ms = 10 + soak_below(r, 100);
+	cfg.on_event = soak_vm_event;
+	cfg.event_ctx = &vm;
+	actions = (unsigned int)soak_below(r, 8);
 	/* A limit between what the boot needs and what the program touches:
 	 * the touch runs into it (memcg OOM kill) or just fits. */
-	if (soak_chance(r, 20))
-		cfg.memcg_limit = vmm_boot_min_bytes(host_vmm_env(s->host), &cfg) +
-				  (soak_below(r, im->touch_mib + 4) << 20);
-	if (vmm_config_check(host_vmm_env(s->host), &cfg, err, sizeof(err))) {
+	if (soak_chance(r, 20) && !lpv_vm_memcg_min(s->lh, &cfg, &min))
+		cfg.memcg_limit = min + (soak_below(r, im->touch_mib + 4) << 20);
+	if (lpv_vm_create(s->lh, &cfg, &lvm)) {
 		/* The memory left under the hog's pressure is the only reason
 		 * a config of these sizes is refused. */
 		atomic_add_relaxed(&s->ends[SOAK_END_create_failed], 1);
 		soak_vm_sleep(s, &vm, 5);
 		return;
 	}
-	soak_activity_set(s, &sl->act, "vmm_create", "%s, %s, %" PRIu64 " MiB, %u vCPUs",
-			  vmm_destroy_mode_name(cfg.destroy), im->program,
-			  cfg.guest_mem >> 20, cfg.cpus);
-	ret = vmm_create(host_vmm_env(s->host), &cfg, &vmm);
-	if (ret) {
+	soak_activity_set(s, &sl->act, "lpv_vm_boot", "%s, %s, %" PRIu64 " MiB, %u vCPUs",
+			  mode, im->program, cfg.guest_mem >> 20, cfg.cpus);
+	/* -ESRCH: it started and ended before its first instruction (an
+	 * injected failure, a memcg OOM kill): a life like any other. */
+	ret = lpv_vm_boot(lvm);
+	if (ret && ret != -ESRCH) {
 		atomic_add_relaxed(&s->ends[SOAK_END_create_failed], 1);
 		soak_activity_set(s, &sl->act, NULL, NULL);
+		lpv_vm_destroy(lvm);
 		soak_vm_sleep(s, &vm, 5);
 		return;
 	}
 	soak_count(s, SOAK_OP_vm_create, 1);
-	atomic_add_relaxed(&s->vms_by_mode[cfg.destroy], 1);
+	atomic_add_relaxed(&s->vms_by_mode[vm.mode], 1);
 	soak_activity_set(s, &sl->act, "driving a VMM", "%s, %s, %" PRIu64 " MiB, %u vCPUs",
-			  vmm_destroy_mode_name(cfg.destroy), im->program,
-			  cfg.guest_mem >> 20, cfg.cpus);
+			  mode, im->program, cfg.guest_mem >> 20, cfg.cpus);
 
 	for (unsigned int i = 0; i < actions; i++) {
 		unsigned int a = (unsigned int)soak_below(r, 100);
@@ -156,38 +176,41 @@ static void soak_vm_run(struct soak_slot *sl)
 		if (a < 45)
 			continue;
 		if (a < 70) {
-			if (!vmm_request_reset(vmm))
+			/* Returns once the new guest runs. */
+			if (!lpv_vm_reboot(lvm))
 				soak_count(s, SOAK_OP_host_reset, 1);
 			continue;
 		}
 		if (a < 85) {
-			if (!vmm_request_shutdown(vmm))
+			if (!lpv_vm_shutdown(lvm))
 				soak_count(s, SOAK_OP_host_shutdown, 1);
-		} else if (!vmm_kill(vmm)) {
+		} else if (!lpv_vm_kill(lvm)) {
 			soak_count(s, SOAK_OP_kill, 1);
 		}
 		break;
 	}
 	if (!atomic_load_acquire(&vm.exiting)) {
 		if (soak_chance(r, 60)) {
-			if (!vmm_request_shutdown(vmm))
+			if (!lpv_vm_shutdown(lvm))
 				soak_count(s, SOAK_OP_host_shutdown, 1);
-		} else if (!vmm_kill(vmm)) {
+		} else if (!lpv_vm_kill(lvm)) {
 			soak_count(s, SOAK_OP_kill, 1);
 		}
 	}
 
-	soak_activity_set(s, &sl->act, "vmm_wait", "%s, %s, %" PRIu64 " MiB, %" PRIu64 " boots",
-			  vmm_destroy_mode_name(cfg.destroy), im->program,
-			  cfg.guest_mem >> 20, atomic_load_relaxed(&vm.boots));
-	ret = vmm_wait(vmm, &res);
+	soak_activity_set(s, &sl->act, "lpv_vm_wait_cleanup", "%s, %s, %" PRIu64 " MiB, %" PRIu64 " boots",
+			  mode, im->program, cfg.guest_mem >> 20,
+			  atomic_load_relaxed(&vm.boots));
+	ret = lpv_vm_wait_cleanup(lvm, LPV_WAIT_FOREVER);
+	if (!ret)
+		ret = lpv_vm_result(lvm, &res);
 	if (ret) {
 		/* Reclaim did not finish in time: the wait is bounded, the
 		 * memory is not back -- a hang of the teardown. */
 		lpv_mutex_lock(&s->lock);
-		fprintf(stderr, "lazypv soak: HANG (seed %" PRIu64 ", wave %u, %s, slot %u): vmm_wait: %s (%s, %s)\n",
-			s->o.seed, s->wave, s->profile_desc, sl->id, strerror(-ret),
-			vmm_destroy_mode_name(cfg.destroy), im->program);
+		fprintf(stderr, "lazypv soak: HANG (seed %" PRIu64 ", wave %u, %s, slot %u): lpv_vm_wait_cleanup: %s (%s, %s)\n",
+			s->o.seed, s->wave, s->profile_desc, sl->id,
+			lpv_vm_last_error(lvm), mode, im->program);
 		s->hangs++;
 		s->violations++;
 		soak_report(s, stdout);
@@ -195,43 +218,41 @@ static void soak_vm_run(struct soak_slot *sl)
 		_exit(3);
 	}
 	soak_count(s, SOAK_OP_exit, 1);
-	if (res.killed)
+	if (res.exit.killed)
 		atomic_add_relaxed(&s->ends[SOAK_END_killed], 1);
-	else if (res.exit_code == 0)
+	else if (res.exit.code == 0)
 		atomic_add_relaxed(&s->ends[SOAK_END_code0], 1);
 	else
 		atomic_add_relaxed(&s->ends[SOAK_END_error], 1);
 
+	ev = soak_vm_timeline(lvm, &nr);
 	lpv_mutex_lock(&s->lock);
-	if (!res.killed && res.exit_code && !s->nr_inject) {
+	if (!res.exit.killed && res.exit.code && !s->nr_inject) {
 		/* Without injected failures a guest or boot error is a bug
 		 * unless the host simply had no memory for the boot. */
-		if (res.error != -ENOMEM) {
+		if (res.exit.error != -ENOMEM) {
 			s->guest_errors_uninjected++;
 			s->violations++;
 			fprintf(stderr, "lazypv soak: wave %u slot %u: %s guest failed without an injected failure: %s (%d)\n",
-				s->wave, sl->id, vmm_destroy_mode_name(cfg.destroy),
-				res.message, res.error);
+				s->wave, sl->id, mode, res.exit.message,
+				res.exit.error);
 		}
 	}
-	{
-		size_t nr;
-		const struct vmm_event *ev = vmm_events(vmm, &nr);
-
-		for (size_t i = 0; i < nr; i++) {
-			if (ev[i].type == VMM_EV_GUEST_START && ev[i].boot > 0)
-				soak_max(&s->max_restart_ns, &s->max_restart_mode,
-					 ev[i].latency_ns, cfg.destroy);
-			else if (ev[i].type == VMM_EV_EXIT)
-				soak_max(&s->max_exit_ns, &s->max_exit_mode,
-					 ev[i].latency_ns, cfg.destroy);
-		}
+	for (size_t i = 0; i < nr; i++) {
+		if (ev[i].type == LPV_EVENT_BOOTED && ev[i].boot > 0)
+			soak_max(&s->max_restart_ns, &s->max_restart_mode,
+				 ev[i].latency_ns, vm.mode);
+		else if (ev[i].type == LPV_EVENT_EXIT)
+			soak_max(&s->max_exit_ns, &s->max_exit_mode,
+				 ev[i].latency_ns, vm.mode);
 	}
 	soak_max(&s->max_reclaim_ns, &s->max_reclaim_mode, res.reclaim_ns,
-		 cfg.destroy);
-	soak_vm_patterns_locked(s, vmm, im, &cfg);
+		 vm.mode);
+	soak_vm_patterns_locked(s, lvm, ev, nr, im, &cfg);
 	lpv_mutex_unlock(&s->lock);
-	vmm_destroy(vmm);
+	free(ev);
+	/* Its callbacks have all run when this returns: vm may go. */
+	lpv_vm_destroy(lvm);
 	soak_activity_set(s, &sl->act, NULL, NULL);
 }
 

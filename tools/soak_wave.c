@@ -23,7 +23,7 @@
 #include "host/host.h"
 #include "lib/lib.h"
 #include "soak.h"
-#include "vmm/vmm.h"
+#include "tools.h"
 
 /* ---- a wave ---- */
 
@@ -172,25 +172,29 @@ static int soak_wave_profile(struct soak *s, struct soak_rng *r,
 
 static int soak_wave_images(struct soak *s, uint64_t nonce)
 {
-	char err[200];
+	uint8_t key[LPV_HOST_KEY_LEN];
+	struct lpv_image_info info;
 
+	if (lpv_host_key(s->lh, key))
+		return -EINVAL;
 	for (unsigned int i = 0; i < SOAK_NR_IMAGES; i++) {
 		struct soak_image *im = &s->images[i];
-		struct vmm_image_spec spec = {
+		struct lpv_image_spec spec = {
 			.program = soak_programs[i].program,
-			.default_payload_len = 64 << 10,
+			.payload_bytes = 64 << 10,
 			.nonce = nonce + i + 1,
 		};
 
 		im->program = soak_programs[i].program;
 		im->rounds = soak_programs[i].rounds;
 		im->touch_mib = soak_programs[i].mib;
-		if (vmm_image_build(&spec, host_public_key(s->host), &im->buf, &im->len,
-				    err, sizeof(err)) ||
-		    vmm_image_parse(im->buf, im->len, &im->img, err, sizeof(err))) {
-			fprintf(stderr, "lazypv soak: image %s: %s\n", im->program, err);
+		if (lpv_image_build(&spec, key, &im->img) ||
+		    lpv_image_info(im->img, &info)) {
+			fprintf(stderr, "lazypv soak: image %s: %s\n", im->program,
+				lpv_last_error());
 			return -EINVAL;
 		}
+		im->guest_end = info.guest_end;
 	}
 	return 0;
 }
@@ -348,7 +352,9 @@ int soak_host(struct soak *s, unsigned int nr, uint64_t deadline_ns)
 		return ret;
 	}
 	s->host_injected = 0;
-	ret = soak_wave_images(s, soak_rand(&r));
+	ret = tool_lpv_host(s->host, &s->lh, "soak") ? -EINVAL : 0;
+	if (!ret)
+		ret = soak_wave_images(s, soak_rand(&r));
 	soak_activity_set(s, &s->main_act, NULL, NULL);
 	for (unsigned int i = 0; !ret && i < SOAK_WAVES_PER_HOST &&
 	     lpv_now_ns() < deadline_ns; i++, s->wave++) {
@@ -356,11 +362,13 @@ int soak_host(struct soak *s, unsigned int nr, uint64_t deadline_ns)
 
 		soak_wave(s, end < deadline_ns ? end : deadline_ns);
 	}
-	for (unsigned int i = 0; i < SOAK_NR_IMAGES; i++) {
-		free(s->images[i].buf);
-		s->images[i].buf = NULL;
-	}
 	soak_activity_set(s, &s->main_act, "host_destroy", "host %u", nr);
+	lpv_host_destroy(s->lh);
+	s->lh = NULL;
+	for (unsigned int i = 0; i < SOAK_NR_IMAGES; i++) {
+		lpv_image_destroy(s->images[i].img);
+		s->images[i].img = NULL;
+	}
 	host_destroy(s->host);
 	s->host = NULL;
 	soak_activity_set(s, &s->main_act, NULL, NULL);

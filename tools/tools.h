@@ -31,16 +31,33 @@ void tool_usage_error(const char *cmd, const char *fmt, ...)
 bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
 			void *opts, struct lpv_cl_result *res);
 
-/* Names for enum options: host-view protection, teardown modes. */
+/* Names for enum options: host-view protection, teardown modes (the
+ * library's, lpv_teardown_mode_name: "?" past the last). */
 const char *tool_protect_name(unsigned int mode);
 const char *tool_destroy_name(unsigned int mode);
+/* A teardown mode's number (its index in lpv_teardown_mode_name, below
+ * LPV_TEARDOWN_MODES), or -1. */
+int tool_mode_index(const char *name);
 
 struct json_t;
 /* @j as one compact line on @f; the reference is consumed. */
 void tool_json_print(FILE *f, struct json_t *j);
 
+struct lpv_event;
+/*
+ * One of a VM's events as `lazypv run` prints it (timeline.c): a readable
+ * line, times relative to @t0_ns, or one JSON object per line with the
+ * absolute monotonic t_ns.
+ */
+void tool_event_print(const struct lpv_event *ev, uint64_t t0_ns, FILE *f,
+		      bool json);
+
 struct host_config;
 struct host;
+struct lpv_host;
+/* The library's handle over @h (lpv_host_wrap), with a one-line error;
+ * 0 or 1 (the exit status). */
+int tool_lpv_host(struct host *h, struct lpv_host **out, const char *cmd);
 /* host_create with a one-line user-facing error; returns the exit status
  * (0, 2 for a size the machine refuses, 1 otherwise). */
 int tool_host_create(const struct host_config *cfg, struct host **host,

@@ -54,15 +54,15 @@ extern "C" {
 /* The version of this header.  The shared library's SONAME changes with
  * LAZYPV_VERSION_MAJOR (and, while it is 0, with LAZYPV_VERSION_MINOR). */
 #define LAZYPV_VERSION_MAJOR 0
-#define LAZYPV_VERSION_MINOR 1
+#define LAZYPV_VERSION_MINOR 2
 #define LAZYPV_VERSION_PATCH 0
-#define LAZYPV_VERSION "0.1.0"
+#define LAZYPV_VERSION "0.2.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
 #define LAZYPV_VERSION_NUMBER                                           \
 	(LAZYPV_VERSION_MAJOR * 10000 + LAZYPV_VERSION_MINOR * 100 +   \
 	 LAZYPV_VERSION_PATCH)
 
-/* The version of the library linked in: "0.1.0" and its number. */
+/* The version of the library linked in: "0.2.0" and its number. */
 LPV_API const char *lpv_version(void);
 LPV_API unsigned int lpv_version_number(void);
 
@@ -82,6 +82,9 @@ LPV_API const char *lpv_last_error(void);
 
 /* Wait forever (the timeout_ms argument of the wait calls). */
 #define LPV_WAIT_FOREVER UINT64_MAX
+
+/* The page (frame) size: every byte count below is a multiple of it. */
+#define LPV_PAGE_SIZE ((uint64_t)4096)
 
 /* ====================================================================
  * the host
@@ -103,9 +106,13 @@ struct lpv_host_config {
 	 * and the LAZYPV_KVM_* environment.  lpv_param_name() lists them. */
 	const char *const *params;
 	/* Seed of the UV's host key: images built by `lazypv mkimage
-	 * --uv-seed S` boot on a host created with seed S.  NULL: "lazypv". */
+	 * --uv-seed S` boot on a host created with seed S.  NULL:
+	 * LPV_DEFAULT_SEED. */
 	const char *seed;
 };
+
+/* The host-key seed of a host whose configuration names none. */
+#define LPV_DEFAULT_SEED "lazypv"
 
 /* Fill @cfg with the defaults above. */
 LPV_API void lpv_host_config_init(struct lpv_host_config *cfg);
@@ -153,6 +160,94 @@ LPV_API int lpv_host_wait_cleanup(struct lpv_host *host, uint64_t timeout_ms);
 LPV_API const char *lpv_param_name(unsigned int i, uint64_t *def);
 
 /* ====================================================================
+ * host keys, images and guest programs
+ * ==================================================================== */
+
+/* Bytes of a UV host key (its public half: what images are built for). */
+#define LPV_HOST_KEY_LEN 32
+
+/* The public half of the host key a host created with @seed (NULL:
+ * LPV_DEFAULT_SEED) has.  0, -EINVAL (NULL @key), or the derivation's
+ * error. */
+LPV_API int lpv_host_key_from_seed(const char *seed,
+				   uint8_t key[LPV_HOST_KEY_LEN]);
+/* 64 hex digits into a public key: 0 or -EINVAL. */
+LPV_API int lpv_host_key_parse(const char *hex, uint8_t key[LPV_HOST_KEY_LEN]);
+/* The public half of @host's key: 0 or -EINVAL. */
+LPV_API int lpv_host_key(struct lpv_host *host, uint8_t key[LPV_HOST_KEY_LEN]);
+
+/*
+ * A protected-guest (SE) image: a file header, the SE header the UV opens,
+ * then the encrypted pages -- page 0 names the guest program, the rest is
+ * a payload ("the kernel").  An image is built for one host key and boots
+ * only on a host with that key.  A handle is read-only once made: many VMs
+ * (lpv_vm_config.image) and threads may use it at once; it must outlive
+ * every VM created from it.
+ */
+struct lpv_image;
+
+/* The default payload of a built image: a deterministic blob. */
+#define LPV_DEFAULT_PAYLOAD_BYTES (4ULL << 20)
+
+struct lpv_image_spec {
+	const char *program;	/* "NAME[:key=value,...]" (required) */
+	const void *payload;	/* NULL: a deterministic blob of ... */
+	size_t payload_len;	/* ... payload_len bytes of @payload */
+	uint64_t payload_bytes;	/* the blob's size; 0: the default */
+	uint64_t nonce;		/* the image's nonce; 0: random */
+};
+
+/*
+ * Build an image of @spec for the host key @key, and check it parses.
+ *   -EINVAL   NULL argument, bad program spec
+ *   -ENOENT   unknown program
+ *   -E2BIG    payload too large
+ *   -ENOMEM
+ */
+LPV_API int lpv_image_build(const struct lpv_image_spec *spec,
+			    const uint8_t key[LPV_HOST_KEY_LEN],
+			    struct lpv_image **out);
+/*
+ * Read and check an image file (`lazypv mkimage`).  Every field is
+ * checked, never trusted; the message names the one that is wrong.
+ *   -EINVAL (malformed, truncated), -EBADMSG (checksum),
+ *   -EPROTONOSUPPORT (format version), or -errno of the file
+ */
+LPV_API int lpv_image_load(const char *path, struct lpv_image **out);
+/* NULL is a no-op. */
+LPV_API void lpv_image_destroy(struct lpv_image *img);
+
+struct lpv_image_info {
+	uint64_t bytes;		/* the whole image */
+	uint64_t pages;		/* encrypted pages (page 0 and the payload) */
+	uint64_t se_header_bytes;
+	uint64_t guest_end;	/* guest memory the image occupies */
+	uint8_t host_key[LPV_HOST_KEY_LEN]; /* the key it was built for */
+};
+/* 0 or -EINVAL. */
+LPV_API int lpv_image_info(const struct lpv_image *img,
+			   struct lpv_image_info *out);
+/* The image's bytes (what an image file holds), valid as long as @img;
+ * NULL for a NULL handle. */
+LPV_API const void *lpv_image_data(const struct lpv_image *img, size_t *len);
+
+/* The guest programs' names: "touch, idle, memtest, io" (static). */
+LPV_API const char *lpv_program_names(void);
+/*
+ * Check a program spec "NAME[:key=value,...]" (lazypv(1) lists the keys):
+ * 0, -ENOENT (unknown program), -EINVAL (bad or unknown argument),
+ * -ENAMETOOLONG; the message says what is wrong.
+ */
+LPV_API int lpv_program_check(const char *spec);
+/*
+ * The same, and whether the program's memory (at=, mib=, io's pages per
+ * vCPU) fits a guest of @guest_mem bytes with @cpus vCPUs whose image
+ * fills its first @image_pages pages: -ENOSPC with the reason if not.
+ */
+LPV_API int lpv_program_check_fit(const char *spec, uint64_t guest_mem,
+				  unsigned int cpus, uint64_t image_pages);
+
+/* ====================================================================
  * teardown modes
  * ==================================================================== */
 
@@ -172,6 +267,9 @@ LPV_API const char *lpv_param_name(unsigned int i, uint64_t *def);
  * lazy into sync); the VM's events say so.
  */
 LPV_API const char *lpv_teardown_mode_name(unsigned int i);
+/* How many modes lpv_teardown_mode_name() lists, for sizing tables at
+ * compile time (the library of the same version has exactly these). */
+#define LPV_TEARDOWN_MODES 5
 
 /* ====================================================================
  * events
@@ -201,6 +299,9 @@ enum lpv_event_type {
 	LPV_EVENT_NOTE,		/* something worth knowing: message */
 };
 
+/* lpv_event.subcode of a reboot the host asked for (lpv_vm_reboot). */
+#define LPV_REBOOT_HOST 0x100
+
 /* "booted", "exit", ... (NULL for a value not in the enum). */
 LPV_API const char *lpv_event_name(enum lpv_event_type type);
 
@@ -212,15 +313,20 @@ struct lpv_event {
 	uint64_t t_ns;		/* when (CLOCK_MONOTONIC) */
 	unsigned int boot;	/* 0 = the first boot */
 	bool protected_guest;	/* the boot is a protected guest */
-	uint64_t subcode;	/* REBOOT: diag 308 subcode, or 0x100 for a
-				 * host-initiated reset */
+	uint64_t subcode;	/* REBOOT: diag 308 subcode, or
+				 * LPV_REBOOT_HOST for a host-initiated
+				 * reset */
 	uint64_t latency_ns;	/* BOOTED, EXIT, CLEANUP_DONE (since the
 				 * shutdown request), UNPACKED and
 				 * UNPROTECTED (duration) */
 	uint64_t bytes;		/* UNPACKED: image; EXIT: memory still
 				 * charged to the VM; CLEANUP_DONE: memory
 				 * reclaimed */
+	uint64_t leaked_bytes;	/* CLEANUP_DONE: memory lost on purpose
+				 * (counted leaks) since the VM started */
 	unsigned int round;	/* ROUND */
+	unsigned int polls;	/* HELPER_EXIT: the helper's checks whether
+				 * the VMM was gone */
 	int code;		/* EXIT: exit code; ERROR, CLEANUP_DONE:
 				 * 0 or a negative errno */
 	uint64_t dropped;	/* polled queue: events dropped (queue full)
@@ -235,9 +341,12 @@ typedef void (*lpv_event_fn)(void *ctx, const struct lpv_event *ev);
  * VMs
  * ==================================================================== */
 
+/* Most vCPUs a VM may have. */
+#define LPV_MAX_CPUS 64
+
 struct lpv_vm_config {
 	uint64_t guest_mem;	/* 1 MiB multiple; default 128 MiB */
-	unsigned int cpus;	/* 1..64; default 1 */
+	unsigned int cpus;	/* 1..LPV_MAX_CPUS; default 1 */
 	/* Teardown mode by name (lpv_teardown_mode_name); NULL: "sync". */
 	const char *teardown;
 	/*
@@ -249,8 +358,23 @@ struct lpv_vm_config {
 	/* Boot this image file (`lazypv mkimage`, same seed) instead of
 	 * building one; program then only says whether the guest idles. */
 	const char *image_file;
+	/* Or boot this image (lpv_image_build/_load; it must outlive the
+	 * VM, and may be shared); image_file must then be NULL. */
+	const struct lpv_image *image;
 	uint64_t payload_bytes;	/* built image's payload; 0: 4 MiB */
-	uint64_t memcg_limit;	/* the VMM's memory cgroup; 0: none */
+	/* The VMM's memory cgroup; 0: none.  At least lpv_vm_memcg_min(). */
+	uint64_t memcg_limit;
+	/* The program a non-protected boot runs (a guest's reboot with
+	 * diag 308 subcode 3); NULL: such a boot fails. */
+	const char *plain_program;
+	/* Seed of the guest programs' data patterns; 0: random. */
+	uint64_t salt;
+	/* How long after the exit the memory may take to come back before
+	 * the cleanup counts as failed (-EIO); 0: 10 minutes. */
+	uint64_t reclaim_timeout_ms;
+	/* async: the teardown helper's poll period (QEMU sleeps 1 s between
+	 * its checks whether the VMM is gone); 0: 1000 ms. */
+	uint64_t helper_poll_ms;
 	/* Reboots the guest may ask for itself before the next one ends it
 	 * as a shutdown; -1: no limit (the default).  Host reboots
 	 * (lpv_vm_reboot) count too. */
@@ -265,6 +389,15 @@ struct lpv_vm_config {
 
 /* Fill @cfg with the defaults above. */
 LPV_API void lpv_vm_config_init(struct lpv_vm_config *cfg);
+/*
+ * The least memcg_limit lpv_vm_create accepts for @cfg on @host: what the
+ * first protected boot charges up to the guest's first instruction (the
+ * image, the UV's storage for the guest, page tables).  The program's own
+ * memory comes on top.  0 (*out set), or an error of lpv_vm_create's
+ * (the image is built or loaded to know its size).
+ */
+LPV_API int lpv_vm_memcg_min(struct lpv_host *host,
+			     const struct lpv_vm_config *cfg, uint64_t *out);
 
 /*
  * Define a VM on @host: check the configuration against the host and
@@ -322,6 +455,31 @@ LPV_API int lpv_vm_wait(struct lpv_vm *vm, uint64_t timeout_ms,
  *   within the VMM's own limit (the memory is counted as stuck)
  */
 LPV_API int lpv_vm_wait_cleanup(struct lpv_vm *vm, uint64_t timeout_ms);
+
+/* The whole life of a VM, once it is cleaned up. */
+struct lpv_vm_result {
+	struct lpv_vm_exit exit;	/* as lpv_vm_wait gives it */
+	uint64_t reclaim_ns;		/* shutdown request -> every frame
+					 * back and uncharged */
+	uint64_t reclaimed_bytes;	/* what came back */
+	uint64_t leaked_bytes;		/* lost on purpose (counted leaks) */
+	int cleanup_error;		/* 0, or -EIO: not within the limit */
+};
+/*
+ * The result of a VM that is cleaned up (lpv_vm_wait_cleanup returned, or
+ * lpv_vm_state says LPV_VM_CLEANED).
+ *   -EINVAL  NULL argument, not booted;  -EBUSY  not cleaned up yet
+ */
+LPV_API int lpv_vm_result(struct lpv_vm *vm, struct lpv_vm_result *out);
+/*
+ * The VM's timeline, once it is cleaned up: every event it had, in order,
+ * as its callbacks and queue saw them (seq i is entry i; dropped is 0).
+ * Copies up to @cap events into @evs (NULL with @cap 0 to count) and
+ * returns how many there are.
+ *   -EINVAL  NULL VM, not booted;  -EBUSY  not cleaned up yet
+ */
+LPV_API long lpv_vm_timeline(struct lpv_vm *vm, struct lpv_event *evs,
+			     size_t cap);
 /*
  * Release the handle.  A VM still running is killed first; its cleanup
  * goes on in the background (lpv_host_wait_cleanup and the host's
@@ -367,12 +525,18 @@ struct lpv_progress {
 	uint64_t cleaned_bytes;	/* cleaned since the teardown began */
 	uint64_t rate_bytes_per_s; /* cleaning rate (0: nothing cleaning) */
 	unsigned int cleaning;	/* VMs being cleaned now */
+	bool ending;		/* the VM: shutting down or exited (its
+				 * pending is then all it has left) */
+	uint64_t in_use_bytes;	/* memory charged to the VM(s) now, less
+				 * counted leaks */
+	uint64_t t_ns;		/* when the snapshot was taken */
 };
 /*
- * Cleanup progress of one VM (after it exits: pending falls to 0 as its
- * memory comes back; cleaned_bytes and the average rate since its exit),
- * or of the whole host (the sum over its VMs; the rate of those cleaning
- * now).  0 or -EINVAL.
+ * Cleanup progress of one VM (while it runs: what its reboots left to
+ * background cleanup; after its shutdown request: pending falls to 0 as
+ * its memory comes back; cleaned_bytes and the average rate since its
+ * exit), or of the whole host (the sum over its VMs; the rate of those
+ * cleaning now; ending false).  0 or -EINVAL.
  */
 LPV_API int lpv_vm_progress(struct lpv_vm *vm, struct lpv_progress *out);
 LPV_API int lpv_host_progress(struct lpv_host *host, struct lpv_progress *out);

@@ -38,6 +38,9 @@ struct api_stack;
 int api_stack_create(const struct lpv_host_config *cfg,
 		     struct api_stack **out, char *err,
 		     size_t errlen) __must_check;
+/* Over a host the caller built and keeps (api_stack_destroy leaves it). */
+int api_stack_wrap(struct host *h, struct api_stack **out) __must_check;
+struct host *api_stack_host(struct api_stack *st);
 void api_stack_destroy(struct api_stack *st);
 int api_stack_check(struct api_stack *st) __must_check;
 /* The public half of the UV's host key (images are built for it). */
@@ -47,6 +50,8 @@ int api_stack_vm_check(struct api_stack *st, const struct vmm_config *vc,
 		       char *err, size_t errlen) __must_check;
 int api_stack_vm_create(struct api_stack *st, const struct vmm_config *vc,
 			struct vmm **out) __must_check;
+uint64_t api_stack_vm_boot_min_bytes(struct api_stack *st,
+				     const struct vmm_config *vc);
 /* Background teardown the module runs on its own (cleanup threads) is
  * finished, and no frame waits set aside. */
 bool api_stack_is_drained(struct api_stack *st);
@@ -66,11 +71,23 @@ struct json_t;
 struct json_t *api_stack_stats_json(struct api_stack *st);
 
 /*
- * The cleanup reader: how much memory of an exited VMM is still to clean
- * (bytes), read from the layers below.  The one function the VMM's own
- * progress reader replaces.
+ * The cleanup reader: how much memory of a VMM is still to clean (bytes),
+ * how much it has charged, whether it is ending -- read from the VMM's
+ * progress snapshot.
  */
-uint64_t api_cleanup_pending_bytes(struct vmm *vmm);
+struct api_cleanup {
+	uint64_t pending_bytes, in_use_bytes;
+	bool ending;
+};
+void api_cleanup_read(struct vmm *vmm, struct api_cleanup *out);
+
+/* ---- images (image.c) ---- */
+
+struct lpv_image {
+	void *buf;			/* the image's bytes, owned */
+	size_t len;
+	struct vmm_image vi;		/* parsed: points into buf */
+};
 
 /* ---- handles ---- */
 
@@ -87,10 +104,12 @@ struct lpv_vm {
 	/* set at creation, read-only after */
 	struct lpv_vm_config cfg;
 	char *program, *teardown_name;	/* cfg's strings, owned */
+	char *plain_program;
 	struct vmm_config vc;
-	struct vmm_image image;
-	void *image_buf;
-	bool idle;			/* the guest waits for the host */
+	struct lpv_image *image;	/* built or loaded here, owned */
+	/* The rig's hook (api_host.h): set before boot, read after. */
+	lpv_event_fn instant_fn;
+	void *instant_ctx;
 	/* under host->lock */
 	int state;			/* enum lpv_vm_state */
 	struct vmm *vmm;		/* from boot until the handle goes */
@@ -113,6 +132,10 @@ struct lpv_vm {
 	uint64_t reclaim_latency_ns;	/* shutdown request -> reclaimed */
 	uint64_t cleaned_bytes;		/* reclaimed (final) */
 	int cleanup_error;		/* 0 or -ETIMEDOUT */
+	struct lpv_event reclaimed;	/* the VMM's RECLAIMED, posted by the
+					 * reaper as CLEANUP_DONE */
+	bool have_reclaimed;
+	struct vmm_result res;		/* the reaper's vmm_wait() */
 	/* polled queue: a ring of cfg.event_queue entries */
 	struct lpv_event *ring;
 	unsigned int ring_head, ring_len;
@@ -158,6 +181,9 @@ bool api_vm_is_done_locked(const struct lpv_vm *vm);
  * the lock. */
 void api_vm_free_locked(struct lpv_vm *vm);
 void api_vm_release(struct lpv_vm *vm);
+/* A VMM event as the public one (type 0: none), for @vm. */
+void api_event_from_vmm(struct lpv_vm *vm, const struct vmm_event *e,
+			struct lpv_event *out);
 
 /* ---- events and waits (host.c) ---- */
 

@@ -14,6 +14,7 @@
  * every state change, FIFO growth and VM release.
  */
 #include "api_internal.h"
+#include "api_host.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +26,9 @@ void lpv_host_config_init(struct lpv_host_config *cfg)
 		return;
 	*cfg = (struct lpv_host_config){ .mem_bytes = 3ULL << 30 };
 }
+
+_Static_assert(LPV_TEARDOWN_MODES == VMM_DESTROY_NR,
+	       "the public header counts the library's teardown modes");
 
 const char *lpv_teardown_mode_name(unsigned int i)
 {
@@ -133,10 +137,38 @@ bool api_on_event_thread(struct lpv_host *host)
 
 /* ---- the host ---- */
 
+/* A host handle over @stack (taken; destroyed on failure). */
+static int api_host_new(struct api_stack *stack, struct lpv_host **out)
+{
+	struct lpv_host *host;
+	int r;
+
+	host = calloc(1, sizeof(*host));
+	if (!host) {
+		api_stack_destroy(stack);
+		return api_fail(NULL, NULL, -ENOMEM, "out of memory");
+	}
+	lpv_mutex_init(&host->lock);
+	lpv_cond_init(&host->cond);
+	host->stack = stack;
+	r = -pthread_create(&host->ev_thread, NULL, api_event_thread, host);
+	if (r) {
+		api_fail(NULL, NULL, r, "cannot start the event thread: %s",
+			 lpv_strerror(r));
+		api_stack_destroy(host->stack);
+		lpv_cond_deinit(&host->cond);
+		lpv_mutex_deinit(&host->lock);
+		free(host);
+		return r;
+	}
+	*out = host;
+	return 0;
+}
+
 int lpv_host_create(const struct lpv_host_config *cfg, struct lpv_host **out)
 {
 	char err[API_MSG_LEN] = "";
-	struct lpv_host *host;
+	struct api_stack *stack;
 	int r;
 
 	if (out)
@@ -148,32 +180,42 @@ int lpv_host_create(const struct lpv_host_config *cfg, struct lpv_host **out)
 	if (!cfg->mem_bytes)
 		return api_fail(NULL, NULL, -EINVAL,
 				"host memory size is 0 (lpv_host_config_init sets the default)");
-	host = calloc(1, sizeof(*host));
-	if (!host)
-		return api_fail(NULL, NULL, -ENOMEM, "out of memory");
-	lpv_mutex_init(&host->lock);
-	lpv_cond_init(&host->cond);
-	r = api_stack_create(cfg, &host->stack, err, sizeof(err));
-	if (r) {
-		api_fail(NULL, NULL, r, "%s", err[0] ? err : lpv_strerror(r));
-		goto out_free;
-	}
-	r = -pthread_create(&host->ev_thread, NULL, api_event_thread, host);
-	if (r) {
-		api_fail(NULL, NULL, r, "cannot start the event thread: %s",
-			 lpv_strerror(r));
-		goto out_stack;
-	}
-	*out = host;
-	return 0;
+	r = api_stack_create(cfg, &stack, err, sizeof(err));
+	if (r)
+		return api_fail(NULL, NULL, r, "%s",
+				err[0] ? err : lpv_strerror(r));
+	return api_host_new(stack, out);
+}
 
-out_stack:
-	api_stack_destroy(host->stack);
-out_free:
-	lpv_cond_deinit(&host->cond);
-	lpv_mutex_deinit(&host->lock);
-	free(host);
-	return r;
+int lpv_host_wrap(struct host *h, struct lpv_host **out)
+{
+	struct api_stack *stack;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out)
+		return api_fail(NULL, NULL, -EINVAL, "lpv_host_wrap: NULL %s",
+				!h ? "host" : "out-pointer");
+	if (!host_vmm_env(h))
+		return api_fail(NULL, NULL, -EINVAL,
+				"the host has no PV support (INIT_UV failed)");
+	if (api_stack_wrap(h, &stack))
+		return api_fail(NULL, NULL, -ENOMEM, "out of memory");
+	return api_host_new(stack, out);
+}
+
+struct host *lpv_host_host(struct lpv_host *host)
+{
+	return host ? api_stack_host(host->stack) : NULL;
+}
+
+int lpv_host_key(struct lpv_host *host, uint8_t key[LPV_HOST_KEY_LEN])
+{
+	if (!host || !key)
+		return api_fail(host, NULL, -EINVAL, "lpv_host_key: NULL %s",
+				!host ? "host" : "key");
+	memcpy(key, api_stack_host_pub(host->stack), LPV_HOST_KEY_LEN);
+	return 0;
 }
 
 void lpv_host_destroy(struct lpv_host *host)

@@ -22,6 +22,7 @@
 
 struct api_stack {
 	struct host *host;
+	bool borrowed;		/* api_stack_wrap: the caller's */
 };
 
 /* The module's parameters, one lpv_option per KVM_OPTIONS line. */
@@ -124,11 +125,29 @@ out_free:
 	return r;
 }
 
+int api_stack_wrap(struct host *h, struct api_stack **out)
+{
+	struct api_stack *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	st->host = h;
+	st->borrowed = true;
+	*out = st;
+	return 0;
+}
+
+struct host *api_stack_host(struct api_stack *st)
+{
+	return st->host;
+}
+
 void api_stack_destroy(struct api_stack *st)
 {
 	if (!st)
 		return;
-	host_destroy(st->host);
+	if (!st->borrowed)
+		host_destroy(st->host);
 	free(st);
 }
 
@@ -152,6 +171,12 @@ int api_stack_vm_create(struct api_stack *st, const struct vmm_config *vc,
 			struct vmm **out)
 {
 	return vmm_create(host_vmm_env(st->host), vc, out);
+}
+
+uint64_t api_stack_vm_boot_min_bytes(struct api_stack *st,
+				     const struct vmm_config *vc)
+{
+	return vmm_boot_min_bytes(host_vmm_env(st->host), vc);
 }
 
 bool api_stack_is_drained(struct api_stack *st)
@@ -205,7 +230,7 @@ json_t *api_stack_stats_json(struct api_stack *st)
 	return host_stats_json(&hs);
 }
 
-uint64_t api_cleanup_pending_bytes(struct vmm *vmm)
+void api_cleanup_read(struct vmm *vmm, struct api_cleanup *out)
 {
 	struct vmm_cleanup_progress p;
 
@@ -217,5 +242,9 @@ uint64_t api_cleanup_pending_bytes(struct vmm *vmm)
 	 * helper, or on its way back.
 	 */
 	vmm_cleanup_progress(vmm, &p);
-	return p.to_clean_bytes;
+	*out = (struct api_cleanup){
+		.pending_bytes = p.to_clean_bytes,
+		.in_use_bytes = p.in_use_bytes,
+		.ending = p.ending,
+	};
 }

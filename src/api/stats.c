@@ -6,9 +6,9 @@
  * Progress of a VM: while it runs, what its reboots handed to background
  * cleanup; from its exit on, the memory still charged to the VMM, which
  * is what its teardown has left to give back (the reader is
- * api_cleanup_pending_bytes, stack.c, over vmm_cleanup_progress); the
- * rate is the average since the exit.  The host's figures are the sums over its VMs, the rate that of
- * the VMs cleaning now.
+ * api_cleanup_read, stack.c, over vmm_cleanup_progress); the rate is the
+ * average since the exit.  The host's figures are the sums over its VMs,
+ * the rate that of the VMs cleaning now.
  *
  * Everything is read under host->lock; the layers' counters it reads are
  * atomics.
@@ -30,11 +30,15 @@ static uint64_t api_rate(uint64_t bytes, uint64_t ns)
 void api_vm_progress_locked(struct lpv_vm *vm, struct lpv_progress *out)
 {
 	uint64_t now = lpv_now_ns();
+	struct api_cleanup c;
 
-	*out = (struct lpv_progress){ 0 };
+	*out = (struct lpv_progress){ .t_ns = now };
 	switch (vm->state) {
 	case LPV_VM_CLEANING:
-		out->pending_bytes = api_cleanup_pending_bytes(vm->vmm);
+		api_cleanup_read(vm->vmm, &c);
+		out->pending_bytes = c.pending_bytes;
+		out->in_use_bytes = c.in_use_bytes;
+		out->ending = true;
 		out->cleaned_bytes = vm->bytes_at_exit > out->pending_bytes ?
 				     vm->bytes_at_exit - out->pending_bytes : 0;
 		out->rate_bytes_per_s = api_rate(out->cleaned_bytes,
@@ -42,13 +46,18 @@ void api_vm_progress_locked(struct lpv_vm *vm, struct lpv_progress *out)
 		out->cleaning = 1;
 		break;
 	case LPV_VM_CLEANED:
+		out->ending = true;
 		out->cleaned_bytes = vm->cleaned_bytes;
 		out->rate_bytes_per_s = api_rate(vm->cleaned_bytes,
 						 vm->cleaned_ns - vm->exit_ns);
 		break;
 	case LPV_VM_RUNNING:
-		/* What its reboots handed to background cleanup (lazy, async). */
-		out->pending_bytes = api_cleanup_pending_bytes(vm->vmm);
+		/* What its reboots handed to background cleanup (lazy, async,
+		 * instant), or from its shutdown request on, all it holds. */
+		api_cleanup_read(vm->vmm, &c);
+		out->pending_bytes = c.pending_bytes;
+		out->in_use_bytes = c.in_use_bytes;
+		out->ending = c.ending;
 		out->cleaning = out->pending_bytes != 0;
 		break;
 	default:
@@ -70,12 +79,13 @@ int lpv_vm_progress(struct lpv_vm *vm, struct lpv_progress *out)
 static void api_host_progress_locked(struct lpv_host *host,
 				     struct lpv_progress *out)
 {
-	*out = (struct lpv_progress){ 0 };
+	*out = (struct lpv_progress){ .t_ns = lpv_now_ns() };
 	for (struct lpv_vm *vm = host->vms; vm; vm = vm->next) {
 		struct lpv_progress p;
 
 		api_vm_progress_locked(vm, &p);
 		out->pending_bytes += p.pending_bytes;
+		out->in_use_bytes += p.in_use_bytes;
 		out->cleaned_bytes += p.cleaned_bytes;
 		out->cleaning += p.cleaning;
 		if (p.cleaning)

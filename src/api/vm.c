@@ -23,8 +23,10 @@
  * the event hook and never held across a vmm_* call.
  */
 #include "api_internal.h"
+#include "api_host.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,26 +103,39 @@ void lpv_vm_config_init(struct lpv_vm_config *cfg)
 
 /* ---- the VMM's side: events and the reaper ---- */
 
-/* On a VMM thread, under the VMM's lock. */
-static void api_vm_on_event(void *ctx, const struct vmm_event *e)
+void api_event_from_vmm(struct lpv_vm *vm, const struct vmm_event *e,
+			struct lpv_event *out)
 {
-	struct lpv_vm *vm = ctx;
-	struct lpv_host *host = vm->host;
-	struct lpv_event ev = {
+	*out = (struct lpv_event){
 		.type = e->type < VMM_EV_NR ? api_event_of[e->type] : 0,
+		.vm = vm,
 		.t_ns = e->t_ns,
 		.boot = e->boot,
 		.protected_guest = e->protected,
 		.subcode = e->subcode,
 		.latency_ns = e->latency_ns,
 		.bytes = e->pages * HW_PAGE_SIZE,
+		.leaked_bytes = e->leaked * HW_PAGE_SIZE,
 		.round = e->round,
+		.polls = e->polls,
 		.code = e->code,
 	};
+	snprintf(out->message, sizeof(out->message), "%s", e->message);
+}
 
+/* On a VMM thread, under the VMM's lock. */
+static void api_vm_on_event(void *ctx, const struct vmm_event *e)
+{
+	struct lpv_vm *vm = ctx;
+	struct lpv_host *host = vm->host;
+	struct lpv_event ev;
+
+	api_event_from_vmm(vm, e, &ev);
 	if (!ev.type)
 		return;
-	snprintf(ev.message, sizeof(ev.message), "%s", e->message);
+	/* The rig reads its counters at the instant (api_host.h). */
+	if (vm->instant_fn)
+		vm->instant_fn(vm->instant_ctx, &ev);
 	lpv_mutex_lock(&host->lock);
 	switch (e->type) {
 	case VMM_EV_BOOT_START:
@@ -155,6 +170,8 @@ static void api_vm_on_event(void *ctx, const struct vmm_event *e)
 		 * state change (api_vm_reaper). */
 		vm->cleaned_ns = e->t_ns;
 		vm->reclaim_latency_ns = e->latency_ns;
+		vm->reclaimed = ev;
+		vm->have_reclaimed = true;
 		lpv_mutex_unlock(&host->lock);
 		return;
 	default:
@@ -180,6 +197,7 @@ static void *api_vm_reaper(void *arg)
 		;
 	r = vmm_wait(vm->vmm, &res);
 	lpv_mutex_lock(&host->lock);
+	vm->res = res;
 	vm->exit.boots = res.boots;
 	if (res.error && !vm->exit.error) {
 		vm->exit.error = res.error;
@@ -193,27 +211,28 @@ static void *api_vm_reaper(void *arg)
 			.code = r,
 		};
 
-		if (r) {
+		if (r || !vm->have_reclaimed) {
 			/* The memory did not come back in time. */
 			ev.t_ns = lpv_now_ns();
 			ev.latency_ns = ev.t_ns - vm->exit_ns;
+			ev.code = r ? r : -ETIMEDOUT;
 			snprintf(ev.message, sizeof(ev.message),
 				 "memory not reclaimed within %llu s",
-				 API_RECLAIM_TIMEOUT_MS / 1000);
-			vm->cleanup_error = r;
+				 (unsigned long long)vm->vc.reclaim_timeout_ms / 1000);
+			vm->cleanup_error = ev.code;
 			vm->cleaned_ns = ev.t_ns;
 			host->cleanups_failed++;
 		} else {
-			/* All of what was still charged at the exit came
-			 * back. */
-			ev.t_ns = vm->cleaned_ns;
-			ev.latency_ns = vm->reclaim_latency_ns;
-			ev.bytes = vm->bytes_at_exit;
+			/* The VMM's RECLAIMED: all of what was still charged
+			 * at the exit came back. */
+			ev = vm->reclaimed;
 			vm->cleaned_bytes = vm->bytes_at_exit;
 			host->cleanups_done++;
 		}
 		vm->state = LPV_VM_CLEANED;
 		api_event_post_locked(vm, &ev);
+		/* As posted (numbered): the timeline's last entry. */
+		vm->reclaimed = ev;
 	}
 	vm->reaper_done = true;
 	if (vm->orphaned && api_vm_is_done_locked(vm)) {
@@ -254,61 +273,71 @@ void api_vm_release(struct lpv_vm *vm)
 {
 	/* Waited for by the reaper already: this only frees. */
 	vmm_destroy(vm->vmm);
-	vmm_image_release(&vm->image);
-	free(vm->image_buf);
+	lpv_image_destroy(vm->image);
 	free(vm->ring);
 	free(vm->program);
+	free(vm->plain_program);
 	free(vm->teardown_name);
 	free(vm);
 }
 
 /* ---- creation ---- */
 
-static int api_vm_image(struct lpv_vm *vm, char *err, size_t errlen)
+/*
+ * The image @cfg boots: the caller's (shared), a file's, or one built for
+ * the host's key from the program; *owned is what the VM must free.
+ */
+static int api_vm_image(struct lpv_host *host, const struct lpv_vm_config *cfg,
+			const char *program, const struct lpv_image **img,
+			struct lpv_image **owned)
 {
-	struct api_stack *st = vm->host->stack;
-	size_t len = 0;
+	const uint8_t *key = api_stack_host_pub(host->stack);
+	char why[API_MSG_LEN];
 	int r;
 
-	if (vm->cfg.image_file) {
-		r = vmm_image_load(vm->cfg.image_file, &vm->image, err, errlen);
+	*owned = NULL;
+	if (cfg->image && cfg->image_file)
+		return api_fail(host, NULL, -EINVAL,
+				"image and image_file exclude each other");
+	if (cfg->image) {
+		*img = cfg->image;
+	} else if (cfg->image_file) {
+		r = lpv_image_load(cfg->image_file, owned);
 		if (r)
-			return r;
-		if (memcmp(vm->image.host_pub, api_stack_host_pub(st),
-			   UV_HOST_KEY_LEN)) {
-			lpv_seterr(err, errlen,
-				   "image %s was built for another host key (build it with this host's seed)",
-				   vm->cfg.image_file);
-			return -EKEYREJECTED;
-		}
-		return 0;
-	}
-	struct vmm_image_spec spec = {
-		.program = vm->program,
-		.default_payload_len = vm->cfg.payload_bytes,
-	};
+			goto fail;
+		*img = *owned;
+	} else {
+		struct lpv_image_spec spec = {
+			.program = program,
+			.payload_bytes = cfg->payload_bytes,
+		};
 
-	r = vmm_image_build(&spec, api_stack_host_pub(st), &vm->image_buf, &len,
-			    err, errlen);
-	if (!r)
-		r = vmm_image_parse(vm->image_buf, len, &vm->image, err, errlen);
-	return r;
+		r = lpv_image_build(&spec, key, owned);
+		if (r)
+			goto fail;
+		*img = *owned;
+	}
+	if (memcmp((*img)->vi.host_pub, key, UV_HOST_KEY_LEN)) {
+		lpv_image_destroy(*owned);
+		*owned = NULL;
+		return api_fail(host, NULL, -EKEYREJECTED,
+				"image%s%s was built for another host key (build it with this host's seed)",
+				cfg->image_file ? " " : "",
+				cfg->image_file ? cfg->image_file : "");
+	}
+	return 0;
+
+fail:
+	snprintf(why, sizeof(why), "%s", lpv_last_error());
+	return api_fail(host, NULL, r, "image: %s", why);
 }
 
-int lpv_vm_create(struct lpv_host *host, const struct lpv_vm_config *cfg,
-		  struct lpv_vm **out)
+/* The VMM's configuration of @cfg booting @img (callback not set). */
+static int api_vm_vc(struct lpv_host *host, const struct lpv_vm_config *cfg,
+		     const struct lpv_image *img, struct vmm_config *vc)
 {
-	char err[API_MSG_LEN] = "";
 	enum vmm_destroy_mode mode = VMM_DESTROY_SYNC;
-	struct lpv_vm *vm;
-	int r;
 
-	if (out)
-		*out = NULL;
-	if (!host || !cfg || !out)
-		return api_fail(host, NULL, -EINVAL, "lpv_vm_create: NULL %s",
-				!host ? "host" : !cfg ? "configuration" :
-				"out-pointer");
 	if (cfg->teardown && vmm_destroy_mode_parse(cfg->teardown, &mode)) {
 		char names[128] = "";
 
@@ -319,6 +348,59 @@ int lpv_vm_create(struct lpv_host *host, const struct lpv_vm_config *cfg,
 				"unknown teardown mode '%s' (%s)", cfg->teardown,
 				names);
 	}
+	*vc = (struct vmm_config){
+		.guest_mem = cfg->guest_mem,
+		.cpus = cfg->cpus,
+		.destroy = mode,
+		.memcg_limit = cfg->memcg_limit,
+		.image = img ? &img->vi : NULL,
+		.plain_program = cfg->plain_program,
+		.max_reboots = cfg->max_reboots,
+		.salt = cfg->salt,
+		.reclaim_timeout_ms = cfg->reclaim_timeout_ms ?
+				      cfg->reclaim_timeout_ms :
+				      API_RECLAIM_TIMEOUT_MS,
+		.helper_poll_ms = cfg->helper_poll_ms,
+	};
+	return 0;
+}
+
+int lpv_vm_memcg_min(struct lpv_host *host, const struct lpv_vm_config *cfg,
+		     uint64_t *out)
+{
+	const struct lpv_image *img;
+	struct lpv_image *owned;
+	struct vmm_config vc;
+	int r;
+
+	if (!host || !cfg || !out)
+		return api_fail(host, NULL, -EINVAL, "lpv_vm_memcg_min: NULL %s",
+				!host ? "host" : !cfg ? "configuration" :
+				"out-pointer");
+	r = api_vm_image(host, cfg, cfg->program ? cfg->program : "idle",
+			 &img, &owned);
+	if (!r)
+		r = api_vm_vc(host, cfg, img, &vc);
+	if (!r)
+		*out = api_stack_vm_boot_min_bytes(host->stack, &vc);
+	lpv_image_destroy(owned);
+	return r;
+}
+
+int lpv_vm_create(struct lpv_host *host, const struct lpv_vm_config *cfg,
+		  struct lpv_vm **out)
+{
+	char err[API_MSG_LEN] = "";
+	const struct lpv_image *img;
+	struct lpv_vm *vm;
+	int r;
+
+	if (out)
+		*out = NULL;
+	if (!host || !cfg || !out)
+		return api_fail(host, NULL, -EINVAL, "lpv_vm_create: NULL %s",
+				!host ? "host" : !cfg ? "configuration" :
+				"out-pointer");
 	if (cfg->event_queue > API_MAX_EVENT_QUEUE)
 		return api_fail(host, NULL, -EINVAL,
 				"event queue of %u entries: at most %u",
@@ -337,40 +419,37 @@ int lpv_vm_create(struct lpv_host *host, const struct lpv_vm_config *cfg,
 		return api_fail(host, NULL, -ENOMEM, "out of memory");
 	vm->host = host;
 	vm->cfg = *cfg;
+	r = api_vm_vc(host, cfg, NULL, &vm->vc);
+	if (r)
+		goto out_free;
 	vm->program = strdup(cfg->program ? cfg->program : "idle");
-	vm->teardown_name = strdup(vmm_destroy_mode_name(mode));
+	vm->teardown_name = strdup(vmm_destroy_mode_name(vm->vc.destroy));
+	vm->plain_program = cfg->plain_program ?
+			    strdup(cfg->plain_program) : NULL;
 	vm->cfg.program = vm->program;
 	vm->cfg.teardown = vm->teardown_name;
-	vm->cfg.image_file = NULL;	/* not kept: read below */
+	vm->cfg.plain_program = vm->plain_program;
+	vm->cfg.image_file = NULL;	/* read below, not kept */
 	if (cfg->event_queue)
 		vm->ring = calloc(cfg->event_queue, sizeof(*vm->ring));
 	if (!vm->program || !vm->teardown_name ||
+	    (cfg->plain_program && !vm->plain_program) ||
 	    (cfg->event_queue && !vm->ring)) {
 		r = api_fail(host, NULL, -ENOMEM, "out of memory");
 		goto out_free;
 	}
-	vm->cfg.image_file = cfg->image_file;
-	r = api_vm_image(vm, err, sizeof(err));
-	vm->cfg.image_file = NULL;
-	if (r) {
-		api_fail(host, NULL, r, "image: %s", err);
+	r = api_vm_image(host, cfg, vm->program, &img, &vm->image);
+	if (r)
 		goto out_free;
-	}
-	vm->vc = (struct vmm_config){
-		.guest_mem = cfg->guest_mem,
-		.cpus = cfg->cpus,
-		.destroy = mode,
-		.memcg_limit = cfg->memcg_limit,
-		.image = &vm->image,
-		.max_reboots = cfg->max_reboots,
-		.reclaim_timeout_ms = API_RECLAIM_TIMEOUT_MS,
-		.on_event = api_vm_on_event,
-		.event_ctx = vm,
-	};
+	r = api_vm_vc(host, &vm->cfg, img, &vm->vc);
+	if (r)
+		goto out_free;
+	vm->vc.on_event = api_vm_on_event;
+	vm->vc.event_ctx = vm;
 	r = api_stack_vm_check(host->stack, &vm->vc, err, sizeof(err));
 	if (!r)
 		r = vmm_program_check_fit(vm->program, cfg->guest_mem,
-					  cfg->cpus, vm->image.nr_pages, err,
+					  cfg->cpus, img->vi.nr_pages, err,
 					  sizeof(err));
 	if (r) {
 		api_fail(host, NULL, r, "%s", err);
@@ -385,10 +464,10 @@ int lpv_vm_create(struct lpv_host *host, const struct lpv_vm_config *cfg,
 	return 0;
 
 out_free:
-	vmm_image_release(&vm->image);
-	free(vm->image_buf);
+	lpv_image_destroy(vm->image);
 	free(vm->ring);
 	free(vm->program);
+	free(vm->plain_program);
 	free(vm->teardown_name);
 	free(vm);
 	return r;
@@ -603,8 +682,125 @@ int lpv_vm_wait_cleanup(struct lpv_vm *vm, uint64_t timeout_ms)
 	if (r)
 		return api_fail(NULL, vm, -EIO,
 				"the memory did not come back within %llu s",
-				API_RECLAIM_TIMEOUT_MS / 1000);
+				(unsigned long long)vm->vc.reclaim_timeout_ms / 1000);
 	return 0;
+}
+
+/* 0 if the VM is cleaned up (it stays so), else why not. */
+static int api_vm_cleaned(struct lpv_vm *vm, const char *what)
+{
+	int state;
+
+	lpv_mutex_lock(&vm->host->lock);
+	state = vm->state;
+	lpv_mutex_unlock(&vm->host->lock);
+	if (state == LPV_VM_CREATED)
+		return api_fail(NULL, vm, -EINVAL, "%s: the VM is not booted",
+				what);
+	if (state != LPV_VM_CLEANED)
+		return api_fail(NULL, vm, -EBUSY,
+				"%s: the VM is not cleaned up yet", what);
+	return 0;
+}
+
+int lpv_vm_result(struct lpv_vm *vm, struct lpv_vm_result *out)
+{
+	int r;
+
+	if (!vm || !out)
+		return api_fail(NULL, vm, -EINVAL, "lpv_vm_result: NULL %s",
+				!vm ? "VM" : "out-pointer");
+	r = api_vm_cleaned(vm, "lpv_vm_result");
+	if (r)
+		return r;
+	lpv_mutex_lock(&vm->host->lock);
+	*out = (struct lpv_vm_result){
+		.exit = vm->exit,
+		.reclaim_ns = vm->res.reclaim_ns,
+		.reclaimed_bytes = vm->res.reclaimed_frames * HW_PAGE_SIZE,
+		.leaked_bytes = vm->res.leaked_frames * HW_PAGE_SIZE,
+		.cleanup_error = vm->cleanup_error ? -EIO : 0,
+	};
+	lpv_mutex_unlock(&vm->host->lock);
+	return 0;
+}
+
+long lpv_vm_timeline(struct lpv_vm *vm, struct lpv_event *evs, size_t cap)
+{
+	const struct vmm_event *e;
+	size_t nr, n = 0;
+	int r;
+
+	if (!vm || (!evs && cap))
+		return api_fail(NULL, vm, -EINVAL, "lpv_vm_timeline: NULL %s",
+				!vm ? "VM" : "buffer");
+	r = api_vm_cleaned(vm, "lpv_vm_timeline");
+	if (r)
+		return r;
+	/*
+	 * Cleaned: the reaper's vmm_wait() returned, so the VMM's timeline
+	 * grows no more.  Every event of it was posted as it came, but
+	 * RECLAIMED, which the reaper posted last as CLEANUP_DONE.
+	 */
+	e = vmm_events(vm->vmm, &nr);
+	for (size_t i = 0; i < nr; i++) {
+		if (e[i].type == VMM_EV_RECLAIMED)
+			continue;
+		if (n < cap) {
+			api_event_from_vmm(vm, &e[i], &evs[n]);
+			evs[n].seq = n;
+		}
+		n++;
+	}
+	if (n < cap) {
+		lpv_mutex_lock(&vm->host->lock);
+		evs[n] = vm->reclaimed;
+		lpv_mutex_unlock(&vm->host->lock);
+		evs[n].seq = n;
+		evs[n].dropped = 0;
+	}
+	n++;
+	return (long)n;
+}
+
+/* ---- the rig's view (api_host.h) ---- */
+
+void lpv_vm_set_instant_hook(struct lpv_vm *vm, lpv_event_fn fn, void *ctx)
+{
+	if (!vm)
+		return;
+	lpv_mutex_lock(&vm->host->lock);
+	WARN_ON_ONCE(vm->vmm);	/* the VMM reads it without the lock */
+	vm->instant_fn = fn;
+	vm->instant_ctx = ctx;
+	lpv_mutex_unlock(&vm->host->lock);
+}
+
+void lpv_vm_set_memcg(struct lpv_vm *vm, struct memcg *memcg)
+{
+	if (!vm)
+		return;
+	lpv_mutex_lock(&vm->host->lock);
+	WARN_ON_ONCE(vm->vmm);	/* read by lpv_vm_boot's vmm_create */
+	vm->vc.memcg = memcg;
+	lpv_mutex_unlock(&vm->host->lock);
+}
+
+uint64_t lpv_vm_boot_key(struct lpv_vm *vm, unsigned int boot)
+{
+	struct vmm *vmm;
+
+	if (!vm)
+		return 0;
+	lpv_mutex_lock(&vm->host->lock);
+	vmm = vm->vmm;
+	lpv_mutex_unlock(&vm->host->lock);
+	return vmm ? vmm_boot_key(vmm, boot) : 0;
+}
+
+uint64_t lpv_pattern_word(uint64_t key, uint64_t gaddr, unsigned int round)
+{
+	return vmm_pattern_word(key, gaddr, round);
 }
 
 int lpv_vm_state(struct lpv_vm *vm)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmm.h - the VMM (QEMU's role): the one header of src/vmm/ that the tools,
- * the benchmarks and the tests include.
+ * vmm.h - the VMM (QEMU's role): the one header of src/vmm/ that the public
+ * API (src/api/), the host layer, the benchmarks and the tests include.
  *
  * The pieces:
  *

@@ -8,11 +8,13 @@
 # cleanup completed.  Also: the shared library exports only lpv_*
 # symbols, every one declared in the installed header, and only the
 # public header is installed.
-#   install-test.sh BUILD_DIR SOURCE_DIR [CC]
+#   install-test.sh BUILD_DIR SOURCE_DIR [CC [LDFLAGS]]
+# LDFLAGS: what the build type links with (a sanitizer's runtime).
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
 cc=${3:-cc}
+read -r -a ldextra <<<"${4:-}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lazypv-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "install-test: $*" >&2; exit 1; }
@@ -58,10 +60,10 @@ case "$cflags" in *"$src"*) fail "Cflags point into the source tree: $cflags" ;;
 
 # Strict C11 with only the installed header: nothing internal leaks.
 "$cc" -std=c11 -pedantic -Wall -Wextra -Werror $cflags \
-  -o "$tmp/example-shared" "$src/tests/install/example.c" $libs \
+  -o "$tmp/example-shared" "$src/tests/install/example.c" $libs "${ldextra[@]}" \
   -Wl,-rpath,"$libdir" || fail "building against the shared library failed"
 "$cc" -std=c11 -pedantic -Wall -Wextra -Werror $cflags \
-  -o "$tmp/example-static" "$src/tests/install/example.c" $static_libs ||
+  -o "$tmp/example-static" "$src/tests/install/example.c" $static_libs "${ldextra[@]}" ||
   fail "building against the static library failed"
 objdump -p "$tmp/example-shared" | grep -q "NEEDED.*$soname" ||
   fail "example-shared does not use $soname"
