@@ -62,7 +62,7 @@ test-repeat: all
 # an hour and 9 GiB of memory on the reference machine).
 bench: all
 	./build/lazypv-bench hw mm idle
-	./build/lazypv bench --oom
+	./build/lazypv bench --oom --scaling
 
 bench-quick: all
 	./build/lazypv-bench --quick hw mm idle

@@ -33,12 +33,20 @@
  * round done): with lazy/async it runs beside the cleanup of the first
  * guest's memory and meets its leftovers; "vs sync" is that time over
  * sync's, whose new guest has the machine to itself (the guest slowdown).
- * --oom adds "shut down A, start B at once" with host memory 1.5x a guest,
- * counting OOM kills and the longest allocation stall per mode (lazy with
- * and without its OOM notifier).  Every figure of a row is declared once,
- * in BENCH_FIGS (BENCH_OOM_FIGS for --oom): the text columns, the JSON
- * keys, the CSV columns and `--figures` come from that list.  Timings are
- * never asserted.
+ * --oom adds "shut down A, start B at once" with memory R x a guest
+ * (--oom-host-ratio, 1.25): the host's, or one memcg both VMMs are in
+ * (--oom-pressure host,memcg), counting OOM kills, waits, notifier waits,
+ * the memcg's OOM path entries and the longest allocation stall per mode
+ * (lazy with and without its OOM notifier).  --scaling adds instant's
+ * cleanup after a shutdown against its number of workers (a populated
+ * host per count: a module parameter), per-worker throughput against the
+ * same floor, the speed-up over one worker, and an Amdahl projection for
+ * 8 and 64 cores computed from the 1- and 2-worker medians -- printed as
+ * a projection, not a measurement.  Every figure of a row is declared
+ * once, in BENCH_FIGS (BENCH_OOM_FIGS, BENCH_SCALING_FIGS,
+ * BENCH_PROJ_FIGS): the text columns, the JSON keys, the CSV columns and
+ * `--figures` come from those lists.  Hosts are populated up front, with
+ * a progress line on a terminal.  Timings are never asserted.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -139,22 +147,109 @@ static const struct bench_fig_desc bench_figs[BF_NR] = {
 };
 
 /*
- * The columns of the --oom experiment's table (one row per mode and
- * notifier setting), the same way: X(id, key, unit, head1, head2, width,
- * prec, meaning); every figure is that run's.
+ * The columns of the --oom experiment's table (one row per pressure, mode
+ * and notifier setting), the same way: X(id, key, unit, head1, head2,
+ * width, prec, meaning); every figure is that run's (its own host).
  */
 #define BENCH_OOM_FIGS(X)						\
-	X(kills, "oom_kills", "", "kills", "", 6, 0, "OOM kills")	\
+	X(kills, "oom_kills", "", "kills", "", 6, 0,			\
+	  "tasks the OOM killer took (B, or a task holding A's memory)") \
 	X(waits, "oom_waits", "", "waits", "", 8, 0,			\
-	  "allocations that waited for memory")			\
+	  "allocations that waited in the OOM path (global or memcg)") \
 	X(stall_ms, "longest_stall_ms", "ms", "stall ms", "(longest)", 10, 1, \
-	  "the longest allocation stall")				\
+	  "the longest allocation stall in the OOM path")		\
+	X(notifier_waits, "notifier_waits", "", "notif", "waits", 7, 0, \
+	  "OOM notifier calls that waited for a cleanup (lazy's notifier_waits + instant's oom_waits)") \
+	X(memcg_ooms, "memcg_oom_runs", "", "memcg", "OOMs", 7, 0,	\
+	  "OOM path entries of the shared memcg (null under host pressure)") \
 	X(b_run_s, "b_run_s", "s", "B run s", "", 9, 1,		\
 	  "B's life: first event -> exit")				\
 	X(a_reclaim_s, "a_reclaim_s", "s", "A reclaim s", "", 11, 1,	\
-	  "A's reclaim: shutdown request -> every frame back")		\
+	  "A's reclaim: shutdown request -> every frame back (shared memcg: A's address space torn down, nothing set aside)") \
+	X(oom_runs, "oom_runs", "", "", "", 0, 0,			\
+	  "OOM path entries, global and memcg")			\
+	X(limit_hits, "memcg_limit_hits", "", "", "", 0, 0,		\
+	  "charges the shared memcg's limit refused (null under host pressure)") \
 	X(b_exit_code, "b_exit_code", "", "", "", 0, 0,		\
 	  "B's exit code (-1: it did not complete)")
+
+/*
+ * The columns of the --scaling experiment's table (one row per number of
+ * instant workers), the same way as BENCH_FIGS: X(id, key, unit, head1,
+ * head2, width, prec, how, meaning).
+ */
+#define BENCH_SCALING_FIGS(X)						\
+	X(reclaim_ms, "reclaim_ms", "ms", "reclaim ms", "(median)", 11, 1, RUN, \
+	  "shutdown request -> every frame free and uncharged")		\
+	X(pages_per_s, "cleanup_pages_per_s", "pages/s", "pages/s", "(cleanup)", 10, 0, RUN, \
+	  "frames reclaimed over the reclaim time")			\
+	X(per_worker, "pages_per_s_per_worker", "pages/s", "pages/s", "/worker", 9, 0, ROW, \
+	  "cleanup_pages_per_s / workers")				\
+	X(worker_share, "worker_floor_share", "%", "floor", "share", 7, 0, ROW, \
+	  "one worker's throughput against the destroy-page floor of the same host (modelled cost + a 4 KiB clear measured now): floor_ns_per_page x pages_per_s_per_worker / 1e9") \
+	X(speedup, "speedup", "x", "speed-up", "vs 1", 9, 2, ROW,	\
+	  "reclaim_ms with 1 worker over this row's (null without a 1-worker row)") \
+	X(cpu_ns, "worker_cpu_ns_per_page", "ns", "CPU ns", "per page", 9, 0, RUN, \
+	  "the workers' CPU time (kvm instant_cpu_ns) per page they destroyed") \
+	X(exit_ms, "exit_ms", "ms", "exit ms", "(median)", 9, 2, RUN,	\
+	  "exit latency: shutdown request -> the parent's wait returns")
+
+enum bench_scaling_fig {
+#define BENCH_SCALING_ENUM(id, ...) BS_##id,
+	BENCH_SCALING_FIGS(BENCH_SCALING_ENUM)
+#undef BENCH_SCALING_ENUM
+	BS_NR
+};
+
+#define BENCH_SCALING_DESC(id, k, u, h1, h2, w, p, hw, m) \
+	[BS_##id] = { .key = k, .unit = u, .head1 = h1, .head2 = h2, \
+		      .meaning = m, .width = w, .prec = p, .how = hw },
+static const struct bench_fig_desc bench_scaling_figs[BS_NR] = {
+	BENCH_SCALING_FIGS(BENCH_SCALING_DESC)
+};
+#undef BENCH_SCALING_DESC
+
+/*
+ * The projection after the --scaling table, for 8 and 64 cores: not
+ * measured, derived from the 1- and 2-worker medians by Amdahl's law.
+ */
+#define BENCH_PROJ_FIGS(X)						\
+	X(serial, "serial_fraction", "fraction", "serial", "fraction", 9, 3, ROW, \
+	  "s = 2 x reclaim_ms(2 workers) / reclaim_ms(1) - 1, clamped to [0, 1]: the share of the 1-worker time that a second worker did not shorten") \
+	X(speedup, "speedup", "x", "speed-up", "vs 1", 9, 2, ROW,	\
+	  "1 / (s + (1 - s) / n) for n workers on n cores")		\
+	X(reclaim_ms, "reclaim_ms", "ms", "reclaim ms", "(projected)", 12, 1, ROW, \
+	  "reclaim_ms(1) x (s + (1 - s) / n)")				\
+	X(pages_per_s, "cleanup_pages_per_s", "pages/s", "pages/s", "(projected)", 12, 0, ROW, \
+	  "cleanup_pages_per_s(1) x speedup")
+
+enum bench_proj_fig {
+#define BENCH_PROJ_ENUM(id, ...) BP_##id,
+	BENCH_PROJ_FIGS(BENCH_PROJ_ENUM)
+#undef BENCH_PROJ_ENUM
+	BP_NR
+};
+
+#define BENCH_PROJ_DESC(id, k, u, h1, h2, w, p, hw, m) \
+	[BP_##id] = { .key = k, .unit = u, .head1 = h1, .head2 = h2, \
+		      .meaning = m, .width = w, .prec = p, .how = hw },
+static const struct bench_fig_desc bench_proj_figs[BP_NR] = {
+	BENCH_PROJ_FIGS(BENCH_PROJ_DESC)
+};
+#undef BENCH_PROJ_DESC
+
+#define MAX_SCALING 16
+
+/* Where --oom's memory is short: a small host, or one memcg for both. */
+enum bench_pressure { BENCH_PRESSURE_HOST, BENCH_PRESSURE_MEMCG,
+		      BENCH_PRESSURE_NR };
+
+static const char *bench_pressure_name(unsigned int i)
+{
+	static const char *const names[] = { "host", "memcg" };
+
+	return i < BENCH_PRESSURE_NR ? names[i] : NULL;
+}
 
 enum bench_oom_fig {
 #define BENCH_OOM_ENUM(id, ...) BO_##id,
@@ -189,6 +284,14 @@ struct bench_opts {
 	const char *plot_dir;	/* --plot */
 	uint64_t oom_guest;
 	uint64_t oom_destroy_ns; /* modelled per-page cleaning cost of --oom */
+	const char *oom_ratio_text;	/* --oom-host-ratio as typed */
+	double oom_ratio;		/* parsed */
+	bool pressures[BENCH_PRESSURE_NR];
+	bool scaling, scaling_only;
+	uint64_t scaling_guest;
+	uint64_t scaling_workers[MAX_SCALING];
+	unsigned int nr_scaling_workers;
+	bool no_tables;		/* --oom-only, --scaling-only */
 	enum bench_format format;
 	struct lpv_cl_result cl;
 };
@@ -225,15 +328,32 @@ static const struct lpv_cl_opt bench_opt_tab[] = {
 	{ .name = "runs", .kind = LPV_CL_UINT, O(runs), .min = 1, .max = MAX_RUNS,
 	  .help = "runs per figure" },
 	{ .name = "oom", .kind = LPV_CL_FLAG, O(oom),
-	  .help = "also: shut down A, start B at once, host 1.5x guest" },
+	  .help = "also: shut down A, start B at once, memory short (--oom-pressure)" },
 	{ .name = "oom-only", .kind = LPV_CL_FLAG, O(oom_only),
 	  .help = "run only that experiment" },
 	{ .name = "oom-guest", .kind = LPV_CL_SIZE, O(oom_guest),
 	  .min = 64ULL << 20, .align = 1ULL << 20,
-	  .help = "guest size of that experiment (the host is 1.5x, the UV's storage anywhere in it)" },
+	  .help = "guest size of that experiment (the UV's storage anywhere in the host)" },
+	{ .name = "oom-host-ratio", .kind = LPV_CL_STRING, O(oom_ratio_text),
+	  .metavar = "R",
+	  .help = "memory there, as a multiple of a guest (1.1 to 4): the host's under host pressure, the shared memcg's limit under memcg pressure" },
+	{ .name = "oom-pressure", .kind = LPV_CL_LIST, .item = LPV_CL_ENUM,
+	  O(pressures), .name_of = bench_pressure_name, .nr = BENCH_PRESSURE_NR,
+	  .help = "where memory is short: host (host memory R x a guest) and/or memcg (A and B in one memcg limited to R x a guest, the host R + 0.5 x)" },
 	{ .name = "oom-destroy-cost", .kind = LPV_CL_UINT, O(oom_destroy_ns),
 	  .max = 1000000000ULL, .metavar = "NS",
 	  .help = "the cost modelled there to clean a secure page, by destroy page, export or DESTROY_SEC_CONF: a cleanup slower than the next guest's faults (~20-75 us a page on the development machine while a cleanup runs), the case IBM's docs warn about" },
+	{ .name = "scaling", .kind = LPV_CL_FLAG, O(scaling),
+	  .help = "also: instant's cleanup after a shutdown with 1, 2, ... workers (instant_workers; a host each), medians of --runs, and the Amdahl projection for 8 and 64 cores" },
+	{ .name = "scaling-only", .kind = LPV_CL_FLAG, O(scaling_only),
+	  .help = "run only that experiment (with --oom-only: both, no tables)" },
+	{ .name = "scaling-guest", .kind = LPV_CL_SIZE, O(scaling_guest),
+	  .min = 16ULL << 20, .align = 1ULL << 20,
+	  .help = "guest size of that experiment (host: the guest + 1G, + 256M below 1G)" },
+	{ .name = "scaling-workers", .kind = LPV_CL_LIST, .item = LPV_CL_UINT,
+	  O(scaling_workers), .count_off = offsetof(struct bench_opts, nr_scaling_workers),
+	  .max_items = MAX_SCALING, .min = 1, .max = 64, .def = "1..cores+1",
+	  .help = "the worker counts there" },
 	{ .name = "quick", .kind = LPV_CL_FLAG, O(quick),
 	  .help = "a smoke run: --sizes 256M,1G --runs 1 --profiles default, unless given" },
 	{ .name = "json", .kind = LPV_CL_FLAG, O(json),
@@ -259,6 +379,9 @@ static const struct bench_opts bench_defaults = {
 	.runs = 3,
 	.oom_guest = 512ULL << 20,
 	.oom_destroy_ns = 200000,
+	.oom_ratio_text = "1.25",
+	.pressures = { [0 ... BENCH_PRESSURE_NR - 1] = true },
+	.scaling_guest = 1ULL << 30,
 };
 
 const struct lpv_cl_cmd cmd_bench_cl = {
@@ -277,6 +400,9 @@ const struct lpv_cl_cmd cmd_bench_cl = {
 		"had taken away, beyond an ordinary one) and the share without them;\n"
 		"the rebooted guest's pass over its memory (\"guest 2\": beside the\n"
 		"cleanup for lazy/async) and its slowdown against sync's.\n"
+		"--oom: shut down A, start B at once with memory short (host or\n"
+		"memcg); --scaling: instant's cleanup against its worker count and\n"
+		"the Amdahl projection for 8 and 64 cores (computed, not measured).\n"
 		"'lazypv bench --figures' lists every figure; docs/bench.md explains\n"
 		"each.\n"
 		"\n"
@@ -314,6 +440,29 @@ static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 	}
 	if (o->oom_only)
 		o->oom = true;
+	if (o->scaling_only)
+		o->scaling = true;
+	o->no_tables = o->oom_only || o->scaling_only;
+	if (!o->nr_scaling_workers) {
+		/* 1 .. cores and one above; on many cores the powers of 2
+		 * below the count, the count and one above. */
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		uint64_t n = cores < 1 ? 1 : cores > 63 ? 63 : (uint64_t)cores;
+
+		for (uint64_t k = 1; k < n; k = n < MAX_SCALING ? k + 1 : 2 * k)
+			o->scaling_workers[o->nr_scaling_workers++] = k;
+		o->scaling_workers[o->nr_scaling_workers++] = n;
+		o->scaling_workers[o->nr_scaling_workers++] = n + 1;
+	}
+	{
+		char *end;
+
+		o->oom_ratio = strtod(o->oom_ratio_text, &end);
+		if (end == o->oom_ratio_text || *end || !(o->oom_ratio >= 1.1) ||
+		    !(o->oom_ratio <= 4.0))
+			tool_usage_error("bench", "--oom-host-ratio: '%s' is not a number from 1.1 to 4",
+					 o->oom_ratio_text);
+	}
 	return false;
 }
 
@@ -329,10 +478,36 @@ static uint64_t bench_table_host_mem(const struct bench_opts *o)
 	return biggest + (biggest < (2ULL << 30) ? (2ULL << 30) : (1ULL << 30));
 }
 
-/* The host of --oom: exactly 1.5x the guest (UV storage anywhere). */
-static uint64_t bench_oom_host_mem(const struct bench_opts *o)
+/* R x the guest, page-aligned. */
+static uint64_t bench_oom_ratio_mem(const struct bench_opts *o, double r)
 {
-	return (o->oom_guest + o->oom_guest / 2) & HW_PAGE_MASK;
+	return (uint64_t)((double)o->oom_guest * r) & HW_PAGE_MASK;
+}
+
+/* The shared memcg's limit under memcg pressure: R x the guest. */
+static uint64_t bench_oom_memcg_limit(const struct bench_opts *o)
+{
+	return bench_oom_ratio_mem(o, o->oom_ratio);
+}
+
+/*
+ * The host of --oom (UV storage anywhere): exactly R x the guest under
+ * host pressure; under memcg pressure half a guest more than the memcg's
+ * limit, so that the host never runs short before the memcg does.
+ */
+static uint64_t bench_oom_host_mem(const struct bench_opts *o,
+				   enum bench_pressure pr)
+{
+	return bench_oom_ratio_mem(o, pr == BENCH_PRESSURE_MEMCG ?
+				   o->oom_ratio + 0.5 : o->oom_ratio);
+}
+
+/* The host of --scaling: the guest and room for the floor's span, the
+ * UV's storage anywhere. */
+static uint64_t bench_scaling_host_mem(const struct bench_opts *o)
+{
+	return o->scaling_guest +
+	       (o->scaling_guest >= (1ULL << 30) ? 1ULL << 30 : 256ULL << 20);
 }
 
 /*
@@ -344,7 +519,7 @@ static uint64_t bench_oom_host_mem(const struct bench_opts *o)
  */
 static int bench_validate(const struct bench_opts *o)
 {
-	uint64_t table = bench_table_host_mem(o), oom = bench_oom_host_mem(o);
+	uint64_t table = bench_table_host_mem(o), oom = 0;
 	uint64_t backable = host_backable_bytes();
 	struct host_config hc;
 	struct uv_profile prof;
@@ -352,7 +527,11 @@ static int bench_validate(const struct bench_opts *o)
 
 	if (host_config_init(&hc))
 		return -EINVAL;	/* the message named the variable */
-	for (unsigned int p = 0; !o->oom_only && p < o->nr_profiles; p++) {
+	for (int pr = 0; pr < BENCH_PRESSURE_NR; pr++)
+		if (o->pressures[pr] &&
+		    bench_oom_host_mem(o, (enum bench_pressure)pr) > oom)
+			oom = bench_oom_host_mem(o, (enum bench_pressure)pr);
+	for (unsigned int p = 0; !o->no_tables && p < o->nr_profiles; p++) {
 		if (host_profile_load(o->profiles[p], &prof, err, sizeof(err)))
 			tool_usage_error("bench", "--profiles: item %u: %s", p + 1,
 					 err[0] ? err : o->profiles[p]);
@@ -363,9 +542,13 @@ static int bench_validate(const struct bench_opts *o)
 					 lpv_format_size(prof.init_min_origin, b, sizeof(b)),
 					 lpv_format_size(table, c, sizeof(c)));
 	}
-	if (!o->oom_only && backable && table > backable)
+	if (!o->no_tables && backable && table > backable)
 		tool_usage_error("bench", "--sizes: the largest needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
 				 lpv_format_size(table, a, sizeof(a)),
+				 lpv_format_size(backable, b, sizeof(b)));
+	if (o->scaling && backable && bench_scaling_host_mem(o) > backable)
+		tool_usage_error("bench", "--scaling-guest: needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
+				 lpv_format_size(bench_scaling_host_mem(o), a, sizeof(a)),
 				 lpv_format_size(backable, b, sizeof(b)));
 	if (o->oom && backable && oom > backable)
 		tool_usage_error("bench", "--oom-guest: needs a %s host, out of range: this machine can back at most %s now (MemAvailable)",
@@ -393,31 +576,6 @@ static double median(double *v, unsigned int n)
 		return NAN;
 	qsort(v, k, sizeof(*v), cmp_double);
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
-}
-
-/*
- * A host whose memory is populated up front: the first touch of memfd
- * memory (about 2 s/GiB on a nested VM) is a cost of this emulation, not of
- * any teardown design, and would otherwise land on whichever run first
- * uses a frame.  The hw first-touch probe is on.
- */
-static int bench_host_create(struct host_config *hc, struct host **host)
-{
-	char sz[32];
-	uint64_t t0 = lpv_now_ns();
-	int r;
-
-	lpv_format_size(hc->mem_bytes, sz, sizeof(sz));
-	fprintf(stderr, "lazypv bench: populating %s of host memory...\n", sz);
-	hc->populate = true;
-	r = tool_host_create(hc, host, "bench");
-	if (r)
-		return -EINVAL;
-	fprintf(stderr, "lazypv bench: populated in %.1f s\n",
-		(double)(lpv_now_ns() - t0) / 1e9);
-	/* The stall columns: the machine's first touches, timed by hw. */
-	host_probe_first_touch(*host, true);
-	return 0;
 }
 
 /*
@@ -459,6 +617,34 @@ static struct {
 	bool stop;
 	unsigned int lives_done, lives_total;
 } bench_ui = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/*
+ * A host whose memory is populated up front: the first touch of memfd
+ * memory (about 2 s/GiB on a nested VM) is a cost of this emulation, not of
+ * any teardown design, and would otherwise land on whichever run first
+ * uses a frame.  The hw first-touch probe is on.
+ */
+static int bench_host_create(struct host_config *hc, struct host **host)
+{
+	char sz[32];
+	uint64_t t0 = lpv_now_ns();
+	int r;
+
+	lpv_format_size(hc->mem_bytes, sz, sizeof(sz));
+	fprintf(stderr, "lazypv bench: populating %s of host memory...\n", sz);
+	hc->populate = true;
+	/* The progress line (a terminal only, not --quiet). */
+	hc->populate_progress = monitor_populate_progress;
+	hc->populate_ctx = bench_ui.mon;
+	r = tool_host_create(hc, host, "bench");
+	if (r)
+		return -EINVAL;
+	fprintf(stderr, "lazypv bench: populated in %.1f s\n",
+		(double)(lpv_now_ns() - t0) / 1e9);
+	/* The stall columns: the machine's first touches, timed by hw. */
+	host_probe_first_touch(*host, true);
+	return 0;
+}
 
 /* The first SIGINT/SIGTERM: end the running guest, start no more. */
 static void bench_on_signal(void *ctx, int signo)
@@ -841,8 +1027,9 @@ static void csv_values(const struct bench_fig_desc *d, int n, const double *v)
 /* Context fields of a teardown row, before its figures (JSON and CSV). */
 static const char *const teardown_ctx[] = { "bench", "profile", "guest_mem",
 	"mode", "runs", "floor_ns_per_page", "machine_floor_ns_per_page", NULL };
-static const char *const oom_ctx[] = { "bench", "mode", "notifier",
-	"guest_mem", "host_mem", "destroy_page_ns", "b_killed", NULL };
+static const char *const oom_ctx[] = { "bench", "pressure", "mode",
+	"notifier", "guest_mem", "host_mem", "host_ratio", "memcg_limit",
+	"destroy_page_ns", "b_killed", NULL };
 
 /* `--figures`: what each figure of a row is. */
 static void bench_print_figures(const struct bench_opts *o)
@@ -854,6 +1041,8 @@ static void bench_print_figures(const struct bench_opts *o)
 	} tabs[] = {
 		{ "teardown", bench_figs, BF_NR },
 		{ "oom_a_then_b", bench_oom_figs, BO_NR },
+		{ "instant_scaling", bench_scaling_figs, BS_NR },
+		{ "instant_projection", bench_proj_figs, BP_NR },
 	};
 
 	for (size_t t = 0; t < ARRAY_SIZE(tabs); t++) {
@@ -868,7 +1057,7 @@ static void bench_print_figures(const struct bench_opts *o)
 					"median", d->how == RUN ? "runs" : "row",
 					"meaning", d->meaning));
 			else
-				printf("%-13s %-26s %-8s %s\n", tabs[t].table,
+				printf("%-18s %-26s %-8s %s\n", tabs[t].table,
 				       d->key, d->unit[0] ? d->unit : "count",
 				       d->meaning);
 		}
@@ -1054,10 +1243,11 @@ static double life_run_secs(struct lpv_vm *vm)
 	return secs;
 }
 
-/* A VM of --oom's on @lh, booted (0: its first instruction ran; -ESRCH:
+/* A VM of --oom's on @lh (in @memcg if not NULL), booted (0: its first instruction ran; -ESRCH:
  * it ended before, the result says why), or an error said. */
 static int oom_vm_start(struct lpv_host *lh, const struct lpv_vm_config *vc,
-			const char *who, struct lpv_vm **vm)
+			struct memcg *memcg, const char *who,
+			struct lpv_vm **vm)
 {
 	int r = lpv_vm_create(lh, vc, vm);
 
@@ -1065,6 +1255,8 @@ static int oom_vm_start(struct lpv_host *lh, const struct lpv_vm_config *vc,
 		fprintf(stderr, "lazypv bench: %s: %s\n", who, lpv_last_error());
 		return r;
 	}
+	if (memcg)	/* A and B in one memcg */
+		lpv_vm_set_memcg(*vm, memcg);
 	r = lpv_vm_boot(*vm);
 	if (r && r != -ESRCH) {
 		fprintf(stderr, "lazypv bench: %s: %s\n", who,
@@ -1076,27 +1268,36 @@ static int oom_vm_start(struct lpv_host *lh, const struct lpv_vm_config *vc,
 	return 0;
 }
 
-static void bench_oom_row(const struct bench_opts *o,
+static void bench_oom_row(const struct bench_opts *o, enum bench_pressure pr,
 			  unsigned int mode, bool notifier,
-			  uint64_t host_mem, const double f[BO_NR], bool killed,
-			  const char *outcome)
+			  uint64_t host_mem, uint64_t memcg_limit,
+			  const double f[BO_NR], bool killed, const char *outcome)
 {
 	if (o->format == BENCH_JSON) {
-		json_t *j = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:b}",
+		json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:f, s:o, s:I, s:b}",
 				      "bench", "oom_a_then_b",
+				      "pressure", bench_pressure_name(pr),
 				      "mode", tool_destroy_name(mode),
 				      "notifier", notifier,
 				      "guest_mem", (json_int_t)o->oom_guest,
 				      "host_mem", (json_int_t)host_mem,
+				      "host_ratio", o->oom_ratio,
+				      "memcg_limit", memcg_limit ?
+					json_integer((json_int_t)memcg_limit) :
+					json_null(),
 				      "destroy_page_ns", (json_int_t)o->oom_destroy_ns,
 				      "b_killed", killed);
 
 		json_figs(j, bench_oom_figs, BO_NR, f);
 		tool_json_print(stdout, j);
 	} else if (o->format == BENCH_CSV) {
-		printf("oom_a_then_b,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s",
-		       tool_destroy_name(mode), notifier ? "true" : "false",
-		       o->oom_guest, host_mem, o->oom_destroy_ns,
+		printf("oom_a_then_b,%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%.2f,",
+		       bench_pressure_name(pr), tool_destroy_name(mode),
+		       notifier ? "true" : "false", o->oom_guest, host_mem,
+		       o->oom_ratio);
+		if (memcg_limit)
+			printf("%" PRIu64, memcg_limit);
+		printf(",%" PRIu64 ",%s", o->oom_destroy_ns,
 		       killed ? "true" : "false");
 		csv_values(bench_oom_figs, BO_NR, f);
 	} else {
@@ -1109,11 +1310,12 @@ static void bench_oom_row(const struct bench_opts *o,
 }
 
 /*
- * Shut down A, start B at once: each needs most of the host, and A's
- * memory is still being cleaned when B faults its own in.
+ * Shut down A, start B at once: each needs most of the memory -- the
+ * host's, or the one memcg both are in -- and A's memory is still being
+ * cleaned when B faults its own in.
  */
-static int bench_oom_one(const struct bench_opts *o, unsigned int mode,
-			 bool notifier)
+static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
+			 unsigned int mode, bool notifier)
 {
 	struct host_config hc;
 	char text[320];
@@ -1125,6 +1327,9 @@ static int bench_oom_one(const struct bench_opts *o, unsigned int mode,
 	struct lpv_host *lh = NULL;
 	struct lpv_vm *a = NULL, *b = NULL;
 	struct lpv_image *img = NULL;
+	struct memcg_stats ms = { 0 };
+	struct memcg *shared = NULL;
+	uint64_t memcg_limit = 0;
 	char err[200];
 	int r;
 
@@ -1137,7 +1342,7 @@ static int bench_oom_one(const struct bench_opts *o, unsigned int mode,
 	 * secure page whichever call cleans it (destroy page, export,
 	 * DESTROY_SEC_CONF), so that the modes differ only in where the work
 	 * runs, not in how much there is; UV storage anywhere: the host is
-	 * exactly 1.5x the guest.
+	 * exactly R x the guest (or R + 0.5 with a memcg of R).
 	 */
 	snprintf(text, sizeof(text), "base = default\nname = oom-bench\n"
 		 "cost.destroy_page = %" PRIu64 "ns\ncost.export = %" PRIu64 "ns\n"
@@ -1148,13 +1353,18 @@ static int bench_oom_one(const struct bench_opts *o, unsigned int mode,
 		fprintf(stderr, "lazypv bench: %s\n", err);
 		return r;
 	}
-	hc.mem_bytes = bench_oom_host_mem(o);
+	hc.mem_bytes = bench_oom_host_mem(o, pr);
 	r = bench_host_create(&hc, &host);
 	if (r)
 		return r;
 	r = tool_lpv_host(host, &lh, "bench") ? -EINVAL : 0;
 	if (!r)
 		r = make_image(lh, BENCH_OOM_PROGRAM, &img);
+	if (!r && pr == BENCH_PRESSURE_MEMCG) {
+		/* QEMUs in one cgroup: the limit is both VMMs' together. */
+		memcg_limit = bench_oom_memcg_limit(o);
+		r = host_memcg_create(host, "bench-ab", memcg_limit, &shared);
+	}
 	if (r)
 		goto out_host;
 	lpv_vm_config_init(&vc);
@@ -1171,12 +1381,12 @@ static int bench_oom_one(const struct bench_opts *o, unsigned int mode,
 	 * as soon as A's exit is seen (lpv_vm_wait), not once A's memory is
 	 * back: A's cleanup runs on behind the library's reaper.
 	 */
-	r = oom_vm_start(lh, &vc, "A", &a);
+	r = oom_vm_start(lh, &vc, shared, "A", &a);
 	if (r)
 		goto out_host;
 	r = lpv_vm_wait(a, LPV_WAIT_FOREVER, NULL);
 	if (!r)
-		r = oom_vm_start(lh, &vc, "B", &b);
+		r = oom_vm_start(lh, &vc, shared, "B", &b);
 	if (!r) {
 		r = lpv_vm_wait_cleanup(b, LPV_WAIT_FOREVER);
 		if (lpv_vm_result(b, &rb) && !r)
@@ -1200,30 +1410,348 @@ static int bench_oom_one(const struct bench_opts *o, unsigned int mode,
 	lpv_vm_destroy(a);
 	host_drain(host);
 	host_stats_get(host, &hs);
+	if (shared)
+		host_memcg_stats(shared, &ms);
 	{
 		double f[BO_NR] = {
 			[BO_kills] = (double)hs.mm.oom_kills,
 			[BO_waits] = (double)hs.mm.oom_waits,
 			[BO_stall_ms] = (double)hs.mm.oom_stall_max_ns / 1e6,
+			[BO_notifier_waits] = (double)(hs.kvm.oom_notifier_waits +
+						       hs.kvm.instant_oom_waits),
+			[BO_memcg_ooms] = shared ? (double)ms.oom : NAN,
 			[BO_b_run_s] = b_secs,
 			[BO_a_reclaim_s] = a_reclaim,
+			[BO_oom_runs] = (double)hs.mm.oom_runs,
+			[BO_limit_hits] = shared ? (double)ms.failcnt : NAN,
 			[BO_b_exit_code] = r ? -1 : rb.exit.code,
 		};
 		bool killed = !r && rb.exit.killed;
 
-		bench_oom_row(o, mode, notifier, hc.mem_bytes, f, killed,
+		bench_oom_row(o, pr, mode, notifier, hc.mem_bytes, memcg_limit,
+			      f, killed,
 			      r ? "B did not complete (see stderr)" :
 			      killed ? "B was OOM-killed" :
 			      rb.exit.code ? "B failed" : "B ran to completion");
 	}
 	r = 0;
 out_host:
-	lpv_host_destroy(lh);
+	lpv_host_destroy(lh);	/* every VM gone: the memcg can go */
+	if (shared && host_memcg_destroy(shared))
+		fprintf(stderr, "lazypv bench: the shared memcg is still in use after the drain\n");
 	lpv_image_destroy(img);
 	host_destroy(host);
 	return r;
 }
 
+
+/* ---- --scaling: instant's workers ---- */
+
+static const char *const scaling_ctx[] = { "bench", "profile", "guest_mem",
+	"workers", "cores", "runs", "floor_ns_per_page", NULL };
+static const char *const proj_ctx[] = { "bench", "guest_mem", "cores",
+	"workers", "measured", "basis", NULL };
+
+static long bench_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? n : 1;
+}
+
+/*
+ * One life: boot, the touch program makes every page secure, powers off;
+ * the figures of the cleanup after it.  -EINTR: a signal ended it.
+ */
+static int scaling_life(struct lpv_host *lh, const struct lpv_image *img,
+			uint64_t guest, double fig[BS_NR])
+{
+	struct host *host = lpv_host_host(lh);
+	struct lpv_vm_result res = { 0 };
+	struct host_stats before, after;
+	struct lpv_vm_config vc;
+	struct lpv_vm *vm;
+	int r;
+
+	for (int f = 0; f < BS_NR; f++)
+		fig[f] = NAN;
+	if (bench_stopped())
+		return -EINTR;
+	lpv_vm_config_init(&vc);
+	vc.guest_mem = guest;
+	vc.cpus = 1;
+	vc.teardown = "instant";
+	vc.program = BENCH_OOM_PROGRAM;
+	vc.image = img;
+	vc.max_reboots = 0;
+	r = lpv_vm_create(lh, &vc, &vm);
+	if (r) {
+		fprintf(stderr, "lazypv bench: %s\n", lpv_last_error());
+		return r;
+	}
+	if (bench_ui.mon) {
+		char label[96], a[32];
+
+		snprintf(label, sizeof(label), "bench %u/%u: %s instant scaling",
+			 bench_ui.lives_done + 1, bench_ui.lives_total,
+			 lpv_format_size(guest, a, sizeof(a)));
+		monitor_step(bench_ui.mon, label, bench_ui.lives_done,
+			     bench_ui.lives_total);
+	}
+	host_stats_get(host, &before);
+	bench_watch(vm, NULL);
+	r = lpv_vm_boot(vm);
+	if (r && r != -ESRCH)
+		fprintf(stderr, "lazypv bench: %s\n", lpv_vm_last_error(vm));
+	if (!r || r == -ESRCH) {
+		r = lpv_vm_wait_cleanup(vm, LPV_WAIT_FOREVER);
+		if (lpv_vm_result(vm, &res) && !r)
+			r = -EIO;
+		if (!r && (res.exit.code || res.exit.error))
+			r = res.exit.error ? res.exit.error : -EIO;
+		if (r && !bench_stopped())
+			fprintf(stderr, "lazypv bench: instant scaling run failed: %s\n",
+				res.exit.message);
+	}
+	bench_ui.lives_done++;
+	bench_watch(NULL, NULL);
+	lpv_vm_destroy(vm);
+	host_drain(host);
+	if (bench_stopped())
+		return -EINTR;
+	if (r)
+		return r;
+	host_stats_get(host, &after);
+	fig[BS_exit_ms] = (double)res.exit.exit_latency_ns / 1e6;
+	fig[BS_reclaim_ms] = (double)res.reclaim_ns / 1e6;
+	if (res.reclaim_ns)
+		fig[BS_pages_per_s] = (double)(res.reclaimed_bytes / LPV_PAGE_SIZE) *
+				      1e9 / (double)res.reclaim_ns;
+	if (after.kvm.instant_pages > before.kvm.instant_pages)
+		fig[BS_cpu_ns] = (double)(after.kvm.instant_cpu_ns -
+					  before.kvm.instant_cpu_ns) /
+				 (double)(after.kvm.instant_pages -
+					  before.kvm.instant_pages);
+	return host_check(host);
+}
+
+static void bench_scaling_row(const struct bench_opts *o, const char *profile,
+			      unsigned int workers, unsigned int runs,
+			      double floor_ns, const double m[BS_NR])
+{
+	char sz[32];
+
+	if (o->format == BENCH_JSON) {
+		json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:f}",
+				      "bench", "instant_scaling",
+				      "profile", profile,
+				      "guest_mem", (json_int_t)o->scaling_guest,
+				      "workers", (int)workers,
+				      "cores", (int)bench_cores(),
+				      "runs", (int)runs,
+				      "floor_ns_per_page", floor_ns);
+
+		json_figs(j, bench_scaling_figs, BS_NR, m);
+		tool_json_print(stdout, j);
+	} else if (o->format == BENCH_CSV) {
+		csv_str("instant_scaling", true);
+		csv_str(profile, false);
+		printf(",%" PRIu64 ",%u,%ld,%u,%.1f", o->scaling_guest, workers,
+		       bench_cores(), runs, floor_ns);
+		csv_values(bench_scaling_figs, BS_NR, m);
+	} else {
+		printf("  %-9s %7u %8.0f", lpv_format_size(o->scaling_guest, sz,
+							    sizeof(sz)),
+		       workers, floor_ns);
+		text_values(bench_scaling_figs, BS_NR, m);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+/*
+ * The projection for @n cores (n workers, nothing else running: the
+ * guest is gone), from the 1- and 2-worker medians by Amdahl's law.
+ */
+static void bench_projection_row(const struct bench_opts *o, unsigned int n,
+				 double t1, double t2, double pps1)
+{
+	double s = 2.0 * t2 / t1 - 1.0, f[BP_NR];
+
+	s = s < 0 ? 0 : s > 1 ? 1 : s;
+	f[BP_serial] = s;
+	f[BP_speedup] = 1.0 / (s + (1.0 - s) / n);
+	f[BP_reclaim_ms] = t1 * (s + (1.0 - s) / n);
+	f[BP_pages_per_s] = pps1 * f[BP_speedup];
+	if (o->format == BENCH_JSON) {
+		json_t *j = json_pack("{s:s, s:I, s:i, s:i, s:b, s:s}",
+				      "bench", "instant_projection",
+				      "guest_mem", (json_int_t)o->scaling_guest,
+				      "cores", (int)n, "workers", (int)n,
+				      "measured", 0,
+				      "basis", "amdahl_from_1_and_2_workers");
+
+		json_figs(j, bench_proj_figs, BP_NR, f);
+		tool_json_print(stdout, j);
+	} else if (o->format == BENCH_CSV) {
+		printf("instant_projection,%" PRIu64 ",%u,%u,false,amdahl_from_1_and_2_workers",
+		       o->scaling_guest, n, n);
+		csv_values(bench_proj_figs, BP_NR, f);
+	} else {
+		printf("  %5u cores, %2u workers", n, n);
+		text_values(bench_proj_figs, BP_NR, f);
+		printf("\n");
+	}
+}
+
+/*
+ * instant's cleanup after a shutdown against its number of workers: a
+ * populated host per worker count (a module parameter is fixed at load),
+ * --runs lives each, medians; then the projection.
+ */
+static int bench_scaling(const struct bench_opts *o)
+{
+	double t1 = NAN, t2 = NAN, pps1 = NAN;
+	char sz[32], err[200];
+	int r = 0;
+
+	if (o->format == BENCH_TEXT) {
+		printf("\n== instant: cleanup after a shutdown against instant_workers (%s guest, %u run%s, medians; %ld cores; default profile)\n",
+		       lpv_format_size(o->scaling_guest, sz, sizeof(sz)),
+		       o->runs, o->runs == 1 ? "" : "s", bench_cores());
+		for (int line = 0; line < 2; line++) {
+			printf("  %-9s %7s %8s", line ? "" : "guest",
+			       line ? "" : "workers", line ? "ns/page" : "floor");
+			text_heads(bench_scaling_figs, BS_NR, line);
+			printf("\n");
+		}
+	} else if (o->format == BENCH_CSV) {
+		if (!o->no_tables || o->oom)
+			printf("\n");
+		csv_head(scaling_ctx, bench_scaling_figs, BS_NR);
+	}
+	for (unsigned int i = 0; i < o->nr_scaling_workers && !r; i++) {
+		unsigned int k = (unsigned int)o->scaling_workers[i];
+		double v[BS_NR][MAX_RUNS], m[BS_NR];
+		unsigned int got = 0;
+		struct host_config hc;
+		struct host_floor fl;
+		struct host *host;
+		struct lpv_host *lh = NULL;
+		struct lpv_image *img = NULL;
+		double floor_ns = NAN;
+
+		r = host_config_init(&hc);
+		if (r)
+			break;
+		/* The default profile, its UV storage anywhere: a host of the
+		 * guest and a little. */
+		r = host_profile_parse("base = default\nname = default\ninit_min_origin = 0\n",
+				       "scaling", &hc.profile, err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "lazypv bench: %s\n", err);
+			break;
+		}
+		hc.mem_bytes = bench_scaling_host_mem(o);
+		hc.kvm.instant_workers = k;
+		r = bench_host_create(&hc, &host);
+		if (r)
+			break;
+		r = tool_lpv_host(host, &lh, "bench") ? -EINVAL : 0;
+		if (!r)
+			r = make_image(lh, BENCH_OOM_PROGRAM, &img);
+		if (!r) {
+			r = host_measure_floor(host, &fl);
+			if (r)
+				fprintf(stderr, "lazypv bench: machine floor: %s\n",
+					strerror(-r));
+		}
+		if (!r)
+			floor_ns = (double)host_profile_cost_ns(host_profile(host),
+							UVC_CMD_DESTR_SEC_STOR) +
+				   fl.clear_ns;
+		for (unsigned int run = 0; run < o->runs && !r; run++) {
+			double fig[BS_NR];
+
+			r = scaling_life(lh, img, o->scaling_guest, fig);
+			if (r)
+				break;
+			for (int f = 0; f < BS_NR; f++)
+				v[f][got] = fig[f];
+			got++;
+		}
+		lpv_host_destroy(lh);
+		lpv_image_destroy(img);
+		host_destroy(host);
+		if (r && r != -EINTR)
+			break;
+		if (!got)
+			break;
+		for (int f = 0; f < BS_NR; f++)
+			m[f] = bench_scaling_figs[f].how == RUN ?
+			       median(v[f], got) : NAN;
+		if (k == 1) {
+			t1 = m[BS_reclaim_ms];
+			pps1 = m[BS_pages_per_s];
+		} else if (k == 2) {
+			t2 = m[BS_reclaim_ms];
+		}
+		m[BS_per_worker] = m[BS_pages_per_s] / k;
+		m[BS_worker_share] = 100.0 * floor_ns * m[BS_per_worker] / 1e9;
+		m[BS_speedup] = ratio(t1, m[BS_reclaim_ms]);
+		bench_scaling_row(o, "default", k, got, floor_ns, m);
+	}
+	if (r == -EINTR)
+		return 0;	/* the rows so far; the caller reports the signal */
+	if (r)
+		return r;
+	if (isnan(t1) || isnan(t2) || !(t1 > 0)) {
+		if (o->format == BENCH_TEXT)
+			printf("  (no projection: it needs the 1- and 2-worker rows)\n");
+		return 0;
+	}
+	if (o->format == BENCH_TEXT) {
+		printf("\n  projection, not a measurement: Amdahl's law with the serial fraction\n"
+		       "  s = 2 x reclaim(2 workers) / reclaim(1) - 1 of the medians above%s:\n",
+		       bench_cores() < 2 ? " (one core: the 2-worker row shares it, so s is pessimistic)" : "");
+		for (int line = 0; line < 2; line++) {
+			printf("  %-24s", "");
+			text_heads(bench_proj_figs, BP_NR, line);
+			printf("\n");
+		}
+	} else if (o->format == BENCH_CSV) {
+		printf("\n");
+		csv_head(proj_ctx, bench_proj_figs, BP_NR);
+	}
+	bench_projection_row(o, 8, t1, t2, pps1);
+	bench_projection_row(o, 64, t1, t2, pps1);
+	fflush(stdout);
+	return 0;
+}
+
+/* The text table's heading of one pressure's rows. */
+static void bench_oom_head(const struct bench_opts *o, enum bench_pressure pr)
+{
+	char g[32], h[32], l[32];
+
+	if (o->format != BENCH_TEXT)
+		return;
+	lpv_format_size(o->oom_guest, g, sizeof(g));
+	lpv_format_size(bench_oom_host_mem(o, pr), h, sizeof(h));
+	if (pr == BENCH_PRESSURE_MEMCG)
+		printf("\n== shut down A, start B at once: both in one memcg limited to %.2fx a guest (%s guests, memcg %s, host %s); default profile, %" PRIu64 " ns to clean a page\n",
+		       o->oom_ratio, g,
+		       lpv_format_size(bench_oom_memcg_limit(o), l, sizeof(l)),
+		       h, o->oom_destroy_ns);
+	else
+		printf("\n== shut down A, start B at once: host memory %.2fx a guest (%s guests, host %s); default profile, %" PRIu64 " ns to clean a page\n",
+		       o->oom_ratio, g, h, o->oom_destroy_ns);
+	for (int line = 0; line < 2; line++) {
+		printf("  %-8s %-8s", line ? "" : "mode", line ? "" : "notifier");
+		text_heads(bench_oom_figs, BO_NR, line);
+		printf("\n");
+	}
+}
 
 /* Options and everything checkable before the first host is populated:
  * the exit status to end with now, or -1 to go ahead.  Release o->cl. */
@@ -1281,7 +1809,7 @@ int cmd_bench(int argc, char **argv)
 		lpv_cl_release(&o.cl);
 		return 1;
 	}
-	bench_ui.lives_total = o.oom_only ? 0 : o.nr_profiles * o.nr_sizes * o.runs;
+	bench_ui.lives_total = o.no_tables ? 0 : o.nr_profiles * o.nr_sizes * o.runs;
 	{
 		unsigned int modes = 0;
 
@@ -1289,8 +1817,10 @@ int cmd_bench(int argc, char **argv)
 			modes += o.modes[mode];
 		bench_ui.lives_total *= modes;
 	}
+	if (o.scaling)
+		bench_ui.lives_total += o.nr_scaling_workers * o.runs;
 	r = 0;
-	if (o.format == BENCH_TEXT) {
+	if (o.format == BENCH_TEXT && !o.no_tables) {
 		printf("lazypv bench: sizes");
 		for (unsigned int i = 0; i < o.nr_sizes; i++)
 			printf(" %s", lpv_format_size(o.sizes[i], sz, sizeof(sz)));
@@ -1304,35 +1834,33 @@ int cmd_bench(int argc, char **argv)
 			"  reclaim change the page tables of idle memory; the \"stall\"\n"
 			"  columns measure what that costs the UV's clears in this run\n",
 			damon);
-	if (o.format == BENCH_CSV && !o.oom_only)
+	if (o.format == BENCH_CSV && !o.no_tables)
 		csv_head(teardown_ctx, bench_figs, BF_NR);
-	for (unsigned int p = 0; !o.oom_only && p < o.nr_profiles && !r; p++)
+	for (unsigned int p = 0; !o.no_tables && p < o.nr_profiles && !r; p++)
 		r = bench_profile(&o, o.profiles[p]);
 	if (!r && o.oom && !bench_stopped()) {
-		if (o.format == BENCH_TEXT) {
-			printf("\n== shut down A, start B at once (%s guests, host 1.5x; "
-			       "default profile, %" PRIu64 " ns to clean a page)\n",
-			       lpv_format_size(o.oom_guest, sz, sizeof(sz)),
-			       o.oom_destroy_ns);
-			for (int line = 0; line < 2; line++) {
-				printf("  %-8s %-8s", line ? "" : "mode",
-				       line ? "" : "notifier");
-				text_heads(bench_oom_figs, BO_NR, line);
-				printf("\n");
-			}
-		} else if (o.format == BENCH_CSV) {
-			if (!o.oom_only)
+		if (o.format == BENCH_CSV) {
+			if (!o.no_tables)
 				printf("\n");
 			csv_head(oom_ctx, bench_oom_figs, BO_NR);
 		}
-		for (int mode = 0; mode < LPV_TEARDOWN_MODES && !r; mode++) {
-			if (!o.modes[mode] || bench_stopped())
+		for (int pr = 0; pr < BENCH_PRESSURE_NR && !r; pr++) {
+			if (!o.pressures[pr] || bench_stopped())
 				continue;
-			r = bench_oom_one(&o, (unsigned int)mode, true);
-			if (!r && (unsigned int)mode == bench_mode("lazy"))
-				r = bench_oom_one(&o, bench_mode("lazy"), false);
+			bench_oom_head(&o, (enum bench_pressure)pr);
+			for (int mode = 0; mode < LPV_TEARDOWN_MODES && !r; mode++) {
+				if (!o.modes[mode] || bench_stopped())
+					continue;
+				r = bench_oom_one(&o, (enum bench_pressure)pr,
+						  (unsigned int)mode, true);
+				if (!r && (unsigned int)mode == bench_mode("lazy"))
+					r = bench_oom_one(&o, (enum bench_pressure)pr,
+							  bench_mode("lazy"), false);
+			}
 		}
 	}
+	if (!r && o.scaling && !bench_stopped())
+		r = bench_scaling(&o);
 	signo = monitor_signal(bench_ui.mon);
 	monitor_stop(bench_ui.mon);
 	bench_ui.mon = NULL;

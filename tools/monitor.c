@@ -2,8 +2,10 @@
 /*
  * monitor.c - the monitor thread of monitor.h.  m->lock protects what the
  * command's thread and the monitor share: the watched VMM, the labels,
- * the samples, the temporary directory and the signal taken; the
- * progress line is the monitor thread's alone.  The thread sleeps in
+ * the samples, the temporary directory and the signal taken; m->line_lock
+ * the progress line, which the monitor thread draws and the end of a
+ * populate step (on the command's thread) erases before the command
+ * writes on.  Order: lock, then line_lock.  The thread sleeps in
  * poll() on the signalfd and an eventfd (monitor_stop) with the sample
  * period as timeout.
  */
@@ -37,12 +39,14 @@ struct monitor {
 	char label[96];			/* lock */
 	char step[96];			/* lock */
 	uint64_t step_done, step_total;	/* lock */
+	bool step_bytes;		/* lock: the step counts bytes */
 	struct monitor_sample *s;	/* lock */
 	size_t nr, cap;			/* lock */
 	char tmpdir[4096];		/* lock */
 	int signo;			/* lock */
+	struct lpv_mutex line_lock;
+	struct progress prog;		/* line_lock */
 	/* monitor thread only */
-	struct progress prog;
 	uint64_t episode_total;		/* largest to_clean of this cleanup */
 };
 
@@ -82,7 +86,7 @@ static void monitor_tick(struct monitor *m)
 	struct lpv_progress p;
 	char label[128], step[96];
 	uint64_t done = 0, total = 0;
-	bool watching, cleaning = false;
+	bool watching, cleaning = false, bytes;
 
 	lpv_mutex_lock(&m->lock);
 	watching = m->vm && !lpv_vm_progress(m->vm, &p);
@@ -93,6 +97,7 @@ static void monitor_tick(struct monitor *m)
 	snprintf(step, sizeof(step), "%s", m->step);
 	done = m->step_done;
 	total = m->step_total;
+	bytes = m->step_bytes;
 	if (watching && p.pending_bytes) {
 		const char *what = p.ending ? "memory to give back" :
 					      "background cleanup";
@@ -101,6 +106,9 @@ static void monitor_tick(struct monitor *m)
 			 m->label[0] ? ": " : "", what);
 		cleaning = true;
 	}
+	/* Taken before the step is let go: a step that ends meanwhile
+	 * cannot be drawn after its line was erased. */
+	lpv_mutex_lock(&m->line_lock);
 	lpv_mutex_unlock(&m->lock);
 	if (watching && m->cfg.on_sample)
 		m->cfg.on_sample(m->cfg.ctx, &p);
@@ -111,14 +119,15 @@ static void monitor_tick(struct monitor *m)
 		progress_update(&m->prog, label,
 				m->episode_total - p.pending_bytes,
 				m->episode_total, true);
-		return;
+	} else {
+		if (m->episode_total) {
+			m->episode_total = 0;
+			progress_clear(&m->prog);
+		}
+		if (step[0])
+			progress_update(&m->prog, step, done, total, bytes);
 	}
-	if (m->episode_total) {
-		m->episode_total = 0;
-		progress_clear(&m->prog);
-	}
-	if (step[0])
-		progress_update(&m->prog, step, done, total, false);
+	lpv_mutex_unlock(&m->line_lock);
 }
 
 static void monitor_take_signal(struct monitor *m, int signo)
@@ -132,7 +141,9 @@ static void monitor_take_signal(struct monitor *m, int signo)
 		m->signo = signo;
 	snprintf(dir, sizeof(dir), "%s", m->tmpdir);
 	lpv_mutex_unlock(&m->lock);
+	lpv_mutex_lock(&m->line_lock);
 	progress_clear(&m->prog);
+	lpv_mutex_unlock(&m->line_lock);
 	if (first) {
 		fprintf(stderr, "lazypv: %s: stopping cleanly (again to abandon the cleanup)\n",
 			strsignal(signo));
@@ -171,7 +182,9 @@ static void *monitor_main(void *arg)
 		}
 		monitor_tick(m);
 	}
+	lpv_mutex_lock(&m->line_lock);
 	progress_clear(&m->prog);
+	lpv_mutex_unlock(&m->line_lock);
 	return NULL;
 }
 
@@ -186,6 +199,7 @@ int monitor_start(const struct monitor_config *cfg, struct monitor **out)
 	m->cfg = *cfg;
 	progress_init(&m->prog, cfg->quiet);
 	lpv_mutex_init(&m->lock);
+	lpv_mutex_init(&m->line_lock);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -205,6 +219,7 @@ fail:
 		close(m->sfd);
 	if (m->efd >= 0)
 		close(m->efd);
+	lpv_mutex_deinit(&m->line_lock);
 	lpv_mutex_deinit(&m->lock);
 	free(m);
 	return r;
@@ -221,6 +236,7 @@ void monitor_stop(struct monitor *m)
 	pthread_join(m->thread, NULL);
 	close(m->sfd);
 	close(m->efd);
+	lpv_mutex_deinit(&m->line_lock);
 	lpv_mutex_deinit(&m->lock);
 	free(m->s);
 	free(m);
@@ -241,6 +257,27 @@ void monitor_step(struct monitor *m, const char *label, uint64_t done,
 	snprintf(m->step, sizeof(m->step), "%s", label ? label : "");
 	m->step_done = done;
 	m->step_total = total;
+	m->step_bytes = false;
+	lpv_mutex_unlock(&m->lock);
+}
+
+void monitor_populate_progress(void *monitor, uint64_t done, uint64_t total)
+{
+	struct monitor *m = monitor;
+
+	if (!m)
+		return;
+	lpv_mutex_lock(&m->lock);
+	snprintf(m->step, sizeof(m->step), "%s",
+		 done < total ? "populating host memory" : "");
+	m->step_done = done;
+	m->step_total = total;
+	m->step_bytes = true;
+	if (done >= total) {	/* the command writes on: erase the line now */
+		lpv_mutex_lock(&m->line_lock);
+		progress_clear(&m->prog);
+		lpv_mutex_unlock(&m->line_lock);
+	}
 	lpv_mutex_unlock(&m->lock);
 }
 

@@ -62,6 +62,12 @@ void monitor_watch(struct monitor *m, struct lpv_vm *vm, const char *label);
  * cleanup is in progress. */
 void monitor_step(struct monitor *m, const char *label, uint64_t done,
 		  uint64_t total);
+/*
+ * host_config.populate_progress with the monitor as ctx: "populating host
+ * memory", done/total in bytes, on the progress line (nothing on a pipe
+ * or with quiet); the step is cleared when done reaches total.
+ */
+void monitor_populate_progress(void *monitor, uint64_t done, uint64_t total);
 /* The first signal taken, or 0. */
 int monitor_signal(struct monitor *m);
 /* A directory plot_tmpdir_remove() must remove if the process is ended

@@ -44,6 +44,14 @@ struct host *lpv_host_host(struct lpv_host *host);
 void lpv_vm_set_instant_hook(struct lpv_vm *vm, lpv_event_fn fn, void *ctx);
 
 /*
+ * Put @vm's VMM in @memcg (host_memcg_create; the caller destroys it after
+ * the VMs) instead of a memcg of its own: VMs sharing one memcg share its
+ * limit (vmm_config.memcg; the VM's memcg_limit must be 0).  NULL: its
+ * own again.  Set before lpv_vm_boot().
+ */
+void lpv_vm_set_memcg(struct lpv_vm *vm, struct memcg *memcg);
+
+/*
  * The key of boot @boot's data patterns (0 before the VM boots), and the
  * word a touch or memtest guest of that key writes at guest address
  * @gaddr in round @round: what the plaintext scan looks for in free

@@ -776,6 +776,16 @@ void lpv_vm_set_instant_hook(struct lpv_vm *vm, lpv_event_fn fn, void *ctx)
 	lpv_mutex_unlock(&vm->host->lock);
 }
 
+void lpv_vm_set_memcg(struct lpv_vm *vm, struct memcg *memcg)
+{
+	if (!vm)
+		return;
+	lpv_mutex_lock(&vm->host->lock);
+	WARN_ON_ONCE(vm->vmm);	/* read by lpv_vm_boot's vmm_create */
+	vm->vc.memcg = memcg;
+	lpv_mutex_unlock(&vm->host->lock);
+}
+
 uint64_t lpv_vm_boot_key(struct lpv_vm *vm, unsigned int boot)
 {
 	struct vmm *vmm;

@@ -136,7 +136,9 @@ int host_create(const struct host_config *cfg, struct host **out, char *err,
 {
 	struct hw_config hwcfg = { .mem_bytes = cfg->mem_bytes,
 				   .protect = cfg->protect,
-				   .populate = cfg->populate };
+				   .populate = cfg->populate,
+				   .populate_progress = cfg->populate_progress,
+				   .populate_ctx = cfg->populate_ctx };
 	uint8_t priv[UV_HOST_KEY_LEN];
 	struct uv_params up = { 0 };
 	const char *what;

@@ -60,6 +60,14 @@ struct host_config {
 	uint64_t mem_bytes;		/* host physical memory, 4 KiB multiple */
 	enum hw_protect_mode protect;
 	bool populate;			/* back every frame up front (bench) */
+	/*
+	 * With populate: progress of the backing, on the creating thread,
+	 * in bytes (hw_config.populate_progress: increasing, the last call
+	 * with done == total == mem_bytes).  NULL: none.  The CLI draws its
+	 * progress line from it.
+	 */
+	void (*populate_progress)(void *ctx, uint64_t done, uint64_t total);
+	void *populate_ctx;
 	struct uv_profile profile;	/* the firmware, by value */
 	struct mm_config mm;		/* memory manager options */
 	struct kvm_params kvm;		/* KVM module parameters */
@@ -268,6 +276,18 @@ void host_hog_release(struct host_hog *hog);		/* every page */
 int host_hog_destroy(struct host_hog *hog);
 /* Frames on the free list now. */
 uint64_t host_free_frames(struct host *h);
+
+/*
+ * A memcg for VMMs to share (vmm_config.memcg): QEMUs in one cgroup with
+ * one limit (@limit_bytes, 0: none).  Destroy it after every VMM in it
+ * was destroyed and its memory came back: -EBUSY while still in use
+ * (memcg_destroy; with only leaked pages charged it goes offline).
+ */
+int host_memcg_create(struct host *h, const char *name, uint64_t limit_bytes,
+		      struct memcg **out) __must_check;
+int host_memcg_destroy(struct memcg *memcg);
+/* Its counters: usage, peak, OOM path entries, OOM kills... */
+void host_memcg_stats(const struct memcg *memcg, struct memcg_stats *out);
 
 /*
  * At a quiescent point: read every free frame through the host view and

@@ -3,7 +3,8 @@
  * probe.c - what the soak and the failure-point sweep do to a host from
  * outside its VMMs: failure injection into the memory manager, a memory
  * hog (a memcg of its own whose pages it takes and gives back in bulk),
- * and the scan of the free frames for a protected guest's plaintext.
+ * memcgs for VMMs to share (vmm_config.memcg), and the scan of the free
+ * frames for a protected guest's plaintext.
  *
  * A hog belongs to one thread.  The scan and the plant run at quiescent
  * points only (no VMM, no cleanup in flight): they read and write free
@@ -99,6 +100,24 @@ int host_hog_destroy(struct host_hog *hog)
 	free(hog->pages);
 	free(hog);
 	return r;
+}
+
+/* ---- shared memcgs ---- */
+
+int host_memcg_create(struct host *h, const char *name, uint64_t limit_bytes,
+		      struct memcg **out)
+{
+	return memcg_create(h->world, name, limit_bytes, out);
+}
+
+int host_memcg_destroy(struct memcg *memcg)
+{
+	return memcg ? memcg_destroy(memcg) : 0;
+}
+
+void host_memcg_stats(const struct memcg *memcg, struct memcg_stats *out)
+{
+	memcg_stats_get(memcg, out);
 }
 
 uint64_t host_free_frames(struct host *h)

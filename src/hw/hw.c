@@ -4,7 +4,8 @@
  * delivery of program interruption 0x3d.
  *
  * Memory: one memfd, ftruncate'd to the machine size and mapped twice with
- * MAP_SHARED (host view, firmware view).  Nothing is populated up front;
+ * MAP_SHARED (host view, firmware view).  Nothing is populated up front
+ * unless hw_config.populate asks (slice by slice, with a progress call);
  * frames are faulted in by first use and never handed back to the OS.
  *
  * Protection: a bitmap with one bit per frame says which frames are
@@ -394,13 +395,21 @@ static int hw_pm_probe(struct hw_machine *hw)
  * nested VM: the hypervisor below backs a page only at its first real
  * store (~4-5 us a page here), so each frame is written once as well.
  */
-static int hw_populate(struct hw_machine *hw)
+static int hw_populate(struct hw_machine *hw, const struct hw_config *cfg)
 {
-	if (madvise_retry(hw->fw_view, hw->mem_bytes, MADV_POPULATE_WRITE) ||
-	    madvise_retry(hw->host_view, hw->mem_bytes, MADV_POPULATE_WRITE))
-		return -ENOMEM;
-	for (hw_pfn_t pfn = 0; pfn < hw->nr_frames; pfn++)
-		*(volatile char *)hw_fw_page(hw, pfn) = 0;
+	for (uint64_t off = 0; off < hw->mem_bytes; off += HW_POPULATE_STEP) {
+		uint64_t len = hw->mem_bytes - off < HW_POPULATE_STEP ?
+			       hw->mem_bytes - off : HW_POPULATE_STEP;
+
+		if (madvise_retry(hw->fw_view + off, len, MADV_POPULATE_WRITE) ||
+		    madvise_retry(hw->host_view + off, len, MADV_POPULATE_WRITE))
+			return -ENOMEM;
+		for (uint64_t b = off; b < off + len; b += HW_PAGE_SIZE)
+			*(volatile char *)hw_fw_page(hw, b >> HW_PAGE_SHIFT) = 0;
+		if (cfg->populate_progress)
+			cfg->populate_progress(cfg->populate_ctx, off + len,
+					       hw->mem_bytes);
+	}
 	return 0;
 }
 
@@ -456,7 +465,7 @@ int hw_machine_create(const struct hw_config *cfg, struct hw_machine **out)
 	}
 
 	if (cfg->populate) {
-		ret = hw_populate(hw);
+		ret = hw_populate(hw, cfg);
 		if (ret)
 			goto out_unmap_fw;
 	}

@@ -64,7 +64,19 @@ struct hw_config {
 	bool populate;			/* back and map every frame now (about
 					 * 2 s/GiB here) instead of at first
 					 * touch: steady-state measurements */
+	/*
+	 * With populate: called on the creating thread after each slice of
+	 * memory is backed (HW_POPULATE_STEP bytes, the last one shorter),
+	 * with the bytes done so far -- increasing, the last call with
+	 * @done == @total == mem_bytes.  May be NULL.  It must not call into
+	 * the machine (there is none yet).
+	 */
+	void (*populate_progress)(void *ctx, uint64_t done, uint64_t total);
+	void *populate_ctx;
 };
+
+/* The slice of memory populated between two progress calls. */
+#define HW_POPULATE_STEP (64ULL << 20)
 
 /* What a program-interruption handler is told. */
 struct hw_pgm_info {

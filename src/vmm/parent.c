@@ -91,6 +91,9 @@ int vmm_config_check(const struct vmm_env *env, const struct vmm_config *cfg,
 			 lpv_format_size(cfg->image->guest_end, a, sizeof(a)),
 			 lpv_format_size(cfg->guest_mem, b, sizeof(b)));
 		r = -E2BIG;
+	} else if (cfg->memcg && cfg->memcg_limit) {
+		snprintf(msg, sizeof(msg), "a memcg limit is the shared memcg's own: give one or the other");
+		r = -EINVAL;
 	} else if (cfg->memcg_limit && !cfg->start_plain &&
 		   cfg->memcg_limit < vmm_boot_min_bytes(env, cfg)) {
 		snprintf(msg, sizeof(msg), "memcg limit %s is below the %s a protected boot of this image needs",
@@ -166,12 +169,25 @@ int vmm_create(const struct vmm_env *env, const struct vmm_config *cfg,
 
 	snprintf(name, sizeof(name), "vmm%u",
 		 atomic_add_return(&vmm_next_id, 1));
-	r = memcg_create(env->world, name, cfg->memcg_limit, &vmm->memcg);
-	if (r)
-		goto out_locks;
+	if (cfg->memcg) {
+		vmm->memcg = cfg->memcg;
+		vmm->shared_memcg = true;
+	} else {
+		r = memcg_create(env->world, name, cfg->memcg_limit,
+				 &vmm->memcg);
+		if (r)
+			goto out_locks;
+	}
 	r = task_create(env->world, env->shell, vmm->memcg, 0, &vmm->task);
 	if (r)
 		goto out_memcg;
+	if (vmm->shared_memcg) {
+		/* The struct outlives the task (its count of mapped pages is
+		 * what vmm_frames_charged reads); nothing runs in it yet. */
+		vmm->mm = task_get_mm(vmm->task);
+		mmgrab(vmm->mm);
+		mmput(vmm->mm);
+	}
 	vmm->pid = task_pid(vmm->task);
 	trace_process_name(trace_pid_vmm(vmm->pid), "VMM %d (%s teardown)",
 			   vmm->pid, vmm_destroy_mode_name(cfg->destroy));
@@ -189,9 +205,12 @@ out_task:
 	/* Nothing runs in it yet: exit and reap it here. */
 	if (!task_exit(vmm->task, 1))
 		BUG_ON(task_wait(vmm->task, NULL));
+	if (vmm->mm)
+		mmdrop(vmm->mm);
 out_memcg:
 	/* Nothing was charged to it yet. */
-	BUG_ON(memcg_destroy(vmm->memcg));
+	if (!vmm->shared_memcg)
+		BUG_ON(memcg_destroy(vmm->memcg));
 out_locks:
 	lpv_cond_deinit(&vmm->sigp.cond);
 	lpv_mutex_deinit(&vmm->sigp.lock);
@@ -407,9 +426,13 @@ void vmm_destroy(struct vmm *vmm)
 	 * -EBUSY is expected, not a fault: every frame is back, but a KVM
 	 * cleanup that is still finishing (a lazy reboot's thread disposing
 	 * of the old configuration, an instant job) holds the mm, and the mm
-	 * its memcg.  Such a memcg stays with the world, which frees it.
+	 * its memcg.  Such a memcg stays with the world, which frees it.  A
+	 * shared memcg is its creator's to destroy.
 	 */
-	ignore_result(memcg_destroy(vmm->memcg));
+	if (!vmm->shared_memcg)
+		ignore_result(memcg_destroy(vmm->memcg));
+	if (vmm->mm)
+		mmdrop(vmm->mm);
 	free(vmm->events);
 	lpv_cond_deinit(&vmm->sigp.cond);
 	lpv_mutex_deinit(&vmm->sigp.lock);

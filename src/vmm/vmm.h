@@ -266,6 +266,15 @@ struct vmm_config {
 	unsigned int cpus;		/* 1..VMM_MAX_CPUS */
 	enum vmm_destroy_mode destroy;
 	uint64_t memcg_limit;		/* bytes, 0: unlimited */
+	/*
+	 * Join this memcg instead of one of the VMM's own (NULL): VMMs in
+	 * one memcg share its limit, like QEMUs in one cgroup of a slice.
+	 * The caller creates it (host_memcg_create), keeps it past
+	 * vmm_destroy and destroys it; memcg_limit must be 0.  The reclaim
+	 * and in_use then count the VMM's address space (mapped pages while
+	 * it lives) instead of the memcg's usage.
+	 */
+	struct memcg *memcg;
 	const struct vmm_image *image;	/* the SE image (protected boots) */
 	/* Program for non-protected boots (diag 308 subcode 3, or the first
 	 * boot with start_plain); NULL: such boots fail. */

@@ -112,6 +112,8 @@ struct vmm {
 	struct vmm_env env;		/* the host below (a copy) */
 	struct vmm_config cfg;
 	struct memcg *memcg;
+	bool shared_memcg;		/* cfg->memcg: not ours to destroy */
+	struct mm *mm;			/* the task's, mmgrab'd (shared memcg) */
 	struct task *task;		/* NULL once reaped */
 	int pid;
 	pthread_t main_thread;
@@ -193,12 +195,19 @@ struct vmm {
  * failures are recorded on the timeline. */
 int vmm_pv(struct vmm *vmm, uint32_t cmd, void *data) __must_check;
 
-/* Frames charged to the VMM's memcg that may still come back: its usage
- * less what was leaked on purpose (charged for good, as in Linux). */
+/*
+ * Frames charged to the VMM's memcg that may still come back: its usage
+ * less what was leaked on purpose (charged for good, as in Linux).  In a
+ * memcg shared with other VMMs (vmm_config.memcg) the usage is theirs
+ * too: the VMM counts the pages mapped in its address space while that
+ * lives (its guest RAM; the kernel's frames for it are not told apart).
+ */
 static inline uint64_t vmm_frames_charged(struct vmm *vmm)
 {
 	struct memcg_stats ms;
 
+	if (vmm->shared_memcg)
+		return mm_users(vmm->mm) > 0 ? mm_rss(vmm->mm) : 0;
 	memcg_stats_get(vmm->memcg, &ms);
 	return ms.usage - ms.leaked;
 }

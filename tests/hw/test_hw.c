@@ -571,3 +571,55 @@ TEST_IMPL(hw_unprotect_batch_concurrent_access)
 	finish(r.hw);
 	return 0;
 }
+
+struct populate_log {
+	unsigned int calls;
+	uint64_t last_done;
+	bool increasing, total_ok;
+	uint64_t size;
+};
+
+static void populate_record(void *ctx, uint64_t done, uint64_t total)
+{
+	struct populate_log *log = ctx;
+
+	if (done <= log->last_done || done > total)
+		log->increasing = false;
+	if (total != log->size)
+		log->total_ok = false;
+	log->last_done = done;
+	log->calls++;
+}
+
+/*
+ * Populating reports its progress slice by slice: done increasing, total
+ * the machine's size, the last call with everything done; an unpopulated
+ * machine makes no call.
+ */
+TEST_IMPL(hw_populate_reports_progress)
+{
+	/* Two full slices and a short one. */
+	uint64_t size = 2 * HW_POPULATE_STEP + 6 * MIB;
+	struct populate_log log = { .increasing = true, .total_ok = true,
+				    .size = size };
+	struct hw_config cfg = { .mem_bytes = size, .protect = HW_PROTECT_AUTO,
+				 .populate = true,
+				 .populate_progress = populate_record,
+				 .populate_ctx = &log };
+	struct hw_machine *hw;
+
+	ASSERT_OK(hw_machine_create(&cfg, &hw));
+	ASSERT_UEQ(log.calls, 3);
+	ASSERT_TRUE(log.increasing);
+	ASSERT_TRUE(log.total_ok);
+	ASSERT_UEQ(log.last_done, size);
+	finish(hw);
+
+	log = (struct populate_log){ .increasing = true, .total_ok = true,
+				     .size = size };
+	cfg.populate = false;
+	ASSERT_OK(hw_machine_create(&cfg, &hw));
+	ASSERT_UEQ(log.calls, 0);
+	finish(hw);
+	return 0;
+}

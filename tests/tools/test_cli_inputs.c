@@ -310,8 +310,8 @@ TEST_IMPL(cli_option_errors)
  * bench refuses empty list items and checks every option, profile and
  * host size before it populates any memory (a populating bench says so on
  * stderr first, so one line there means nothing started); its --oom host
- * of 1.5x a guest that is not a 2 MiB multiple is not a 1 MiB multiple,
- * and works.
+ * of 1.5x (--oom-host-ratio) a guest that is not a 2 MiB multiple is not
+ * a 1 MiB multiple, and works.
  */
 TEST_IMPL(cli_bench_inputs)
 {
@@ -326,6 +326,9 @@ TEST_IMPL(cli_bench_inputs)
 	expect_user_error(c, "bench --runs -1", "--runs|'-1'");
 	expect_user_error(c, "bench --oom-destroy-cost -5", "--oom-destroy-cost|'-5'");
 	expect_user_error(c, "bench --oom-guest 100K", "--oom-guest");
+	expect_user_error(c, "bench --oom-host-ratio 0.9", "--oom-host-ratio|'0.9'");
+	expect_user_error(c, "bench --oom-host-ratio 1.2x", "--oom-host-ratio|'1.2x'");
+	expect_user_error(c, "bench --oom-pressure disk", "--oom-pressure|disk");
 	expect_user_error(c, "bench --sizes 16M --profiles zero,/dev/zero",
 			  "--profiles|item 2|/dev/zero|NUL");
 	expect_user_error(c, "bench --sizes 16M --profiles nosuch", "--profiles|nosuch");
@@ -335,7 +338,7 @@ TEST_IMPL(cli_bench_inputs)
 	snprintf(args, sizeof(args), "bench --sizes 16M --profiles %s", prof);
 	expect_user_error(c, args, "--profiles|init_min_origin");
 
-	cli_run_env(c, "", "bench --oom-only --oom-guest 65M --modes sync --oom-destroy-cost 0 --json");
+	cli_run_env(c, "", "bench --oom-only --oom-guest 65M --modes sync --oom-destroy-cost 0 --oom-host-ratio 1.5 --oom-pressure host --json");
 	if (c->status != 0 || cli_count_lines(c->out) != 1)
 		test_fail(__FILE__, __LINE__, "bench --oom-guest 65M: status %d, stdout \"%s\", stderr \"%s\"",
 			  c->status, c->out, c->err);
