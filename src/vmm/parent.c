@@ -160,6 +160,7 @@ int vmm_create(const struct vmm_env *env, const struct vmm_config *cfg,
 		vmm->vcpus[i].id = i;
 	}
 	lpv_mutex_init(&vmm->lock);
+	lpv_mutex_init(&vmm->kvm_lock);
 	lpv_cond_init(&vmm->cond);
 	lpv_mutex_init(&vmm->sigp.lock);
 	lpv_cond_init(&vmm->sigp.cond);
@@ -215,6 +216,7 @@ out_locks:
 	lpv_cond_deinit(&vmm->sigp.cond);
 	lpv_mutex_deinit(&vmm->sigp.lock);
 	lpv_cond_deinit(&vmm->cond);
+	lpv_mutex_deinit(&vmm->kvm_lock);
 	lpv_mutex_deinit(&vmm->lock);
 out_free:
 	free(vmm->vcpus);
@@ -263,7 +265,7 @@ int vmm_kill(struct vmm *vmm)
 		return -ESRCH;
 	}
 	if (!vmm->shutdown_ns) {
-		vmm->shutdown_ns = lpv_now_ns();
+		WRITE_ONCE(vmm->shutdown_ns, lpv_now_ns());
 		vmm->kill_requested = true;
 	}
 	/* vmm_wait() on another thread must not reap the task under us. */
@@ -378,7 +380,7 @@ int vmm_wait(struct vmm *vmm, struct vmm_result *res)
 	vmm->exited = true;
 	vmm->exit_code = code;
 	if (!vmm->shutdown_ns)
-		vmm->shutdown_ns = ev.t_ns;
+		WRITE_ONCE(vmm->shutdown_ns, ev.t_ns);
 	ev.code = code;
 	ev.latency_ns = exit_latency = ev.t_ns - vmm->shutdown_ns;
 	vmm_emit_locked(vmm, &ev);
@@ -437,6 +439,7 @@ void vmm_destroy(struct vmm *vmm)
 	lpv_cond_deinit(&vmm->sigp.cond);
 	lpv_mutex_deinit(&vmm->sigp.lock);
 	lpv_cond_deinit(&vmm->cond);
+	lpv_mutex_deinit(&vmm->kvm_lock);
 	lpv_mutex_deinit(&vmm->lock);
 	free(vmm->vcpus);
 	free(vmm);
@@ -463,13 +466,17 @@ void vmm_cleanup_progress(struct vmm *vmm, struct vmm_cleanup_progress *out)
 	uint64_t pending = 0;
 	bool ending;
 
-	lpv_mutex_lock(&vmm->lock);
-	ending = vmm->shutdown_ns || vmm->exiting || !vmm->kvm;
-	/* vmm_exit_files() clears vmm->kvm under the lock before it
-	 * destroys the VM: the pointer is good while we hold it. */
+	/*
+	 * Not vmm->lock: callers may hold locks the event callbacks take
+	 * under it.  vmm_exit_files() clears vmm->kvm under kvm_lock before
+	 * it destroys the VM: the pointer is good while we hold that.
+	 */
+	lpv_mutex_lock(&vmm->kvm_lock);
+	ending = READ_ONCE(vmm->shutdown_ns) || READ_ONCE(vmm->exiting) ||
+		 !vmm->kvm;
 	if (!ending)
 		pending = kvm_cleanup_pending(vmm->kvm);
-	lpv_mutex_unlock(&vmm->lock);
+	lpv_mutex_unlock(&vmm->kvm_lock);
 	out->in_use_bytes = vmm_frames_charged(vmm) * HW_PAGE_SIZE;
 	out->to_clean_bytes = ending ? out->in_use_bytes :
 				       pending * HW_PAGE_SIZE;

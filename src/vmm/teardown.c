@@ -231,7 +231,7 @@ static void vmm_cleanup_failed(struct vmm *vmm, int r,
 	lpv_mutex_lock(&vmm->lock);
 	vmm_record_error_locked(vmm, r, msg);
 	if (!vmm->shutdown_ns)
-		vmm->shutdown_ns = lpv_now_ns();
+		WRITE_ONCE(vmm->shutdown_ns, lpv_now_ns());
 	if (!vmm->exit_why[0])
 		snprintf(vmm->exit_why, sizeof(vmm->exit_why),
 			 "ASYNC_CLEANUP_PERFORM failed");

@@ -93,7 +93,9 @@ static void vmm_exit_files(void *ctx)
 
 	lpv_mutex_lock(&vmm->lock);
 	kvm = vmm->kvm;
+	lpv_mutex_lock(&vmm->kvm_lock);
 	vmm->kvm = NULL;
+	lpv_mutex_unlock(&vmm->kvm_lock);
 	lpv_mutex_unlock(&vmm->lock);
 	if (kvm)
 		kvm_destroy_vm(kvm);
@@ -131,7 +133,9 @@ static int vmm_setup(struct vmm *vmm)
 	if (r)
 		goto fail;
 	lpv_mutex_lock(&vmm->lock);
+	lpv_mutex_lock(&vmm->kvm_lock);
 	vmm->kvm = kvm;
+	lpv_mutex_unlock(&vmm->kvm_lock);
 	lpv_mutex_unlock(&vmm->lock);
 	/* From here on, however the task ends, its exit closes the VM. */
 	task_set_exit_files(vmm->task, vmm_exit_files, vmm);
@@ -371,7 +375,7 @@ static void vmm_shutdown_request(struct vmm *vmm, uint64_t t, const char *why)
 
 	lpv_mutex_lock(&vmm->lock);
 	if (!vmm->shutdown_ns)
-		vmm->shutdown_ns = t;
+		WRITE_ONCE(vmm->shutdown_ns, t);
 	ev.t_ns = vmm->shutdown_ns;
 	snprintf(ev.message, sizeof(ev.message), "%s", why);
 	vmm_emit_locked(vmm, &ev);
@@ -467,9 +471,9 @@ static void vmm_main_end(struct vmm *vmm, int code)
 			pthread_join(v->thread, NULL);
 	}
 	lpv_mutex_lock(&vmm->lock);
-	vmm->exiting = true;
+	WRITE_ONCE(vmm->exiting, true);
 	if (!vmm->shutdown_ns)
-		vmm->shutdown_ns = lpv_now_ns();
+		WRITE_ONCE(vmm->shutdown_ns, lpv_now_ns());
 	vmm->frames_at_exit = vmm_frames_charged(vmm);
 	/* This thread cloned the teardown helper: its exit is the helper's
 	 * PR_SET_PDEATHSIG, before the rest of the VMM's exit runs. */
@@ -491,9 +495,9 @@ void *vmm_main(void *arg)
 	if (task_thread_enter(vmm->task)) {
 		/* Killed before it ran: the killer did the exit. */
 		lpv_mutex_lock(&vmm->lock);
-		vmm->exiting = true;
+		WRITE_ONCE(vmm->exiting, true);
 		if (!vmm->shutdown_ns)
-			vmm->shutdown_ns = lpv_now_ns();
+			WRITE_ONCE(vmm->shutdown_ns, lpv_now_ns());
 		lpv_cond_broadcast(&vmm->cond);
 		lpv_mutex_unlock(&vmm->lock);
 		return NULL;

@@ -125,6 +125,10 @@ struct vmm {
 	uint64_t baseline_leaked;	/* mm leaked frames at creation */
 
 	struct lpv_mutex lock;		/* see vmm_internal.h's header */
+	/* Leaf, taken under lock or alone: vmm->kvm for the readers of
+	 * vmm_cleanup_progress, which may hold locks the event callbacks
+	 * take under vmm->lock (the API's host lock). */
+	struct lpv_mutex kvm_lock;
 	struct lpv_cond cond;
 	uint64_t gen;			/* generation the vCPUs should run */
 	unsigned int running;		/* vCPUs inside the generation */
