@@ -24,8 +24,8 @@
  *             under-reported), destroy them without mmap_lock, and -- when
  *             only instant jobs use the address space -- unmap the chunk,
  *             which frees it.  Between chunks a worker yields the CPU
- *             if a vCPU of any VM is in KVM_RUN (mod->vcpus_running: one
- *             atomic read) and nothing makes the job urgent; otherwise it
+ *             if a vCPU of any VM is in KVM_RUN or a VM unpacks its image
+ *             (mod->vcpus_running: one atomic read) and nothing makes the job urgent; otherwise it
  *             runs flat out.  The last worker disposes of the config
  *             (DESTROY_SEC_CONF, or only the count after FAST) and drops
  *             the address space.

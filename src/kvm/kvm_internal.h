@@ -128,7 +128,8 @@ struct kvm_module {
 	struct kvm_stor uv_stor;	/* donated at INIT_UV */
 	bool has_misc, has_fast;
 	int nr_vms;			/* atomic */
-	unsigned int vcpus_running;	/* atomic: vCPUs in KVM_RUN, every VM */
+	unsigned int vcpus_running;	/* atomic: vCPUs in KVM_RUN and VMs in
+					 * UNPACK, every VM */
 	struct kvm_test_hooks hooks;	/* set while no cleanup runs */
 	/* lazy cleanup threads: cleanup_lock protects the count */
 	struct lpv_mutex cleanup_lock;

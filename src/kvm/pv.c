@@ -386,12 +386,15 @@ int kvm_pv_unpack(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 		.header.len = sizeof(uvcb),
 		.header.cmd = UVC_CMD_UNPACK_IMG,
 	};
+	int ret = 0;
 
 	if (!kvm->pv.handle || !unp || unp->addr & ~HW_PAGE_MASK ||
 	    unp->size & ~HW_PAGE_MASK)
 		return -EINVAL;
+	/* The guest's boot waits on this: counted like a vCPU that wants
+	 * to run, so background cleanup yields to it (vcpus_running). */
+	atomic_add_return(&kvm->mod->vcpus_running, 1);
 	for (uint64_t off = 0; off < unp->size; off += HW_PAGE_SIZE) {
-		int ret;
 
 		uvcb.header.rc = uvcb.header.rrc = 0;
 		uvcb.guest_handle = kvm->pv.handle;
@@ -404,10 +407,11 @@ int kvm_pv_unpack(struct kvm *kvm, struct kvm_pv_cmd *cmd)
 		if (ret) {
 			lpv_trace("PV UNPACK: gaddr %llx failed rc %x rrc %x",
 				  (unsigned long long)uvcb.gaddr, cmd->rc, cmd->rrc);
-			return ret;
+			break;
 		}
 	}
-	return 0;
+	atomic_sub_return(&kvm->mod->vcpus_running, 1);
+	return ret;
 }
 
 int kvm_pv_nodata(struct kvm *kvm, struct kvm_pv_cmd *cmd, uint16_t uvc)

@@ -421,7 +421,8 @@ static int kvm_vcpu_run_counted(struct kvm_vcpu *vcpu, kvm_guest_fn fn,
 
 /*
  * KVM_RUN.  mod->vcpus_running counts the vCPUs in here -- in SIE or on
- * their way in or out, i.e. running or waiting to run -- over every VM:
+ * their way in or out, i.e. running or waiting to run -- over every VM,
+ * and VMs unpacking their image (kvm_pv_unpack: the boot waits on it):
  * instant's cleanup workers yield to them (one atomic read per chunk).
  */
 int kvm_vcpu_run(struct kvm_vcpu *vcpu, kvm_guest_fn fn, void *ctx,
