@@ -335,22 +335,63 @@ static void instant_progress(struct instant_job *job, uint64_t frames)
 	lpv_mutex_unlock(&job->lock);
 }
 
+/* A present page of a chunk: its address, and the page if it may be
+ * secure (PG_arch_1; referenced), else NULL. */
+struct instant_item {
+	uintptr_t addr;
+	struct page *page;
+};
+
+/* Pages destroyed between two unmaps of what is clean: small while an
+ * allocation waits for frames (its stall is one such batch), larger
+ * otherwise (fewer unmaps). */
+#define INSTANT_BATCH_URGENT 8
+#define INSTANT_BATCH 64
+
 /*
- * One chunk: destroy every page of it that may be secure (the old
- * configs have no CPUs; a page the running guest made secure meanwhile is
- * refused -- HAS_CPUS -- and stays), then, if nobody else uses the
- * address space, unmap the chunk: its frames are free at once.
+ * Destroy items [i, j) (the old configs have no CPUs; a page the running
+ * guest made secure meanwhile is refused -- HAS_CPUS -- and stays) and
+ * drop the references.  Returns the pages the UV refused.
+ */
+static uint64_t instant_destroy_items(struct kvm_module *mod,
+				      struct instant_item *items, size_t i,
+				      size_t j)
+{
+	struct page *put[INSTANT_BATCH];
+	struct hw_unprotect_batch batch;
+	uint64_t refused = 0;
+	size_t n = 0;
+
+	hw_unprotect_batch_begin(mod->hw, &batch);
+	for (size_t k = i; k < j; k++) {
+		if (!items[k].page)
+			continue;
+		if (kvm_uv_destroy_owned(mod, items[k].page))
+			refused++;	/* PG_arch_1 stays: its next user */
+		put[n++] = items[k].page;
+	}
+	hw_unprotect_batch_end(&batch);		/* before the refs go */
+	mm_page_put_bulk(mod->world, put, n);
+	kvm_stat_add(mod, instant_pages, n - refused);
+	kvm_stat_add(mod, instant_refused, refused);
+	return refused;
+}
+
+/*
+ * One chunk: gather its present pages under mmap_lock, then, in batches,
+ * destroy those that may be secure and -- if nobody else uses the address
+ * space -- unmap the range cleaned so far: its frames are free at once,
+ * a batch at a time, so an allocation waiting for them waits for one
+ * batch, not for the chunk.
  */
 static void instant_clean_chunk(struct instant_job *job, uint64_t idx,
-				struct page **pages)
+				struct instant_item *items)
 {
 	struct kvm_module *mod = job->mod;
 	uintptr_t s = job->start + idx * INSTANT_CHUNK;
-	uintptr_t e = s + INSTANT_CHUNK;
-	struct hw_unprotect_batch batch;
-	uint64_t present = 0, refused = 0;
+	uintptr_t e = s + INSTANT_CHUNK, cursor;
 	struct mm_pte_ref ref;
-	size_t n = 0;
+	size_t n = 0, i = 0;
 
 	if (e > job->start + job->len)
 		e = job->start + job->len;
@@ -365,33 +406,39 @@ static void instant_clean_chunk(struct instant_job *job, uint64_t idx,
 			struct page *page = mm_pfn_to_page(mod->world,
 							   mm_pte_pfn(pte));
 
-			present++;
+			items[n].addr = addr;
+			items[n].page = NULL;
 			if (page_test_flag(page, PG_arch_1)) {
 				page_get(page);
-				pages[n++] = page;
+				items[n].page = page;
 			}
+			n++;
 		}
 		mm_pte_unlock(&ref);
 	}
 	mm_mmap_read_unlock(job->mm);
 
-	hw_unprotect_batch_begin(mod->hw, &batch);
-	for (size_t i = 0; i < n; i++)
-		if (kvm_uv_destroy_owned(mod, pages[i]))
-			refused++;	/* PG_arch_1 stays: its next user */
-	hw_unprotect_batch_end(&batch);		/* before the refs go */
-	mm_page_put_bulk(mod->world, pages, n);
-	kvm_stat_add(mod, instant_pages, n - refused);
-	kvm_stat_add(mod, instant_refused, refused);
-	atomic_sub_relaxed(&job->pending, e - s);
-	/* Walked: the module's cleaned pages (kvm_cleanup_progress), in the
-	 * unit pending is given in, so callers can make a rate of it. */
-	atomic_add_relaxed(&mod->cleanup_cleaned, (e - s) / HW_PAGE_SIZE);
+	cursor = s;
+	do {
+		size_t batch = atomic_load_relaxed(&job->urgent) ?
+			       INSTANT_BATCH_URGENT : INSTANT_BATCH;
+		size_t j = n - i < batch ? n : i + batch;
+		uintptr_t end = j < n ? items[j].addr : e;
 
-	if (job->zap && present && mm_munmap(job->mm, s, e - s) == 0) {
-		kvm_stat_add(mod, instant_unmapped, present);
-		instant_progress(job, present);
-	}
+		instant_destroy_items(mod, items, i, j);
+		atomic_sub_relaxed(&job->pending, end - cursor);
+		/* Walked: the module's cleaned pages (kvm_cleanup_progress), in
+		 * the unit pending is given in, so callers can make a rate. */
+		atomic_add_relaxed(&mod->cleanup_cleaned,
+				   (end - cursor) / HW_PAGE_SIZE);
+		if (job->zap && j > i &&
+		    mm_munmap(job->mm, cursor, end - cursor) == 0) {
+			kvm_stat_add(mod, instant_unmapped, j - i);
+			instant_progress(job, j - i);
+		}
+		cursor = end;
+		i = j;
+	} while (i < n);
 }
 
 static uint64_t instant_thread_cpu_ns(void)
@@ -478,9 +525,10 @@ static void instant_work(struct instant_job *job)
 	struct kvm_module *mod = job->mod;
 	unsigned int id = atomic_add_return(&job->ids, 1) - 1;
 	uint64_t cpu_last = instant_thread_cpu_ns(), cpu, done = 0;
-	struct page **pages = malloc(INSTANT_CHUNK_PAGES * sizeof(*pages));
+	struct instant_item *items = malloc(INSTANT_CHUNK_PAGES *
+					    sizeof(*items));
 
-	if (!pages)
+	if (!items)
 		return;		/* the other workers (or the last) do it */
 	for (;;) {
 		uint64_t idx = __atomic_fetch_add(&job->next, 1,
@@ -490,7 +538,7 @@ static void instant_work(struct instant_job *job)
 			break;
 		if (mod->hooks.instant_chunk)
 			mod->hooks.instant_chunk(mod->hooks.ctx, id, idx);
-		instant_clean_chunk(job, idx, pages);
+		instant_clean_chunk(job, idx, items);
 		if (++done % INSTANT_CHARGE_CHUNKS == 0) {
 			cpu = instant_thread_cpu_ns();
 			instant_charge_cpu(job, cpu - cpu_last);
@@ -511,7 +559,7 @@ static void instant_work(struct instant_job *job)
 			sched_yield();
 		}
 	}
-	free(pages);
+	free(items);
 	instant_charge_cpu(job, instant_thread_cpu_ns() - cpu_last);
 }
 
@@ -657,23 +705,24 @@ static void *instant_worker_main(void *arg)
 /* ---- pressure: the notifier ---- */
 
 /*
- * An allocation would OOM: wait until the workers freed enough (the
- * pages other notifiers freed in this pass count), or the job ended.
- * A condition, not a sleep: it returns as soon as the frames are back.
+ * An allocation would OOM: wait until the workers freed frames (any: the
+ * allocation retries when a notifier freed something, and the next one
+ * that fails waits again), or the job ended.  A condition, not a sleep:
+ * it returns as soon as frames are back -- within one batch of destroys
+ * (INSTANT_BATCH_URGENT) once the workers see the waiter.
  */
 static void instant_oom_wait(struct instant_job *job, unsigned long *freed)
 {
 	struct kvm_module *mod = job->mod;
-	uint64_t enough = mod->params.oom_enough_pages, want, before, got;
+	uint64_t before, got;
 
-	if (*freed > enough)
-		return;
-	want = enough + 1 - *freed;
+	if (*freed)
+		return;		/* another notifier freed some this pass */
 	atomic_add_return(&job->waiters, 1);
 	atomic_add_return(&job->urgent, 1);
 	lpv_mutex_lock(&job->lock);
 	before = job->freed;
-	while (!job->done && job->freed - before < want)
+	while (!job->done && job->freed == before)
 		lpv_cond_wait(&job->progress, &job->lock);
 	got = job->freed - before;
 	lpv_mutex_unlock(&job->lock);
