@@ -334,6 +334,19 @@ struct lpv_event {
 	char message[128];	/* ERROR, SHUTDOWN, NOTE: why */
 };
 
+/*
+ * @ev as the `lazypv run` timeline prints it, without a newline: a
+ * readable line ("  1.234s  boot 1   guest_start ..." with the time since
+ * @t0_ns), or with @json one JSON object whose keys are the command's
+ * output format ("guest_start", "reboot_request", "reclaimed", ...).
+ * Writes at most @len bytes to @buf, NUL-terminated when @len > 0, and
+ * returns the length the whole text has (snprintf's rule: a return >=
+ * @len means it was cut), or -EINVAL for a NULL @ev or a type not in the
+ * enum, -ENOMEM.
+ */
+LPV_API int lpv_event_format(const struct lpv_event *ev, uint64_t t0_ns,
+			     bool json, char *buf, size_t len);
+
 /* Called on the host's event thread for every event of a VM, in order. */
 typedef void (*lpv_event_fn)(void *ctx, const struct lpv_event *ev);
 

@@ -90,6 +90,49 @@ static const enum lpv_event_type api_event_of[VMM_EV_NR] = {
 	[VMM_EV_HELPER_EXIT] = LPV_EVENT_HELPER_EXIT,
 };
 
+int lpv_event_format(const struct lpv_event *ev, uint64_t t0_ns, bool json,
+		     char *buf, size_t len)
+{
+	struct vmm_event e = { .type = VMM_EV_NR };
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *f;
+
+	if (!ev || (!buf && len))
+		return -EINVAL;
+	/* The VMM's printer is the one format: map the event back. */
+	for (int t = 0; t < VMM_EV_NR; t++)
+		if (api_event_of[t] && api_event_of[t] == ev->type)
+			e.type = (enum vmm_event_type)t;
+	if (e.type == VMM_EV_NR)
+		return -EINVAL;
+	e.t_ns = ev->t_ns;
+	e.boot = ev->boot;
+	e.protected = ev->protected_guest;
+	e.subcode = ev->subcode;
+	e.latency_ns = ev->latency_ns;
+	e.pages = ev->bytes / HW_PAGE_SIZE;
+	e.leaked = ev->leaked_bytes / HW_PAGE_SIZE;
+	e.round = ev->round;
+	e.polls = ev->polls;
+	e.code = ev->code;
+	snprintf(e.message, sizeof(e.message), "%s", ev->message);
+	f = open_memstream(&text, &tlen);
+	if (!f)
+		return -ENOMEM;
+	vmm_event_print(&e, t0_ns, f, json);
+	if (fclose(f)) {
+		free(text);
+		return -ENOMEM;
+	}
+	if (tlen && text[tlen - 1] == '\n')
+		text[--tlen] = '\0';
+	if (len)
+		snprintf(buf, len, "%s", text);
+	free(text);
+	return tlen > INT32_MAX ? -ENOMEM : (int)tlen;
+}
+
 void lpv_vm_config_init(struct lpv_vm_config *cfg)
 {
 	if (!cfg)

@@ -399,6 +399,35 @@ TEST_IMPL(api_events_in_order)
 		q[n++] = ev;
 	}
 	check_order(q, n, 4);
+	/* Every event formats: JSON that parses back with the command's
+	 * event name, text that is cut at @len with the full length said. */
+	for (unsigned int i = 0; i < n; i++) {
+		char buf[512], tiny[8];
+		json_error_t jerr;
+		json_t *j;
+		int len = lpv_event_format(&q[i], q[0].t_ns, true, buf,
+					   sizeof(buf));
+
+		ASSERT_GT(len, 0);
+		ASSERT_LT(len, (int)sizeof(buf));
+		j = json_loads(buf, 0, &jerr);
+		ASSERT_NOT_NULL(j);
+		ASSERT_TRUE(json_is_string(json_object_get(j, "event")));
+		ASSERT_UEQ(json_integer_value(json_object_get(j, "t_ns")),
+			   q[i].t_ns);
+		json_decref(j);
+		len = lpv_event_format(&q[i], q[0].t_ns, false, buf,
+				       sizeof(buf));
+		ASSERT_GT(len, 0);
+		ASSERT_NOT_NULL(strstr(buf, "boot "));
+		ASSERT_EQ(lpv_event_format(&q[i], q[0].t_ns, false, tiny,
+					   sizeof(tiny)), len);
+		ASSERT_EQ(strlen(tiny), sizeof(tiny) - 1);
+	}
+	ASSERT_FAILS(lpv_event_format(NULL, 0, true, NULL, 0), EINVAL);
+	ev = q[0];
+	ev.type = (enum lpv_event_type)999;
+	ASSERT_FAILS(lpv_event_format(&ev, 0, true, NULL, 0), EINVAL);
 	/* Drained and cleaned: nothing more will come. */
 	ASSERT_FAILS(lpv_vm_event_poll(vm, &ev, 0), ENODATA);
 	lpv_host_destroy(host);	/* destroys the VM; callbacks have run */
