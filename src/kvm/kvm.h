@@ -415,7 +415,9 @@ bool kvm_guest_is_protected(const struct kvm_vcpu *vcpu);
 	X(instant_deadline_misses, "instant jobs that missed the scrub deadline") \
 	X(instant_escalations, "late instant jobs escalated (no yield, more workers)") \
 	X(instant_escalated_workers, "workers started by escalations")	\
-	X(instant_leaks, "frames instant teardown leaked (see leak report)")
+	X(instant_leaks, "frames instant teardown leaked (see leak report)") \
+	X(instant_bulk_calls, "DESTROY_SEC_CONF steps of instant exit jobs") \
+	X(instant_bulk_stops, "bulk cleans stopped for a waiting allocation")
 
 struct kvm_stats {
 #define KVM_STAT_FIELD(name, desc) uint64_t name;

@@ -255,6 +255,11 @@ TEST_IMPL(kvm_instant_exit_hands_off)
 	ks = kfix_kstats(&f);
 	ASSERT_GE(ks.instant_pages, 1000);
 	ASSERT_GE(ks.instant_unmapped, 1000);
+	/* At a close the config is set aside whole (no FAST) and the UV
+	 * cleans it in bulk, DESTROY_SEC_CONF a step at a time. */
+	ASSERT_UEQ(ks.fast_destroys, 0);
+	ASSERT_GE(ks.instant_bulk_calls, 1);
+	ASSERT_UEQ(ks.leftovers_disposed, 1);
 	ASSERT_UEQ(memcg_usage(f.memcg), 0);
 	memcg_stats_get(f.memcg, &ms);
 	ASSERT_GT(ms.cpu_ns, 0);
