@@ -445,7 +445,7 @@ static void cl_opt_label(const struct lpv_cl_opt *o, char *buf, size_t len)
 static void cl_default(const struct lpv_cl_cmd *cmd, const struct lpv_cl_opt *o,
 		       char *buf, size_t len)
 {
-	const uint8_t *d = (const uint8_t *)cmd->defaults + o->off;
+	const uint8_t *d;
 	size_t n = 0;
 
 	buf[0] = 0;
@@ -455,6 +455,7 @@ static void cl_default(const struct lpv_cl_cmd *cmd, const struct lpv_cl_opt *o,
 	}
 	if (!cmd->defaults)
 		return;
+	d = (const uint8_t *)cmd->defaults + o->off;
 	switch (o->kind) {
 	case LPV_CL_UINT:
 		snprintf(buf, len, "%" PRIu64, cl_load_uint(d, o->size));
