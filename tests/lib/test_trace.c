@@ -54,11 +54,12 @@ static void *batch_thread(void *arg)
 {
 	(void)arg;
 	trace_thread_name("batcher");
-	for (int i = 0; i < 10; i++) {
-		uint64_t t = lpv_now_ns();
+	/* Back to back by their timestamps (not the clock: a preempted
+	 * loop would open a new slice after the 1 ms gap). */
+	uint64_t t = lpv_now_ns();
 
+	for (int i = 0; i < 10; i++, t += 20)
 		trace_batch(TRACE_PID_UV, "CMD_A", t, t + 10);
-	}
 	return NULL;	/* the open batch is flushed at the thread's exit */
 }
 
@@ -90,13 +91,15 @@ TEST_IMPL(lib_trace_chrome)
 	trace_end(TRACE_PID_KERNEL, self + 1000, "never begun", NULL, 0);
 	trace_instant(TRACE_PID_KERNEL, self, "mark", "value", 3);
 	trace_counter(TRACE_PID_KERNEL, "pending", "bytes", 4096);
-	/* Three calls of A then one of B: two slices. */
-	for (int k = 0; k < 3; k++) {
+	/* Three calls of A then one of B, back to back by their
+	 * timestamps: two slices. */
+	{
 		uint64_t now = lpv_now_ns();
 
-		trace_batch(TRACE_PID_UV, "CMD_A", now, now + 5);
+		for (int k = 0; k < 3; k++, now += 10)
+			trace_batch(TRACE_PID_UV, "CMD_A", now, now + 5);
+		trace_batch(TRACE_PID_UV, "CMD_B", now, now + 5);
 	}
-	trace_batch(TRACE_PID_UV, "CMD_B", lpv_now_ns(), lpv_now_ns() + 5);
 	ASSERT_EQ(pthread_create(&t, NULL, batch_thread, NULL), 0);
 	ASSERT_EQ(pthread_join(t, NULL), 0);
 	trace_span_init(&sp, TRACE_PID_KERNEL, self, "walk", "pages", 100);
