@@ -906,7 +906,7 @@ static int instant_set_aside(struct kvm *kvm, struct pv_vm_to_be_destroyed *vm,
 	 * one, on demand.  At a close nothing waits for a particular page,
 	 * and the whole config is cheaper to clean in bulk (instant_bulk).
 	 */
-	if (mod->has_fast && reboot) {
+	if (mod->has_fast && (reboot || !mod->params.instant_bulk)) {
 		struct uv_cb_destroy_fast uvcb = {
 			.header.len = sizeof(uvcb),
 			.header.cmd = UVC_CMD_DESTROY_SEC_CONF_FAST,

@@ -70,7 +70,9 @@ struct kvm_vcpu;
 	X(instant_workers, "LAZYPV_KVM_INSTANT_WORKERS", 0, 0, 64, false, \
 	  "cleanup workers per instant teardown (0: cores - 1, at least 1)") \
 	X(instant_deadline_ms, "LAZYPV_KVM_INSTANT_DEADLINE_MS", 0, 0, 3600000, false, \
-	  "scrub deadline of an instant cleanup job in ms (0: none); a late job stops yielding and gets more workers, the miss is counted")
+	  "scrub deadline of an instant cleanup job in ms (0: none); a late job stops yielding and gets more workers, the miss is counted") \
+	X(instant_bulk, "LAZYPV_KVM_INSTANT_BULK", 1, 0, 1, false,	\
+	  "at a close, the UV cleans the config in bulk (DESTROY_SEC_CONF) before the walk; 0: FAST and a destroy per page")
 
 struct kvm_params {
 #define KVM_OPTION_FIELD(name, env, def, min, max, size, desc) uint64_t name;
