@@ -766,6 +766,14 @@ static void instant_oom_wait(struct instant_job *job, unsigned long *freed)
 	while (!job->done && job->freed == before)
 		lpv_cond_wait(&job->progress, &job->lock);
 	got = job->freed - before;
+	/*
+	 * Ended while another notifier of this pass made us wait (or before
+	 * we looked): what it freed came back meanwhile, unseen by @before.
+	 * Say "something" so the allocation retries once; a job that is done
+	 * is off the chain, so a retry that finds nothing goes to the kill.
+	 */
+	if (!got && job->done && job->freed)
+		got = 1;
 	lpv_mutex_unlock(&job->lock);
 	atomic_sub_return(&job->urgent, 1);
 	atomic_sub_return(&job->waiters, 1);

@@ -52,7 +52,14 @@ void kfix_init(struct kfix *f, const struct kfix_opts *o)
 	up.hw = f->hw;
 	up.profile = &prof;
 	ASSERT_OK(uv_create(&up, &f->uv));
-	ASSERT_OK(mm_world_create(f->hw, NULL, &f->world));
+	{
+		struct mm_config mc;
+
+		ASSERT_OK(mm_config_init(&mc));
+		if (f->o.oom_wait_ms)
+			mc.oom_wait_ms = f->o.oom_wait_ms;
+		ASSERT_OK(mm_world_create(f->hw, &mc, &f->world));
+	}
 	ASSERT_OK(kvm_module_create(f->world, f->uv, f->o.params, &f->mod));
 	ASSERT_OK(memcg_create(f->world, "vmm", 0, &f->memcg));
 	ASSERT_OK(task_create(f->world, NULL, NULL, 0, &f->shell));

@@ -28,6 +28,7 @@ struct kfix_opts {
 	uint64_t destroy_page_ns;	/* modelled cost of DESTR_SEC_STOR */
 	bool no_fast;			/* no DESTROY_SEC_CONF_FAST */
 	bool no_misc;			/* no MISC feature */
+	uint64_t oom_wait_ms;		/* mm's bound on an OOM wait; 0: its default */
 };
 
 struct kfix {

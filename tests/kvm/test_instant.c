@@ -767,6 +767,9 @@ TEST_IMPL(kvm_instant_oom_kill_during_cleanup)
 	int code = -1;
 
 	o.host_mem = 64 * MIB;
+	/* The hog's allocation waits while the test holds the cleanup: far
+	 * longer than mm's default bound under a sanitizer's slowdown. */
+	o.oom_wait_ms = 120000;
 	kfix_init(&f, &o);
 	chunk_gate_init(&f, &g, false);
 	kfix_boot_protected(&f);
