@@ -148,6 +148,8 @@ struct lpv_host {
 	struct lpv_mutex lock;
 	struct lpv_cond cond;
 	struct lpv_vm *vms;		/* every VM not yet freed */
+	unsigned int releasing;		/* VMs off the list, api_vm_release()
+					 * still running */
 	/* the event thread's FIFO */
 	struct api_event_node *ev_head, *ev_tail;
 	pthread_t ev_thread;

@@ -224,8 +224,9 @@ void lpv_host_destroy(struct lpv_host *host)
 		return;
 	api_vm_destroy_all(host);
 	lpv_mutex_lock(&host->lock);
-	/* Cleanups still running release their VMs when they finish. */
-	while (host->vms)
+	/* Cleanups still running release their VMs when they finish; a
+	 * release still under way touches the stack below. */
+	while (host->vms || host->releasing)
 		lpv_cond_wait(&host->cond, &host->lock);
 	host->ev_stop = true;
 	lpv_cond_broadcast(&host->cond);

@@ -283,8 +283,8 @@ static void *api_vm_reaper(void *arg)
 		release = true;
 	}
 	lpv_cond_broadcast(&host->cond);
-	/* Nothing of the host is touched after this unlock: a host destroy
-	 * waiting for the VM list to empty may free it at once. */
+	/* A host destroy waits for the VM list to empty and for a release
+	 * under way (host->releasing): only then may it free the host. */
 	lpv_mutex_unlock(&host->lock);
 	if (release)
 		api_vm_release(vm);
@@ -302,6 +302,8 @@ bool api_vm_is_done_locked(const struct lpv_vm *vm)
 	return !(vm->host->ev_running && vm->host->ev_current == vm);
 }
 
+/* Off the host's list; the caller then calls api_vm_release(), which
+ * the host's destroy waits for (host->releasing). */
 void api_vm_free_locked(struct lpv_vm *vm)
 {
 	struct lpv_vm **p = &vm->host->vms;
@@ -309,12 +311,16 @@ void api_vm_free_locked(struct lpv_vm *vm)
 	while (*p != vm)
 		p = &(*p)->next;
 	*p = vm->next;
+	vm->host->releasing++;
 	lpv_cond_broadcast(&vm->host->cond);
 }
 
 void api_vm_release(struct lpv_vm *vm)
 {
-	/* Waited for by the reaper already: this only frees. */
+	struct lpv_host *host = vm->host;
+
+	/* Waited for by the reaper already: this only frees -- but its
+	 * memcg goes back to the host's mm world, which must outlive it. */
 	vmm_destroy(vm->vmm);
 	lpv_image_destroy(vm->image);
 	free(vm->ring);
@@ -322,6 +328,10 @@ void api_vm_release(struct lpv_vm *vm)
 	free(vm->plain_program);
 	free(vm->teardown_name);
 	free(vm);
+	lpv_mutex_lock(&host->lock);
+	host->releasing--;
+	lpv_cond_broadcast(&host->cond);
+	lpv_mutex_unlock(&host->lock);
 }
 
 /* ---- creation ---- */
