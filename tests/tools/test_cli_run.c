@@ -371,7 +371,9 @@ TEST_IMPL(cli_run_json_cleanup_events)
 	snprintf(prof, sizeof(prof), "%s/slow.prof", cli_dir(c));
 	f = fopen(prof, "w");
 	ASSERT_NOT_NULL(f);
-	fprintf(f, "base = zero\ninit_min_origin = 0\ncost.destroy_page = 300us\n");
+	/* Slow cleaning whichever call cleans: a page destroy (the reboot's
+	 * workers) or DESTROY_SEC_CONF (the close's bulk clean). */
+	fprintf(f, "base = zero\ninit_min_origin = 0\ncost.destroy_page = 300us\ndestroy_conf_page_ns = 300us\n");
 	fclose(f);
 	snprintf(args, sizeof(args),
 		 "run --host-mem 512M --guest-mem 64M --uv-profile %s --program touch:mib=8,rounds=1 --reboots 1 --destroy instant --json",
