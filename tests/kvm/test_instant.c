@@ -356,6 +356,8 @@ TEST_IMPL(kvm_instant_oom_waits_for_workers)
 		pthread_t t;
 
 		o.host_mem = 64 * MIB;
+		/* B's allocation waits while the test holds the workers. */
+		o.oom_wait_ms = 120000;
 		kfix_init(&f, &o);
 		chunk_gate_init(&f, &g, false);
 		kfix_boot_protected(&f);
