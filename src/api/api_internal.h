@@ -57,15 +57,9 @@ uint64_t api_stack_vm_boot_min_bytes(struct api_stack *st,
 bool api_stack_is_drained(struct api_stack *st);
 
 /* What the layers count, in the public snapshot's terms. */
-struct api_stack_counts {
-	uint64_t mem_bytes, free_bytes, guest_bytes, kernel_bytes;
-	uint64_t donated_bytes, set_aside_bytes, leaked_bytes;
-	unsigned int cleanup_threads;
-	uint64_t pv_enables, pv_disables, pages_destroyed, pages_exported;
-	uint64_t pages_set_aside, pages_freed_by_cleanup_threads;
-	uint64_t async_performs, oom_kills;
-};
-void api_stack_counts(struct api_stack *st, struct api_stack_counts *out);
+/* The layers' part of lpv_host_stats (memory by use, KVM's counters):
+ * sets those fields of @out, zeroes the rest. */
+void api_stack_counts(struct api_stack *st, struct lpv_stats *out);
 /* Every layer's statistics as a JSON object (jansson; NULL: no memory). */
 struct json_t;
 struct json_t *api_stack_stats_json(struct api_stack *st);

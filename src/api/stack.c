@@ -189,7 +189,7 @@ bool api_stack_is_drained(struct api_stack *st)
 	return !hs.mm.use[PAGE_USE_PENDING];
 }
 
-void api_stack_counts(struct api_stack *st, struct api_stack_counts *out)
+void api_stack_counts(struct api_stack *st, struct lpv_stats *out)
 {
 	const struct kvm_stats *ks;
 	const struct mm_stats *ms;
@@ -201,7 +201,7 @@ void api_stack_counts(struct api_stack *st, struct api_stack_counts *out)
 	ks = &hs.kvm;
 	for (unsigned int i = 0; i < MM_LEAK_NR; i++)
 		leaked += ms->leaked[i];
-	*out = (struct api_stack_counts){
+	*out = (struct lpv_stats){
 		.mem_bytes = ms->nr_frames * HW_PAGE_SIZE,
 		.free_bytes = ms->use[PAGE_USE_FREE] * HW_PAGE_SIZE,
 		.guest_bytes = ms->use[PAGE_USE_ANON] * HW_PAGE_SIZE,

@@ -107,32 +107,12 @@ int lpv_host_progress(struct lpv_host *host, struct lpv_progress *out)
 
 int lpv_host_stats(struct lpv_host *host, struct lpv_stats *out)
 {
-	struct api_stack_counts c;
 	struct lpv_progress p;
 
 	if (!host || !out)
 		return api_fail(host, NULL, -EINVAL, "lpv_host_stats: NULL %s",
 				!host ? "host" : "out-pointer");
-	api_stack_counts(host->stack, &c);
-	*out = (struct lpv_stats){
-		.mem_bytes = c.mem_bytes,
-		.free_bytes = c.free_bytes,
-		.guest_bytes = c.guest_bytes,
-		.kernel_bytes = c.kernel_bytes,
-		.donated_bytes = c.donated_bytes,
-		.set_aside_bytes = c.set_aside_bytes,
-		.leaked_bytes = c.leaked_bytes,
-		.cleanup_threads = c.cleanup_threads,
-		.pv_enables = c.pv_enables,
-		.pv_disables = c.pv_disables,
-		.pages_destroyed = c.pages_destroyed,
-		.pages_exported = c.pages_exported,
-		.pages_set_aside = c.pages_set_aside,
-		.pages_freed_by_cleanup_threads =
-			c.pages_freed_by_cleanup_threads,
-		.async_performs = c.async_performs,
-		.oom_kills = c.oom_kills,
-	};
+	api_stack_counts(host->stack, out);
 	lpv_mutex_lock(&host->lock);
 	for (struct lpv_vm *vm = host->vms; vm; vm = vm->next) {
 		out->vms++;
