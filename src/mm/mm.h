@@ -244,10 +244,18 @@ const struct mm_config *mm_world_config(const struct mm_world *world);
 	X(pgm_3d, "0x3d interruptions seen by the mm handler")	\
 	X(pgm_3d_resolved, "0x3d interruptions resolved")
 
+/*
+ * Allocation stalls in the OOM path as a histogram: four buckets per power
+ * of two of microseconds (a bucket's bounds differ by at most 25 %), from
+ * under 4 us to a last bucket of everything from 2^24 us (16 s) on.
+ */
+#define MM_STALL_BUCKETS 92
+
 struct mm_stats {
 #define MM_STAT_FIELD(name, desc) uint64_t name;
 	MM_STATS(MM_STAT_FIELD)
 #undef MM_STAT_FIELD
+	uint64_t oom_stall_hist[MM_STALL_BUCKETS];	/* stalls per bucket */
 	/* gauges */
 	uint64_t nr_frames;
 	uint64_t use[PAGE_USE_NR];	/* frames per enum page_use */
@@ -257,6 +265,15 @@ struct mm_stats {
 };
 
 void mm_stats_get(struct mm_world *world, struct mm_stats *out);
+/* The bucket of a stall of @ns, and the upper bound (ns) of bucket @b. */
+unsigned int mm_stall_bucket(uint64_t ns);
+uint64_t mm_stall_bucket_max_ns(unsigned int b);
+/*
+ * The stall that a share @q (0..1) of the stalls in @st do not exceed,
+ * as the upper bound of its bucket, capped at the longest stall seen
+ * (oom_stall_max_ns); 0 if no allocation stalled.
+ */
+uint64_t mm_stall_quantile_ns(const struct mm_stats *st, double q);
 /* Everything mm knows (stats, uses, leaks, memcgs, options), as text or as
  * one JSON object. */
 void mm_stats_print(struct mm_world *world, FILE *f, bool json);

@@ -417,6 +417,7 @@ static int alloc_slow(struct mm_world *world, unsigned int gfp,
 {
 	uint64_t start = lpv_now_ns();
 	uint64_t deadline = start + world->cfg.oom_wait_ms * 1000000ULL;
+	uint64_t stall;
 	int r = -ENOMEM;
 
 	mm_stat_inc(world, oom_waits);
@@ -434,7 +435,10 @@ static int alloc_slow(struct mm_world *world, unsigned int gfp,
 		if (!r || lpv_now_ns() >= deadline)
 			break;
 	}
-	mm_stat_max(&world->stats.oom_stall_max_ns, lpv_now_ns() - start);
+	stall = lpv_now_ns() - start;
+	mm_stat_max(&world->stats.oom_stall_max_ns, stall);
+	atomic_add_relaxed(&world->stats.oom_stall_hist[mm_stall_bucket(stall)],
+			   1);
 	trace_complete(TRACE_PID_KERNEL, trace_tid(), "OOM wait", start,
 		       lpv_now_ns(), "pages", nr, "ok", !r);
 	return r ? -ENOMEM : 0;

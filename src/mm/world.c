@@ -187,6 +187,9 @@ void mm_stats_get(struct mm_world *world, struct mm_stats *out)
 	out->name = atomic_load_relaxed(&world->stats.name);
 	MM_STATS(MM_STAT_COPY)
 #undef MM_STAT_COPY
+	for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++)
+		out->oom_stall_hist[b] =
+			atomic_load_relaxed(&world->stats.oom_stall_hist[b]);
 	out->nr_frames = world->nr_frames;
 	for (int u = 0; u < PAGE_USE_NR; u++) {
 		int64_t v = atomic_load_relaxed(&world->use_count[u]);
@@ -205,6 +208,55 @@ void mm_stats_get(struct mm_world *world, struct mm_stats *out)
 	lpv_mutex_lock(&world->mm_list_lock);
 	out->nr_mms = world->nr_mms;
 	lpv_mutex_unlock(&world->mm_list_lock);
+}
+
+/*
+ * Stall buckets: 0-3 are 0, 1, 2 and 3 us; from there four per power of
+ * two, bucket 4(e-1)+k holding [(4+k) << (e-2), (5+k) << (e-2)) us for
+ * a stall whose highest set bit is e (e >= 2).
+ */
+unsigned int mm_stall_bucket(uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+	unsigned int e, b;
+
+	if (us < 4)
+		return (unsigned int)us;
+	e = 63u - (unsigned int)__builtin_clzll(us);
+	b = 4 * (e - 1) + (unsigned int)((us >> (e - 2)) & 3);
+	return b < MM_STALL_BUCKETS ? b : MM_STALL_BUCKETS - 1;
+}
+
+uint64_t mm_stall_bucket_max_ns(unsigned int b)
+{
+	unsigned int e = b / 4 + 1, k = b % 4;
+
+	if (b < 4)
+		return (uint64_t)(b + 1) * 1000;
+	return ((uint64_t)(5 + k) << (e - 2)) * 1000;
+}
+
+uint64_t mm_stall_quantile_ns(const struct mm_stats *st, double q)
+{
+	uint64_t total = 0, seen = 0, want;
+
+	for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++)
+		total += st->oom_stall_hist[b];
+	if (!total)
+		return 0;
+	want = (uint64_t)(q * (double)total + 0.5);
+	if (want < 1)
+		want = 1;
+	for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++) {
+		seen += st->oom_stall_hist[b];
+		if (seen >= want) {
+			uint64_t ns = mm_stall_bucket_max_ns(b);
+
+			return ns < st->oom_stall_max_ns ? ns :
+			       st->oom_stall_max_ns;
+		}
+	}
+	return st->oom_stall_max_ns;
 }
 
 static void stats_print_text(struct mm_world *world,
@@ -229,6 +281,10 @@ static void stats_print_text(struct mm_world *world,
 	fprintf(f, "  %-20s %12" PRIu64 "  %s\n", #name, st->name, desc);
 	MM_STATS(MM_STAT_TEXT)
 #undef MM_STAT_TEXT
+	fprintf(f, "  %-20s %12" PRIu64 "  %s\n", "oom_stall_p50_ns",
+		mm_stall_quantile_ns(st, 0.50), "allocation stall, median");
+	fprintf(f, "  %-20s %12" PRIu64 "  %s\n", "oom_stall_p99_ns",
+		mm_stall_quantile_ns(st, 0.99), "allocation stall, 99th percentile");
 	lpv_mutex_lock(&world->memcg_lock);
 	for (struct memcg *m = world->memcgs; m; m = m->next) {
 		struct memcg_stats ms;
@@ -268,6 +324,9 @@ static void stats_print_json(struct mm_world *world,
 	first = false;
 	MM_STATS(MM_STAT_JSON)
 #undef MM_STAT_JSON
+	fprintf(f, ",\"oom_stall_p50_ns\":%" PRIu64 ",\"oom_stall_p99_ns\":%"
+		PRIu64, mm_stall_quantile_ns(st, 0.50),
+		mm_stall_quantile_ns(st, 0.99));
 	fprintf(f, "},\"memcgs\":[");
 	lpv_mutex_lock(&world->memcg_lock);
 	for (struct memcg *m = world->memcgs; m; m = m->next) {

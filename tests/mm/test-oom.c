@@ -163,9 +163,71 @@ TEST_IMPL(mm_oom_notifier_wait)
 	ASSERT_GE(st.oom_notifier_calls, 1);
 	ASSERT_GE(st.oom_notifier_freed, 1);
 	ASSERT_GT(st.oom_stall_max_ns, 0);
+	/* Every stall is in the histogram; its quantiles stay within the
+	 * longest one and grow with the share. */
+	{
+		uint64_t in_hist = 0;
+
+		for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++)
+			in_hist += st.oom_stall_hist[b];
+		ASSERT_UEQ(in_hist, st.oom_waits);
+	}
+	ASSERT_GT(mm_stall_quantile_ns(&st, 0.5), 0);
+	ASSERT_LE(mm_stall_quantile_ns(&st, 0.5),
+		  mm_stall_quantile_ns(&st, 0.99));
+	ASSERT_LE(mm_stall_quantile_ns(&st, 0.99), st.oom_stall_max_ns);
 	ASSERT_OK(oom_notifier_unregister(env.world, &nb));
 	mm_page_put_bulk(env.world, got, m);
 	mm_env_teardown(&env);
+	return 0;
+}
+
+/* ---- the stall histogram ---- */
+
+/*
+ * Every stall lands in the bucket whose bounds hold it, buckets are in
+ * order and at most 25 % wide, and a quantile is the bound of the bucket
+ * where the share is reached (never above the longest stall).
+ */
+TEST_IMPL(mm_oom_stall_histogram)
+{
+	static const uint64_t us[] = { 0, 1, 3, 4, 5, 7, 8, 100, 999, 1000,
+				       4096, 5000, 65535, 1000000, 16777215 };
+	struct mm_stats st;
+	uint64_t prev = 0;
+
+	for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++) {
+		uint64_t hi = mm_stall_bucket_max_ns(b);
+
+		ASSERT_GT(hi, prev);
+		if (b >= 4)
+			ASSERT_LE(hi - prev, prev / 4);
+		/* The bucket's first and last microsecond map to it. */
+		ASSERT_UEQ(mm_stall_bucket(prev), b);
+		ASSERT_UEQ(mm_stall_bucket(hi - 1000), b);
+		prev = hi;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(us); i++) {
+		unsigned int b = mm_stall_bucket(us[i] * 1000 + 999);
+
+		ASSERT_LE(us[i] * 1000 + 999, mm_stall_bucket_max_ns(b) - 1);
+		ASSERT_TRUE(b == 0 ||
+			    us[i] * 1000 >= mm_stall_bucket_max_ns(b - 1));
+	}
+	ASSERT_UEQ(mm_stall_bucket(UINT64_MAX), MM_STALL_BUCKETS - 1);
+
+	memset(&st, 0, sizeof(st));
+	ASSERT_UEQ(mm_stall_quantile_ns(&st, 0.99), 0);
+	/* 98 stalls of 1.5 ms, one of 6 ms, one of 40 ms. */
+	st.oom_stall_hist[mm_stall_bucket(1500000)] = 98;
+	st.oom_stall_hist[mm_stall_bucket(6000000)] = 1;
+	st.oom_stall_hist[mm_stall_bucket(40000000)] = 1;
+	st.oom_stall_max_ns = 40000000;
+	ASSERT_UEQ(mm_stall_quantile_ns(&st, 0.5),
+		   mm_stall_bucket_max_ns(mm_stall_bucket(1500000)));
+	ASSERT_UEQ(mm_stall_quantile_ns(&st, 0.99),
+		   mm_stall_bucket_max_ns(mm_stall_bucket(6000000)));
+	ASSERT_UEQ(mm_stall_quantile_ns(&st, 1.0), 40000000);
 	return 0;
 }
 
