@@ -83,6 +83,8 @@ struct instant_job {
 	bool zap;			/* unmap what is clean: frees it */
 	bool has_vm;			/* a config to dispose of */
 	bool bulk;			/* exit: the UV cleans it in bulk first */
+	bool bulk_taken;		/* atomic: a worker does the bulk */
+	bool bulk_over;			/* under lock: the bulk clean ended */
 	struct pv_vm_to_be_destroyed vm;
 	uintptr_t start;		/* the guest's user range */
 	uint64_t len, nr_chunks;
@@ -346,27 +348,35 @@ struct instant_item {
 /* Pages destroyed between two unmaps of what is clean: small while an
  * allocation waits for frames (its stall is one such batch), larger
  * otherwise (fewer unmaps). */
-#define INSTANT_BATCH_URGENT 8
+#define INSTANT_BATCH_URGENT 4
 #define INSTANT_BATCH 64
 
 /*
  * Destroy items [i, j) (the old configs have no CPUs; a page the running
  * guest made secure meanwhile is refused -- HAS_CPUS -- and stays) and
- * drop the references.  Returns the pages the UV refused.
+ * drop the references.  A batch started while nobody waited ends early
+ * once an allocation waits (@job->urgent): what is destroyed so far is
+ * unmapped and freed now, not after the rest of a large batch.  Returns
+ * the end of what was done (j, or less).
  */
-static uint64_t instant_destroy_items(struct kvm_module *mod,
-				      struct instant_item *items, size_t i,
-				      size_t j)
+static size_t instant_destroy_items(struct instant_job *job,
+				    struct instant_item *items, size_t i,
+				    size_t j, bool stop_if_urgent)
 {
+	struct kvm_module *mod = job->mod;
 	struct page *put[INSTANT_BATCH];
 	struct hw_unprotect_batch batch;
 	uint64_t refused = 0;
-	size_t n = 0;
+	size_t n = 0, k;
 
 	hw_unprotect_batch_begin(mod->hw, &batch);
-	for (size_t k = i; k < j; k++) {
+	for (k = i; k < j; k++) {
 		if (!items[k].page)
 			continue;
+		if (n && stop_if_urgent && atomic_load_relaxed(&job->urgent)) {
+			kvm_stat_inc(mod, instant_batch_cuts);
+			break;
+		}
 		if (kvm_uv_destroy_owned(mod, items[k].page))
 			refused++;	/* PG_arch_1 stays: its next user */
 		put[n++] = items[k].page;
@@ -375,7 +385,7 @@ static uint64_t instant_destroy_items(struct kvm_module *mod,
 	mm_page_put_bulk(mod->world, put, n);
 	kvm_stat_add(mod, instant_pages, n - refused);
 	kvm_stat_add(mod, instant_refused, refused);
-	return refused;
+	return k;
 }
 
 /*
@@ -421,12 +431,13 @@ static void instant_clean_chunk(struct instant_job *job, uint64_t idx,
 
 	cursor = s;
 	do {
-		size_t batch = atomic_load_relaxed(&job->urgent) ?
-			       INSTANT_BATCH_URGENT : INSTANT_BATCH;
+		bool urgent = atomic_load_relaxed(&job->urgent);
+		size_t batch = urgent ? INSTANT_BATCH_URGENT : INSTANT_BATCH;
 		size_t j = n - i < batch ? n : i + batch;
-		uintptr_t end = j < n ? items[j].addr : e;
+		uintptr_t end;
 
-		instant_destroy_items(mod, items, i, j);
+		j = instant_destroy_items(job, items, i, j, !urgent);
+		end = j < n ? items[j].addr : e;
 		atomic_sub_relaxed(&job->pending, end - cursor);
 		/* Walked: the module's cleaned pages (kvm_cleanup_progress), in
 		 * the unit pending is given in, so callers can make a rate. */
@@ -436,6 +447,10 @@ static void instant_clean_chunk(struct instant_job *job, uint64_t idx,
 		    mm_munmap(job->mm, cursor, end - cursor) == 0) {
 			kvm_stat_add(mod, instant_unmapped, j - i);
 			instant_progress(job, j - i);
+			/* Let the allocation just woken run now, not after
+			 * our time slice (cond_resched after a complete). */
+			if (atomic_load_relaxed(&job->waiters))
+				sched_yield();
 		}
 		cursor = end;
 		i = j;
@@ -473,11 +488,13 @@ static void instant_charge_cpu(struct instant_job *job, uint64_t ns)
 static void instant_work(struct instant_job *job);
 
 static void *instant_worker_main(void *arg);
+static void *instant_standby_main(void *arg);
 
-/* Start up to @n more worker threads of @job, which the caller holds a
- * reference to; returns how many started. */
-static unsigned int instant_workers_add(struct instant_job *job,
-					unsigned int n)
+/* Start up to @n more threads of @job running @fn (a worker unless
+ * said), which the caller holds a reference to; returns how many
+ * started. */
+static unsigned int instant_threads_add(struct instant_job *job,
+					unsigned int n, void *(*fn)(void *))
 {
 	unsigned int started = 0;
 	pthread_attr_t attr;
@@ -488,7 +505,7 @@ static unsigned int instant_workers_add(struct instant_job *job,
 	for (unsigned int i = 0; i < n; i++) {
 		pthread_t t;
 
-		if (pthread_create(&t, &attr, instant_worker_main, job))
+		if (pthread_create(&t, &attr, fn, job))
 			break;
 		started++;
 	}
@@ -496,6 +513,12 @@ static unsigned int instant_workers_add(struct instant_job *job,
 	if (started < n)	/* never the last: the caller's stays */
 		atomic_sub_return(&job->refs, n - started);
 	return started;
+}
+
+static unsigned int instant_workers_add(struct instant_job *job,
+					unsigned int n)
+{
+	return instant_threads_add(job, n, instant_worker_main);
 }
 
 /*
@@ -525,17 +548,28 @@ static void instant_escalate(struct instant_job *job)
  * An exit job's config was set aside whole: the UV's own DESTROY_SEC_CONF
  * cleans its pages in bulk -- cheaper per page than a destroy each
  * (destroy_conf_page_ns against destroy_page's cost) -- destroy_batch
- * frames a call (cc 3 until done), on worker 0 while any others walk.
- * An allocation waiting for frames stops it between calls: the chunk
- * walk frees frames a batch at a time, and the dispose at the end
- * finishes the config.  A refusal is left to the dispose too, which
- * leaks what the UV keeps and lists it.
+ * frames a call (cc 3 until done), on the first worker while any others
+ * walk.  The frames come back only when the walk unmaps them, so an
+ * allocation waiting for frames stops the bulk between calls and wakes
+ * the standby worker (instant_standby_main), which walks at once instead
+ * of waiting for the call in flight; the dispose at the end finishes the
+ * config.  A refusal is left to the dispose too, which leaks what the UV
+ * keeps and lists it.
  */
+/* No bulk clean runs (any more): the standby worker may leave. */
+static void instant_bulk_over(struct instant_job *job)
+{
+	lpv_mutex_lock(&job->lock);
+	job->bulk_over = true;
+	lpv_cond_broadcast(&job->progress);
+	lpv_mutex_unlock(&job->lock);
+}
+
 static void instant_bulk(struct instant_job *job)
 {
 	struct kvm_module *mod = job->mod;
 	struct pv_vm_to_be_destroyed *vm = &job->vm;
-	int cc;
+	int cc = 0;
 
 	do {
 		struct uv_cb_nodata cb = {
@@ -544,9 +578,12 @@ static void instant_bulk(struct instant_job *job)
 			.handle = vm->handle,
 		};
 
+		if (mod->hooks.instant_bulk_step)
+			mod->hooks.instant_bulk_step(mod->hooks.ctx);
 		if (atomic_load_relaxed(&job->urgent)) {
 			kvm_stat_inc(mod, instant_bulk_stops);
-			return;
+			cc = -1;
+			break;
 		}
 		cc = uv_call_once(mod->uv, &cb.header);
 		kvm_stat_inc(mod, instant_bulk_calls);
@@ -557,6 +594,7 @@ static void instant_bulk(struct instant_job *job)
 			  (unsigned long long)vm->handle);
 		vm->handle = 0;
 	}
+	instant_bulk_over(job);
 }
 
 static void instant_work(struct instant_job *job)
@@ -564,12 +602,17 @@ static void instant_work(struct instant_job *job)
 	struct kvm_module *mod = job->mod;
 	unsigned int id = atomic_add_return(&job->ids, 1) - 1;
 	uint64_t cpu_last = instant_thread_cpu_ns(), cpu, done = 0;
+	bool no = false;
 	struct instant_item *items = malloc(INSTANT_CHUNK_PAGES *
 					    sizeof(*items));
 
-	if (!items)
-		return;		/* the other workers (or the last) do it */
-	if (id == 0 && job->bulk)
+	if (!items) {
+		/* The other workers (or the last) do it. */
+		if (job->bulk)
+			instant_bulk_over(job);
+		return;
+	}
+	if (job->bulk && atomic_cmpxchg(&job->bulk_taken, &no, true))
 		instant_bulk(job);
 	for (;;) {
 		uint64_t idx = __atomic_fetch_add(&job->next, 1,
@@ -602,6 +645,8 @@ static void instant_work(struct instant_job *job)
 	}
 	free(items);
 	instant_charge_cpu(job, instant_thread_cpu_ns() - cpu_last);
+	if (job->bulk)
+		instant_bulk_over(job);	/* nothing left for the standby */
 }
 
 /*
@@ -743,6 +788,33 @@ static void *instant_worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The standby worker of a job with a bulk clean: it sleeps until an
+ * allocation waits for frames while the bulk runs -- then it walks, so
+ * the wait is one batch of destroys, not the rest of a firmware call --
+ * or until the bulk is over, when it leaves without work (the others
+ * walk).  In KVM: a work item queued on an unbound workqueue by the OOM
+ * notifier; here a sleeping thread, which costs nothing until woken.
+ */
+static void *instant_standby_main(void *arg)
+{
+	struct instant_job *job = arg;
+	bool walk;
+
+	lpv_mutex_lock(&job->lock);
+	while (!job->bulk_over && !job->done &&
+	       !atomic_load_relaxed(&job->urgent))
+		lpv_cond_wait(&job->progress, &job->lock);
+	walk = !job->bulk_over && !job->done;
+	lpv_mutex_unlock(&job->lock);
+	if (walk) {
+		kvm_stat_inc(job->mod, instant_standby_walks);
+		instant_work(job);
+	}
+	instant_job_put(job);
+	return NULL;
+}
+
 /* ---- pressure: the notifier ---- */
 
 /*
@@ -762,6 +834,7 @@ static void instant_oom_wait(struct instant_job *job, unsigned long *freed)
 	atomic_add_return(&job->waiters, 1);
 	atomic_add_return(&job->urgent, 1);
 	lpv_mutex_lock(&job->lock);
+	lpv_cond_broadcast(&job->progress);	/* the standby worker */
 	before = job->freed;
 	while (!job->done && job->freed == before)
 		lpv_cond_wait(&job->progress, &job->lock);
@@ -884,6 +957,9 @@ static void instant_job_start(struct instant_job *job)
 		job->deadline_ns = job->t0_ns +
 				   mod->params.instant_deadline_ms * 1000000ULL;
 	job->refs = 1;
+	/* A bulk clean: one more worker stands by for pressure. */
+	if (job->bulk && n)
+		instant_threads_add(job, 1, instant_standby_main);
 	started = n ? instant_workers_add(job, n) : 0;
 	if (n && !started) {
 		/* No thread: do the work here, now. */

@@ -211,6 +211,9 @@ struct kvm_test_hooks {
 	/* instant: a worker (0-based) is about to clean chunk @chunk
 	 * (2 MiB of guest memory) of a job; may block: a gate. */
 	void (*instant_chunk)(void *ctx, unsigned int worker, uint64_t chunk);
+	/* instant: a bulk clean is about to make its next DESTROY_SEC_CONF
+	 * step; may block: a gate. */
+	void (*instant_bulk_step)(void *ctx);
 	void *ctx;
 };
 void kvm_module_set_test_hooks(struct kvm_module *mod,
@@ -419,7 +422,9 @@ bool kvm_guest_is_protected(const struct kvm_vcpu *vcpu);
 	X(instant_escalated_workers, "workers started by escalations")	\
 	X(instant_leaks, "frames instant teardown leaked (see leak report)") \
 	X(instant_bulk_calls, "DESTROY_SEC_CONF steps of instant exit jobs") \
-	X(instant_bulk_stops, "bulk cleans stopped for a waiting allocation")
+	X(instant_bulk_stops, "bulk cleans stopped for a waiting allocation") \
+	X(instant_standby_walks, "standby workers woken by a waiting allocation") \
+	X(instant_batch_cuts, "destroy batches cut short by a waiting allocation")
 
 struct kvm_stats {
 #define KVM_STAT_FIELD(name, desc) uint64_t name;

@@ -397,6 +397,104 @@ TEST_IMPL(kvm_instant_oom_waits_for_workers)
 	return 0;
 }
 
+/* The bulk clean stops before each DESTROY_SEC_CONF step until opened. */
+struct bulk_gate {
+	struct lpv_mutex lock;
+	struct lpv_cond cond;
+	bool open;
+	unsigned int arrived;
+};
+
+static void bulk_gate_hook(void *ctx)
+{
+	struct bulk_gate *g = ctx;
+
+	lpv_mutex_lock(&g->lock);
+	g->arrived++;
+	lpv_cond_broadcast(&g->cond);
+	while (!g->open)
+		lpv_cond_wait(&g->cond, &g->lock);
+	lpv_mutex_unlock(&g->lock);
+}
+
+/*
+ * An exit job's bulk clean is in a firmware call (held at its first
+ * step) when B's allocation runs out of memory: the standby worker walks
+ * and frees frames at once, B gets all its memory while the bulk is still
+ * held, nobody is killed -- under a global OOM and under B's memcg's.
+ * Released, the bulk goes on; the job ends with every invariant held
+ * (kfix_fini: no frame freed while secure).
+ */
+TEST_IMPL(kvm_instant_standby_serves_oom_during_bulk)
+{
+	for (int memcg = 0; memcg < 2; memcg++) {
+		struct kfix_opts o = big();
+		struct kfix_hog hog = { 0 };
+		struct kfix_held held = { 0 };
+		struct kvm_test_hooks h = { .instant_bulk_step = bulk_gate_hook };
+		struct bulk_gate g = { 0 };
+		struct kvm_params p;
+		struct kvm_stats ks;
+		struct mm_stats ms;
+		struct kfix f;
+		uint64_t pages = 4000;
+		pthread_t t;
+
+		o.host_mem = 64 * MIB;
+		o.no_fast = true;	/* a close sets the config aside whole */
+		o.oom_wait_ms = 120000;
+		/* One worker, in the bulk: only the standby can walk. */
+		ASSERT_OK(kvm_params_init(&p));
+		p.instant_workers = 1;
+		o.params = &p;
+		kfix_init(&f, &o);
+		lpv_mutex_init(&g.lock);
+		lpv_cond_init(&g.cond);
+		h.ctx = &g;
+		kvm_module_set_test_hooks(f.mod, &h);
+		kfix_boot_protected(&f);
+		kfix_touch(&f, HIGH_GADDR, pages, 19, true);
+		if (memcg)	/* room for a quarter of B next to A */
+			memcg_set_limit(f.memcg, (memcg_usage(f.memcg) + pages / 4) *
+					HW_PAGE_SIZE);
+		kfix_shutdown(&f);
+		lpv_mutex_lock(&g.lock);	/* the bulk is held at its step */
+		while (!g.arrived)
+			lpv_cond_wait(&g.cond, &g.lock);
+		lpv_mutex_unlock(&g.lock);
+		if (!memcg)	/* the machine is full */
+			kfix_hold_free(&f, MM_GFP_HIGH, &held);
+		hog.f = &f;
+		hog.pages = pages - 200;
+		ASSERT_OK(task_create(f.world, f.shell, memcg ? f.memcg : NULL,
+				      0, &hog.task));
+		ASSERT_OK(pthread_create(&t, NULL, kfix_hog_thread, &hog));
+		ASSERT_OK(pthread_join(t, NULL));
+		ASSERT_OK(hog.result);
+		ASSERT_UEQ(hog.got, pages - 200);
+		ks = kfix_kstats(&f);
+		ASSERT_GE(ks.instant_oom_waits, 1);
+		ASSERT_UEQ(ks.instant_standby_walks, 1);
+		ASSERT_UEQ(ks.instant_bulk_calls, 0);	/* still held */
+		lpv_mutex_lock(&g.lock);
+		g.open = true;
+		lpv_cond_broadcast(&g.cond);
+		lpv_mutex_unlock(&g.lock);
+		kvm_module_drain(f.mod);
+		kvm_module_set_test_hooks(f.mod, NULL);
+		mm_stats_get(f.world, &ms);
+		ASSERT_UEQ(ms.oom_kills, 0);
+		ASSERT_OK(task_exit(hog.task, 0));
+		ASSERT_OK(task_wait(hog.task, NULL));
+		if (!memcg)
+			kfix_release_held(&f, &held);
+		ASSERT_UEQ(kfix_fini(&f), 0);
+		lpv_cond_deinit(&g.cond);
+		lpv_mutex_deinit(&g.lock);
+	}
+	return 0;
+}
+
 /*
  * Injected failures on the new call sites: FAST refused (a leftover
  * record instead), a worker's destroy refused (the unmap destroys or
