@@ -118,8 +118,8 @@ check_tree() {
     done
   done
   for f in tools/*.[ch]; do
-    # damon.h: bench/'s probe of the machine, which `lazypv bench` reports.
-    [ -e "$f" ] && check_file "$f" "tools" "lib host api/api_host.h" "" "damon.h"
+    # damon.h, wakeup.h: bench/'s probes of the machine, which `lazypv bench` reports.
+    [ -e "$f" ] && check_file "$f" "tools" "lib host api/api_host.h" "" "damon.h wakeup.h"
   done
   for f in bench/*.[ch]; do
     [ -e "$f" ] || continue
@@ -141,7 +141,7 @@ check_tree() {
       sweep) check_file "$f" "tests/sweep" "${allowed[host]}" "" "test.h" ;;
       tools) check_file "$f" "tests/tools (the CLI binary only)" "" "tools" "test.h" ;;
       fuzz) check_file "$f" "tests/fuzz" "lib hw uv mm kvm vmm host" "" "tools.h test.h" ;;
-      bench) check_file "$f" "tests/bench" "lib hw" "" "test.h damon.h" ;;
+      bench) check_file "$f" "tests/bench" "lib hw" "" "test.h damon.h wakeup.h" ;;
       # A program built against the installed library: the public header only.
       install) check_file "$f" "tests/install (the installed API only)" "" "" ;;
       *)

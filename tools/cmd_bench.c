@@ -65,6 +65,7 @@
 #include "lib/cmdline.h"
 #include "lib/lib.h"
 #include "damon.h"
+#include "wakeup.h"
 #include "monitor.h"
 #include "plot.h"
 #include "tools.h"
@@ -158,6 +159,16 @@ static const struct bench_fig_desc bench_figs[BF_NR] = {
 	  "allocations that waited in the OOM path (global or memcg)") \
 	X(stall_ms, "longest_stall_ms", "ms", "stall ms", "(longest)", 10, 1, \
 	  "the longest allocation stall in the OOM path")		\
+	X(stall_p99_ms, "stall_p99_ms", "ms", "stall ms", "(p99)", 9, 2, \
+	  "the allocation stall 99 % of the stalls did not exceed (mm's histogram: the bound of its bucket, at most 25 % above)") \
+	X(stall_p50_ms, "stall_p50_ms", "ms", "", "", 0, 2,		\
+	  "the median allocation stall, the same way")			\
+	X(wake_max_ms, "wakeup_max_ms", "ms", "wake ms", "(max)", 8, 1, \
+	  "the machine, not lazypv: the longest overshoot of a probe thread's 1 ms sleep during the experiment (bench/wakeup.c) -- the scheduling delay any woken thread met") \
+	X(wake_p99_ms, "wakeup_p99_ms", "ms", "", "", 0, 2,		\
+	  "the probe's 99th percentile overshoot")			\
+	X(wake_over_5ms, "wakeups_over_5ms", "", "", "", 0, 0,		\
+	  "the probe's wake-ups more than 5 ms late")			\
 	X(notifier_waits, "notifier_waits", "", "notif", "waits", 7, 0, \
 	  "OOM notifier calls that waited for a cleanup (lazy's notifier_waits + instant's oom_waits)") \
 	X(memcg_ooms, "memcg_oom_runs", "", "memcg", "OOMs", 7, 0,	\
@@ -1329,6 +1340,8 @@ static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
 	struct lpv_image *img = NULL;
 	struct memcg_stats ms = { 0 };
 	struct memcg *shared = NULL;
+	struct bench_wakeup *wake = NULL;
+	struct bench_wakeup_result wr = { 0 };
 	uint64_t memcg_limit = 0;
 	char err[200];
 	int r;
@@ -1381,6 +1394,9 @@ static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
 	 * as soon as A's exit is seen (lpv_vm_wait), not once A's memory is
 	 * back: A's cleanup runs on behind the library's reaper.
 	 */
+	/* The machine's scheduling delay over the same window. */
+	if (bench_wakeup_start(1000000, &wake))
+		wake = NULL;
 	r = oom_vm_start(lh, &vc, shared, "A", &a);
 	if (r)
 		goto out_host;
@@ -1407,6 +1423,9 @@ static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
 			r = ra_r;
 	}
 	a_reclaim = (double)ra.reclaim_ns / 1e9;
+	if (wake)
+		bench_wakeup_stop(wake, &wr);
+	wake = NULL;
 	lpv_vm_destroy(a);
 	host_drain(host);
 	host_stats_get(host, &hs);
@@ -1417,6 +1436,16 @@ static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
 			[BO_kills] = (double)hs.mm.oom_kills,
 			[BO_waits] = (double)hs.mm.oom_waits,
 			[BO_stall_ms] = (double)hs.mm.oom_stall_max_ns / 1e6,
+			[BO_stall_p99_ms] =
+				(double)mm_stall_quantile_ns(&hs.mm, 0.99) / 1e6,
+			[BO_stall_p50_ms] =
+				(double)mm_stall_quantile_ns(&hs.mm, 0.50) / 1e6,
+			[BO_wake_max_ms] = wr.samples ?
+				(double)wr.max_ns / 1e6 : NAN,
+			[BO_wake_p99_ms] = wr.samples ?
+				(double)wr.p99_ns / 1e6 : NAN,
+			[BO_wake_over_5ms] = wr.samples ?
+				(double)wr.over_5ms : NAN,
 			[BO_notifier_waits] = (double)(hs.kvm.oom_notifier_waits +
 						       hs.kvm.instant_oom_waits),
 			[BO_memcg_ooms] = shared ? (double)ms.oom : NAN,
@@ -1436,6 +1465,8 @@ static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
 	}
 	r = 0;
 out_host:
+	if (wake)
+		bench_wakeup_stop(wake, &wr);
 	lpv_host_destroy(lh);	/* every VM gone: the memcg can go */
 	if (shared && host_memcg_destroy(shared))
 		fprintf(stderr, "lazypv bench: the shared memcg is still in use after the drain\n");
