@@ -88,9 +88,11 @@ void bench_wakeup_stop(struct bench_wakeup *w, struct bench_wakeup_result *r)
 	pthread_join(w->thread, NULL);
 	if (w->n) {
 		qsort(w->late, w->n, sizeof(*w->late), cmp_u64);
+		/* Nearest rank: the smallest value at least a share q of
+		 * the samples do not exceed, index ceil(q n) - 1. */
 		r->samples = w->n;
-		r->p50_ns = w->late[w->n / 2];
-		r->p99_ns = w->late[(w->n * 99) / 100];
+		r->p50_ns = w->late[(w->n + 1) / 2 - 1];
+		r->p99_ns = w->late[(w->n * 99 + 99) / 100 - 1];
 		r->max_ns = w->late[w->n - 1];
 		for (size_t i = 0; i < w->n; i++)
 			r->over_5ms += w->late[i] > 5000000;

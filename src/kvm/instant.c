@@ -36,7 +36,10 @@
  *   pressure  a job that frees memory registers an OOM notifier, called
  *             for a global OOM and for an OOM of the job's memcg: the
  *             allocation sleeps on the job's progress condition until
- *             enough frames were freed or the job ended (no fixed sleep).
+ *             frames were freed or the job ended (no fixed sleep).  While
+ *             anyone waits the workers free every few pages and yield to
+ *             the allocation they woke; a standby worker walks while the
+ *             exit's bulk clean is in a firmware call.
  *   account   the workers' CPU time is charged to the owner task (by pid,
  *             while it is not reaped) and to its memcg (always); bytes
  *             still to walk are readable per address space and in total,
@@ -84,7 +87,8 @@ struct instant_job {
 	bool has_vm;			/* a config to dispose of */
 	bool bulk;			/* exit: the UV cleans it in bulk first */
 	bool bulk_taken;		/* atomic: a worker does the bulk */
-	bool bulk_over;			/* under lock: the bulk clean ended */
+	bool standby_off;		/* under lock: no standby needed (the
+					 * bulk ended, or nothing is left) */
 	struct pv_vm_to_be_destroyed vm;
 	uintptr_t start;		/* the guest's user range */
 	uint64_t len, nr_chunks;
@@ -490,9 +494,8 @@ static void instant_work(struct instant_job *job);
 static void *instant_worker_main(void *arg);
 static void *instant_standby_main(void *arg);
 
-/* Start up to @n more threads of @job running @fn (a worker unless
- * said), which the caller holds a reference to; returns how many
- * started. */
+/* Start up to @n more threads of @job running @fn, each holding a job
+ * reference (the caller holds one meanwhile); returns how many started. */
 static unsigned int instant_threads_add(struct instant_job *job,
 					unsigned int n, void *(*fn)(void *))
 {
@@ -545,6 +548,19 @@ static void instant_escalate(struct instant_job *job)
 }
 
 /*
+ * The standby worker is not needed: the bulk clean ended, or a worker
+ * leaves with every chunk taken -- or could not start, in which case the
+ * standby goes too (no memory: the others, or the dispose, do the work).
+ */
+static void instant_standby_off(struct instant_job *job)
+{
+	lpv_mutex_lock(&job->lock);
+	job->standby_off = true;
+	lpv_cond_broadcast(&job->progress);
+	lpv_mutex_unlock(&job->lock);
+}
+
+/*
  * An exit job's config was set aside whole: the UV's own DESTROY_SEC_CONF
  * cleans its pages in bulk -- cheaper per page than a destroy each
  * (destroy_conf_page_ns against destroy_page's cost) -- destroy_batch
@@ -556,15 +572,6 @@ static void instant_escalate(struct instant_job *job)
  * config.  A refusal is left to the dispose too, which leaks what the UV
  * keeps and lists it.
  */
-/* No bulk clean runs (any more): the standby worker may leave. */
-static void instant_bulk_over(struct instant_job *job)
-{
-	lpv_mutex_lock(&job->lock);
-	job->bulk_over = true;
-	lpv_cond_broadcast(&job->progress);
-	lpv_mutex_unlock(&job->lock);
-}
-
 static void instant_bulk(struct instant_job *job)
 {
 	struct kvm_module *mod = job->mod;
@@ -594,7 +601,7 @@ static void instant_bulk(struct instant_job *job)
 			  (unsigned long long)vm->handle);
 		vm->handle = 0;
 	}
-	instant_bulk_over(job);
+	instant_standby_off(job);
 }
 
 static void instant_work(struct instant_job *job)
@@ -609,7 +616,7 @@ static void instant_work(struct instant_job *job)
 	if (!items) {
 		/* The other workers (or the last) do it. */
 		if (job->bulk)
-			instant_bulk_over(job);
+			instant_standby_off(job);
 		return;
 	}
 	if (job->bulk && atomic_cmpxchg(&job->bulk_taken, &no, true))
@@ -646,7 +653,7 @@ static void instant_work(struct instant_job *job)
 	free(items);
 	instant_charge_cpu(job, instant_thread_cpu_ns() - cpu_last);
 	if (job->bulk)
-		instant_bulk_over(job);	/* nothing left for the standby */
+		instant_standby_off(job);	/* every chunk is taken */
 }
 
 /*
@@ -792,9 +799,10 @@ static void *instant_worker_main(void *arg)
  * The standby worker of a job with a bulk clean: it sleeps until an
  * allocation waits for frames while the bulk runs -- then it walks, so
  * the wait is one batch of destroys, not the rest of a firmware call --
- * or until the bulk is over, when it leaves without work (the others
- * walk).  In KVM: a work item queued on an unbound workqueue by the OOM
- * notifier; here a sleeping thread, which costs nothing until woken.
+ * or until it is not needed (instant_standby_off), when it leaves without
+ * work.  (It holds a job reference: the job cannot be done meanwhile.)
+ * In KVM: a work item queued on an unbound workqueue by the OOM notifier;
+ * here a sleeping thread, which costs nothing until woken.
  */
 static void *instant_standby_main(void *arg)
 {
@@ -802,10 +810,9 @@ static void *instant_standby_main(void *arg)
 	bool walk;
 
 	lpv_mutex_lock(&job->lock);
-	while (!job->bulk_over && !job->done &&
-	       !atomic_load_relaxed(&job->urgent))
+	while (!job->standby_off && !atomic_load_relaxed(&job->waiters))
 		lpv_cond_wait(&job->progress, &job->lock);
-	walk = !job->bulk_over && !job->done;
+	walk = !job->standby_off;
 	lpv_mutex_unlock(&job->lock);
 	if (walk) {
 		kvm_stat_inc(job->mod, instant_standby_walks);
@@ -957,10 +964,10 @@ static void instant_job_start(struct instant_job *job)
 		job->deadline_ns = job->t0_ns +
 				   mod->params.instant_deadline_ms * 1000000ULL;
 	job->refs = 1;
-	/* A bulk clean: one more worker stands by for pressure. */
-	if (job->bulk && n)
-		instant_threads_add(job, 1, instant_standby_main);
 	started = n ? instant_workers_add(job, n) : 0;
+	/* A bulk clean: one more worker stands by for pressure. */
+	if (job->bulk && started)
+		instant_threads_add(job, 1, instant_standby_main);
 	if (n && !started) {
 		/* No thread: do the work here, now. */
 		kvm_stat_inc(mod, sync_fallbacks);

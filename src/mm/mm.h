@@ -247,7 +247,8 @@ const struct mm_config *mm_world_config(const struct mm_world *world);
 /*
  * Allocation stalls in the OOM path as a histogram: four buckets per power
  * of two of microseconds (a bucket's bounds differ by at most 25 %), from
- * under 4 us to a last bucket of everything from 2^24 us (16 s) on.
+ * under 1 us up to a last, unbounded bucket of everything from 7 << 21 us
+ * (14.7 s) on.
  */
 #define MM_STALL_BUCKETS 92
 

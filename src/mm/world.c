@@ -183,13 +183,15 @@ const struct mm_config *mm_world_config(const struct mm_world *world)
 void mm_stats_get(struct mm_world *world, struct mm_stats *out)
 {
 	memset(out, 0, sizeof(*out));
+	/* The histogram before the longest stall: a stall recorded between
+	 * the two reads raises the maximum, never leaves a bucket above it. */
+	for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++)
+		out->oom_stall_hist[b] =
+			atomic_load_relaxed(&world->stats.oom_stall_hist[b]);
 #define MM_STAT_COPY(name, desc) \
 	out->name = atomic_load_relaxed(&world->stats.name);
 	MM_STATS(MM_STAT_COPY)
 #undef MM_STAT_COPY
-	for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++)
-		out->oom_stall_hist[b] =
-			atomic_load_relaxed(&world->stats.oom_stall_hist[b]);
 	out->nr_frames = world->nr_frames;
 	for (int u = 0; u < PAGE_USE_NR; u++) {
 		int64_t v = atomic_load_relaxed(&world->use_count[u]);
@@ -231,6 +233,8 @@ uint64_t mm_stall_bucket_max_ns(unsigned int b)
 {
 	unsigned int e = b / 4 + 1, k = b % 4;
 
+	if (b >= MM_STALL_BUCKETS - 1)
+		return UINT64_MAX;	/* the last: unbounded */
 	if (b < 4)
 		return (uint64_t)(b + 1) * 1000;
 	return ((uint64_t)(5 + k) << (e - 2)) * 1000;
@@ -239,12 +243,17 @@ uint64_t mm_stall_bucket_max_ns(unsigned int b)
 uint64_t mm_stall_quantile_ns(const struct mm_stats *st, double q)
 {
 	uint64_t total = 0, seen = 0, want;
+	double share;
 
 	for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++)
 		total += st->oom_stall_hist[b];
 	if (!total)
 		return 0;
-	want = (uint64_t)(q * (double)total + 0.5);
+	/* The smallest count of stalls that is at least the share q. */
+	share = q * (double)total;
+	want = (uint64_t)share;
+	if ((double)want < share - 1e-9)
+		want++;
 	if (want < 1)
 		want = 1;
 	for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++) {

@@ -196,7 +196,7 @@ TEST_IMPL(mm_oom_stall_histogram)
 	struct mm_stats st;
 	uint64_t prev = 0;
 
-	for (unsigned int b = 0; b < MM_STALL_BUCKETS; b++) {
+	for (unsigned int b = 0; b < MM_STALL_BUCKETS - 1; b++) {
 		uint64_t hi = mm_stall_bucket_max_ns(b);
 
 		ASSERT_GT(hi, prev);
@@ -210,11 +210,15 @@ TEST_IMPL(mm_oom_stall_histogram)
 	for (size_t i = 0; i < ARRAY_SIZE(us); i++) {
 		unsigned int b = mm_stall_bucket(us[i] * 1000 + 999);
 
-		ASSERT_LE(us[i] * 1000 + 999, mm_stall_bucket_max_ns(b) - 1);
+		ASSERT_TRUE(us[i] * 1000 + 999 < mm_stall_bucket_max_ns(b));
 		ASSERT_TRUE(b == 0 ||
 			    us[i] * 1000 >= mm_stall_bucket_max_ns(b - 1));
 	}
+	/* The last bucket starts where the one before it ends and has no
+	 * bound. */
+	ASSERT_UEQ(mm_stall_bucket(prev), MM_STALL_BUCKETS - 1);
 	ASSERT_UEQ(mm_stall_bucket(UINT64_MAX), MM_STALL_BUCKETS - 1);
+	ASSERT_TRUE(mm_stall_bucket_max_ns(MM_STALL_BUCKETS - 1) == UINT64_MAX);
 
 	memset(&st, 0, sizeof(st));
 	ASSERT_UEQ(mm_stall_quantile_ns(&st, 0.99), 0);
@@ -228,6 +232,18 @@ TEST_IMPL(mm_oom_stall_histogram)
 	ASSERT_UEQ(mm_stall_quantile_ns(&st, 0.99),
 		   mm_stall_bucket_max_ns(mm_stall_bucket(6000000)));
 	ASSERT_UEQ(mm_stall_quantile_ns(&st, 1.0), 40000000);
+	/* The share is rounded up: of 60 stalls, p99 must cover all 60. */
+	memset(&st, 0, sizeof(st));
+	st.oom_stall_hist[mm_stall_bucket(1000000)] = 59;
+	st.oom_stall_hist[mm_stall_bucket(9000000)] = 1;
+	st.oom_stall_max_ns = 9000000;
+	ASSERT_UEQ(mm_stall_quantile_ns(&st, 0.99), 9000000);
+	ASSERT_UEQ(mm_stall_quantile_ns(&st, 0.98),
+		   mm_stall_bucket_max_ns(mm_stall_bucket(1000000)));
+	/* A stall in the unbounded last bucket: the quantile is the longest. */
+	st.oom_stall_hist[mm_stall_bucket(100000000000ULL)] = 1;
+	st.oom_stall_max_ns = 100000000000ULL;
+	ASSERT_TRUE(mm_stall_quantile_ns(&st, 1.0) == 100000000000ULL);
 	return 0;
 }
 
