@@ -11,7 +11,9 @@
  *             guest (unpack, prefix pages, 0x3e) that meets a frame still
  *             secure for an old config (rc 0x0104) destroys that frame on
  *             the spot and retries, as a 0x3f does: on demand, ahead of the
- *             workers.
+ *             workers.  The workers wait for the new boot
+ *             (instant_boot_hold_ms): they start when a vCPU runs again,
+ *             or when memory runs short.
  *   exit      the VM holds an mm_users reference from its first ENABLE, so
  *             the VMM's exit_mm tears nothing down; the VM's close (the
  *             VMM's exit_files) destroys the CPUs, sets the config aside
@@ -53,7 +55,7 @@
  * list (taken under
  * a PTL by the unmap hook: nothing is called with it held); job->lock
  * protects the job's progress (freed, done) for the condition.  Order:
- * kvm->lock > mmap_lock > PTL > inst->lock; job->lock is a leaf.  Running
+ * kvm->lock > mmap_lock > PTL > inst->lock > job->lock (a leaf).  Running
  * jobs count in mod->cleanups, so kvm_module_drain waits for them.
  */
 #include "kvm_internal.h"
@@ -86,6 +88,9 @@ struct instant_job {
 	bool zap;			/* unmap what is clean: frees it */
 	bool has_vm;			/* a config to dispose of */
 	bool bulk;			/* exit: the UV cleans it in bulk first */
+	bool held;			/* under lock: a reboot's workers wait
+					 * for the new boot (boot hold) */
+	uint64_t hold_until_ns;		/* ... at most until then */
 	bool bulk_taken;		/* atomic: a worker does the bulk */
 	bool standby_off;		/* under lock: no standby needed (the
 					 * bulk ended, or nothing is left) */
@@ -604,6 +609,55 @@ static void instant_bulk(struct instant_job *job)
 	instant_standby_off(job);
 }
 
+/*
+ * A reboot's job waits for the new boot: nothing competes with the new
+ * guest's image load, config creation and unpack -- the restart's
+ * critical path -- and the on-demand destroys serve what the boot touches.
+ * The wait ends when a vCPU runs (kvm_instant_boot_release), when an
+ * allocation needs the frames (urgent), or after instant_boot_hold_ms.
+ */
+static void instant_boot_wait(struct instant_job *job)
+{
+	bool timed_out = false;
+
+	lpv_mutex_lock(&job->lock);
+	while (job->held && !atomic_load_relaxed(&job->urgent)) {
+		if (!lpv_cond_wait_until(&job->progress, &job->lock,
+					 job->hold_until_ns)) {
+			if (job->held) {
+				job->held = false;	/* for the others too */
+				timed_out = true;
+			}
+			break;
+		}
+	}
+	lpv_mutex_unlock(&job->lock);
+	if (timed_out)
+		kvm_stat_inc(job->mod, instant_boot_hold_timeouts);
+}
+
+/* The job is found by its mm on the job list (under inst->lock, where
+ * it cannot be freed): a held job holds no reference of its own, so a
+ * VM that never runs again does not keep its job from ending. */
+void kvm_instant_boot_release(struct kvm *kvm)
+{
+	struct kvm_instant *inst = kvm->mod->instant;
+
+	if (!__atomic_load_n(&kvm->instant_held, __ATOMIC_ACQUIRE) ||
+	    !__atomic_exchange_n(&kvm->instant_held, false, __ATOMIC_ACQ_REL))
+		return;
+	lpv_mutex_lock(&inst->lock);
+	for (struct instant_job *j = inst->jobs; j; j = j->next_job) {
+		if (j->mm != kvm->mm)
+			continue;
+		lpv_mutex_lock(&j->lock);
+		j->held = false;
+		lpv_cond_broadcast(&j->progress);
+		lpv_mutex_unlock(&j->lock);
+	}
+	lpv_mutex_unlock(&inst->lock);
+}
+
 static void instant_work(struct instant_job *job)
 {
 	struct kvm_module *mod = job->mod;
@@ -619,6 +673,7 @@ static void instant_work(struct instant_job *job)
 			instant_standby_off(job);
 		return;
 	}
+	instant_boot_wait(job);
 	if (job->bulk && atomic_cmpxchg(&job->bulk_taken, &no, true))
 		instant_bulk(job);
 	for (;;) {
@@ -1046,6 +1101,7 @@ int kvm_instant_disable(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 
 	lpv_mutex_assert_held(&kvm->lock);
 	*rc = *rrc = 0;
+	kvm_instant_boot_release(kvm);	/* a reboot before the last ran */
 	if (!kvm->pv.handle)
 		return 0;
 	job = instant_job_alloc(kvm);
@@ -1060,6 +1116,14 @@ int kvm_instant_disable(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 		goto sync;
 	}
 	job->has_vm = true;
+	if (mod->params.instant_boot_hold_ms && job->nr_chunks) {
+		job->held = true;
+		job->hold_until_ns = lpv_now_ns() +
+			mod->params.instant_boot_hold_ms * 1000000ULL;
+		kvm_stat_inc(mod, instant_boot_holds);
+	}
+	if (job->held)
+		__atomic_store_n(&kvm->instant_held, true, __ATOMIC_RELEASE);
 	instant_job_start(job);
 	*rc = UVC_RC_EXECUTED;
 	*rrc = KVM_PV_RRC_DEFERRED;
@@ -1078,6 +1142,7 @@ void kvm_instant_vm_close(struct kvm *kvm)
 	uint16_t rc, rrc;
 
 	lpv_mutex_assert_held(&kvm->lock);
+	kvm_instant_boot_release(kvm);
 	if (!kvm->pv.handle && !kvm->instant_mm)
 		return;
 	/* A CPU that cannot be destroyed makes DESTROY_SEC_CONF fail too:

@@ -72,7 +72,9 @@ struct kvm_vcpu;
 	X(instant_deadline_ms, "LAZYPV_KVM_INSTANT_DEADLINE_MS", 0, 0, 3600000, false, \
 	  "scrub deadline of an instant cleanup job in ms (0: none); a late job stops yielding and gets more workers, the miss is counted") \
 	X(instant_bulk, "LAZYPV_KVM_INSTANT_BULK", 1, 0, 1, false,	\
-	  "at a close, the UV cleans the config in bulk (DESTROY_SEC_CONF) before the walk; 0: FAST and a destroy per page")
+	  "at a close, the UV cleans the config in bulk (DESTROY_SEC_CONF) before the walk; 0: FAST and a destroy per page") \
+	X(instant_boot_hold_ms, "LAZYPV_KVM_INSTANT_BOOT_HOLD_MS", 1000, 0, 600000, false, \
+	  "a reboot's cleanup workers wait until the VM runs a vCPU again, at most this long (ms), unless memory runs short; 0: they start at once")
 
 struct kvm_params {
 #define KVM_OPTION_FIELD(name, env, def, min, max, size, desc) uint64_t name;
@@ -424,7 +426,9 @@ bool kvm_guest_is_protected(const struct kvm_vcpu *vcpu);
 	X(instant_bulk_calls, "DESTROY_SEC_CONF steps of instant exit jobs") \
 	X(instant_bulk_stops, "bulk cleans stopped for a waiting allocation") \
 	X(instant_standby_walks, "standby workers woken by a waiting allocation") \
-	X(instant_batch_cuts, "destroy batches cut short by a waiting allocation")
+	X(instant_batch_cuts, "destroy batches cut short by a waiting allocation") \
+	X(instant_boot_holds, "reboot jobs whose workers waited for the new boot") \
+	X(instant_boot_hold_timeouts, "of them, released by instant_boot_hold_ms, not by a vCPU run")
 
 struct kvm_stats {
 #define KVM_STAT_FIELD(name, desc) uint64_t name;

@@ -111,6 +111,8 @@ struct kvm {
 					 * mm_users ref, from the first ENABLE
 					 * to the VM's close, which hands it to
 					 * the cleanup workers */
+	bool instant_held;		/* atomic: a reboot job of this VM
+					 * may wait for the next KVM_RUN */
 	struct lpv_mutex lock;
 	struct gmap *gmap;		/* NULL until kvm_set_memory */
 	struct page *sca;		/* system control area frame */
@@ -316,6 +318,9 @@ int kvm_instant_disable(struct kvm *kvm, uint16_t *rc,
 /* The VM's close: CPUs, config and the VM's address-space reference go
  * to the workers; O(number of vCPUs).  kvm->lock held. */
 void kvm_instant_vm_close(struct kvm *kvm);
+/* The VM's boot is over (a vCPU runs, the VM closes or reboots again):
+ * the held reboot job's workers start.  Any thread; cheap if none. */
+void kvm_instant_boot_release(struct kvm *kvm);
 /*
  * A page an old configuration still owns, needed now (an import found it
  * secure for another config): destroy it; 0 or the destroy's error (the

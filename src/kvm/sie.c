@@ -424,6 +424,8 @@ static int kvm_vcpu_run_counted(struct kvm_vcpu *vcpu, kvm_guest_fn fn,
  * their way in or out, i.e. running or waiting to run -- over every VM,
  * and VMs unpacking their image (kvm_pv_unpack: the boot waits on it):
  * instant's cleanup workers yield to them (one atomic read per chunk).
+ * The first KVM_RUN after an instant reboot also ends that reboot's boot
+ * hold (kvm_instant_boot_release): its workers start.
  */
 int kvm_vcpu_run(struct kvm_vcpu *vcpu, kvm_guest_fn fn, void *ctx,
 		 struct kvm_run *run)
@@ -431,6 +433,7 @@ int kvm_vcpu_run(struct kvm_vcpu *vcpu, kvm_guest_fn fn, void *ctx,
 	struct kvm_module *mod = vcpu->kvm->mod;
 	int ret;
 
+	kvm_instant_boot_release(vcpu->kvm);	/* the new boot is over */
 	atomic_add_return(&mod->vcpus_running, 1);
 	ret = kvm_vcpu_run_counted(vcpu, fn, ctx, run);
 	atomic_sub_return(&mod->vcpus_running, 1);

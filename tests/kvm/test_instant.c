@@ -180,6 +180,53 @@ TEST_IMPL(kvm_instant_reboot_touches_no_page)
 }
 
 /*
+ * The boot hold: after a reboot the workers wait for the new boot -- the
+ * image load, config, unpack and verify run with no worker beside them
+ * (what those touch is destroyed on demand) -- and start at the first
+ * KVM_RUN; a VM that never runs again releases them at
+ * instant_boot_hold_ms instead, and its job ends.
+ */
+TEST_IMPL(kvm_instant_reboot_workers_wait_for_boot)
+{
+	for (int runs = 1; runs >= 0; runs--) {
+		struct kfix_opts o = big();
+		struct kvm_params p;
+		struct kvm_stats ks;
+		struct kfix f;
+
+		ASSERT_OK(kvm_params_init(&p));
+		/* Released by the run, or by a short hold. */
+		p.instant_boot_hold_ms = runs ? 600000 : 50;
+		o.params = &p;
+		kfix_init(&f, &o);
+		kfix_boot_protected(&f);
+		/* 600 pages made secure; the new guest touches 300 of them. */
+		kfix_touch(&f, HIGH_GADDR, 600, 5, true);
+		ASSERT_OK(kfix_disable(&f));
+		ks = kfix_kstats(&f);
+		ASSERT_UEQ(ks.instant_boot_holds, 1);
+		if (runs) {
+			/* The whole new boot: no worker destroyed a page. */
+			kfix_boot_protected(&f);
+			ks = kfix_kstats(&f);
+			ASSERT_UEQ(ks.instant_pages, 0);
+			ASSERT_UEQ(kvm_instant_jobs_running(f.mod), 1);
+			ASSERT_UEQ(kvm_instant_pending_bytes(f.mod), 4 * GIB);
+			/* A vCPU runs: the workers start and finish. */
+			kfix_touch(&f, HIGH_GADDR, 300, 0, false);
+		}
+		kvm_module_drain(f.mod);
+		ks = kfix_kstats(&f);
+		ASSERT_UEQ(kvm_instant_jobs_running(f.mod), 0);
+		ASSERT_UEQ(kvm_instant_pending_bytes(f.mod), 0);
+		ASSERT_GE(ks.instant_pages, 300);	/* the workers' */
+		ASSERT_UEQ(ks.instant_boot_hold_timeouts, runs ? 0 : 1);
+		ASSERT_UEQ(kfix_fini(&f), 0);
+	}
+	return 0;
+}
+
+/*
  * The workers destroy what the new guest has not touched, while it runs;
  * pages it made secure meanwhile are refused (its config has CPUs) and
  * stay its own.  Old firmware (no FAST, no MISC): the config leaves as a
