@@ -156,10 +156,34 @@ static void kvm_arch_pte_clear(void *ctx, struct mm *mm,
 }
 
 /*
+ * INSTANT (lazypv's own): the host touches a frame of an instant address
+ * space while one of its configs is set aside -- the VMM loading the next
+ * image after a reboot.  A frame of a set-aside config (no CPUs) is
+ * destroyed rather than exported: its data is dead, an export would
+ * encrypt it for nobody.  A running guest's frame refuses the destroy
+ * (its config has CPUs) and is pinned or exported as usual.
+ */
+static bool kvm_instant_host_access_destroys(struct kvm_module *mod,
+					     struct page *page)
+{
+	struct task *cur = task_current();
+	struct mm *mm = cur ? task_get_mm(cur) : NULL;
+	bool done = false;
+
+	if (!mm)
+		return false;
+	if (kvm_mm_is_instant(mm) && kvm_instant_mm_pending_bytes(mod, mm) &&
+	    kvm_instant_destroy_on_demand(mod, page) == 0)
+		done = true;
+	mmput(mm);
+	return done;
+}
+
+/*
  * arch_make_page_accessible, reached from the mm's 0x3d handler (host
  * touched a secure frame) and from a normal guest's 0x3d: pin it shared if
- * the guest shared it, else export it.  Called with a page reference and
- * no mm lock.
+ * the guest shared it, else export it (instant: destroy it first if its
+ * config is set aside).  Called with a page reference and no mm lock.
  */
 static int kvm_arch_make_accessible(void *ctx, struct page *page)
 {
@@ -172,7 +196,9 @@ static int kvm_arch_make_accessible(void *ctx, struct page *page)
 		return hw_frame_is_protected(mod->hw, pfn) ? -EFAULT : 0;
 	while (!page_trylock(page))
 		sched_yield();
-	if (uv_pin_shared(mod->uv, pfn, &rc, &rrc) == 0) {
+	if (kvm_instant_host_access_destroys(mod, page)) {
+		ret = 0;		/* PG_arch_1 cleared by the destroy */
+	} else if (uv_pin_shared(mod->uv, pfn, &rc, &rrc) == 0) {
 		page_clear_flag(page, PG_arch_1);
 		ret = 0;
 	} else {

@@ -129,7 +129,7 @@ TEST_IMPL(kvm_instant_reboot_touches_no_page)
 		struct chunk_gate g;
 		struct uv_stats u0, u1;
 		struct kvm_pv_cmd cmd = { .cmd = KVM_PV_DISABLE };
-		struct kvm_stats ks;
+		struct kvm_stats ks, ks0;
 		struct kfix f;
 
 		o.no_misc = !misc;
@@ -151,8 +151,12 @@ TEST_IMPL(kvm_instant_reboot_touches_no_page)
 		ASSERT_UEQ(kvm_instant_jobs_running(f.mod), 1);
 		ASSERT_UEQ(kvm_instant_pending_bytes(f.mod), 4 * GIB);
 		ASSERT_UEQ(kvm_instant_mm_pending_bytes(f.mod, f.mm), 4 * GIB);
-		/* The new guest, before any worker moved. */
+		/* The new guest, before any worker moved; the image loaded
+		 * by the VMM's thread (host accesses are the VMM's). */
+		ks0 = kfix_kstats(&f);
+		ASSERT_OK(task_thread_enter(f.vmm));
 		kfix_boot_protected(&f);
+		task_thread_leave(f.vmm);
 		kfix_touch(&f, 0, 64, 0, false);	/* zeros: cleared */
 		kfix_touch(&f, HIGH_GADDR, 300, 0, false);
 		ks = kfix_kstats(&f);
@@ -164,6 +168,10 @@ TEST_IMPL(kvm_instant_reboot_touches_no_page)
 		if (!misc)
 			ASSERT_UEQ(u1.imports_transfer, u0.imports_transfer);
 		ASSERT_UEQ(ks.export_before_import, 0);
+		/* The image written over old secure pages: destroyed, never
+		 * exported (encrypted for nobody). */
+		ASSERT_UEQ(ks.exports, ks0.exports);
+		ASSERT_GE(ks.pgm_3d - ks0.pgm_3d, KFIX_IMAGE_PAGES);
 		ASSERT_UEQ(ks.instant_pages, 0);	/* workers still held */
 		chunk_gate_open(&g);
 		chunk_gate_fini(&f, &g);
