@@ -331,9 +331,12 @@ uint64_t kvm_pv_handle(const struct kvm *kvm)
 	return READ_ONCE(kvm->pv.handle);
 }
 
+/* Acquire loads: a counter that is published with release order (the
+ * drain's deferred_pages_freed) makes what came before it visible to
+ * whoever read it here. */
 void kvm_stats_get(const struct kvm_module *mod, struct kvm_stats *out)
 {
-#define KVM_STAT_COPY(name, desc) out->name = atomic_load_relaxed(&mod->stats.name);
+#define KVM_STAT_COPY(name, desc) out->name = atomic_load_acquire(&mod->stats.name);
 	KVM_STATS(KVM_STAT_COPY)
 #undef KVM_STAT_COPY
 }

@@ -144,9 +144,8 @@ static void gate_oom_sleep(void *ctx, uint64_t ns)
 	/* A chunk counts once freed, after its whole drain. */
 	while (kfix_kstats(g->f).deferred_pages_freed < target)
 		sched_yield();
-	/* Pairs with the drain's release add: the notifier's count, read
-	 * next, has moved too. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	/* kvm_stats_get's acquire load pairs with the drain's release add:
+	 * the notifier's count, read next, has moved too. */
 }
 
 static void gate_install(struct gate *g)
