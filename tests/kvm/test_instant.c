@@ -392,6 +392,30 @@ TEST_IMPL(kvm_instant_reboot_and_kill_during_cleanup)
 	return 0;
 }
 
+/* A's memcg limited to what A uses plus a quarter of @pages: B, in the
+ * same memcg, meets the limit while A's memory is still charged. */
+static void limit_to_a_and_a_quarter(struct kfix *f, uint64_t pages)
+{
+	memcg_set_limit(f->memcg, (memcg_usage(f->memcg) + pages / 4) *
+			HW_PAGE_SIZE);
+}
+
+/*
+ * B after A's shutdown: in A's memcg (@memcg), or beside it on a machine
+ * whose free frames the test holds -- a task to fault @pages - 200 pages
+ * (kfix_hog_thread), more than is free or allowed: it must wait.
+ */
+static void b_prepare(struct kfix *f, bool memcg, uint64_t pages,
+		      struct kfix_held *held, struct kfix_hog *hog)
+{
+	if (!memcg)
+		kfix_hold_free(f, MM_GFP_HIGH, held);
+	hog->f = f;
+	hog->pages = pages - 200;
+	ASSERT_OK(task_create(f->world, f->shell, memcg ? f->memcg : NULL, 0,
+			      &hog->task));
+}
+
 /*
  * A shutdown frees memory while another task needs it: the allocation
  * waits on the workers' progress in the OOM notifier -- for a global OOM
@@ -417,19 +441,13 @@ TEST_IMPL(kvm_instant_oom_waits_for_workers)
 		chunk_gate_init(&f, &g, false);
 		kfix_boot_protected(&f);
 		kfix_touch(&f, HIGH_GADDR, pages, 15, true);
-		if (memcg)	/* room for a quarter of B next to A */
-			memcg_set_limit(f.memcg, (memcg_usage(f.memcg) + pages / 4) *
-					HW_PAGE_SIZE);
+		if (memcg)
+			limit_to_a_and_a_quarter(&f, pages);
 		kfix_shutdown(&f);
-		if (!memcg)	/* the machine is full */
-			kfix_hold_free(&f, MM_GFP_HIGH, &held);
+		/* B needs more than is free or allowed: it must wait. */
+		b_prepare(&f, memcg, pages, &held, &hog);
 		mm_stats_get(f.world, &ms);
 		runs = ms.oom_runs;
-		/* B needs more than is free or allowed: it must wait. */
-		hog.f = &f;
-		hog.pages = pages - 200;
-		ASSERT_OK(task_create(f.world, f.shell, memcg ? f.memcg : NULL,
-				      0, &hog.task));
 		ASSERT_OK(pthread_create(&t, NULL, kfix_hog_thread, &hog));
 		do {		/* B is in the OOM path, the workers held */
 			sched_yield();
@@ -509,20 +527,14 @@ TEST_IMPL(kvm_instant_standby_serves_oom_during_bulk)
 		kvm_module_set_test_hooks(f.mod, &h);
 		kfix_boot_protected(&f);
 		kfix_touch(&f, HIGH_GADDR, pages, 19, true);
-		if (memcg)	/* room for a quarter of B next to A */
-			memcg_set_limit(f.memcg, (memcg_usage(f.memcg) + pages / 4) *
-					HW_PAGE_SIZE);
+		if (memcg)
+			limit_to_a_and_a_quarter(&f, pages);
 		kfix_shutdown(&f);
 		lpv_mutex_lock(&g.lock);	/* the bulk is held at its step */
 		while (!g.arrived)
 			lpv_cond_wait(&g.cond, &g.lock);
 		lpv_mutex_unlock(&g.lock);
-		if (!memcg)	/* the machine is full */
-			kfix_hold_free(&f, MM_GFP_HIGH, &held);
-		hog.f = &f;
-		hog.pages = pages - 200;
-		ASSERT_OK(task_create(f.world, f.shell, memcg ? f.memcg : NULL,
-				      0, &hog.task));
+		b_prepare(&f, memcg, pages, &held, &hog);
 		ASSERT_OK(pthread_create(&t, NULL, kfix_hog_thread, &hog));
 		ASSERT_OK(pthread_join(t, NULL));
 		ASSERT_OK(hog.result);
