@@ -88,6 +88,7 @@ struct instant_job {
 	bool zap;			/* unmap what is clean: frees it */
 	bool has_vm;			/* a config to dispose of */
 	bool bulk;			/* exit: the UV cleans it in bulk first */
+	bool at_close;			/* from the VM's close, not a reboot */
 	bool held;			/* under lock: a reboot's workers wait
 					 * for the new boot (boot hold) */
 	uint64_t hold_until_ns;		/* ... at most until then */
@@ -405,7 +406,8 @@ static size_t instant_destroy_items(struct instant_job *job,
  * batch, not for the chunk.
  */
 static void instant_clean_chunk(struct instant_job *job, uint64_t idx,
-				struct instant_item *items)
+				struct instant_item *items,
+				struct trace_span *span)
 {
 	struct kvm_module *mod = job->mod;
 	uintptr_t s = job->start + idx * INSTANT_CHUNK;
@@ -447,6 +449,7 @@ static void instant_clean_chunk(struct instant_job *job, uint64_t idx,
 
 		j = instant_destroy_items(job, items, i, j, !urgent);
 		end = j < n ? items[j].addr : e;
+		trace_span_add(span, j - i);
 		atomic_sub_relaxed(&job->pending, end - cursor);
 		/* Walked: the module's cleaned pages (kvm_cleanup_progress), in
 		 * the unit pending is given in, so callers can make a rate. */
@@ -581,6 +584,7 @@ static void instant_bulk(struct instant_job *job)
 {
 	struct kvm_module *mod = job->mod;
 	struct pv_vm_to_be_destroyed *vm = &job->vm;
+	uint64_t t0 = lpv_now_ns(), calls = 0;
 	int cc = 0;
 
 	do {
@@ -599,7 +603,10 @@ static void instant_bulk(struct instant_job *job)
 		}
 		cc = uv_call_once(mod->uv, &cb.header);
 		kvm_stat_inc(mod, instant_bulk_calls);
+		calls++;
 	} while (cc == UVC_CC_PARTIAL);
+	trace_complete(TRACE_PID_KERNEL, trace_tid(), "bulk DESTROY_SEC_CONF",
+		       t0, lpv_now_ns(), "calls", calls, "stopped", cc == -1);
 	if (cc == 0) {
 		/* Gone: the dispose frees its storage and table only. */
 		lpv_trace("PV INSTANT BULK: handle %llx destroyed",
@@ -618,10 +625,12 @@ static void instant_bulk(struct instant_job *job)
  */
 static void instant_boot_wait(struct instant_job *job)
 {
-	bool timed_out = false;
+	bool timed_out = false, waited = false;
+	uint64_t t0 = lpv_now_ns();
 
 	lpv_mutex_lock(&job->lock);
 	while (job->held && !atomic_load_relaxed(&job->urgent)) {
+		waited = true;
 		if (!lpv_cond_wait_until(&job->progress, &job->lock,
 					 job->hold_until_ns)) {
 			if (job->held) {
@@ -634,6 +643,9 @@ static void instant_boot_wait(struct instant_job *job)
 	lpv_mutex_unlock(&job->lock);
 	if (timed_out)
 		kvm_stat_inc(job->mod, instant_boot_hold_timeouts);
+	if (waited)
+		trace_complete(TRACE_PID_KERNEL, trace_tid(), "boot hold", t0,
+			       lpv_now_ns(), "timed_out", timed_out, NULL, 0);
 }
 
 /* The job is found by its mm on the job list (under inst->lock, where
@@ -666,7 +678,10 @@ static void instant_work(struct instant_job *job)
 	bool no = false;
 	struct instant_item *items = malloc(INSTANT_CHUNK_PAGES *
 					    sizeof(*items));
+	struct trace_span span;
 
+	trace_thread_name("kvm instant VMM %d %s worker %u", job->owner_pid,
+			  job->at_close ? "close" : "reboot", id);
 	if (!items) {
 		/* The other workers (or the last) do it. */
 		if (job->bulk)
@@ -674,8 +689,12 @@ static void instant_work(struct instant_job *job)
 		return;
 	}
 	instant_boot_wait(job);
+	trace_begin(TRACE_PID_KERNEL, trace_tid(), "instant cleanup", "worker",
+		    id);
 	if (job->bulk && atomic_cmpxchg(&job->bulk_taken, &no, true))
 		instant_bulk(job);
+	trace_span_init(&span, TRACE_PID_KERNEL, trace_tid(), "walk", "pages",
+			KVM_TRACE_SPAN_PAGES);
 	for (;;) {
 		uint64_t idx = __atomic_fetch_add(&job->next, 1,
 						  __ATOMIC_RELAXED);
@@ -684,7 +703,7 @@ static void instant_work(struct instant_job *job)
 			break;
 		if (mod->hooks.instant_chunk)
 			mod->hooks.instant_chunk(mod->hooks.ctx, id, idx);
-		instant_clean_chunk(job, idx, items);
+		instant_clean_chunk(job, idx, items, &span);
 		if (++done % INSTANT_CHARGE_CHUNKS == 0) {
 			cpu = instant_thread_cpu_ns();
 			instant_charge_cpu(job, cpu - cpu_last);
@@ -705,6 +724,9 @@ static void instant_work(struct instant_job *job)
 			sched_yield();
 		}
 	}
+	trace_span_flush(&span);
+	trace_end(TRACE_PID_KERNEL, trace_tid(), "instant cleanup", "chunks",
+		  done);
 	free(items);
 	instant_charge_cpu(job, instant_thread_cpu_ns() - cpu_last);
 	if (job->bulk)
@@ -1159,6 +1181,7 @@ void kvm_instant_vm_close(struct kvm *kvm)
 		return;
 	}
 	/* The VM's address-space reference is the job's now. */
+	job->at_close = true;
 	job->has_users = kvm->instant_mm;
 	kvm->instant_mm = false;
 	if (kvm->pv.handle) {

@@ -136,6 +136,48 @@ TEST_IMPL(cli_run_trace)
 	return 0;
 }
 
+/* A thread_name metadata event whose name starts with @prefix. */
+static size_t count_threads_named(json_t *evs, const char *prefix)
+{
+	size_t i, n = 0;
+	json_t *e;
+
+	json_array_foreach(evs, i, e)
+		if (!strcmp(ev_str(e, "ph"), "M") &&
+		    !strcmp(ev_str(e, "name"), "thread_name") &&
+		    !strncmp(ev_str(json_object_get(e, "args"), "name"), prefix,
+			     strlen(prefix)))
+			n++;
+	return n;
+}
+
+TEST_IMPL(cli_run_trace_instant)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	char args[512], path[128];
+	json_t *root, *evs;
+
+	ASSERT_NOT_NULL(c);
+	snprintf(path, sizeof(path), "%s/instant.trace.json", cli_dir(c));
+	snprintf(args, sizeof(args),
+		 "run " TINY " --destroy instant --reboots 1 --trace %s", path);
+	cli_run_env(c, "", args);
+	ASSERT_EQ(c->status, 0);
+	evs = trace_events(path, &root);
+	/* A job per teardown (the reboot's, the close's), each worker a
+	 * named thread whose work is one slice with walks inside it; the
+	 * close's set-aside config cleaned in bulk by the UV first. */
+	ASSERT_GE(count_threads_named(evs, "kvm instant VMM "), 2);
+	ASSERT_GE(count_ph_name(evs, "B", "instant cleanup", 1), 2);
+	ASSERT_GE(count_ph_name(evs, "X", "walk", 1), 2);
+	ASSERT_EQ(count_ph_name(evs, "X", "bulk DESTROY_SEC_CONF", 1), 1);
+	check_balanced(evs);
+	json_decref(root);
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
+
 TEST_IMPL(cli_run_plot)
 {
 	struct cli *c = calloc(1, sizeof(*c));
