@@ -244,7 +244,14 @@ void monitor_stop(struct monitor *m)
 
 void monitor_watch(struct monitor *m, struct lpv_vm *vm, const char *label)
 {
+	struct lpv_progress p;
+
 	lpv_mutex_lock(&m->lock);
+	/* The series ends with the VM's state as it stops being watched
+	 * (its cleanup done, usually), not with the last tick before. */
+	if (m->vm && m->vm != vm && m->cfg.series &&
+	    !lpv_vm_progress(m->vm, &p))
+		monitor_sample_add(m, &p);
 	m->vm = vm;
 	snprintf(m->label, sizeof(m->label), "%s", label ? label : "");
 	lpv_mutex_unlock(&m->lock);
