@@ -98,6 +98,13 @@ int kvm_module_create(struct mm_world *world, struct uv *uv,
 void kvm_module_destroy(struct kvm_module *mod);
 const struct kvm_params *kvm_module_params(const struct kvm_module *mod);
 const struct uv_info *kvm_module_uv_info(const struct kvm_module *mod);
+/* What a protected guest of @guest_len bytes and @cpus CPUs donates to
+ * the UV: base, variable and per-CPU storage (KVM_PV_ENABLE's and each
+ * vCPU's allocations). */
+uint64_t kvm_pv_donated_bytes(const struct kvm_module *mod,
+			      uint64_t guest_len, unsigned int cpus);
+/* A UV command's name, for messages ("?" if unknown). */
+const char *kvm_uvc_name(uint16_t cmd);
 struct uv *kvm_module_uv(const struct kvm_module *mod);
 
 /* ---- VMs ---- */
@@ -374,6 +381,8 @@ int kvm_guest_write(struct kvm_vcpu *vcpu, uint64_t gaddr, const void *buf,
 		    size_t len) __must_check;
 /* A guest UVC (SET/REMOVE_SHARED_ACCESS, QUI): cc, intercepts resolved. */
 int kvm_guest_uvc(struct kvm_vcpu *vcpu, struct uv_cb_header *cb);
+/* A UVC's condition code and return code as 0 or a negative errno. */
+int kvm_uvc_errno(int cc, uint16_t rc);
 bool kvm_guest_is_protected(const struct kvm_vcpu *vcpu);
 
 /* ---- stats and checks ---- */

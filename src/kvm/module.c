@@ -228,6 +228,24 @@ const struct uv_info *kvm_module_uv_info(const struct kvm_module *mod)
 	return &mod->info;
 }
 
+uint64_t kvm_pv_donated_bytes(const struct kvm_module *mod,
+			      uint64_t guest_len, unsigned int cpus)
+{
+	return mod->info.guest_base_stor_len +
+	       uv_info_var_stor_len(&mod->info, guest_len) +
+	       (uint64_t)cpus * mod->info.guest_cpu_stor_len;
+}
+
+const char *kvm_uvc_name(uint16_t cmd)
+{
+	return uv_cmd_name(cmd);
+}
+
+int kvm_uvc_errno(int cc, uint16_t rc)
+{
+	return uv_cc_errno(cc, rc);
+}
+
 struct uv *kvm_module_uv(const struct kvm_module *mod)
 {
 	return mod->uv;

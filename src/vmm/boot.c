@@ -125,7 +125,7 @@ static int vmm_cpus_reset(struct vmm *vmm, uint16_t cmd)
 
 		if (r) {
 			vmm_fail(vmm, r, "vCPU %u: %s: %s (rc 0x%x rrc 0x%x)", i,
-				 uv_cmd_name(cmd), strerror(-r), rc, rrc);
+				 kvm_uvc_name(cmd), strerror(-r), rc, rrc);
 			return r;
 		}
 	}

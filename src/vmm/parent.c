@@ -29,12 +29,11 @@ static unsigned int vmm_next_id;
 
 /* What a protected guest costs the host besides its RAM: donated
  * storage, the SIE blocks, page tables (8 bytes per page, twice). */
-static uint64_t vmm_guest_overhead(const struct uv_info *info,
+static uint64_t vmm_guest_overhead(const struct kvm_module *kvm,
 				   const struct vmm_config *cfg)
 {
-	return info->guest_base_stor_len +
-	       uv_info_var_stor_len(info, cfg->guest_mem) +
-	       cfg->cpus * (info->guest_cpu_stor_len + 2 * HW_PAGE_SIZE) +
+	return kvm_pv_donated_bytes(kvm, cfg->guest_mem, cfg->cpus) +
+	       cfg->cpus * 2 * HW_PAGE_SIZE +
 	       cfg->guest_mem / HW_PAGE_SIZE * 16 + (1ULL << 20);
 }
 
@@ -43,13 +42,11 @@ static uint64_t vmm_guest_overhead(const struct uv_info *info,
 uint64_t vmm_boot_min_bytes(const struct vmm_env *env,
 			    const struct vmm_config *cfg)
 {
-	const struct uv_info *info = kvm_module_uv_info(env->kvm);
 	uint64_t pages = cfg->image ? cfg->image->nr_pages : 0;
 
-	return pages * HW_PAGE_SIZE + info->guest_base_stor_len +
-	       uv_info_var_stor_len(info, cfg->guest_mem) +
-	       cfg->cpus * (info->guest_cpu_stor_len + 2 * HW_PAGE_SIZE) +
-	       pages * 16 + (1ULL << 20);
+	return pages * HW_PAGE_SIZE +
+	       kvm_pv_donated_bytes(env->kvm, cfg->guest_mem, cfg->cpus) +
+	       cfg->cpus * 2 * HW_PAGE_SIZE + pages * 16 + (1ULL << 20);
 }
 
 int vmm_config_check(const struct vmm_env *env, const struct vmm_config *cfg,
@@ -103,7 +100,7 @@ int vmm_config_check(const struct vmm_env *env, const struct vmm_config *cfg,
 	}
 	if (r)
 		goto out;
-	overhead = vmm_guest_overhead(info, cfg);
+	overhead = vmm_guest_overhead(env->kvm, cfg);
 	/*
 	 * Capacity, not what is free this instant: memory other guests hold
 	 * or that a teardown is still cleaning comes back (starting a guest
@@ -150,7 +147,7 @@ int vmm_create(const struct vmm_env *env, const struct vmm_config *cfg,
 	}
 	vmm->env = *env;
 	vmm->cfg = *cfg;
-	vmm->trace.created_ns = trace_on() ? hw_now_ns() : 0;
+	vmm->trace.created_ns = trace_on() ? lpv_now_ns() : 0;
 	vmm->salt = cfg->salt;
 	if (!vmm->salt && getrandom(&vmm->salt, sizeof(vmm->salt), 0) !=
 	    sizeof(vmm->salt))

@@ -616,7 +616,7 @@ static int io_share(struct guest *g, uint64_t gaddr, uint16_t cmd)
 
 	if (cc < 0)
 		return cc;
-	return cc == UVC_CC_OK ? 0 : uv_cc_errno(cc, cb.header.rc);
+	return cc == UVC_CC_OK ? 0 : kvm_uvc_errno(cc, cb.header.rc);
 }
 
 /*
