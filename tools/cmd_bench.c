@@ -1437,9 +1437,9 @@ static int bench_oom_one(const struct bench_opts *o, enum bench_pressure pr,
 			[BO_waits] = (double)hs.mm.oom_waits,
 			[BO_stall_ms] = (double)hs.mm.oom_stall_max_ns / 1e6,
 			[BO_stall_p99_ms] =
-				(double)mm_stall_quantile_ns(&hs.mm, 0.99) / 1e6,
+				(double)host_stall_quantile_ns(&hs, 0.99) / 1e6,
 			[BO_stall_p50_ms] =
-				(double)mm_stall_quantile_ns(&hs.mm, 0.50) / 1e6,
+				(double)host_stall_quantile_ns(&hs, 0.50) / 1e6,
 			[BO_wake_max_ms] = wr.samples ?
 				(double)wr.max_ns / 1e6 : NAN,
 			[BO_wake_p99_ms] = wr.samples ?

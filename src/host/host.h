@@ -112,7 +112,7 @@ void host_profile_print(const struct uv_profile *p, FILE *f);
 bool host_profile_init_fits(const struct uv_profile *p, uint64_t mem_bytes);
 /* The modelled cost of one call of UV command @cmd (0 if unknown). */
 uint64_t host_profile_cost_ns(const struct uv_profile *p, uint16_t cmd);
-/* A UV command's name ("DESTR_SEC_STOR"), "?" if unknown. */
+/* A UV command's name ("destroy_page"), "?" if unknown. */
 const char *host_uv_cmd_name(uint16_t cmd);
 
 /* ---- the machine, before there is one ---- */
@@ -220,6 +220,9 @@ void host_hw_stats_get(struct host *h, struct hw_stats *out);
 /* Time the first touch of each firmware-view clear (hw's probe, off by
  * default): what `lazypv bench` reports as stalls. */
 void host_probe_first_touch(struct host *h, bool on);
+/* The @q quantile (0..1) of the OOM-path allocation stalls in @st,
+ * from the mm's histogram (an upper bound of the bucket it falls in). */
+uint64_t host_stall_quantile_ns(const struct host_stats *st, double q);
 /* One UV command's counters out of @st (zero if unknown). */
 void host_uv_cmd_stats(const struct uv_stats *st, uint16_t cmd,
 		       struct uv_cmd_stats *out);

@@ -31,6 +31,11 @@ void host_stats_get(struct host *h, struct host_stats *out)
 		kvm_stats_get(h->kvm, &out->kvm);
 }
 
+uint64_t host_stall_quantile_ns(const struct host_stats *st, double q)
+{
+	return mm_stall_quantile_ns(&st->mm, q);
+}
+
 void host_uv_stats_get(struct host *h, struct uv_stats *out)
 {
 	uv_stats_get(h->uv, out);
