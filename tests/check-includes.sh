@@ -154,7 +154,7 @@ check_tree() {
   done
   # src/ is not a public include directory of the library.
   if [ -f CMakeLists.txt ] &&
-     grep -Eq 'target_include_directories\(lazypv(-[a-z]+)?[[:space:]]+PUBLIC[^)]*/src\b' CMakeLists.txt; then
+     grep -Eq 'target_include_directories\(lazypv(-[a-z]+)?[[:space:]]+PUBLIC[^)]*(/src\b|\$\{LAZYPV_SRC_INCLUDE\})' CMakeLists.txt; then
     violation "CMakeLists.txt: src/ is a PUBLIC include directory of lazypv (make it PRIVATE)"
   fi
 }
@@ -197,6 +197,13 @@ self_test() {
   plants+=('CMakeLists.txt||src/ is a PUBLIC include directory')
   if out=$("$0" "$tmp" 2>&1); then
     echo "self-test: the planted violations passed"; rc=1
+  fi
+  # The same through the variable that names src/, on its own.
+  cp "$top/CMakeLists.txt" "$tmp/CMakeLists.txt"
+  sed -i 's|target_include_directories(lazypv-core PUBLIC \${CMAKE_SOURCE_DIR}/include|target_include_directories(lazypv-core PUBLIC ${LAZYPV_SRC_INCLUDE}|' "$tmp/CMakeLists.txt"
+  if ! grep -q 'lazypv-core PUBLIC ${LAZYPV_SRC_INCLUDE}' "$tmp/CMakeLists.txt" ||
+     [[ "$("$0" "$tmp" 2>&1)" != *"src/ is a PUBLIC include directory"* ]]; then
+    echo "self-test: not reported: src/ PUBLIC through \${LAZYPV_SRC_INCLUDE}"; rc=1
   fi
   for p in "${plants[@]}"; do
     expect=${p##*|}
