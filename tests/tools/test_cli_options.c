@@ -67,3 +67,56 @@ TEST_IMPL(cli_help_command)
 	free(c);
 	return 0;
 }
+
+static void bench_runs_one(json_t *j, size_t i, void *ctx)
+{
+	(void)i;
+	(void)ctx;
+	ASSERT_STR_EQ(json_string_value(json_object_get(j, "bench")), "hw");
+	ASSERT_EQ(json_integer_value(json_object_get(j, "runs")), 2);
+}
+
+TEST_IMPL(cli_bench_program_options)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+
+	ASSERT_NOT_NULL(c);
+	cli_run_prog(c, "", "lazypv-bench", "--help");
+	ASSERT_EQ(c->status, 0);
+	cli_expect_has(c, "usage: lazypv-bench [--runs N] [--arena SIZE] [--quick] [--json] [NAME...]\n");
+	cli_expect_has(c, "\n  --runs N ");
+	cli_expect_has(c, "\n  idle ");
+	cli_run_prog(c, "", "lazypv-bench", "-h");
+	ASSERT_EQ(c->status, 0);
+	cli_expect_has(c, "usage: lazypv-bench ");
+
+	cli_expect_prog_usage_error(c, "lazypv-bench", "--bogus",
+				    "lazypv-bench: unknown option '--bogus' (see 'lazypv-bench --help')");
+	cli_expect_prog_usage_error(c, "lazypv-bench", "hw --runs",
+				    "lazypv-bench: option --runs needs a value");
+	cli_expect_prog_usage_error(c, "lazypv-bench", "--runs x",
+				    "lazypv-bench: --runs: 'x' is not a number");
+	cli_expect_prog_usage_error(c, "lazypv-bench", "--runs 5x",
+				    "lazypv-bench: --runs: '5x' is not a number");
+	cli_expect_prog_usage_error(c, "lazypv-bench", "--runs 65",
+				    "lazypv-bench: --runs: '65' is out of range (1..64)");
+	cli_expect_prog_usage_error(c, "lazypv-bench", "--arena 12Q",
+				    "lazypv-bench: --arena: '12Q' is not a size");
+	cli_expect_prog_usage_error(c, "lazypv-bench", "--arena 512K",
+				    "lazypv-bench: --arena: '512K' is out of range (at least 1M)");
+	cli_expect_prog_usage_error(c, "lazypv-bench", "--arena 1048577",
+				    "lazypv-bench: --arena: '1048577' is not a multiple of 4K");
+	cli_expect_prog_usage_error(c, "lazypv-bench", "--quick nosuch",
+				    "lazypv-bench: unknown benchmark 'nosuch' (one of: hw, mm, idle)");
+
+	/* The options reach the benchmarks: names among options, --runs in
+	 * every figure. */
+	cli_run_prog(c, "", "lazypv-bench", "--quick hw --arena 1M --runs 2 --json");
+	if (c->status)
+		fprintf(stderr, "# %s\n", c->err);
+	ASSERT_EQ(c->status, 0);
+	ASSERT_GT(cli_json_lines(c->out, bench_runs_one, NULL), 0);
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
