@@ -120,3 +120,42 @@ TEST_IMPL(cli_bench_program_options)
 	free(c);
 	return 0;
 }
+
+TEST_IMPL(cli_sweep_program_options)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+
+	ASSERT_NOT_NULL(c);
+	cli_run_prog(c, "", "lazypv-sweep", "--help");
+	ASSERT_EQ(c->status, 0);
+	cli_expect_has(c, "usage: lazypv-sweep [--modes LIST] [--per-group N] [--timeout S]");
+	cli_expect_has(c, "(of: sync, sync-6.0, lazy, async,");
+
+	cli_expect_prog_usage_error(c, "lazypv-sweep", "--bogus",
+				    "lazypv-sweep: unknown option '--bogus' (see 'lazypv-sweep --help')");
+	cli_expect_prog_usage_error(c, "lazypv-sweep", "--per-group",
+				    "lazypv-sweep: option --per-group needs a value");
+	cli_expect_prog_usage_error(c, "lazypv-sweep", "--per-group x",
+				    "lazypv-sweep: --per-group: 'x' is not a number");
+	cli_expect_prog_usage_error(c, "lazypv-sweep", "--timeout 3601",
+				    "lazypv-sweep: --timeout: '3601' is out of range (0..3600)");
+	cli_expect_prog_usage_error(c, "lazypv-sweep", "--modes sync,nosuch",
+				    "lazypv-sweep: --modes: item 2 'nosuch' is not sync,");
+	cli_expect_prog_usage_error(c, "lazypv-sweep", "--groups extra",
+				    "lazypv-sweep: unexpected argument 'extra'");
+
+	/* The options reach the sweep: one mode, one point of one kind. */
+	cli_run_prog(c, "", "lazypv-sweep",
+		     "--modes sync --per-group 1 --only 'uvc destroy_page' --timeout 60 --groups");
+	if (c->status)
+		fprintf(stderr, "# %s\n", c->err);
+	ASSERT_EQ(c->status, 0);
+	cli_expect_has(c, "up to 1 points per kind");
+	cli_expect_has(c, "\nsync ");
+	cli_expect_has(c, "runs 1:");
+	cli_expect_has(c, "violations: 0\n");
+	ASSERT_NULL(strstr(c->out, "\nlazy "));
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
