@@ -159,3 +159,49 @@ TEST_IMPL(cli_sweep_program_options)
 	free(c);
 	return 0;
 }
+
+/* @s with every run of white space made one space. */
+static void squeeze(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++)
+		if (!isspace((unsigned char)*s))
+			*d++ = *s;
+		else if (d == s || d[-1] != ' ')
+			*d++ = ' ';
+	*d = '\0';
+}
+
+TEST_IMPL(cli_run_destroy_help)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	char *text, *end, want[64];
+
+	ASSERT_NOT_NULL(c);
+	cli_run_env(c, "", "run --help");
+	ASSERT_EQ(c->status, 0);
+	/* --destroy's help, up to the next option. */
+	text = strstr(c->out, "\n  --destroy MODE ");
+	ASSERT_NOT_NULL(text);
+	end = strstr(text + 1, "\n  -");
+	ASSERT_NOT_NULL(end);
+	*end = '\0';
+	squeeze(text);
+	/* Each mode of the library, described; then the generated list. */
+	for (unsigned int i = 0; lpv_teardown_mode_name(i); i++) {
+		snprintf(want, sizeof(want), " %s (", lpv_teardown_mode_name(i));
+		if (!strstr(text, want))
+			test_fail(__FILE__, __LINE__, "--destroy's help does not describe mode '%s': %s",
+				  lpv_teardown_mode_name(i), text);
+		snprintf(want, sizeof(want), "%s %s%s",
+			 !i ? "(one of:" : "", lpv_teardown_mode_name(i),
+			 lpv_teardown_mode_name(i + 1) ? "," : ";");
+		if (!strstr(text, want))
+			test_fail(__FILE__, __LINE__, "--destroy's list lacks '%s': %s",
+				  want, text);
+	}
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
