@@ -4,12 +4,16 @@
  * prints figures (medians, ratios measured in the same run).
  *
  *   lazypv-bench [--runs N] [--arena SIZE] [--quick] [--json] [NAME...]
+ *
+ * Its options are a table (lib/cmdline.h), as every command's in the tree.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "lib/cmdline.h"
 #include "lib/lib.h"
 
 static const struct {
@@ -74,61 +78,82 @@ double bench_clear_ns_per_page(void *mem, uint64_t pages, unsigned int runs)
 	return bench_median(samples, runs);
 }
 
-static void usage(FILE *f, const char *argv0)
+#define O(field) LPV_CL_FIELD(struct bench_ctx, field)
+static const struct lpv_cl_opt bench_opt_tab[] = {
+	{ .name = "runs", .kind = LPV_CL_UINT, O(runs), .min = 1, .max = 64,
+	  .help = "repetitions per figure, their median reported" },
+	{ .name = "arena", .kind = LPV_CL_SIZE, O(arena_bytes),
+	  .min = 1ULL << 20, .align = 4096,
+	  .help = "memory to work over" },
+	{ .name = "quick", .kind = LPV_CL_FLAG, O(quick),
+	  .help = "a smoke run: smaller sizes, the arena at most 64M" },
+	{ .name = "json", .kind = LPV_CL_FLAG, O(json),
+	  .help = "one JSON object per figure" },
+};
+#undef O
+
+static const struct bench_ctx bench_defaults = {
+	.runs = 5,
+	.arena_bytes = 1ULL << 30,
+};
+
+/* "benchmarks:" and each NAME, from benches[]: the help's notes. */
+static const char *bench_notes(void)
 {
-	fprintf(f, "usage: %s [--runs N] [--arena SIZE] [--quick] [--json] [NAME...]\n",
-		argv0);
-	fprintf(f, "benchmarks:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(benches); i++)
-		fprintf(f, "  %-6s %s\n", benches[i].name, benches[i].what);
+	static char buf[1024];
+	size_t n = (size_t)snprintf(buf, sizeof(buf),
+				    "benchmarks (NAME; none named: the default ones):\n");
+
+	for (size_t i = 0; i < ARRAY_SIZE(benches) && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "  %-6s %s%s\n",
+				      benches[i].name, benches[i].what,
+				      benches[i].by_default ? " (default)" : "");
+	return buf;
 }
 
 int main(int argc, char **argv)
 {
-	struct bench_ctx ctx = { .runs = 5, .arena_bytes = 1ULL << 30 };
+	struct lpv_cl_cmd cl = {
+		.prog = "lazypv-bench",
+		.summary = "the lower layers' micro-benchmarks",
+		.description =
+			"Run the micro-benchmarks of the lower layers and print figures:\n"
+			"medians of --runs repetitions, ratios measured in the same run.\n"
+			"Never fails on timing.\n",
+		.args = "[NAME...]",
+		.opts = bench_opt_tab,
+		.nr_opts = ARRAY_SIZE(bench_opt_tab),
+		.defaults = &bench_defaults,
+		.max_args = UINT_MAX,
+	};
+	struct bench_ctx ctx = bench_defaults;
 	bool selected[ARRAY_SIZE(benches)] = { false }, any = false;
-	int failed = 0;
+	struct lpv_cl_result res;
+	int failed = 0, status;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+	cl.notes = bench_notes();
+	status = lpv_cl_parse_main(&cl, argc, argv, &ctx, &res);
+	lpv_cl_release(&res);
+	if (status >= 0)
+		return status;
+	for (int i = res.args; i < argc; i++) {
+		size_t j;
 
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout, argv[0]);
-			return 0;
-		} else if (!strcmp(a, "--json")) {
-			ctx.json = true;
-		} else if (!strcmp(a, "--quick")) {
-			ctx.quick = true;
-		} else if (!strcmp(a, "--runs") && i + 1 < argc) {
-			long v = strtol(argv[++i], NULL, 10);
+		for (j = 0; j < ARRAY_SIZE(benches); j++)
+			if (!strcmp(argv[i], benches[j].name))
+				break;
+		if (j == ARRAY_SIZE(benches)) {
+			char names[128];
+			size_t n = 0;
 
-			if (v < 1 || v > 64) {
-				fprintf(stderr, "%s: --runs takes 1..64\n", argv[0]);
-				return 2;
-			}
-			ctx.runs = (unsigned int)v;
-		} else if (!strcmp(a, "--arena") && i + 1 < argc) {
-			if (lpv_parse_size(argv[++i], &ctx.arena_bytes) ||
-			    ctx.arena_bytes < (1 << 20) ||
-			    ctx.arena_bytes % 4096) {
-				fprintf(stderr, "%s: bad --arena size '%s' (page-aligned, >= 1M)\n",
-					argv[0], argv[i]);
-				return 2;
-			}
-		} else {
-			size_t j;
-
-			for (j = 0; j < ARRAY_SIZE(benches); j++)
-				if (!strcmp(a, benches[j].name))
-					break;
-			if (j == ARRAY_SIZE(benches)) {
-				fprintf(stderr, "%s: unknown benchmark or option '%s'\n",
-					argv[0], a);
-				usage(stderr, argv[0]);
-				return 2;
-			}
-			selected[j] = any = true;
+			for (size_t k = 0; k < ARRAY_SIZE(benches) && n < sizeof(names); k++)
+				n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+						      k ? ", " : "", benches[k].name);
+			lpv_cl_error(&cl, stderr, "unknown benchmark '%s' (one of: %s)",
+				     argv[i], names);
+			return 2;
 		}
+		selected[j] = any = true;
 	}
 	if (ctx.quick && ctx.arena_bytes > (64ULL << 20))
 		ctx.arena_bytes = 64ULL << 20;

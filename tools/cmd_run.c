@@ -59,6 +59,46 @@ static const char *run_program_help(void)
 	return buf;
 }
 
+/*
+ * What each teardown mode is, by its name: --destroy's help lists the
+ * library's modes (lpv_teardown_mode_name, the one list) in its order,
+ * each with its line here; a mode without one shows bare, and the test
+ * cli_run_destroy_help fails.
+ */
+static const struct {
+	const char *name, *about;
+} run_mode_about[] = {
+	{ "sync", "before the series, memory first" },
+	{ "sync-6.0", "Linux 6.0: config first, destroy at exit" },
+	{ "lazy", "KVM cleanup threads, set-aside list at exit, OOM notifier" },
+	{ "async", "Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM thread, CLONE_VM teardown helper" },
+	{ "instant", "lazypv's own: O(1) restart and exit, parallel owner-charged workers, docs/instant.md" },
+};
+_Static_assert(ARRAY_SIZE(run_mode_about) == LPV_TEARDOWN_MODES,
+	       "a line for each teardown mode of the library");
+
+/* " sync (...), ... or instant (...); the kvm module's fences ...". */
+static const char *run_destroy_help(void)
+{
+	static char buf[1024];
+	size_t n = 0;
+
+	for (unsigned int i = 0; lpv_teardown_mode_name(i) && n < sizeof(buf); i++) {
+		const char *name = lpv_teardown_mode_name(i), *about = NULL;
+
+		for (size_t j = 0; j < ARRAY_SIZE(run_mode_about); j++)
+			if (!strcmp(run_mode_about[j].name, name))
+				about = run_mode_about[j].about;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %s%s%s%s",
+				      !i ? "" : lpv_teardown_mode_name(i + 1) ? "," : " or",
+				      name, about ? " (" : "", about ? about : "",
+				      about ? ")" : "");
+	}
+	if (n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, "; the kvm module's fences turn lazy into sync, async into sync-6.0, instant into async (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY, _INSTANT_DESTROY)");
+	return buf;
+}
+
 #define O(field) LPV_CL_FIELD(struct run_opts, field)
 static const struct lpv_cl_opt run_opt_tab[] = {
 	{ .name = "guest-mem", .kind = LPV_CL_SIZE, O(guest_mem),
@@ -77,7 +117,7 @@ static const struct lpv_cl_opt run_opt_tab[] = {
 	  .help = "reboots honoured before a reboot becomes the shutdown; idle guests get K external resets from the host instead" },
 	{ .name = "destroy", .kind = LPV_CL_ENUM, O(destroy),
 	  .name_of = tool_destroy_name, .nr = LPV_TEARDOWN_MODES,
-	  .help = "teardown design: sync (before the series, memory first), sync-6.0 (Linux 6.0: config first, destroy at exit), lazy (KVM cleanup threads, set-aside list at exit, OOM notifier), async (Linux 6.2 + QEMU 8: PREPARE/PERFORM from a VMM thread, CLONE_VM teardown helper) or instant (lazypv's own: O(1) restart and exit, parallel owner-charged workers, docs/instant.md); the kvm module's fences turn lazy into sync, async into sync-6.0, instant into async (LAZYPV_KVM_LAZY_DESTROY, _ASYNC_DESTROY, _INSTANT_DESTROY)" },
+	  .help = "teardown design:", .help_more = run_destroy_help },
 	{ .name = "uv-profile", .kind = LPV_CL_STRING, O(profile),
 	  .metavar = "NAME|FILE", .def = "default",
 	  .help = "firmware profile: default, zero, old, or a file" },

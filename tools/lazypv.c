@@ -14,12 +14,37 @@
 #include "lib/cmdline.h"
 #include "tools.h"
 
+struct help_opts {
+	bool man;
+};
+
+static const struct lpv_cl_opt help_opt_tab[] = {
+	{ .name = "man", .kind = LPV_CL_FLAG, LPV_CL_FIELD(struct help_opts, man),
+	  .help = "print the manual page lazypv(1) in roff: every command and option, from their tables ('lazypv help --man > lazypv.1')" },
+};
+
+static const struct lpv_cl_cmd help_cl = {
+	.prog = "lazypv",
+	.name = "help",
+	.summary = "the commands, a command's options, or the manual page",
+	.description =
+		"Without arguments, list the commands; with COMMAND, print its\n"
+		"options as 'lazypv COMMAND --help' does; with --man, the manual page.\n",
+	.args = "[COMMAND]",
+	.opts = help_opt_tab,
+	.nr_opts = ARRAY_SIZE(help_opt_tab),
+	.max_args = 1,
+};
+
+static int help_cmd(int argc, char **argv);
+
 static const struct tool_cmd cmds[] = {
 	{ cmd_info, &cmd_info_cl },
 	{ cmd_run, &cmd_run_cl },
 	{ cmd_mkimage, &cmd_mkimage_cl },
 	{ cmd_bench, &cmd_bench_cl },
 	{ cmd_soak, &cmd_soak_cl },
+	{ help_cmd, &help_cl },
 };
 
 static const char lazypv_about[] =
@@ -59,40 +84,52 @@ static void man_page(FILE *f)
 		".SH ENVIRONMENT\n.TP\nLAZYPV_MM_*, LAZYPV_KVM_*\nthe layers' tunables"
 		" (\\fBlazypv info\\fR lists them with their defaults)\n.TP\n"
 		"LAZYPV_UV_PROFILE\nthe firmware profile when none is given\n.TP\n"
-		"LAZYPV_TRACE=1\none line per state transition on standard error\n");
+		"LAZYPV_TRACE=1\none line per state transition on standard error\n"
+		".SH SEE ALSO\n.BR lazypv (3)\n");
 }
 
-/* `lazypv help [--man | COMMAND]`. */
+/* `lazypv help [--man] [COMMAND]`. */
 static int help_cmd(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stdout);
+	struct help_opts o = { 0 };
+	struct lpv_cl_result res;
+	const char *name;
+
+	if (tool_parse_options(&help_cl, argc, argv, &o, &res)) {
+		lpv_cl_release(&res);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--man") && argc == 2) {
+	name = res.args < argc ? argv[res.args] : NULL;
+	lpv_cl_release(&res);
+	if (o.man && name)
+		tool_usage_error("help", "--man prints every command; no COMMAND with it, not '%s'",
+				 name);
+	if (o.man) {
 		man_page(stdout);
 		return 0;
 	}
-	for (size_t i = 0; argc == 2 && i < ARRAY_SIZE(cmds); i++) {
-		if (!strcmp(argv[1], cmds[i].cl->name)) {
+	if (!name) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (!strcmp(name, cmds[i].cl->name)) {
 			lpv_cl_print_help(cmds[i].cl, stdout);
 			return 0;
 		}
 	}
-	fprintf(stderr, "lazypv help: unknown command '%s' (see 'lazypv --help')\n",
-		argv[1]);
-	return 2;
+	tool_usage_error("help", "unknown command '%s'", name);
 }
 
+/* The one line every program of the tree words the same (lib/cmdline). */
 void tool_usage_error(const char *cmd, const char *fmt, ...)
 {
+	const struct lpv_cl_cmd cl = { .prog = "lazypv", .name = cmd };
 	va_list ap;
 
-	fprintf(stderr, "lazypv %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	lpv_cl_verror(&cl, stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see 'lazypv %s --help')\n", cmd);
 	exit(2);
 }
 
@@ -106,8 +143,6 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "help"))
-		return help_cmd(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		printf("lazypv %s\n", lpv_version());
 		return 0;

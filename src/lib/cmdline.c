@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,23 @@ static const char *cl_metavar(const struct lpv_cl_opt *o)
 static bool cl_takes_arg(const struct lpv_cl_opt *o)
 {
 	return o->kind != LPV_CL_FLAG;
+}
+
+/* "lazypv run", or the program alone ("lazypv-bench"). */
+static const char *cl_title(const struct lpv_cl_cmd *cmd, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", cmd->prog, cmd->name ? " " : "",
+		 cmd->name ? cmd->name : "");
+	return buf;
+}
+
+/* -h asks for the help too, unless the table has an -h of its own. */
+static bool cl_short_help(const struct lpv_cl_cmd *cmd)
+{
+	for (size_t i = 0; i < cmd->nr_opts; i++)
+		if (cmd->opts[i].short_name == 'h')
+			return false;
+	return true;
 }
 
 /* "a, b or c" (@last_sep " or "), or "a,b,c" (@last_sep ","). */
@@ -343,7 +361,7 @@ int lpv_cl_parse(const struct lpv_cl_cmd *cmd, int argc, char **argv,
 		 size_t errlen)
 {
 	struct option longopts[CL_MAX_OPTS + 2];
-	char shortopts[2 * CL_MAX_OPTS + 2] = ":";
+	char shortopts[2 * CL_MAX_OPTS + 3] = ":";
 	size_t ns = 1, nr = cmd->nr_opts;
 	const int help_val = CL_VAL_BASE + CL_MAX_OPTS;
 	int c, r = 0;
@@ -369,6 +387,8 @@ int lpv_cl_parse(const struct lpv_cl_cmd *cmd, int argc, char **argv,
 	}
 	longopts[nr] = (struct option){ .name = "help", .val = help_val };
 	longopts[nr + 1] = (struct option){ 0 };
+	if (cl_short_help(cmd))
+		shortopts[ns++] = 'h';
 	shortopts[ns] = 0;
 
 	/* 0, not 1: glibc then forgets a cluster a previous parse left
@@ -379,7 +399,7 @@ int lpv_cl_parse(const struct lpv_cl_cmd *cmd, int argc, char **argv,
 		const struct lpv_cl_opt *o = NULL;
 		size_t i;
 
-		if (c == help_val) {
+		if (c == help_val || (c == 'h' && cl_short_help(cmd))) {
 			res->help = true;
 			return 0;
 		}
@@ -417,6 +437,42 @@ void lpv_cl_release(struct lpv_cl_result *res)
 		res->bufs = b->next;
 		free(b);
 	}
+}
+
+void lpv_cl_verror(const struct lpv_cl_cmd *cmd, FILE *f, const char *fmt,
+		   va_list ap)
+{
+	char title[128];
+
+	cl_title(cmd, title, sizeof(title));
+	fprintf(f, "%s: ", title);
+	vfprintf(f, fmt, ap);
+	fprintf(f, " (see '%s --help')\n", title);
+}
+
+void lpv_cl_error(const struct lpv_cl_cmd *cmd, FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	lpv_cl_verror(cmd, f, fmt, ap);
+	va_end(ap);
+}
+
+int lpv_cl_parse_main(const struct lpv_cl_cmd *cmd, int argc, char **argv,
+		      void *opts, struct lpv_cl_result *res)
+{
+	char err[512];
+
+	if (lpv_cl_parse(cmd, argc, argv, opts, res, err, sizeof(err))) {
+		lpv_cl_error(cmd, stderr, "%s", err);
+		return 2;
+	}
+	if (res->help) {
+		lpv_cl_print_help(cmd, stdout);
+		return 0;
+	}
+	return -1;
 }
 
 bool lpv_cl_given(const struct lpv_cl_cmd *cmd,
@@ -572,7 +628,7 @@ static void cl_wrap(FILE *f, const char *s, int col, int indent)
 
 void lpv_cl_print_usage(const struct lpv_cl_cmd *cmd, FILE *f)
 {
-	char head[64], label[320];
+	char head[160], title[128], label[320];
 	int col;
 
 	if (cmd->synopsis) {
@@ -588,13 +644,18 @@ void lpv_cl_print_usage(const struct lpv_cl_cmd *cmd, FILE *f)
 			fputc('\n', f);
 		return;
 	}
-	col = snprintf(head, sizeof(head), "usage: %s %s", cmd->prog, cmd->name);
+	col = snprintf(head, sizeof(head), "usage: %s",
+		       cl_title(cmd, title, sizeof(title)));
 	fprintf(f, "%s", head);
-	for (size_t i = 0; i < cmd->nr_opts; i++) {
-		const struct lpv_cl_opt *o = &cmd->opts[i];
+	for (size_t i = 0; i <= cmd->nr_opts; i++) {
+		const struct lpv_cl_opt *o = i < cmd->nr_opts ? &cmd->opts[i] : NULL;
 		int w;
 
-		if (o->kind == LPV_CL_ENUM) {
+		if (!o) {
+			if (!cmd->args)
+				break;
+			snprintf(label, sizeof(label), "%s", cmd->args);
+		} else if (o->kind == LPV_CL_ENUM) {
 			char names[256];
 
 			cl_names(o, names, sizeof(names), "|", "|");
@@ -635,7 +696,8 @@ void lpv_cl_print_help(const struct lpv_cl_cmd *cmd, FILE *f)
 			cl_opt_label(o, label, sizeof(label));
 			cl_opt_text(cmd, o, text, sizeof(text));
 		} else {
-			snprintf(label, sizeof(label), "--help");
+			snprintf(label, sizeof(label), "%s--help",
+				 cl_short_help(cmd) ? "-h, " : "");
 			snprintf(text, sizeof(text), "print this help and exit");
 		}
 		col = fprintf(f, "  %s", label);
@@ -698,9 +760,9 @@ static void cl_roff_paragraphs(FILE *f, const char *s)
 
 void lpv_cl_print_man(const struct lpv_cl_cmd *cmd, FILE *f)
 {
-	char text[2048];
+	char text[2048], title[128];
 
-	fprintf(f, ".SS \"%s %s\"\n", cmd->prog, cmd->name);
+	fprintf(f, ".SS \"%s\"\n", cl_title(cmd, title, sizeof(title)));
 	if (cmd->summary) {
 		lpv_cl_roff_text(f, cmd->summary);
 		fputc('\n', f);

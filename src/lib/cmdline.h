@@ -14,6 +14,7 @@
 #ifndef LAZYPV_LIB_CMDLINE_H
 #define LAZYPV_LIB_CMDLINE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,10 +61,12 @@ struct lpv_cl_opt {
 	.off = offsetof(type, field), .size = sizeof(((type *)0)->field)
 
 struct lpv_cl_cmd {
-	const char *prog;	/* "lazypv" */
-	const char *name;	/* "run" */
+	const char *prog;	/* "lazypv", "lazypv-bench" */
+	const char *name;	/* "run"; NULL: the program has no commands */
 	const char *summary;	/* one line: the command list, NAME */
 	const char *synopsis;	/* lines after "usage: "; NULL: generated */
+	const char *args;	/* the generated synopsis ends with these:
+				 * "[COMMAND]"; NULL: none */
 	const char *description;	/* paragraphs ("\n\n" apart) */
 	const char *notes;	/* after the options, or NULL */
 	const struct lpv_cl_opt *opts;
@@ -83,10 +86,11 @@ struct lpv_cl_result {
 /*
  * Parse @argv (argv[0] is the command's name) into @opts, which the caller
  * filled with defaults.  Returns 0 (or 0 with @res->help set as soon as
- * --help is seen), or -EINVAL/-ERANGE/-E2BIG with one line in @err naming
- * the option as typed ("--mem: '12Q' is not a size (bytes, or with
- * K/M/G/T)", "unknown option '-g'", "option --reboots needs a value").
- * Release @res with lpv_cl_release() in every case.
+ * --help, or -h unless the table has its own -h, is seen), or
+ * -EINVAL/-ERANGE/-E2BIG with one line in @err naming the option as typed
+ * ("--mem: '12Q' is not a size (bytes, or with K/M/G/T)", "unknown option
+ * '-g'", "option --reboots needs a value").  Release @res with
+ * lpv_cl_release() in every case.
  */
 int lpv_cl_parse(const struct lpv_cl_cmd *cmd, int argc, char **argv,
 		 void *opts, struct lpv_cl_result *res, char *err,
@@ -95,6 +99,24 @@ void lpv_cl_release(struct lpv_cl_result *res);
 /* Was the option of long name @name on the command line? */
 bool lpv_cl_given(const struct lpv_cl_cmd *cmd,
 		  const struct lpv_cl_result *res, const char *name);
+
+/*
+ * The one-line usage error, worded the same for every program: "PROG
+ * NAME: MESSAGE (see 'PROG NAME --help')" and a newline on @f.
+ */
+void lpv_cl_error(const struct lpv_cl_cmd *cmd, FILE *f, const char *fmt, ...)
+	__printf_like(3, 4);
+void lpv_cl_verror(const struct lpv_cl_cmd *cmd, FILE *f, const char *fmt,
+		   va_list ap) __printf_like(3, 0);
+
+/*
+ * lpv_cl_parse() for a program's main(): the help on stdout or the
+ * one-line error on stderr.  Returns -1 to go ahead, or the exit status:
+ * 0 after --help, 2 after a usage error.  Release @res with
+ * lpv_cl_release() in every case.
+ */
+int lpv_cl_parse_main(const struct lpv_cl_cmd *cmd, int argc, char **argv,
+		      void *opts, struct lpv_cl_result *res) __must_check;
 
 /* "usage: ...", the description, every option with its default: --help. */
 void lpv_cl_print_help(const struct lpv_cl_cmd *cmd, FILE *f);

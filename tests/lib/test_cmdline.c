@@ -129,6 +129,9 @@ TEST_IMPL(lib_cmdline_parse)
 	ASSERT_OK(t_parse("--n 5 --help --n x", &o, &res, err, sizeof(err)));
 	ASSERT_TRUE(res.help);
 	lpv_cl_release(&res);
+	ASSERT_OK(t_parse("-h", &o, &res, err, sizeof(err)));
+	ASSERT_TRUE(res.help);
+	lpv_cl_release(&res);
 
 	expect_error("--n 0", "--n: '0' is out of range (1..9)");
 	expect_error("--n -1", "--n: '-1' is not a number");
@@ -172,7 +175,7 @@ TEST_IMPL(lib_cmdline_help)
 	ASSERT_NOT_NULL(strstr(buf, "  -o, --output FILE     where\n"));
 	ASSERT_NOT_NULL(strstr(buf, "(a multiple of 1M; default: 64M)"));
 	ASSERT_NOT_NULL(strstr(buf, "(one of: red, green, blue; default: green)"));
-	ASSERT_NOT_NULL(strstr(buf, "  --help "));
+	ASSERT_NOT_NULL(strstr(buf, "  -h, --help "));
 	free(buf);
 
 	buf = NULL;
@@ -182,6 +185,59 @@ TEST_IMPL(lib_cmdline_help)
 	ASSERT_EQ(fclose(f), 0);
 	ASSERT_NOT_NULL(strstr(buf, ".SS \"prog cmd\"\n"));
 	ASSERT_NOT_NULL(strstr(buf, ".TP\n\\fB\\-o\\fR, \\fB\\-\\-output\\fR \\fIFILE\\fR\nwhere\n"));
+	free(buf);
+	return 0;
+}
+
+/* A program without commands, its own -h, positional arguments. */
+struct p_opts {
+	bool here;
+};
+
+static const struct lpv_cl_opt p_tab[] = {
+	{ .name = "here", .short_name = 'h', .kind = LPV_CL_FLAG,
+	  LPV_CL_FIELD(struct p_opts, here), .help = "an -h of its own" },
+};
+
+static const struct lpv_cl_cmd p_cmd = {
+	.prog = "prog-alone", .args = "[NAME...]", .opts = p_tab,
+	.nr_opts = ARRAY_SIZE(p_tab), .max_args = 2,
+};
+
+TEST_IMPL(lib_cmdline_program)
+{
+	char *argv[] = { "prog-alone", "a", "-h", "b", NULL }, err[128];
+	struct lpv_cl_result res;
+	struct p_opts o = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ASSERT_OK(lpv_cl_parse(&p_cmd, 4, argv, &o, &res, err, sizeof(err)));
+	ASSERT_TRUE(o.here);
+	ASSERT_FALSE(res.help);
+	ASSERT_EQ(res.args, 2);		/* permuted: the options first */
+	ASSERT_STR_EQ(argv[res.args], "a");
+	lpv_cl_release(&res);
+
+	f = open_memstream(&buf, &len);
+	ASSERT_NOT_NULL(f);
+	lpv_cl_print_help(&p_cmd, f);
+	lpv_cl_error(&p_cmd, f, "bad %s", "thing");
+	lpv_cl_error(&t_cmd, f, "bad %d", 2);
+	ASSERT_EQ(fclose(f), 0);
+	ASSERT_NOT_NULL(strstr(buf, "usage: prog-alone [--here] [NAME...]\n"));
+	ASSERT_NOT_NULL(strstr(buf, "\n  --help "));	/* -h is --here's */
+	ASSERT_NOT_NULL(strstr(buf, "\nprog-alone: bad thing (see 'prog-alone --help')\n"));
+	ASSERT_NOT_NULL(strstr(buf, "\nprog cmd: bad 2 (see 'prog cmd --help')\n"));
+	free(buf);
+
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	ASSERT_NOT_NULL(f);
+	lpv_cl_print_man(&p_cmd, f);
+	ASSERT_EQ(fclose(f), 0);
+	ASSERT_NOT_NULL(strstr(buf, ".SS \"prog-alone\"\n"));
 	free(buf);
 	return 0;
 }

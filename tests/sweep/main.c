@@ -8,130 +8,96 @@
  *
  *   lazypv-sweep [--modes sync,lazy,...] [--per-group N] [--timeout S]
  *                [--only TEXT] [--groups] [--verbose]
+ *
+ * Its options are a table (lib/cmdline.h), as every command's in the tree.
  */
 #include "sweep.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f)
+#include "lib/cmdline.h"
+#include "lib/lib.h"
+
+struct sweep_main_opts {
+	bool modes[VMM_DESTROY_NR];
+	unsigned int per_group, timeout_s;
+	const char *only;
+	bool groups, verbose;
+};
+
+static const char *sweep_mode_name(unsigned int i)
 {
-	fprintf(f,
-		"usage: lazypv-sweep [--modes LIST] [--per-group N] [--timeout S]\n"
-		"                    [--only TEXT] [--groups] [--verbose]\n"
-		"  --modes LIST     teardown modes, comma-separated (default: all)\n"
-		"  --per-group N    fail N points per UVC command / allocation kind,\n"
-		"                   spread evenly (default 0: every point)\n"
-		"  --timeout S      seconds one life may take before it is a hang (60)\n"
-		"  --only TEXT      fail only the kinds whose name contains TEXT\n"
-		"                   (\"uvc destroy_page\", \"alloc contig\")\n"
-		"  --groups         print the coverage per command and allocation kind\n"
-		"  --verbose        a line per run, and the lives' own warnings\n");
+	return vmm_destroy_mode_name((enum vmm_destroy_mode)i);
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned int max,
-		      unsigned int *out)
-{
-	char *end;
-	unsigned long v;
+#define O(field) LPV_CL_FIELD(struct sweep_main_opts, field)
+static const struct lpv_cl_opt sweep_opt_tab[] = {
+	{ .name = "modes", .kind = LPV_CL_LIST, .item = LPV_CL_ENUM, O(modes),
+	  .name_of = sweep_mode_name, .nr = VMM_DESTROY_NR,
+	  .help = "teardown modes" },
+	{ .name = "per-group", .kind = LPV_CL_UINT, O(per_group), .max = 1000000,
+	  .help = "fail N points per UVC command / allocation kind, spread evenly; 0: every point" },
+	{ .name = "timeout", .kind = LPV_CL_UINT, O(timeout_s), .max = 3600,
+	  .metavar = "S",
+	  .help = "seconds one life may take before it is a hang; 0: 60" },
+	{ .name = "only", .kind = LPV_CL_STRING, O(only), .metavar = "TEXT",
+	  .help = "fail only the kinds whose name contains TEXT (\"uvc destroy_page\", \"alloc contig\")" },
+	{ .name = "groups", .kind = LPV_CL_FLAG, O(groups),
+	  .help = "print the coverage per command and allocation kind" },
+	{ .name = "verbose", .kind = LPV_CL_FLAG, O(verbose),
+	  .help = "a line per run, and the lives' own warnings" },
+};
+#undef O
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > max) {
-		fprintf(stderr, "lazypv-sweep: %s: '%s' is not a number 0..%u\n",
-			opt, s, max);
-		return -1;
-	}
-	*out = (unsigned int)v;
-	return 0;
-}
+static const struct sweep_main_opts sweep_defaults = {
+	.modes = { [0 ... VMM_DESTROY_NR - 1] = true },
+	.timeout_s = 60,
+};
+
+static const struct lpv_cl_cmd sweep_cl = {
+	.prog = "lazypv-sweep",
+	.summary = "the full failure-point sweep",
+	.description =
+		"Fail every UVC and every page allocation of a small VMM life, one\n"
+		"per life, in each teardown mode; print per mode the points, the runs,\n"
+		"how the failed lives ended, leaks by reason and violations.  Exits 1\n"
+		"if a run violated an invariant, hung, or leaked without a reason.\n",
+	.opts = sweep_opt_tab,
+	.nr_opts = ARRAY_SIZE(sweep_opt_tab),
+	.defaults = &sweep_defaults,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "modes", required_argument, NULL, 'm' },
-		{ "per-group", required_argument, NULL, 'p' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "groups", no_argument, NULL, 'g' },
-		{ "only", required_argument, NULL, 'o' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool want[VMM_DESTROY_NR], groups = false;
+	struct sweep_main_opts m = sweep_defaults;
 	struct sweep_opts o = { .out = stdout };
+	struct lpv_cl_result res;
 	uint64_t violations = 0;
-	int c;
+	int ret;
 
-	for (int i = 0; i < VMM_DESTROY_NR; i++)
-		want[i] = true;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'm': {
-			char *list = strdup(optarg), *save = NULL, *tok;
-
-			for (int i = 0; i < VMM_DESTROY_NR; i++)
-				want[i] = false;
-			for (tok = strtok_r(list, ",", &save); tok;
-			     tok = strtok_r(NULL, ",", &save)) {
-				enum vmm_destroy_mode m;
-
-				if (vmm_destroy_mode_parse(tok, &m)) {
-					fprintf(stderr, "lazypv-sweep: --modes: unknown mode '%s'\n",
-						tok);
-					return 2;
-				}
-				want[m] = true;
-			}
-			free(list);
-			break;
-		}
-		case 'p':
-			if (parse_uint("--per-group", optarg, 1000000, &o.per_group))
-				return 2;
-			break;
-		case 't':
-			if (parse_uint("--timeout", optarg, 3600, &o.timeout_s))
-				return 2;
-			break;
-		case 'o':
-			o.only = optarg;
-			break;
-		case 'g':
-			groups = true;
-			break;
-		case 'v':
-			o.verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "lazypv-sweep: unexpected argument '%s'\n",
-			argv[optind]);
-		return 2;
-	}
+	ret = lpv_cl_parse_main(&sweep_cl, argc, argv, &m, &res);
+	lpv_cl_release(&res);
+	if (ret >= 0)
+		return ret;
+	o.per_group = m.per_group;
+	o.timeout_s = m.timeout_s;
+	o.only = m.only;
+	o.verbose = m.verbose;
 	if (o.per_group)
 		printf("failure-point sweep: up to %u points per kind, ", o.per_group);
 	else
 		printf("failure-point sweep: every point, ");
 	printf("one failing per life (16 MiB guest: boot, reboot, shutdown)\n");
-	for (int m = 0; m < VMM_DESTROY_NR; m++) {
+	for (int mode = 0; mode < VMM_DESTROY_NR; mode++) {
 		struct sweep_report rep;
 
-		if (!want[m])
+		if (!m.modes[mode])
 			continue;
-		o.mode = (enum vmm_destroy_mode)m;
+		o.mode = (enum vmm_destroy_mode)mode;
 		if (sweep_mode(&o, &rep))
 			violations++;
-		sweep_report_print(&rep, stdout, groups);
+		sweep_report_print(&rep, stdout, m.groups);
 		fflush(stdout);
 		violations += rep.violations;
 	}

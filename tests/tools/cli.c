@@ -33,14 +33,22 @@ const char *cli_dir(struct cli *c)
 
 void cli_run_env(struct cli *c, const char *env, const char *args)
 {
-	char cmd[4096], o[128], e[128];
+	cli_run_prog(c, env, "lazypv", args);
+}
+
+void cli_run_prog(struct cli *c, const char *env, const char *prog,
+		  const char *args)
+{
+	char cmd[4096], o[128], e[128], path[64];
 	int st;
 
-	if (access("./lazypv", X_OK))
-		test_fail(__FILE__, __LINE__, "./lazypv not found (run from the build directory)");
+	snprintf(path, sizeof(path), "./%s", prog);
+	if (access(path, X_OK))
+		test_fail(__FILE__, __LINE__, "%s not found (run from the build directory)",
+			  path);
 	snprintf(o, sizeof(o), "%s/out", cli_dir(c));
 	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
-	snprintf(cmd, sizeof(cmd), "%s ./lazypv %s >%s 2>%s", env, args, o, e);
+	snprintf(cmd, sizeof(cmd), "%s %s %s >%s 2>%s", env, path, args, o, e);
 	st = system(cmd);
 	ASSERT_TRUE(WIFEXITED(st));
 	c->status = WEXITSTATUS(st);
@@ -120,17 +128,24 @@ void cli_expect_has_at(int line, const struct cli *c, const char *needle)
 void cli_expect_usage_error_at(int line, struct cli *c, const char *env,
 			       const char *args, const char *needles)
 {
+	cli_expect_prog_usage_error_at(line, c, env, "lazypv", args, needles);
+}
+
+void cli_expect_prog_usage_error_at(int line, struct cli *c, const char *env,
+				    const char *prog, const char *args,
+				    const char *needles)
+{
 	char buf[256], *save = NULL, *n;
 
-	cli_run_env(c, env, args);
+	cli_run_prog(c, env, prog, args);
 	snprintf(buf, sizeof(buf), "%s", needles);
 	for (n = strtok_r(buf, "|", &save); n; n = strtok_r(NULL, "|", &save))
 		if (!strstr(c->err, n))
 			break;
 	if (c->status != 2 || cli_count_lines(c->err) != 1 || c->out[0] || n)
 		test_fail(__FILE__, line,
-			  "'%s lazypv %s': status %d, stdout \"%.200s\", stderr \"%s\" (want 2, one line with \"%s\")",
-			  env, args, c->status, c->out, c->err, needles);
+			  "'%s %s %s': status %d, stdout \"%.200s\", stderr \"%s\" (want 2, one line with \"%s\")",
+			  env, prog, args, c->status, c->out, c->err, needles);
 }
 
 json_t *cli_json_at(int line, const char *s, size_t len)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli.h - running the built `lazypv` binary as a user would, for the CLI
- * tests: a subprocess from the build directory (ctest's working
- * directory), its status, stdout and stderr captured through files in a
+ * cli.h - running the built `lazypv` binary (or lazypv-bench,
+ * lazypv-sweep) as a user would, for the CLI tests: a subprocess from the
+ * build directory (ctest's working directory), its status, stdout and stderr captured through files in a
  * private temporary directory.
  */
 #ifndef LAZYPV_TESTS_TOOLS_CLI_H
@@ -23,6 +23,9 @@ void cli_slurp_file(const char *path, char *buf, size_t len);
 const char *cli_dir(struct cli *c);
 /* Run "ENV ./lazypv ARGS" (a shell command line; @env may be ""). */
 void cli_run_env(struct cli *c, const char *env, const char *args);
+/* The same for another program of the build directory: "lazypv-bench". */
+void cli_run_prog(struct cli *c, const char *env, const char *prog,
+		  const char *args);
 /* Remove the temporary directory. */
 void cli_cleanup(struct cli *c);
 size_t cli_count_lines(const char *s);
@@ -47,6 +50,12 @@ void cli_expect_usage_error_at(int line, struct cli *c, const char *env,
 			       const char *args, const char *needles);
 #define cli_expect_usage_error(c, env, args, needles) \
 	cli_expect_usage_error_at(__LINE__, c, env, args, needles)
+/* The same for another program of the build directory (@prog). */
+void cli_expect_prog_usage_error_at(int line, struct cli *c, const char *env,
+				    const char *prog, const char *args,
+				    const char *needles);
+#define cli_expect_prog_usage_error(c, prog, args, needles) \
+	cli_expect_prog_usage_error_at(__LINE__, c, "", prog, args, needles)
 
 /*
  * The @len bytes at @s (one line of output, say) as one JSON object,
