@@ -41,7 +41,9 @@ static int kvm_uv_translate(void *ctx, uint64_t gaddr, hw_pfn_t *pfn)
 	ret = gmap_translate(kvm->gmap, gaddr, &uaddr);
 	if (ret)
 		return ret;
-	/* Lockless: the importer holds mmap_lock and this page's PTL. */
+	/* Lockless PTE read; every UV call that translates runs under
+	 * mmap_lock (imports and unpack, the prefix check at each SIE
+	 * entry, the guest's share calls), so the VMA stays. */
 	ret = mm_pte_peek(kvm->mm, uaddr, &pte);
 	if (ret)
 		return ret;

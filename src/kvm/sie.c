@@ -276,7 +276,10 @@ int kvm_guest_uvc(struct kvm_vcpu *vcpu, struct uv_cb_header *cb)
 	if (!vcpu->cpu_handle)
 		return -EINVAL;	/* only secure CPUs issue UVCs here */
 	for (;;) {
+		/* A share call translates the guest address: mmap_lock. */
+		mm_mmap_read_lock(kvm->mm);
 		cc = uv_guest_call(mod->uv, vcpu->cpu_handle, cb);
+		mm_mmap_read_unlock(kvm->mm);
 		if (cc == UVC_GUEST_INTERCEPT) {
 			const struct uv_cb_share *share = (const void *)cb;
 			struct uv_cb_cts unpin = {
@@ -351,7 +354,11 @@ static int kvm_vcpu_enter_pv(struct kvm_vcpu *vcpu)
 	int icpt, ret;
 
 	for (;;) {
+		/* The UV translates the prefix through the host's page
+		 * tables: their VMAs must stay (mmap_lock, as for imports). */
+		mm_mmap_read_lock(kvm->mm);
 		icpt = uv_sie_prefix_check(mod->uv, kvm->pv.handle, vcpu->prefix);
+		mm_mmap_read_unlock(kvm->mm);
 		if (icpt <= 0)
 			return icpt;
 		BUG_ON(icpt != UV_ICPT_PV_PREF);
