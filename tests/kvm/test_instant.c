@@ -543,6 +543,10 @@ TEST_IMPL(kvm_instant_standby_serves_oom_during_bulk)
 		ASSERT_GE(ks.instant_oom_waits, 1);
 		ASSERT_UEQ(ks.instant_standby_walks, 1);
 		ASSERT_UEQ(ks.instant_bulk_calls, 0);	/* still held */
+		/* One cleanup running: the job, counted once by the module
+		 * (host_cleanups_running reports this number). */
+		ASSERT_UEQ(kvm_module_cleanups_running(f.mod), 1);
+		ASSERT_UEQ(kvm_instant_jobs_running(f.mod), 1);
 		lpv_mutex_lock(&g.lock);
 		g.open = true;
 		lpv_cond_broadcast(&g.cond);
