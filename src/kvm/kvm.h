@@ -228,7 +228,7 @@ struct kvm_test_hooks {
 void kvm_module_set_test_hooks(struct kvm_module *mod,
 			       const struct kvm_test_hooks *hooks);
 
-/* Cleanup threads running now. */
+/* Background cleanups running now: lazy's threads and instant's jobs. */
 unsigned int kvm_module_cleanups_running(struct kvm_module *mod);
 /* vCPUs in KVM_RUN now, over every VM (instant's workers yield to them). */
 unsigned int kvm_module_vcpus_running(const struct kvm_module *mod);
@@ -456,7 +456,7 @@ void kvm_stats_get(const struct kvm_module *mod, struct kvm_stats *out);
  */
 uint64_t kvm_instant_pending_bytes(struct kvm_module *mod);
 uint64_t kvm_instant_mm_pending_bytes(struct kvm_module *mod, struct mm *mm);
-/* Instant cleanup jobs running now. */
+/* Instant cleanup jobs running now (within kvm_module_cleanups_running). */
 unsigned int kvm_instant_jobs_running(struct kvm_module *mod);
 /*
  * Every frame instant teardown left to the UV on purpose (a UVC failed:
