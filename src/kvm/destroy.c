@@ -513,8 +513,7 @@ int kvm_pv_deinit_vm_deferred(struct kvm *kvm, uint16_t *rc, uint16_t *rrc)
 		if (empty)
 			goto undo;	/* nothing was set aside */
 		/* Shutdown: the table leaves with the config (unlisted). */
-		old = kvm->gmap->table;
-		kvm->gmap->table = NULL;
+		old = gmap_take_table(kvm->gmap);
 	}
 	priv->vm.old_table = old;
 	kvm_pv_take_vm(kvm, &priv->vm);

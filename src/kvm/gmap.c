@@ -126,12 +126,25 @@ int gmap_translate(struct gmap *gmap, uint64_t gaddr, uintptr_t *uaddr)
 	if (gaddr >= gmap->guest_len)
 		return -EFAULT;
 	table = __atomic_load_n(&gmap->table, __ATOMIC_ACQUIRE);
+	if (!table)
+		return -EFAULT;		/* taken by a leaving config */
 	entry = __atomic_load_n(&gmap_entries(gmap, table)[gaddr >> gmap->shift],
 				__ATOMIC_RELAXED);
 	if (entry & GMAP_ENTRY_INVALID)
 		return -EFAULT;
 	*uaddr = entry + (gaddr & ((1ULL << gmap->shift) - 1));
 	return 0;
+}
+
+struct page *gmap_take_table(struct gmap *gmap)
+{
+	struct page *table;
+
+	lpv_mutex_lock(&gmap->lock);
+	table = gmap->table;
+	__atomic_store_n(&gmap->table, NULL, __ATOMIC_RELEASE);
+	lpv_mutex_unlock(&gmap->lock);
+	return table;
 }
 
 uint64_t gmap_asce(struct gmap *gmap)

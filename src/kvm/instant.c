@@ -1099,8 +1099,7 @@ static int instant_set_aside(struct kvm *kvm, struct pv_vm_to_be_destroyed *vm,
 		if (ret)
 			return ret;
 	} else {
-		vm->old_table = kvm->gmap->table;
-		kvm->gmap->table = NULL;
+		vm->old_table = gmap_take_table(kvm->gmap);
 	}
 	vm->handle = kvm->pv.handle;
 	vm->stor_base = kvm->pv.stor_base;

@@ -194,6 +194,10 @@ int gmap_translate(struct gmap *gmap, uint64_t gaddr,
  * refusal; see gmap.c), -ENOMEM. */
 int gmap_replace_asce(struct gmap *gmap, bool segment_ok,
 		      struct page **old) __must_check;
+/* Hand the table to a leaving config (a shutdown's set-aside): the gmap
+ * has none after it, and translates nothing.  Returns the table,
+ * unlisted. */
+struct page *gmap_take_table(struct gmap *gmap);
 uint64_t gmap_asce(struct gmap *gmap);
 bool gmap_is_small(const struct gmap *gmap);
 
