@@ -99,8 +99,10 @@ static void *vmm_helper_main(void *arg)
 	struct vmm_event ev = { .type = VMM_EV_HELPER_EXIT };
 	uint64_t period = (vmm->cfg.helper_poll_ms ? vmm->cfg.helper_poll_ms :
 			   VMM_HELPER_POLL_MS) * 1000000ULL;
+	uint64_t t0;
 	bool gone;
 
+	trace_thread_name("VMM %d teardown helper", vmm->pid);
 	if (task_thread_enter(helper))
 		return NULL;	/* killed: whoever killed it ran its exit */
 	/*
@@ -133,8 +135,11 @@ static void *vmm_helper_main(void *arg)
 	vmm_emit_locked(vmm, &ev);
 	lpv_mutex_unlock(&vmm->lock);
 	/* _exit(0): the last mmput, so the final exit_mmap runs here. */
+	t0 = lpv_now_ns();
 	if (task_exit(helper, 0))
 		task_thread_leave(helper);
+	trace_complete(TRACE_PID_KERNEL, trace_tid(), "helper exit", t0,
+		       lpv_now_ns(), "polls", ev.polls, NULL, 0);
 	return NULL;
 killed:
 	task_thread_leave(helper);	/* the last thread runs the exit */
