@@ -8,8 +8,12 @@
  */
 #include "mm_test.h"
 
+#include "lib/trace.h"
+
+#include <jansson.h>
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 /* ---- notifier order ---- */
 
@@ -134,6 +138,34 @@ static int cleanup_notify(void *ctx, unsigned long *freed)
 	return 0;
 }
 
+/* The recorded trace's "OOM wait" slices that got their memory. */
+static uint64_t count_oom_wait_slices(void)
+{
+	char path[] = "/tmp/lazypv-oom-trace-XXXXXX", err[160];
+	json_t *root, *e;
+	uint64_t n = 0;
+	size_t i;
+	int fd = mkstemp(path);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	ASSERT_OK(trace_write_chrome(path, err, sizeof(err)));
+	root = json_load_file(path, 0, NULL);
+	unlink(path);
+	ASSERT_NOT_NULL(root);
+	json_array_foreach(json_object_get(root, "traceEvents"), i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		json_t *args = json_object_get(e, "args");
+
+		if (name && !strcmp(name, "OOM wait") &&
+		    json_integer_value(json_object_get(args, "ok")) == 1 &&
+		    json_integer_value(json_object_get(args, "pages")) == 1)
+			n++;
+	}
+	json_decref(root);
+	return n;
+}
+
 TEST_IMPL(mm_oom_notifier_wait)
 {
 	static struct page *pages[4096], *got[4096];
@@ -152,6 +184,7 @@ TEST_IMPL(mm_oom_notifier_wait)
 	c.n = n;
 	nb.ctx = &c;
 	ASSERT_OK(oom_notifier_register(env.world, &nb));
+	ASSERT_OK(trace_start(0));
 	ASSERT_OK(pthread_create(&thread, NULL, cleanup_main, &c));
 	/* Every allocation succeeds, pacing itself on the cleanup. */
 	for (m = 0; m < n; m++)
@@ -176,6 +209,10 @@ TEST_IMPL(mm_oom_notifier_wait)
 	ASSERT_LE(mm_stall_quantile_ns(&st, 0.5),
 		  mm_stall_quantile_ns(&st, 0.99));
 	ASSERT_LE(mm_stall_quantile_ns(&st, 0.99), st.oom_stall_max_ns);
+	/* Each wait is an "OOM wait" slice of the trace, with its outcome. */
+	trace_stop();
+	ASSERT_UEQ(count_oom_wait_slices(), st.oom_waits);
+	trace_reset();
 	ASSERT_OK(oom_notifier_unregister(env.world, &nb));
 	mm_page_put_bulk(env.world, got, m);
 	mm_env_teardown(&env);
