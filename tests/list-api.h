@@ -1,5 +1,6 @@
 TEST_ENTRY(api_bad_inputs, 60)
 TEST_ENTRY(api_every_teardown_mode, 240)
+TEST_ENTRY(api_progress_of_a_synchronous_destroy, 120)
 TEST_ENTRY(api_wait_cleanup_timeout, 120)
 TEST_ENTRY(api_events_in_order, 120)
 TEST_ENTRY(api_timeline_and_result, 120)

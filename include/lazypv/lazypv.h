@@ -546,10 +546,12 @@ struct lpv_progress {
 };
 /*
  * Cleanup progress of one VM (while it runs: what its reboots left to
- * background cleanup; after its shutdown request: pending falls to 0 as
- * its memory comes back; cleaned_bytes and the average rate since its
- * exit), or of the whole host (the sum over its VMs; the rate of those
- * cleaning now; ending false).  0 or -EINVAL.
+ * background cleanup, or a synchronous destroy in progress; after its
+ * shutdown request: pending falls to 0 as its memory comes back;
+ * cleaned_bytes and the average rate since its exit -- before the exit,
+ * since a progress reader first saw it pending), or of the whole host
+ * (the sum over its VMs; the rate of those cleaning now; ending false).
+ * 0 or -EINVAL.
  */
 LPV_API int lpv_vm_progress(struct lpv_vm *vm, struct lpv_progress *out);
 LPV_API int lpv_host_progress(struct lpv_host *host, struct lpv_progress *out);

@@ -125,6 +125,9 @@ struct lpv_vm {
 	uint64_t cleaned_ns;		/* CLEANUP_DONE time */
 	uint64_t reclaim_latency_ns;	/* shutdown request -> reclaimed */
 	uint64_t cleaned_bytes;		/* reclaimed (final) */
+	/* While it runs: the cleanup episode being watched (pending seen
+	 * non-zero by a progress reader, until it reads zero again). */
+	uint64_t ep_start_ns, ep_peak_bytes;
 	int cleanup_error;		/* 0 or -ETIMEDOUT */
 	struct lpv_event reclaimed;	/* the VMM's RECLAIMED, posted by the
 					 * reaper as CLEANUP_DONE */

@@ -53,12 +53,27 @@ void api_vm_progress_locked(struct lpv_vm *vm, struct lpv_progress *out)
 		break;
 	case LPV_VM_RUNNING:
 		/* What its reboots handed to background cleanup (lazy, async,
-		 * instant), or from its shutdown request on, all it holds. */
+		 * instant), or from its shutdown request on, all it holds --
+		 * a synchronous destroy at a reboot or the exit included.
+		 * Cleaned and rate: since a reader first saw it pending. */
 		api_cleanup_read(vm->vmm, &c);
 		out->pending_bytes = c.pending_bytes;
 		out->in_use_bytes = c.in_use_bytes;
 		out->ending = c.ending;
 		out->cleaning = out->pending_bytes != 0;
+		if (!out->pending_bytes) {
+			vm->ep_start_ns = 0;
+			break;
+		}
+		if (!vm->ep_start_ns) {
+			vm->ep_start_ns = now;
+			vm->ep_peak_bytes = 0;
+		}
+		if (out->pending_bytes > vm->ep_peak_bytes)
+			vm->ep_peak_bytes = out->pending_bytes;
+		out->cleaned_bytes = vm->ep_peak_bytes - out->pending_bytes;
+		out->rate_bytes_per_s = api_rate(out->cleaned_bytes,
+						 now - vm->ep_start_ns);
 		break;
 	default:
 		break;

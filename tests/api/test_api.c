@@ -322,6 +322,60 @@ TEST_IMPL(api_wait_cleanup_timeout)
 	return 0;
 }
 
+/*
+ * A synchronous destroy at the exit runs before the VMM has exited (the
+ * VM is still RUNNING): its progress counts what it cleaned and a rate,
+ * not only what is pending.
+ */
+TEST_IMPL(api_progress_of_a_synchronous_destroy)
+{
+	struct lpv_host *host = host_new();
+	struct lpv_vm_config vc;
+	struct lpv_vm *vm;
+	uint64_t seen = 0, best_rate = 0;
+
+	lpv_vm_config_init(&vc);
+	vc.guest_mem = 128ULL << 20;
+	vc.teardown = "sync";
+	vc.payload_bytes = 64 * 1024;
+	vc.program = "touch:rounds=1,then=idle";
+	vc.event_queue = 64;
+	ASSERT_OK(lpv_vm_create(host, &vc, &vm));
+	ASSERT_OK(lpv_vm_boot(vm));
+	/* Every page touched (and secure) before the shutdown. */
+	for (;;) {
+		struct lpv_event ev;
+
+		ASSERT_OK(lpv_vm_event_poll(vm, &ev, 60 * 1000));
+		if (ev.type == LPV_EVENT_ROUND)
+			break;
+	}
+	ASSERT_OK(lpv_vm_shutdown(vm));
+	while (lpv_vm_state(vm) == LPV_VM_RUNNING) {
+		struct lpv_progress p;
+		struct timespec ms = { 0, 1000000 };
+
+		ASSERT_OK(lpv_vm_progress(vm, &p));
+		if (p.pending_bytes && p.cleaned_bytes) {
+			seen++;
+			ASSERT_GT(p.rate_bytes_per_s, 0);
+			ASSERT_TRUE(p.ending);
+			if (p.rate_bytes_per_s > best_rate)
+				best_rate = p.rate_bytes_per_s;
+		}
+		nanosleep(&ms, NULL);
+	}
+	printf("# %llu samples with a rate, best %llu MiB/s\n",
+	       (unsigned long long)seen,
+	       (unsigned long long)(best_rate >> 20));
+	ASSERT_GE(seen, 1);
+	ASSERT_OK(lpv_vm_wait_cleanup(vm, 60 * 1000));
+	ASSERT_OK(lpv_host_check(host));
+	lpv_vm_destroy(vm);
+	lpv_host_destroy(host);
+	return 0;
+}
+
 struct recorder {
 	struct lpv_event ev[256];
 	unsigned int n;
