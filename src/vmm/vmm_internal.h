@@ -9,8 +9,9 @@
  *   vmm->lock    the VMM's run state: generation, running count, vCPU exit
  *                records, host requests, the timeline.  Event callbacks run
  *                under it.  Never held across a KVM call or a guest access.
- *   vmm->sigp    inter-CPU signalling of the guest (barrier, ticks); only
- *                vCPU threads take it, never with vmm->lock held.
+ *   vmm->sigp    inter-CPU signalling of the guest (barrier, ticks); the
+ *                vCPU threads take it, and the main thread starting a
+ *                generation; never with vmm->lock held.
  */
 #ifndef LAZYPV_VMM_INTERNAL_H
 #define LAZYPV_VMM_INTERNAL_H
