@@ -13,7 +13,8 @@
  * each of its VMs (state, counters, queues, messages) -- one lock, since
  * every change is a few stores.  It nests inside the VMM's own lock (the
  * VMM's event callback takes it) and is never held across a call into
- * the VMM or the layers below.  host->cond is broadcast on every change a
+ * the VMM or the layers below that may take the VMM's lock or sleep --
+ * only the progress readers, whose locks are leaves (docs/locking.md).  host->cond is broadcast on every change a
  * waiter may be waiting for.
  */
 #ifndef LAZYPV_API_INTERNAL_H

@@ -10,8 +10,9 @@
  * average since the exit.  The host's figures are the sums over its VMs,
  * the rate that of the VMs cleaning now.
  *
- * Everything is read under host->lock; the layers' counters it reads are
- * atomics.
+ * Everything is read under host->lock; below it, the progress readers
+ * take only leaf locks (vmm->kvm_lock, then KVM's instant and deferred
+ * locks; docs/locking.md), the counters are atomics.
  */
 #include "api_internal.h"
 

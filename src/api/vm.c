@@ -20,7 +20,9 @@
  * still runs to its end and is still counted.
  *
  * Locking: host->lock (api_internal.h), taken inside the VMM's lock by
- * the event hook and never held across a vmm_* call.
+ * the event hook and never held across a vmm_* call that may take
+ * vmm->lock (the progress reader vmm_cleanup_progress takes leaf locks
+ * only).
  */
 #include "api_internal.h"
 #include "api_host.h"

@@ -224,7 +224,7 @@ __attribute__((constructor)) static void lpv_trace_from_env(void)
 
 void lpv_trace_enable(bool on)
 {
-	lpv_trace_on = on;
+	__atomic_store_n(&lpv_trace_on, on, __ATOMIC_RELAXED);
 }
 
 void lpv_trace_printf(const char *fmt, ...)

@@ -115,7 +115,10 @@ extern bool lpv_trace_on;
 void lpv_trace_enable(bool on);
 void lpv_trace_printf(const char *fmt, ...) __printf_like(1, 2);
 #define lpv_trace(...) \
-	do { if (unlikely(lpv_trace_on)) lpv_trace_printf(__VA_ARGS__); } while (0)
+	do {								\
+		if (unlikely(__atomic_load_n(&lpv_trace_on, __ATOMIC_RELAXED))) \
+			lpv_trace_printf(__VA_ARGS__);			\
+	} while (0)
 
 /* ---- error messages ---- */
 
