@@ -1827,6 +1827,7 @@ int cmd_bench(int argc, char **argv)
 	r = monitor_block_signals();
 	if (!r) {
 		struct monitor_config mc = {
+			.cmd = "bench",
 			.quiet = o.quiet,
 			.series = o.plot_dir,
 			.on_signal = bench_on_signal,

@@ -579,6 +579,7 @@ int cmd_run(int argc, char **argv)
 		r = trace_start(0);
 	if (!r) {
 		struct monitor_config mc = {
+			.cmd = "run",
 			.quiet = o.quiet,
 			.series = o.plot_path,
 			.on_signal = run_on_signal,

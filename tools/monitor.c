@@ -145,7 +145,8 @@ static void monitor_take_signal(struct monitor *m, int signo)
 	progress_clear(&m->prog);
 	lpv_mutex_unlock(&m->line_lock);
 	if (first) {
-		fprintf(stderr, "lazypv: %s: stopping cleanly (again to abandon the cleanup)\n",
+		fprintf(stderr, "lazypv%s%s: %s: stopping cleanly (again to abandon the cleanup)\n",
+			m->cfg.cmd ? " " : "", m->cfg.cmd ? m->cfg.cmd : "",
 			strsignal(signo));
 		if (m->cfg.on_signal)
 			m->cfg.on_signal(m->cfg.ctx, signo);

@@ -33,6 +33,7 @@ struct monitor_sample {
 };
 
 struct monitor_config {
+	const char *cmd;		/* "run": the messages' "lazypv run: " */
 	bool quiet;			/* no progress line */
 	bool series;			/* keep the samples (--plot) */
 	/* Called once, from the monitor thread, at the first signal. */
