@@ -80,6 +80,19 @@ static void monitor_sample_add(struct monitor *m,
 		.in_use_bytes = p->in_use_bytes };
 }
 
+/*
+ * A reboot's teardown in sync or sync-6.0 is the reboot itself (the old
+ * guest destroyed before the new one starts); lazy, async and instant
+ * leave it to background cleanup.  By the mode asked for (a module fence
+ * turning lazy into sync is not seen here).
+ */
+static bool monitor_sync_mode(struct lpv_vm *vm)
+{
+	const char *mode = lpv_vm_teardown(vm);
+
+	return mode && (!strcmp(mode, "sync") || !strcmp(mode, "sync-6.0"));
+}
+
 /* One tick: sample the watched VMM, redraw the line. */
 static void monitor_tick(struct monitor *m)
 {
@@ -100,7 +113,9 @@ static void monitor_tick(struct monitor *m)
 	bytes = m->step_bytes;
 	if (watching && p.pending_bytes) {
 		const char *what = p.ending ? "memory to give back" :
-					      "background cleanup";
+				   monitor_sync_mode(m->vm) ?
+				   "destroying the old guest" :
+				   "background cleanup";
 
 		snprintf(label, sizeof(label), "%s%s%s", m->label,
 			 m->label[0] ? ": " : "", what);

@@ -246,12 +246,28 @@ static void run_on_pty(const char *args, char *buf, size_t len)
 	ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
+/* A profile whose destroys take 300 us a page, in the temporary
+ * directory: a guest's cleanup of a few MiB lasts a second or more. */
+static void write_slow_profile(struct cli *c, char *path, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/slow.prof", cli_dir(c));
+	f = fopen(path, "w");
+	ASSERT_NOT_NULL(f);
+	fprintf(f, "base = zero\ninit_min_origin = 0\ncost.destroy_page = 300us\ndestroy_conf_page_ns = 300us\n");
+	ASSERT_EQ(fclose(f), 0);
+}
+
+/* A run of 64 MiB, 16 of them touched, on the slow profile (%s). */
+#define SLOW_RUN "run --host-mem 512M --guest-mem 64M --payload-size 256K --uv-profile %s --program touch:mib=16,rounds=1 --reboots 1"
+
 TEST_IMPL(cli_run_progress)
 {
 	static char buf[1 << 16];
 	const char *args = "run --guest-mem 128M --destroy lazy --reboots 1";
 	struct cli *c = calloc(1, sizeof(*c));
-	char cmd[256];
+	char cmd[512], prof[128];
 	FILE *p;
 	size_t n;
 
@@ -272,6 +288,20 @@ TEST_IMPL(cli_run_progress)
 	snprintf(cmd, sizeof(cmd), "%s --quiet", args);
 	run_on_pty(cmd, buf, sizeof(buf));
 	ASSERT_EQ(strlen(buf), 0);
+	/* The line says what the reboot's cleanup is, by the teardown mode:
+	 * sync destroys the old guest before the new one starts; lazy
+	 * cleans in the background.  Slow destroys (300 us a page) keep
+	 * each on the line for a second or so. */
+	write_slow_profile(c, prof, sizeof(prof));
+	snprintf(cmd, sizeof(cmd), SLOW_RUN " --destroy sync", prof);
+	run_on_pty(cmd, buf, sizeof(buf));
+	ASSERT_NOT_NULL(strstr(buf, "destroying the old guest"));
+	ASSERT_NULL(strstr(buf, "background cleanup"));
+	snprintf(cmd, sizeof(cmd), SLOW_RUN " --destroy lazy", prof);
+	run_on_pty(cmd, buf, sizeof(buf));
+	ASSERT_NOT_NULL(strstr(buf, "background cleanup"));
+	ASSERT_NULL(strstr(buf, "destroying the old guest"));
+	cli_cleanup(c);
 	free(c);
 	return 0;
 }
