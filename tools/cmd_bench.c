@@ -641,17 +641,17 @@ static int bench_host_create(struct host_config *hc, struct host **host)
 	uint64_t t0 = lpv_now_ns();
 	int r;
 
-	lpv_format_size(hc->mem_bytes, sz, sizeof(sz));
-	fprintf(stderr, "lazypv bench: populating %s of host memory...\n", sz);
 	hc->populate = true;
-	/* The progress line (a terminal only, not --quiet). */
+	/* The progress line, and the time it took after it: a terminal
+	 * only, not --quiet; nothing on a pipe or a file. */
 	hc->populate_progress = monitor_populate_progress;
 	hc->populate_ctx = bench_ui.mon;
 	r = tool_host_create(hc, host, "bench");
 	if (r)
 		return -EINVAL;
-	fprintf(stderr, "lazypv bench: populated in %.1f s\n",
-		(double)(lpv_now_ns() - t0) / 1e9);
+	monitor_note(bench_ui.mon, "lazypv bench: populated %s of host memory in %.1f s\n",
+		     lpv_format_size(hc->mem_bytes, sz, sizeof(sz)),
+		     (double)(lpv_now_ns() - t0) / 1e9);
 	/* The stall columns: the machine's first touches, timed by hw. */
 	host_probe_first_touch(*host, true);
 	return 0;

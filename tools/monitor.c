@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +303,23 @@ void monitor_populate_progress(void *monitor, uint64_t done, uint64_t total)
 		lpv_mutex_unlock(&m->line_lock);
 	}
 	lpv_mutex_unlock(&m->lock);
+}
+
+void monitor_note(struct monitor *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!m)
+		return;
+	lpv_mutex_lock(&m->line_lock);
+	if (m->prog.active) {
+		progress_clear(&m->prog);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fflush(stderr);
+	}
+	lpv_mutex_unlock(&m->line_lock);
 }
 
 int monitor_signal(struct monitor *m)
