@@ -1897,6 +1897,10 @@ int cmd_bench(int argc, char **argv)
 	monitor_stop(bench_ui.mon);
 	bench_ui.mon = NULL;
 	if (signo) {
+		/* --json: the last line says so, as run's does. */
+		if (o.format == BENCH_JSON)
+			tool_json_print(stdout, tool_json_interrupted(signo));
+		fflush(stdout);
 		fprintf(stderr, "lazypv bench: interrupted by SIG%s: the rows above are the runs measured before it\n",
 			sigabbrev_np(signo));
 		lpv_cl_release(&o.cl);

@@ -667,8 +667,7 @@ int cmd_run(int argc, char **argv)
 	check = host_check(host);
 	signo = monitor_signal(mon);
 	if (signo && o.json)
-		printf("{\"event\":\"interrupted\",\"signal\":\"%s\"}\n",
-		       sigabbrev_np(signo));
+		tool_json_print(stdout, tool_json_interrupted(signo));
 	else if (signo)
 		printf("\ninterrupted by SIG%s: the guest was shut down and its cleanup drained; the summary covers the run so far\n",
 		       sigabbrev_np(signo));

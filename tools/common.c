@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +102,19 @@ int tool_mode_index(const char *name)
 void tool_json_print(FILE *f, json_t *j)
 {
 	if (j) {
+		flockfile(f);
 		json_dumpf(j, f, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER |
 			   JSON_REAL_PRECISION(12));
 		fputc('\n', f);
+		funlockfile(f);
 	}
 	json_decref(j);
+}
+
+json_t *tool_json_interrupted(int signo)
+{
+	const char *name = sigabbrev_np(signo);
+
+	return json_pack("{s:s, s:s}", "event", "interrupted", "signal",
+			 name ? name : "?");
 }

@@ -40,8 +40,12 @@ const char *tool_destroy_name(unsigned int mode);
 int tool_mode_index(const char *name);
 
 struct json_t;
-/* @j as one compact line on @f; the reference is consumed. */
+/* @j as one compact line on @f, written under the FILE's lock (whole
+ * beside other threads' lines); the reference is consumed. */
 void tool_json_print(FILE *f, struct json_t *j);
+/* {"event":"interrupted","signal":"INT"}: what --json's last line says
+ * after the first SIGINT/SIGTERM (run and bench). */
+struct json_t *tool_json_interrupted(int signo);
 
 struct lpv_event;
 /*

@@ -67,6 +67,8 @@ void cli_signal_after(struct cli *c, const char *env, const char *args,
 	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
 	snprintf(cmd, sizeof(cmd), "exec env %s ./lazypv %s >%s 2>%s", env,
 		 args, o, e);
+	unlink(o);	/* not an earlier run's output */
+	unlink(e);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {

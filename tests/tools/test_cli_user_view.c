@@ -414,3 +414,51 @@ TEST_IMPL(cli_bench_plot)
 	free(c);
 	return 0;
 }
+
+struct json_tail {
+	json_t *last;		/* the last line's object (a reference) */
+};
+
+static void json_tail_line(json_t *j, size_t i, void *ctx)
+{
+	struct json_tail *t = ctx;
+
+	(void)i;
+	json_decref(t->last);
+	t->last = json_incref(j);
+}
+
+/*
+ * bench --json, interrupted after its first row: the rows so far, then
+ * {"event":"interrupted","signal":"INT"} as run's.  Slow destroys keep
+ * each life of the second size going for seconds.
+ */
+TEST_IMPL(cli_bench_interrupted)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	struct json_tail t = { 0 };
+	char args[512], prof[128];
+
+	ASSERT_NOT_NULL(c);
+	write_slow_profile(c, prof, sizeof(prof));
+	snprintf(args, sizeof(args),
+		 "bench --json --profiles %s --sizes 16M,32M --runs 2 --modes sync",
+		 prof);
+	cli_signal_after(c, "", args, "\"mode\"", 120, SIGINT);
+	if (c->status != 128 + SIGINT)
+		test_fail(__FILE__, __LINE__, "status %d; stderr:\n%s", c->status,
+			  c->err);
+	cli_json_lines(c->out, json_tail_line, &t);
+	ASSERT_NOT_NULL(t.last);
+	ASSERT_EQ(strcmp(ev_str(t.last, "event"),
+			 "interrupted"), 0);
+	ASSERT_EQ(strcmp(ev_str(t.last, "signal"),
+			 "INT"), 0);
+	json_decref(t.last);
+	ASSERT_NOT_NULL(strstr(c->err, "lazypv bench: Interrupt: stopping cleanly"));
+	ASSERT_NOT_NULL(strstr(c->err, "lazypv bench: interrupted by SIGINT"));
+
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
