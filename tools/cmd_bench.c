@@ -626,6 +626,7 @@ static struct {
 	struct monitor *mon;
 	struct lpv_vm *vm;
 	bool stop;
+	bool json;		/* --json: the abandon's object on stdout */
 	unsigned int lives_done, lives_total;
 } bench_ui = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -669,9 +670,15 @@ static void bench_on_signal(void *ctx, int signo)
 	pthread_mutex_unlock(&bench_ui.lock);
 }
 
+/*
+ * The second: what is given up, on stderr, and with --json one
+ * {"event":"abandoned",...} object as the last line of stdout (which
+ * stays locked: the monitor exits next); the rows above are the summary.
+ */
 static void bench_on_abandon(void *ctx, int signo)
 {
 	struct lpv_progress p = { 0 };
+	const char *sig = sigabbrev_np(signo) ? sigabbrev_np(signo) : "?";
 	char a[32];
 
 	(void)ctx;
@@ -679,7 +686,17 @@ static void bench_on_abandon(void *ctx, int signo)
 	if (bench_ui.vm)
 		ignore_result(lpv_vm_progress(bench_ui.vm, &p));
 	pthread_mutex_unlock(&bench_ui.lock);
-	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
+	/* Never given back: all that is charged, or what is pending. */
+	if (p.in_use_bytes > p.pending_bytes)
+		p.pending_bytes = p.in_use_bytes;
+	flockfile(stdout);
+	if (bench_ui.json)
+		tool_json_print(stdout, json_pack("{s:s, s:s, s:I, s:I}",
+			"event", "abandoned", "signal", sig,
+			"to_clean_bytes", (json_int_t)p.pending_bytes,
+			"leaked_frames", (json_int_t)(p.pending_bytes / LPV_PAGE_SIZE)));
+	fflush(stdout);
+	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked); the rows above are the runs measured before it\n",
 		strsignal(signo), lpv_format_size(p.pending_bytes, a, sizeof(a)),
 		p.pending_bytes / LPV_PAGE_SIZE);
 }
@@ -1823,6 +1840,7 @@ int cmd_bench(int argc, char **argv)
 		lpv_cl_release(&o.cl);
 		return PLOT_EXIT_NO_GNUPLOT;
 	}
+	bench_ui.json = o.format == BENCH_JSON;
 	/* Before any thread exists: the monitor takes SIGINT/SIGTERM. */
 	r = monitor_block_signals();
 	if (!r) {

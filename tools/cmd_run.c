@@ -48,6 +48,7 @@ struct run_opts {
 struct run_out {
 	bool json;
 	uint64_t t0;
+	unsigned int boots;	/* guests started so far (atomic) */
 };
 
 static const char *run_program_help(void)
@@ -223,6 +224,8 @@ static void run_on_event(void *ctx, const struct lpv_event *ev)
 {
 	struct run_out *out = ctx;
 
+	if (ev->type == LPV_EVENT_BOOTED)
+		__atomic_add_fetch(&out->boots, 1, __ATOMIC_RELAXED);
 	flockfile(stdout);	/* whole lines beside the cleanup events */
 	tool_event_print(ev, out->t0, stdout, out->json);
 	fflush(stdout);
@@ -324,13 +327,17 @@ static void run_summary(const struct lpv_event *ev, size_t nr,
 
 /*
  * What the monitor thread's signal callbacks share with the command:
- * the VM while it runs (lock), and whether to stop.
+ * the VM while it runs and the host while it is up (lock), whether to
+ * stop, and what an abandoned run's summary says.
  */
 struct run_ctl {
 	pthread_mutex_t lock;
 	struct lpv_vm *vm;
+	struct lpv_host *lh;
 	bool stop;
 	struct cleanup_events *events;	/* --json: cleanup progress */
+	const struct run_opts *o;
+	struct run_out *out;
 };
 
 /* Each monitor sample (monitor thread): --json's cleanup events. */
@@ -355,20 +362,55 @@ static void run_on_signal(void *ctx, int signo)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
-/* The second: say what is given up; the monitor then exits. */
+/*
+ * The second: the summary of what is known -- the guests started, what
+ * was still to clean (counted as leaked) -- on stdout (--json: one
+ * {"event":"abandoned",...} object), one line on stderr; the monitor
+ * then exits.  stdout stays locked: no line of another thread's comes
+ * after these.
+ */
 static void run_on_abandon(void *ctx, int signo)
 {
 	struct run_ctl *ctl = ctx;
 	struct lpv_progress p = { 0 };
+	unsigned int boots = __atomic_load_n(&ctl->out->boots, __ATOMIC_RELAXED);
+	uint64_t leaked;
 	char a[32];
 
 	pthread_mutex_lock(&ctl->lock);
 	if (ctl->vm)
 		ignore_result(lpv_vm_progress(ctl->vm, &p));
+	else if (ctl->lh)	/* the VM is gone; its host drains */
+		ignore_result(lpv_host_progress(ctl->lh, &p));
 	pthread_mutex_unlock(&ctl->lock);
+	/* Never given back: all that is charged (a guest still running
+	 * has its memory charged, not pending), or more if pending says so. */
+	if (p.in_use_bytes > p.pending_bytes)
+		p.pending_bytes = p.in_use_bytes;
+	leaked = p.pending_bytes / LPV_PAGE_SIZE;
+	lpv_format_size(p.pending_bytes, a, sizeof(a));
+	flockfile(stdout);
+	if (ctl->o->json) {
+		tool_json_print(stdout, json_pack("{s:s, s:s, s:s, s:i, s:I, s:I}",
+			"event", "abandoned",
+			"signal", sigabbrev_np(signo) ? sigabbrev_np(signo) : "?",
+			"mode", tool_destroy_name(ctl->o->destroy),
+			"boots", (int)boots,
+			"to_clean_bytes", (json_int_t)p.pending_bytes,
+			"leaked_frames", (json_int_t)leaked));
+	} else {
+		printf("\nabandoned by a second SIG%s: the cleanup was not waited for; the summary covers the run so far\n",
+		       sigabbrev_np(signo) ? sigabbrev_np(signo) : "?");
+		printf("\nsummary (%s teardown, abandoned):\n",
+		       tool_destroy_name(ctl->o->destroy));
+		printf("  boots                %u\n", boots);
+		printf("  still to clean       %s\n", a);
+		printf("  leaks                %" PRIu64 " frames (abandoned: counted as leaked)\n",
+		       leaked);
+	}
+	fflush(stdout);
 	fprintf(stderr, "lazypv run: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
-		strsignal(signo), lpv_format_size(p.pending_bytes, a, sizeof(a)),
-		p.pending_bytes / LPV_PAGE_SIZE);
+		strsignal(signo), a, leaked);
 }
 
 static bool run_should_stop(struct run_ctl *ctl)
@@ -552,7 +594,8 @@ int cmd_run(int argc, char **argv)
 	struct lpv_vm_result res = { 0 };
 	struct run_out out = { 0 };
 	struct uv_profile prof;
-	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER, .o = &o,
+			       .out = &out };
 	struct cleanup_events events;
 	struct monitor *mon = NULL;
 	struct lpv_event *ev = NULL;
@@ -611,6 +654,9 @@ int cmd_run(int argc, char **argv)
 	status = tool_lpv_host(host, &lh, "run");
 	if (status)
 		goto out_host;
+	pthread_mutex_lock(&ctl.lock);
+	ctl.lh = lh;
+	pthread_mutex_unlock(&ctl.lock);
 	status = run_vm_create(lh, &o, img, &out, &vm);
 	if (status)
 		goto out_lh;
@@ -692,6 +738,9 @@ out_vm:
 		lpv_vm_destroy(vm);
 	}
 out_lh:
+	pthread_mutex_lock(&ctl.lock);
+	ctl.lh = NULL;
+	pthread_mutex_unlock(&ctl.lock);
 	lpv_host_destroy(lh);
 out_host:
 	host_destroy(host);

@@ -417,27 +417,103 @@ TEST_IMPL(cli_bench_plot)
 
 struct json_tail {
 	json_t *last;		/* the last line's object (a reference) */
+	size_t abandoned;	/* "abandoned" objects seen */
 };
 
 static void json_tail_line(json_t *j, size_t i, void *ctx)
 {
 	struct json_tail *t = ctx;
+	const char *ev = json_string_value(json_object_get(j, "event"));
 
 	(void)i;
+	if (ev && !strcmp(ev, "abandoned"))
+		t->abandoned++;
 	json_decref(t->last);
 	t->last = json_incref(j);
 }
 
 /*
+ * A second signal abandons the cleanup, but what is known is still said:
+ * --json ends with one {"event":"abandoned",...} object (the frames still
+ * to clean counted as leaked), text with a partial summary; the status is
+ * 128 + the second signal, and no temporary file stays.  Slow destroys
+ * (300 us a page) keep the 32 MiB touched cleaning for seconds.
+ */
+static void run_abandoned(bool json)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	char env[256], args[1024], tmp[128], prof[128], plot[128];
+	bool plotting = !access("/usr/bin/gnuplot", X_OK);
+	int attempt;
+
+	ASSERT_NOT_NULL(c);
+	write_slow_profile(c, prof, sizeof(prof));
+	snprintf(tmp, sizeof(tmp), "%s/tmp", cli_dir(c));
+	ASSERT_EQ(mkdir(tmp, 0700), 0);
+	snprintf(plot, sizeof(plot), "%s/p.png", cli_dir(c));
+	snprintf(env, sizeof(env), "TMPDIR=%s", tmp);
+	snprintf(args, sizeof(args),
+		 "run --host-mem 512M --guest-mem 64M --payload-size 256K --uv-profile %s --program touch:mib=32,rounds=1000000 --destroy lazy%s%s%s",
+		 prof, json ? " --json" : "", plotting ? " --plot " : "",
+		 plotting ? plot : "");
+	for (attempt = 0; attempt < 3; attempt++) {
+		/* After a round: the 32 MiB are the guest's to give back. */
+		if (cli_signal_twice(c, env, args, json ? "\"guest_round\"" :
+				     "guest round 0 done", 60, SIGINT, SIGTERM) &&
+		    c->status == 128 + SIGTERM)
+			break;
+		fprintf(stderr, "# ended (%d) before the second signal: again\n",
+			c->status);
+	}
+	ASSERT_LT(attempt, 3);
+	ASSERT_NOT_NULL(strstr(c->err, "lazypv run: Terminated again: cleanup abandoned"));
+	if (json) {
+		struct json_tail t = { 0 };
+		json_int_t leaked, to_clean;
+
+		cli_json_lines(c->out, json_tail_line, &t);
+		ASSERT_UEQ(t.abandoned, 1);
+		ASSERT_NOT_NULL(t.last);
+		ASSERT_EQ(strcmp(ev_str(t.last, "event"), "abandoned"), 0);
+		ASSERT_EQ(strcmp(ev_str(t.last, "signal"),
+				 "TERM"), 0);
+		ASSERT_EQ(json_integer_value(json_object_get(t.last, "boots")), 1);
+		leaked = json_integer_value(json_object_get(t.last, "leaked_frames"));
+		to_clean = json_integer_value(json_object_get(t.last, "to_clean_bytes"));
+		ASSERT_GT(leaked, 0);
+		ASSERT_EQ(leaked, to_clean / 4096);
+		json_decref(t.last);
+	} else {
+		cli_expect_has(c, "abandoned by a second SIGTERM");
+		cli_expect_has(c, "summary (lazy teardown, abandoned)");
+		cli_expect_has(c, "still to clean");
+		cli_expect_has(c, "frames (abandoned: counted as leaked)");
+	}
+	ASSERT_EQ(dir_entries(tmp), 0);
+	ASSERT_NE(access(plot, F_OK), 0);
+	cli_cleanup(c);
+	free(c);
+}
+
+TEST_IMPL(cli_run_abandoned)
+{
+	run_abandoned(true);
+	run_abandoned(false);
+	return 0;
+}
+
+/*
  * bench --json, interrupted after its first row: the rows so far, then
- * {"event":"interrupted","signal":"INT"} as run's.  Slow destroys keep
- * each life of the second size going for seconds.
+ * {"event":"interrupted","signal":"INT"} as run's; abandoned (a second
+ * signal): {"event":"abandoned",...} last.  Slow destroys keep each life
+ * of the second size going for seconds.
  */
 TEST_IMPL(cli_bench_interrupted)
 {
 	struct cli *c = calloc(1, sizeof(*c));
 	struct json_tail t = { 0 };
 	char args[512], prof[128];
+	int attempt;
 
 	ASSERT_NOT_NULL(c);
 	write_slow_profile(c, prof, sizeof(prof));
@@ -458,6 +534,22 @@ TEST_IMPL(cli_bench_interrupted)
 	ASSERT_NOT_NULL(strstr(c->err, "lazypv bench: Interrupt: stopping cleanly"));
 	ASSERT_NOT_NULL(strstr(c->err, "lazypv bench: interrupted by SIGINT"));
 
+	for (attempt = 0; attempt < 3; attempt++) {
+		if (cli_signal_twice(c, "", args, "\"mode\"", 120, SIGINT, SIGTERM) &&
+		    c->status == 128 + SIGTERM)
+			break;
+		fprintf(stderr, "# ended (%d) before the second signal: again\n",
+			c->status);
+	}
+	ASSERT_LT(attempt, 3);
+	memset(&t, 0, sizeof(t));
+	cli_json_lines(c->out, json_tail_line, &t);
+	ASSERT_UEQ(t.abandoned, 1);
+	ASSERT_EQ(strcmp(ev_str(t.last, "event"),
+			 "abandoned"), 0);
+	ASSERT_TRUE(json_is_integer(json_object_get(t.last, "leaked_frames")));
+	json_decref(t.last);
+	ASSERT_NOT_NULL(strstr(c->err, "lazypv bench: Terminated again: cleanup abandoned"));
 	cli_cleanup(c);
 	free(c);
 	return 0;
