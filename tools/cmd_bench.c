@@ -435,6 +435,8 @@ static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 		tool_usage_error("bench", "--json and --csv exclude each other");
 	if (o->plot_dir && (!*o->plot_dir || !plot_path_ok(o->plot_dir)))
 		tool_usage_error("bench", "--plot takes a directory name without quotes or newlines");
+	if (o->plot_dir)
+		tool_check_output_dir("bench", "--plot", o->plot_dir);
 	o->format = o->json ? BENCH_JSON : o->csv ? BENCH_CSV : BENCH_TEXT;
 	if (o->quick) {
 		if (!lpv_cl_given(cl, &o->cl, "sizes")) {

@@ -207,8 +207,12 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 				 o->plot_path);
 	if (o->plot_path && !plot_path_ok(o->plot_path))
 		tool_usage_error("run", "--plot: a file name without quotes or newlines, please");
+	if (o->plot_path)
+		tool_check_output_file("run", "--plot", o->plot_path);
 	if (o->trace_path && !*o->trace_path)
 		tool_usage_error("run", "--trace needs a file name");
+	if (o->trace_path)
+		tool_check_output_file("run", "--trace", o->trace_path);
 	if (host_profile_load(o->profile, prof, err, sizeof(err)))
 		tool_usage_error("run", "--uv-profile: %s", err[0] ? err :
 				 "unknown profile");

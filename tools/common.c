@@ -6,11 +6,14 @@
  * errors a user can act on.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/api_host.h"
 #include "host/host.h"
@@ -71,6 +74,65 @@ bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
 	if (res->help)
 		lpv_cl_print_help(cl, stdout);
 	return res->help;
+}
+
+/* @path's directory ("." for a bare name) into @buf. */
+static const char *tool_dirname(const char *path, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", path);
+	return dirname(buf);
+}
+
+/* Why @dir cannot take a new file, or NULL. */
+static const char *tool_dir_refusal(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st))
+		return errno == ENOENT ? "does not exist" : strerror(errno);
+	if (!S_ISDIR(st.st_mode))
+		return "is not a directory";
+	if (access(dir, W_OK | X_OK))
+		return errno == EACCES ? "is not writable" : strerror(errno);
+	return NULL;
+}
+
+void tool_check_output_file(const char *cmd, const char *opt,
+			    const char *path)
+{
+	char buf[4096];
+	const char *dir, *why;
+	struct stat st;
+
+	if (!stat(path, &st) && S_ISDIR(st.st_mode))
+		tool_usage_error(cmd, "%s %s: is a directory, not a file name",
+				 opt, path);
+	dir = tool_dirname(path, buf, sizeof(buf));
+	why = tool_dir_refusal(dir);
+	if (why)
+		tool_usage_error(cmd, "%s %s: its directory %s %s", opt, path,
+				 dir, why);
+}
+
+void tool_check_output_dir(const char *cmd, const char *opt,
+			   const char *dir)
+{
+	char buf[4096];
+	const char *parent, *why;
+	struct stat st;
+
+	if (!stat(dir, &st) || errno != ENOENT) {
+		why = tool_dir_refusal(dir);
+		if (why)
+			tool_usage_error(cmd, "%s %s: %s", opt, dir, why);
+		return;
+	}
+	/* Made by the command: its parent must take it. */
+	parent = tool_dirname(dir, buf, sizeof(buf));
+	why = tool_dir_refusal(parent);
+	if (why)
+		tool_usage_error(cmd, "%s %s: cannot be made: %s %s", opt, dir,
+				 parent, why);
 }
 
 const char *tool_protect_name(unsigned int mode)

@@ -31,6 +31,17 @@ void tool_usage_error(const char *cmd, const char *fmt, ...)
 bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
 			void *opts, struct lpv_cl_result *res);
 
+/*
+ * Where an option writes, checked before any work (a usage error naming
+ * @opt otherwise): a FILE whose directory exists and is writable and
+ * which is not itself a directory; a DIR that is a writable directory, or
+ * does not exist and can be made (its parent exists and is writable).
+ */
+void tool_check_output_file(const char *cmd, const char *opt,
+			    const char *path);
+void tool_check_output_dir(const char *cmd, const char *opt,
+			   const char *dir);
+
 /* Names for enum options: host-view protection, teardown modes (the
  * library's, lpv_teardown_mode_name: "?" past the last). */
 const char *tool_protect_name(unsigned int mode);

@@ -194,6 +194,14 @@ TEST_IMPL(cli_run_plot)
 	ASSERT_NOT_NULL(strstr(c->err, "needs gnuplot"));
 	ASSERT_EQ(c->out[0], 0);
 	cli_expect_usage_error(c, "", "run --plot x.gif", "--plot|.png or .svg");
+	/* Where it would write, checked before the guest runs. */
+	cli_expect_usage_error(c, "", "run " TINY " --plot /nonexistent/x.png",
+			       "--plot /nonexistent/x.png|/nonexistent does not exist");
+	cli_expect_usage_error(c, "", "run " TINY " --trace /nonexistent/t.json",
+			       "--trace /nonexistent/t.json|/nonexistent does not exist");
+	cli_expect_usage_error(c, "", "run " TINY " --trace /tmp", "--trace /tmp|is a directory");
+	cli_expect_usage_error(c, "", "run " TINY " --plot /dev/null/x.svg",
+			       "--plot|/dev/null is not a directory");
 	if (access("/usr/bin/gnuplot", X_OK)) {
 		printf("# SKIP the picture: gnuplot is not installed (Debian: gnuplot-nox)\n");
 		cli_cleanup(c);
@@ -385,6 +393,11 @@ TEST_IMPL(cli_bench_plot)
 	cli_run_env(c, "PATH=/nonexistent", args);
 	ASSERT_EQ(c->status, 3);
 	ASSERT_NOT_NULL(strstr(c->err, "needs gnuplot"));
+	/* A directory that cannot be: a usage error before any work. */
+	cli_expect_usage_error(c, "", "bench --sizes 16M --runs 1 --profiles zero --modes sync --plot /nonexistent/a/b",
+			       "--plot /nonexistent/a/b|cannot be made|/nonexistent/a does not exist");
+	cli_expect_usage_error(c, "", "bench --sizes 16M --runs 1 --profiles zero --modes sync --plot /dev/null",
+			       "--plot /dev/null|is not a directory");
 	if (access("/usr/bin/gnuplot", X_OK)) {
 		printf("# SKIP the pictures: gnuplot is not installed (Debian: gnuplot-nox)\n");
 		cli_cleanup(c);
