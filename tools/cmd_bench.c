@@ -536,7 +536,7 @@ static int bench_validate(const struct bench_opts *o)
 	uint64_t backable = host_backable_bytes();
 	struct host_config hc;
 	struct uv_profile prof;
-	char err[256], a[32], b[32], c[32];
+	char a[32], b[32], c[32];
 
 	if (host_config_init(&hc))
 		return -EINVAL;	/* the message named the variable */
@@ -545,9 +545,10 @@ static int bench_validate(const struct bench_opts *o)
 		    bench_oom_host_mem(o, (enum bench_pressure)pr) > oom)
 			oom = bench_oom_host_mem(o, (enum bench_pressure)pr);
 	for (unsigned int p = 0; !o->no_tables && p < o->nr_profiles; p++) {
-		if (host_profile_load(o->profiles[p], &prof, err, sizeof(err)))
-			tool_usage_error("bench", "--profiles: item %u: %s", p + 1,
-					 err[0] ? err : o->profiles[p]);
+		char item[48];
+
+		snprintf(item, sizeof(item), "--profiles: item %u", p + 1);
+		tool_profile_load("bench", item, o->profiles[p], &prof);
 		if (!host_profile_init_fits(&prof, table))
 			tool_usage_error("bench", "--profiles: item %u: profile '%s' wants the UV's %s of storage above %s (init_min_origin), beyond the %s host of --sizes",
 					 p + 1, o->profiles[p],

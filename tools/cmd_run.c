@@ -178,7 +178,7 @@ const struct lpv_cl_cmd cmd_run_cl = {
 /* What can be said without starting anything. */
 static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 {
-	char err[200], a[32], b[32], c[32];
+	char a[32], b[32], c[32];
 
 	if (host_backable_bytes() && o->host_mem > host_backable_bytes())
 		tool_usage_error("run", "--host-mem %s is out of range: this machine can back at most %s now (MemAvailable)",
@@ -213,9 +213,7 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 		tool_usage_error("run", "--trace needs a file name");
 	if (o->trace_path)
 		tool_check_output_file("run", "--trace", o->trace_path);
-	if (host_profile_load(o->profile, prof, err, sizeof(err)))
-		tool_usage_error("run", "--uv-profile: %s", err[0] ? err :
-				 "unknown profile");
+	tool_profile_load("run", "--uv-profile", o->profile, prof);
 	if (!host_profile_init_fits(prof, o->host_mem))
 		tool_usage_error("run", "--host-mem %s is too small: the UV's %s of storage must lie above %s (init_min_origin of profile '%s') on a 1 MiB boundary",
 				 lpv_format_size(o->host_mem, a, sizeof(a)),

@@ -135,6 +135,16 @@ void tool_check_output_dir(const char *cmd, const char *opt,
 				 parent, why);
 }
 
+void tool_profile_load(const char *cmd, const char *opt, const char *name,
+		       struct uv_profile *prof)
+{
+	char err[256] = "";
+
+	if (host_profile_load(name, prof, err, sizeof(err)))
+		tool_usage_error(cmd, "%s: %s", opt, err[0] ? err :
+				 name ? name : "unknown profile");
+}
+
 const char *tool_protect_name(unsigned int mode)
 {
 	static const char *const names[] = {

@@ -42,6 +42,15 @@ void tool_check_output_file(const char *cmd, const char *opt,
 void tool_check_output_dir(const char *cmd, const char *opt,
 			   const char *dir);
 
+struct uv_profile;
+/*
+ * A firmware profile by name or file into @prof, or the usage error every
+ * command words the same: "lazypv CMD: OPT: why (see 'lazypv CMD --help')"
+ * (@opt: "--uv-profile", "--profiles: item 2").
+ */
+void tool_profile_load(const char *cmd, const char *opt, const char *name,
+		       struct uv_profile *prof);
+
 /* Names for enum options: host-view protection, teardown modes (the
  * library's, lpv_teardown_mode_name: "?" past the last). */
 const char *tool_protect_name(unsigned int mode);
