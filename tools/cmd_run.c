@@ -505,9 +505,13 @@ static bool run_program_is_idle(const char *spec)
 }
 
 
-/* Everything checked before the host starts: options, profile, image. */
-static bool run_args(int argc, char **argv, struct run_opts *o,
-		     struct uv_profile *prof, struct lpv_image **img)
+/*
+ * Everything checked before the host starts: options, the environment's
+ * tunables, profile, image.  The exit status to end with now (0 after
+ * --help, 2 for a refused variable), or -1 to go ahead.
+ */
+static int run_args(int argc, char **argv, struct run_opts *o,
+		    struct uv_profile *prof, struct lpv_image **img)
 {
 	struct lpv_cl_result res;
 	bool help;
@@ -516,11 +520,13 @@ static bool run_args(int argc, char **argv, struct run_opts *o,
 	help = tool_parse_options(&cmd_run_cl, argc, argv, o, &res);
 	lpv_cl_release(&res);
 	if (help)
-		return true;
+		return 0;
+	if (tool_env_check())
+		return 2;
 	run_validate(o, prof);
 	if (o->image_path && lpv_image_load(o->image_path, img))
 		tool_usage_error("run", "--image: %s", lpv_last_error());
-	return false;
+	return -1;
 }
 
 int cmd_run_args(int argc, char **argv)
@@ -528,10 +534,10 @@ int cmd_run_args(int argc, char **argv)
 	struct lpv_image *img = NULL;
 	struct uv_profile prof;
 	struct run_opts o;
-	bool help = run_args(argc, argv, &o, &prof, &img);
+	int status = run_args(argc, argv, &o, &prof, &img);
 
 	lpv_image_destroy(img);
-	return help ? 0 : -1;
+	return status;
 }
 
 /*
@@ -608,8 +614,9 @@ int cmd_run(int argc, char **argv)
 	char err[200];
 	int r, status = 1, check, signo = 0;
 
-	if (run_args(argc, argv, &o, &prof, &img))
-		return 0;
+	r = run_args(argc, argv, &o, &prof, &img);
+	if (r >= 0)
+		return r;
 	cleanup_events_init(&events, stdout);
 	if (o.json)
 		ctl.events = &events;
@@ -642,7 +649,7 @@ int cmd_run(int argc, char **argv)
 	trace_thread_name("lazypv run");
 
 	if (host_config_init(&hc))
-		goto out_img;		/* the message named the variable */
+		goto out_img;		/* checked by run_args: not again */
 	hc.mem_bytes = o.host_mem;
 	hc.protect = o.protect;
 	hc.profile = prof;

@@ -135,6 +135,13 @@ void tool_check_output_dir(const char *cmd, const char *opt,
 				 parent, why);
 }
 
+int tool_env_check(void)
+{
+	struct host_config hc;
+
+	return host_config_init(&hc) ? 2 : 0;	/* the message named it */
+}
+
 void tool_profile_load(const char *cmd, const char *opt, const char *name,
 		       struct uv_profile *prof)
 {

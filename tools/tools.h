@@ -42,6 +42,14 @@ void tool_check_output_file(const char *cmd, const char *opt,
 void tool_check_output_dir(const char *cmd, const char *opt,
 			   const char *dir);
 
+/*
+ * The layers' environment tunables (LAZYPV_MM_*, LAZYPV_KVM_*): 0 if they
+ * parse, else 2 -- the exit status of a usage error, the layer having
+ * said which variable in one line.  Every command that starts a host
+ * checks them with its arguments, before any work.
+ */
+int tool_env_check(void);
+
 struct uv_profile;
 /*
  * A firmware profile by name or file into @prof, or the usage error every

@@ -302,14 +302,30 @@ TEST_IMPL(cli_option_errors)
 	expect_user_error(c, "info --host-mem 16000T", "--host-mem|out of range|at most");
 	expect_user_error(c, "run --host-mem 99999999T", "--host-mem|out of range");
 	expect_user_error(c, "run --guest-mem 12Q", "--guest-mem|'12Q'");
+	/* A refused environment tunable: the same from every command that
+	 * starts a host -- one line naming it, exit 2, nothing started. */
+	cli_expect_usage_error(c, "LAZYPV_KVM_LAZY_DESTROY=foo", "info",
+			       "LAZYPV_KVM_LAZY_DESTROY|foo");
+	cli_expect_usage_error(c, "LAZYPV_KVM_LAZY_DESTROY=foo",
+			       "run --guest-mem 64M --payload-size 256K",
+			       "LAZYPV_KVM_LAZY_DESTROY|foo");
+	cli_expect_usage_error(c, "LAZYPV_KVM_LAZY_DESTROY=foo",
+			       "bench --sizes 16M --runs 1 --modes sync --profiles zero",
+			       "LAZYPV_KVM_LAZY_DESTROY|foo");
+	cli_expect_usage_error(c, "LAZYPV_KVM_LAZY_DESTROY=foo",
+			       "soak --duration 2 --host-mem 512M --vms 1",
+			       "LAZYPV_KVM_LAZY_DESTROY|foo");
+	cli_expect_usage_error(c, "LAZYPV_MM_OOM_WAIT_MS=forever",
+			       "soak --duration 2 --host-mem 512M --vms 1",
+			       "LAZYPV_MM_OOM_WAIT_MS");
 	cli_done(c);
 	return 0;
 }
 
 /*
  * bench refuses empty list items and checks every option, profile and
- * host size before it populates any memory (a populating bench says so on
- * stderr first, so one line there means nothing started); its --oom host
+ * host size before it populates any memory (a bench that starts prints
+ * its header on stdout first, so an empty stdout means nothing started); its --oom host
  * of 1.5x (--oom-host-ratio) a guest that is not a 2 MiB multiple is not
  * a 1 MiB multiple, and works.
  */
