@@ -435,6 +435,8 @@ static bool bench_parse(int argc, char **argv, struct bench_opts *o)
 		tool_usage_error("bench", "--json and --csv exclude each other");
 	if (o->plot_dir && (!*o->plot_dir || !plot_path_ok(o->plot_dir)))
 		tool_usage_error("bench", "--plot takes a directory name without quotes or newlines");
+	if (o->plot_dir)
+		tool_check_output_dir("bench", "--plot", o->plot_dir);
 	o->format = o->json ? BENCH_JSON : o->csv ? BENCH_CSV : BENCH_TEXT;
 	if (o->quick) {
 		if (!lpv_cl_given(cl, &o->cl, "sizes")) {
@@ -534,7 +536,7 @@ static int bench_validate(const struct bench_opts *o)
 	uint64_t backable = host_backable_bytes();
 	struct host_config hc;
 	struct uv_profile prof;
-	char err[256], a[32], b[32], c[32];
+	char a[32], b[32], c[32];
 
 	if (host_config_init(&hc))
 		return -EINVAL;	/* the message named the variable */
@@ -543,9 +545,10 @@ static int bench_validate(const struct bench_opts *o)
 		    bench_oom_host_mem(o, (enum bench_pressure)pr) > oom)
 			oom = bench_oom_host_mem(o, (enum bench_pressure)pr);
 	for (unsigned int p = 0; !o->no_tables && p < o->nr_profiles; p++) {
-		if (host_profile_load(o->profiles[p], &prof, err, sizeof(err)))
-			tool_usage_error("bench", "--profiles: item %u: %s", p + 1,
-					 err[0] ? err : o->profiles[p]);
+		char item[48];
+
+		snprintf(item, sizeof(item), "--profiles: item %u", p + 1);
+		tool_profile_load("bench", item, o->profiles[p], &prof);
 		if (!host_profile_init_fits(&prof, table))
 			tool_usage_error("bench", "--profiles: item %u: profile '%s' wants the UV's %s of storage above %s (init_min_origin), beyond the %s host of --sizes",
 					 p + 1, o->profiles[p],
@@ -626,6 +629,7 @@ static struct {
 	struct monitor *mon;
 	struct lpv_vm *vm;
 	bool stop;
+	bool json;		/* --json: the abandon's object on stdout */
 	unsigned int lives_done, lives_total;
 } bench_ui = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -641,17 +645,17 @@ static int bench_host_create(struct host_config *hc, struct host **host)
 	uint64_t t0 = lpv_now_ns();
 	int r;
 
-	lpv_format_size(hc->mem_bytes, sz, sizeof(sz));
-	fprintf(stderr, "lazypv bench: populating %s of host memory...\n", sz);
 	hc->populate = true;
-	/* The progress line (a terminal only, not --quiet). */
+	/* The progress line, and the time it took after it: a terminal
+	 * only, not --quiet; nothing on a pipe or a file. */
 	hc->populate_progress = monitor_populate_progress;
 	hc->populate_ctx = bench_ui.mon;
 	r = tool_host_create(hc, host, "bench");
 	if (r)
 		return -EINVAL;
-	fprintf(stderr, "lazypv bench: populated in %.1f s\n",
-		(double)(lpv_now_ns() - t0) / 1e9);
+	monitor_note(bench_ui.mon, "lazypv bench: populated %s of host memory in %.1f s\n",
+		     lpv_format_size(hc->mem_bytes, sz, sizeof(sz)),
+		     (double)(lpv_now_ns() - t0) / 1e9);
 	/* The stall columns: the machine's first touches, timed by hw. */
 	host_probe_first_touch(*host, true);
 	return 0;
@@ -669,9 +673,15 @@ static void bench_on_signal(void *ctx, int signo)
 	pthread_mutex_unlock(&bench_ui.lock);
 }
 
+/*
+ * The second: what is given up, on stderr, and with --json one
+ * {"event":"abandoned",...} object as the last line of stdout (which
+ * stays locked: the monitor exits next); the rows above are the summary.
+ */
 static void bench_on_abandon(void *ctx, int signo)
 {
 	struct lpv_progress p = { 0 };
+	const char *sig = sigabbrev_np(signo) ? sigabbrev_np(signo) : "?";
 	char a[32];
 
 	(void)ctx;
@@ -679,7 +689,17 @@ static void bench_on_abandon(void *ctx, int signo)
 	if (bench_ui.vm)
 		ignore_result(lpv_vm_progress(bench_ui.vm, &p));
 	pthread_mutex_unlock(&bench_ui.lock);
-	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
+	/* Never given back: all that is charged, or what is pending. */
+	if (p.in_use_bytes > p.pending_bytes)
+		p.pending_bytes = p.in_use_bytes;
+	flockfile(stdout);
+	if (bench_ui.json)
+		tool_json_print(stdout, json_pack("{s:s, s:s, s:I, s:I}",
+			"event", "abandoned", "signal", sig,
+			"to_clean_bytes", (json_int_t)p.pending_bytes,
+			"leaked_frames", (json_int_t)(p.pending_bytes / LPV_PAGE_SIZE)));
+	fflush(stdout);
+	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked); the rows above are the runs measured before it\n",
 		strsignal(signo), lpv_format_size(p.pending_bytes, a, sizeof(a)),
 		p.pending_bytes / LPV_PAGE_SIZE);
 }
@@ -1823,10 +1843,12 @@ int cmd_bench(int argc, char **argv)
 		lpv_cl_release(&o.cl);
 		return PLOT_EXIT_NO_GNUPLOT;
 	}
+	bench_ui.json = o.format == BENCH_JSON;
 	/* Before any thread exists: the monitor takes SIGINT/SIGTERM. */
 	r = monitor_block_signals();
 	if (!r) {
 		struct monitor_config mc = {
+			.cmd = "bench",
 			.quiet = o.quiet,
 			.series = o.plot_dir,
 			.on_signal = bench_on_signal,
@@ -1896,6 +1918,10 @@ int cmd_bench(int argc, char **argv)
 	monitor_stop(bench_ui.mon);
 	bench_ui.mon = NULL;
 	if (signo) {
+		/* --json: the last line says so, as run's does. */
+		if (o.format == BENCH_JSON)
+			tool_json_print(stdout, tool_json_interrupted(signo));
+		fflush(stdout);
 		fprintf(stderr, "lazypv bench: interrupted by SIG%s: the rows above are the runs measured before it\n",
 			sigabbrev_np(signo));
 		lpv_cl_release(&o.cl);

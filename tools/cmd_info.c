@@ -96,7 +96,6 @@ const struct lpv_cl_cmd cmd_info_cl = {
 static int info_args(int argc, char **argv, struct info_opts *o)
 {
 	struct lpv_cl_result res;
-	char err[256];
 	bool help;
 	int env;
 
@@ -109,11 +108,8 @@ static int info_args(int argc, char **argv, struct info_opts *o)
 	if (help)
 		return 0;
 
-	if (host_profile_load(o->profile_name, &o->hc.profile, err,
-			      sizeof(err))) {
-		fprintf(stderr, "lazypv info: %s\n", err);
-		return 2;
-	}
+	tool_profile_load("info", "--uv-profile", o->profile_name,
+			  &o->hc.profile);
 	return env ? 2 : -1;
 }
 

@@ -7,11 +7,15 @@
  * The host key: either given as 64 hex digits (--host-key-pub, as printed
  * by --print-host-key) or derived from the same seed `lazypv run --uv-seed`
  * gives its UV (default "lazypv").  No UV is started here.  The image is
- * written to a temporary file next to -o and renamed, so a failure never
- * leaves half an image behind; SIGINT, SIGTERM and SIGHUP remove the
- * temporary file before the process dies of them.  -o must be a new path
- * or a regular file: device nodes, FIFOs, symbolic links and directories
- * are refused, not replaced.  Single-threaded.
+ * written to an anonymous file in -o's directory (O_TMPFILE) and linked
+ * into place once whole (over an existing file: linked at a temporary
+ * name and renamed over it), so neither a failure nor any kill, SIGKILL
+ * included, leaves half an image or a temporary file behind; where
+ * O_TMPFILE is unsupported, a named temporary file next to -o instead.
+ * SIGINT, SIGTERM and SIGHUP say in one line that nothing was written
+ * (removing a named temporary file) before the process dies of them.
+ * -o must be a new path or a regular file: device nodes, FIFOs, symbolic
+ * links and directories are refused, not replaced.  Single-threaded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,28 +75,75 @@ out:
 	return r;
 }
 
-/* The temporary file being written, for the signal handler. */
+/*
+ * What the signal handler needs: the named temporary file while one
+ * exists (the fallback's, or the link made before the rename that
+ * replaces a regular file), whether -o holds the new image yet, and -o.
+ */
 static char mkimage_tmp[4096];
 static volatile sig_atomic_t mkimage_tmp_live;
+static volatile sig_atomic_t mkimage_written;
+static const char *mkimage_out;
 
+/* Append @s to @buf (of @len, @n used) in a signal handler. */
+static size_t mkimage_cat(char *buf, size_t n, size_t len, const char *s)
+{
+	while (*s && n + 1 < len)
+		buf[n++] = *s++;
+	buf[n] = '\0';
+	return n;
+}
+
+/* One line saying what the signal left, then die of it. */
 static void mkimage_on_signal(int sig)
 {
+	char line[4300];
+	size_t n = 0;
+
 	if (mkimage_tmp_live)
 		unlink(mkimage_tmp);
+	n = mkimage_cat(line, n, sizeof(line), "lazypv mkimage: ");
+	n = mkimage_cat(line, n, sizeof(line), sig == SIGINT ? "Interrupt" :
+			sig == SIGTERM ? "Terminated" : "Hangup");
+	if (mkimage_written) {
+		n = mkimage_cat(line, n, sizeof(line), ": stopped after writing ");
+		n = mkimage_cat(line, n, sizeof(line), mkimage_out);
+		n = mkimage_cat(line, n, sizeof(line), "\n");
+	} else {
+		n = mkimage_cat(line, n, sizeof(line), ": stopped; nothing was written\n");
+	}
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* nothing more to say */
+	}
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
+static const int mkimage_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
 static void mkimage_catch_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction sa = { .sa_handler = mkimage_on_signal };
 
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		sigaddset(&sa.sa_mask, sigs[i]);
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		sigaction(sigs[i], &sa, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(mkimage_sigs); i++)
+		sigaddset(&sa.sa_mask, mkimage_sigs[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(mkimage_sigs); i++)
+		sigaction(mkimage_sigs[i], &sa, NULL);
+}
+
+/* Hold the signals off while -o changes (@block), or let them in again. */
+static void mkimage_hold_signals(bool block, sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(mkimage_sigs); i++)
+		sigaddset(&set, mkimage_sigs[i]);
+	if (block)
+		sigprocmask(SIG_BLOCK, &set, old);
+	else
+		sigprocmask(SIG_SETMASK, old, NULL);
 }
 
 /*
@@ -129,44 +180,153 @@ static const char *output_refusal(const char *path)
 	return NULL;
 }
 
-static int write_file(const char *path, const void *buf, size_t len)
+/* @len bytes of @buf to @fd, then to disk: 0 or -errno. */
+static int write_all(int fd, const void *buf, size_t len)
 {
-	char *tmp = mkimage_tmp;
 	const uint8_t *p = buf;
 	size_t done = 0;
-	int fd, r = 0;
 
-	if ((size_t)snprintf(tmp, sizeof(mkimage_tmp), "%s.tmp.%d", path,
-			     getpid()) >= sizeof(mkimage_tmp))
-		return -ENAMETOOLONG;
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	return fsync(fd) ? -errno : 0;
+}
+
+/* mkimage_tmp := "@path.tmp.PID": 0 or -ENAMETOOLONG. */
+static int tmp_name(const char *path)
+{
+	return (size_t)snprintf(mkimage_tmp, sizeof(mkimage_tmp), "%s.tmp.%d",
+				path, getpid()) >= sizeof(mkimage_tmp) ?
+	       -ENAMETOOLONG : 0;
+}
+
+/*
+ * The fallback where O_TMPFILE is not supported: a named temporary file
+ * next to -o, renamed over it (removed on failure and by the signal
+ * handler; a SIGKILL leaves it).
+ */
+static int write_file_named(const char *path, const void *buf, size_t len)
+{
+	sigset_t old;
+	int fd, r;
+
+	r = tmp_name(path);
+	if (r)
+		return r;
 	mkimage_tmp_live = 1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(mkimage_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		r = -errno;
 		mkimage_tmp_live = 0;
 		return r;
 	}
-	while (done < len && !r) {
-		ssize_t n = write(fd, p + done, len - done);
-
-		if (n < 0)
-			r = -errno;
-		else
-			done += (size_t)n;
-	}
-	if (!r && fsync(fd))
-		r = -errno;
+	r = write_all(fd, buf, len);
 	if (close(fd) && !r)
 		r = -errno;
+	mkimage_hold_signals(true, &old);
 	/* Whatever appeared at -o meanwhile is refused too. */
 	if (!r && output_refusal(path))
 		r = -EEXIST;
-	if (!r && rename(tmp, path))
+	if (!r && rename(mkimage_tmp, path))
 		r = -errno;
 	if (r)
-		unlink(tmp);
+		unlink(mkimage_tmp);
+	else
+		mkimage_written = 1;
 	mkimage_tmp_live = 0;
+	mkimage_hold_signals(false, &old);
 	return r;
+}
+
+/* Give the anonymous file @fd the name @path (never replacing one). */
+static int link_tmpfile(int fd, const char *path)
+{
+	char proc[64];
+
+	if (!linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH))
+		return 0;
+	if (errno == EEXIST)
+		return -EEXIST;
+	/* Without CAP_DAC_READ_SEARCH: through /proc (open(2), O_TMPFILE). */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) ?
+	       -errno : 0;
+}
+
+/*
+ * The written anonymous file @fd becomes -o, atomically: linked at a new
+ * path; over a regular file, linked at a temporary name and renamed over
+ * it.  Signals are held meanwhile.  0, -errno, or 1 if @fd cannot be
+ * linked anywhere (the caller falls back to a named file).
+ */
+static int commit_tmpfile(int fd, const char *path)
+{
+	struct stat st;
+	sigset_t old;
+	int r;
+
+	mkimage_hold_signals(true, &old);
+	/* Whatever appeared at -o meanwhile is refused too. */
+	r = output_refusal(path) ? -EEXIST : 0;
+	if (!r && lstat(path, &st) && errno == ENOENT) {
+		r = link_tmpfile(fd, path);
+		if (r != -EEXIST)
+			goto out;
+		/* Something appeared at -o just now: replace it if it may be. */
+		r = output_refusal(path) ? -EEXIST : 0;
+	}
+	if (!r)
+		r = tmp_name(path);
+	if (!r) {
+		mkimage_tmp_live = 1;
+		unlink(mkimage_tmp);	/* a stale one of an earlier PID's */
+		r = link_tmpfile(fd, mkimage_tmp);
+		if (!r && rename(mkimage_tmp, path))
+			r = -errno;
+		if (r)
+			unlink(mkimage_tmp);
+		mkimage_tmp_live = 0;
+	}
+out:
+	if (!r)
+		mkimage_written = 1;
+	else if (r == -ENOENT || r == -EPERM || r == -EXDEV ||
+		 r == -EOPNOTSUPP || r == -ENOSYS || r == -EINVAL)
+		r = 1;	/* the link itself failed: no /proc, say */
+	mkimage_hold_signals(false, &old);
+	return r;
+}
+
+/*
+ * The image at @path: written to an anonymous file (O_TMPFILE) in -o's
+ * directory, which a crash or any kill simply drops, and linked into
+ * place only once whole.  Where the filesystem or kernel has no
+ * O_TMPFILE, a named temporary file instead.
+ */
+static int write_file(const char *path, const void *buf, size_t len)
+{
+	char dir[4096];
+	int fd, r;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	fd = open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
+			return write_file_named(path, buf, len);
+		return -errno;
+	}
+	r = write_all(fd, buf, len);
+	if (!r)
+		r = commit_tmpfile(fd, path);
+	close(fd);
+	return r == 1 ? write_file_named(path, buf, len) : r;
 }
 
 static void print_key(const uint8_t key[LPV_HOST_KEY_LEN])
@@ -321,6 +481,7 @@ int cmd_mkimage(int argc, char **argv)
 		return 0;
 	}
 
+	mkimage_out = o.output;
 	mkimage_catch_signals();
 	/* Built and parsed back: the file is for a program to read. */
 	r = lpv_image_build(&o.spec, o.pub, &img);

@@ -48,6 +48,7 @@ struct run_opts {
 struct run_out {
 	bool json;
 	uint64_t t0;
+	unsigned int boots;	/* guests started so far (atomic) */
 };
 
 static const char *run_program_help(void)
@@ -177,7 +178,7 @@ const struct lpv_cl_cmd cmd_run_cl = {
 /* What can be said without starting anything. */
 static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 {
-	char err[200], a[32], b[32], c[32];
+	char a[32], b[32], c[32];
 
 	if (host_backable_bytes() && o->host_mem > host_backable_bytes())
 		tool_usage_error("run", "--host-mem %s is out of range: this machine can back at most %s now (MemAvailable)",
@@ -206,11 +207,13 @@ static void run_validate(const struct run_opts *o, struct uv_profile *prof)
 				 o->plot_path);
 	if (o->plot_path && !plot_path_ok(o->plot_path))
 		tool_usage_error("run", "--plot: a file name without quotes or newlines, please");
+	if (o->plot_path)
+		tool_check_output_file("run", "--plot", o->plot_path);
 	if (o->trace_path && !*o->trace_path)
 		tool_usage_error("run", "--trace needs a file name");
-	if (host_profile_load(o->profile, prof, err, sizeof(err)))
-		tool_usage_error("run", "--uv-profile: %s", err[0] ? err :
-				 "unknown profile");
+	if (o->trace_path)
+		tool_check_output_file("run", "--trace", o->trace_path);
+	tool_profile_load("run", "--uv-profile", o->profile, prof);
 	if (!host_profile_init_fits(prof, o->host_mem))
 		tool_usage_error("run", "--host-mem %s is too small: the UV's %s of storage must lie above %s (init_min_origin of profile '%s') on a 1 MiB boundary",
 				 lpv_format_size(o->host_mem, a, sizeof(a)),
@@ -223,6 +226,8 @@ static void run_on_event(void *ctx, const struct lpv_event *ev)
 {
 	struct run_out *out = ctx;
 
+	if (ev->type == LPV_EVENT_BOOTED)
+		__atomic_add_fetch(&out->boots, 1, __ATOMIC_RELAXED);
 	flockfile(stdout);	/* whole lines beside the cleanup events */
 	tool_event_print(ev, out->t0, stdout, out->json);
 	fflush(stdout);
@@ -324,13 +329,17 @@ static void run_summary(const struct lpv_event *ev, size_t nr,
 
 /*
  * What the monitor thread's signal callbacks share with the command:
- * the VM while it runs (lock), and whether to stop.
+ * the VM while it runs and the host while it is up (lock), whether to
+ * stop, and what an abandoned run's summary says.
  */
 struct run_ctl {
 	pthread_mutex_t lock;
 	struct lpv_vm *vm;
+	struct lpv_host *lh;
 	bool stop;
 	struct cleanup_events *events;	/* --json: cleanup progress */
+	const struct run_opts *o;
+	struct run_out *out;
 };
 
 /* Each monitor sample (monitor thread): --json's cleanup events. */
@@ -355,20 +364,55 @@ static void run_on_signal(void *ctx, int signo)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
-/* The second: say what is given up; the monitor then exits. */
+/*
+ * The second: the summary of what is known -- the guests started, what
+ * was still to clean (counted as leaked) -- on stdout (--json: one
+ * {"event":"abandoned",...} object), one line on stderr; the monitor
+ * then exits.  stdout stays locked: no line of another thread's comes
+ * after these.
+ */
 static void run_on_abandon(void *ctx, int signo)
 {
 	struct run_ctl *ctl = ctx;
 	struct lpv_progress p = { 0 };
+	unsigned int boots = __atomic_load_n(&ctl->out->boots, __ATOMIC_RELAXED);
+	uint64_t leaked;
 	char a[32];
 
 	pthread_mutex_lock(&ctl->lock);
 	if (ctl->vm)
 		ignore_result(lpv_vm_progress(ctl->vm, &p));
+	else if (ctl->lh)	/* the VM is gone; its host drains */
+		ignore_result(lpv_host_progress(ctl->lh, &p));
 	pthread_mutex_unlock(&ctl->lock);
+	/* Never given back: all that is charged (a guest still running
+	 * has its memory charged, not pending), or more if pending says so. */
+	if (p.in_use_bytes > p.pending_bytes)
+		p.pending_bytes = p.in_use_bytes;
+	leaked = p.pending_bytes / LPV_PAGE_SIZE;
+	lpv_format_size(p.pending_bytes, a, sizeof(a));
+	flockfile(stdout);
+	if (ctl->o->json) {
+		tool_json_print(stdout, json_pack("{s:s, s:s, s:s, s:i, s:I, s:I}",
+			"event", "abandoned",
+			"signal", sigabbrev_np(signo) ? sigabbrev_np(signo) : "?",
+			"mode", tool_destroy_name(ctl->o->destroy),
+			"boots", (int)boots,
+			"to_clean_bytes", (json_int_t)p.pending_bytes,
+			"leaked_frames", (json_int_t)leaked));
+	} else {
+		printf("\nabandoned by a second SIG%s: the cleanup was not waited for; the summary covers the run so far\n",
+		       sigabbrev_np(signo) ? sigabbrev_np(signo) : "?");
+		printf("\nsummary (%s teardown, abandoned):\n",
+		       tool_destroy_name(ctl->o->destroy));
+		printf("  boots                %u\n", boots);
+		printf("  still to clean       %s\n", a);
+		printf("  leaks                %" PRIu64 " frames (abandoned: counted as leaked)\n",
+		       leaked);
+	}
+	fflush(stdout);
 	fprintf(stderr, "lazypv run: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
-		strsignal(signo), lpv_format_size(p.pending_bytes, a, sizeof(a)),
-		p.pending_bytes / LPV_PAGE_SIZE);
+		strsignal(signo), a, leaked);
 }
 
 static bool run_should_stop(struct run_ctl *ctl)
@@ -461,9 +505,13 @@ static bool run_program_is_idle(const char *spec)
 }
 
 
-/* Everything checked before the host starts: options, profile, image. */
-static bool run_args(int argc, char **argv, struct run_opts *o,
-		     struct uv_profile *prof, struct lpv_image **img)
+/*
+ * Everything checked before the host starts: options, the environment's
+ * tunables, profile, image.  The exit status to end with now (0 after
+ * --help, 2 for a refused variable), or -1 to go ahead.
+ */
+static int run_args(int argc, char **argv, struct run_opts *o,
+		    struct uv_profile *prof, struct lpv_image **img)
 {
 	struct lpv_cl_result res;
 	bool help;
@@ -472,11 +520,13 @@ static bool run_args(int argc, char **argv, struct run_opts *o,
 	help = tool_parse_options(&cmd_run_cl, argc, argv, o, &res);
 	lpv_cl_release(&res);
 	if (help)
-		return true;
+		return 0;
+	if (tool_env_check())
+		return 2;
 	run_validate(o, prof);
 	if (o->image_path && lpv_image_load(o->image_path, img))
 		tool_usage_error("run", "--image: %s", lpv_last_error());
-	return false;
+	return -1;
 }
 
 int cmd_run_args(int argc, char **argv)
@@ -484,10 +534,10 @@ int cmd_run_args(int argc, char **argv)
 	struct lpv_image *img = NULL;
 	struct uv_profile prof;
 	struct run_opts o;
-	bool help = run_args(argc, argv, &o, &prof, &img);
+	int status = run_args(argc, argv, &o, &prof, &img);
 
 	lpv_image_destroy(img);
-	return help ? 0 : -1;
+	return status;
 }
 
 /*
@@ -552,7 +602,8 @@ int cmd_run(int argc, char **argv)
 	struct lpv_vm_result res = { 0 };
 	struct run_out out = { 0 };
 	struct uv_profile prof;
-	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct run_ctl ctl = { .lock = PTHREAD_MUTEX_INITIALIZER, .o = &o,
+			       .out = &out };
 	struct cleanup_events events;
 	struct monitor *mon = NULL;
 	struct lpv_event *ev = NULL;
@@ -563,8 +614,9 @@ int cmd_run(int argc, char **argv)
 	char err[200];
 	int r, status = 1, check, signo = 0;
 
-	if (run_args(argc, argv, &o, &prof, &img))
-		return 0;
+	r = run_args(argc, argv, &o, &prof, &img);
+	if (r >= 0)
+		return r;
 	cleanup_events_init(&events, stdout);
 	if (o.json)
 		ctl.events = &events;
@@ -579,6 +631,7 @@ int cmd_run(int argc, char **argv)
 		r = trace_start(0);
 	if (!r) {
 		struct monitor_config mc = {
+			.cmd = "run",
 			.quiet = o.quiet,
 			.series = o.plot_path,
 			.on_signal = run_on_signal,
@@ -596,7 +649,7 @@ int cmd_run(int argc, char **argv)
 	trace_thread_name("lazypv run");
 
 	if (host_config_init(&hc))
-		goto out_img;		/* the message named the variable */
+		goto out_img;		/* checked by run_args: not again */
 	hc.mem_bytes = o.host_mem;
 	hc.protect = o.protect;
 	hc.profile = prof;
@@ -610,6 +663,9 @@ int cmd_run(int argc, char **argv)
 	status = tool_lpv_host(host, &lh, "run");
 	if (status)
 		goto out_host;
+	pthread_mutex_lock(&ctl.lock);
+	ctl.lh = lh;
+	pthread_mutex_unlock(&ctl.lock);
 	status = run_vm_create(lh, &o, img, &out, &vm);
 	if (status)
 		goto out_lh;
@@ -666,8 +722,7 @@ int cmd_run(int argc, char **argv)
 	check = host_check(host);
 	signo = monitor_signal(mon);
 	if (signo && o.json)
-		printf("{\"event\":\"interrupted\",\"signal\":\"%s\"}\n",
-		       sigabbrev_np(signo));
+		tool_json_print(stdout, tool_json_interrupted(signo));
 	else if (signo)
 		printf("\ninterrupted by SIG%s: the guest was shut down and its cleanup drained; the summary covers the run so far\n",
 		       sigabbrev_np(signo));
@@ -692,6 +747,9 @@ out_vm:
 		lpv_vm_destroy(vm);
 	}
 out_lh:
+	pthread_mutex_lock(&ctl.lock);
+	ctl.lh = NULL;
+	pthread_mutex_unlock(&ctl.lock);
 	lpv_host_destroy(lh);
 out_host:
 	host_destroy(host);

@@ -307,8 +307,9 @@ const struct lpv_cl_cmd cmd_soak_cl = {
 	.defaults = &soak_defaults,
 };
 
-/* Returns true if --help was asked for (and printed). */
-static bool soak_parse(int argc, char **argv, struct soak_opts *o)
+/* The exit status to end with now (0 after --help, 2 for a refused
+ * environment variable), or -1 to go ahead. */
+static int soak_parse(int argc, char **argv, struct soak_opts *o)
 {
 	struct lpv_cl_result res;
 	bool help, seeded;
@@ -318,7 +319,9 @@ static bool soak_parse(int argc, char **argv, struct soak_opts *o)
 	seeded = lpv_cl_given(&cmd_soak_cl, &res, "seed");
 	lpv_cl_release(&res);
 	if (help)
-		return true;
+		return 0;
+	if (tool_env_check())
+		return 2;
 	if (o->host_mem > host_backable_bytes()) {
 		char a[32], b[32];
 
@@ -328,7 +331,7 @@ static bool soak_parse(int argc, char **argv, struct soak_opts *o)
 	}
 	if (!seeded)
 		o->seed = soak_mix(lpv_now_ns() ^ ((uint64_t)getpid() << 32)) >> 1;
-	return false;
+	return -1;
 }
 
 int cmd_soak(int argc, char **argv)
@@ -342,10 +345,12 @@ int cmd_soak(int argc, char **argv)
 		fprintf(stderr, "lazypv soak: out of memory\n");
 		return 1;
 	}
-	if (soak_parse(argc, argv, &s->o)) {
+	ret = soak_parse(argc, argv, &s->o);
+	if (ret >= 0) {
 		free(s);
-		return 0;
+		return ret;
 	}
+	ret = 0;
 	lpv_mutex_init(&s->lock);
 	lpv_cond_init(&s->cond);
 	soak_pset_init(&s->patterns);

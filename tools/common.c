@@ -6,10 +6,14 @@
  * errors a user can act on.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/api_host.h"
 #include "host/host.h"
@@ -72,6 +76,82 @@ bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
 	return res->help;
 }
 
+/* @path's directory ("." for a bare name) into @buf. */
+static const char *tool_dirname(const char *path, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", path);
+	return dirname(buf);
+}
+
+/* Why @dir cannot take a new file, or NULL. */
+static const char *tool_dir_refusal(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st))
+		return errno == ENOENT ? "does not exist" : strerror(errno);
+	if (!S_ISDIR(st.st_mode))
+		return "is not a directory";
+	if (access(dir, W_OK | X_OK))
+		return errno == EACCES ? "is not writable" : strerror(errno);
+	return NULL;
+}
+
+void tool_check_output_file(const char *cmd, const char *opt,
+			    const char *path)
+{
+	char buf[4096];
+	const char *dir, *why;
+	struct stat st;
+
+	if (!stat(path, &st) && S_ISDIR(st.st_mode))
+		tool_usage_error(cmd, "%s %s: is a directory, not a file name",
+				 opt, path);
+	dir = tool_dirname(path, buf, sizeof(buf));
+	why = tool_dir_refusal(dir);
+	if (why)
+		tool_usage_error(cmd, "%s %s: its directory %s %s", opt, path,
+				 dir, why);
+}
+
+void tool_check_output_dir(const char *cmd, const char *opt,
+			   const char *dir)
+{
+	char buf[4096];
+	const char *parent, *why;
+	struct stat st;
+
+	if (!stat(dir, &st) || errno != ENOENT) {
+		why = tool_dir_refusal(dir);
+		if (why)
+			tool_usage_error(cmd, "%s %s: %s", opt, dir, why);
+		return;
+	}
+	/* Made by the command: its parent must take it. */
+	parent = tool_dirname(dir, buf, sizeof(buf));
+	why = tool_dir_refusal(parent);
+	if (why)
+		tool_usage_error(cmd, "%s %s: cannot be made: %s %s", opt, dir,
+				 parent, why);
+}
+
+int tool_env_check(void)
+{
+	struct host_config hc;
+
+	return host_config_init(&hc) ? 2 : 0;	/* the message named it */
+}
+
+void tool_profile_load(const char *cmd, const char *opt, const char *name,
+		       struct uv_profile *prof)
+{
+	char err[256] = "";
+
+	if (host_profile_load(name, prof, err, sizeof(err)))
+		tool_usage_error(cmd, "%s: %s", opt, err[0] ? err :
+				 name ? name : "unknown profile");
+}
+
 const char *tool_protect_name(unsigned int mode)
 {
 	static const char *const names[] = {
@@ -101,9 +181,19 @@ int tool_mode_index(const char *name)
 void tool_json_print(FILE *f, json_t *j)
 {
 	if (j) {
+		flockfile(f);
 		json_dumpf(j, f, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER |
 			   JSON_REAL_PRECISION(12));
 		fputc('\n', f);
+		funlockfile(f);
 	}
 	json_decref(j);
+}
+
+json_t *tool_json_interrupted(int signo)
+{
+	const char *name = sigabbrev_np(signo);
+
+	return json_pack("{s:s, s:s}", "event", "interrupted", "signal",
+			 name ? name : "?");
 }

@@ -144,13 +144,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		if (argc > 2)
+			tool_usage_error(NULL, "%s takes no arguments, not '%s'",
+					 argv[1], argv[2]);
 		printf("lazypv %s\n", lpv_version());
 		return 0;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(argv[1], cmds[i].cl->name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "lazypv: unknown command '%s' (see 'lazypv --help')\n",
-		argv[1]);
-	return 2;
+	if (argv[1][0] == '-')
+		tool_usage_error(NULL, "unknown option '%s'", argv[1]);
+	tool_usage_error(NULL, "unknown command '%s'", argv[1]);
 }

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,19 @@ static void monitor_sample_add(struct monitor *m,
 		.in_use_bytes = p->in_use_bytes };
 }
 
+/*
+ * A reboot's teardown in sync or sync-6.0 is the reboot itself (the old
+ * guest destroyed before the new one starts); lazy, async and instant
+ * leave it to background cleanup.  By the mode asked for (a module fence
+ * turning lazy into sync is not seen here).
+ */
+static bool monitor_sync_mode(struct lpv_vm *vm)
+{
+	const char *mode = lpv_vm_teardown(vm);
+
+	return mode && (!strcmp(mode, "sync") || !strcmp(mode, "sync-6.0"));
+}
+
 /* One tick: sample the watched VMM, redraw the line. */
 static void monitor_tick(struct monitor *m)
 {
@@ -100,7 +114,9 @@ static void monitor_tick(struct monitor *m)
 	bytes = m->step_bytes;
 	if (watching && p.pending_bytes) {
 		const char *what = p.ending ? "memory to give back" :
-					      "background cleanup";
+				   monitor_sync_mode(m->vm) ?
+				   "destroying the old guest" :
+				   "background cleanup";
 
 		snprintf(label, sizeof(label), "%s%s%s", m->label,
 			 m->label[0] ? ": " : "", what);
@@ -145,7 +161,8 @@ static void monitor_take_signal(struct monitor *m, int signo)
 	progress_clear(&m->prog);
 	lpv_mutex_unlock(&m->line_lock);
 	if (first) {
-		fprintf(stderr, "lazypv: %s: stopping cleanly (again to abandon the cleanup)\n",
+		fprintf(stderr, "lazypv%s%s: %s: stopping cleanly (again to abandon the cleanup)\n",
+			m->cfg.cmd ? " " : "", m->cfg.cmd ? m->cfg.cmd : "",
 			strsignal(signo));
 		if (m->cfg.on_signal)
 			m->cfg.on_signal(m->cfg.ctx, signo);
@@ -286,6 +303,23 @@ void monitor_populate_progress(void *monitor, uint64_t done, uint64_t total)
 		lpv_mutex_unlock(&m->line_lock);
 	}
 	lpv_mutex_unlock(&m->lock);
+}
+
+void monitor_note(struct monitor *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!m)
+		return;
+	lpv_mutex_lock(&m->line_lock);
+	if (m->prog.active) {
+		progress_clear(&m->prog);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fflush(stderr);
+	}
+	lpv_mutex_unlock(&m->line_lock);
 }
 
 int monitor_signal(struct monitor *m)

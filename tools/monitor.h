@@ -33,6 +33,7 @@ struct monitor_sample {
 };
 
 struct monitor_config {
+	const char *cmd;		/* "run": the messages' "lazypv run: " */
 	bool quiet;			/* no progress line */
 	bool series;			/* keep the samples (--plot) */
 	/* Called once, from the monitor thread, at the first signal. */
@@ -68,6 +69,10 @@ void monitor_step(struct monitor *m, const char *label, uint64_t done,
  * or with quiet); the step is cleared when done reaches total.
  */
 void monitor_populate_progress(void *monitor, uint64_t done, uint64_t total);
+/* A line that stays on stderr (printf-style, with its newline) only
+ * where the progress line is drawn: a terminal, not quiet; else nothing. */
+void monitor_note(struct monitor *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The first signal taken, or 0. */
 int monitor_signal(struct monitor *m);
 /* A directory plot_tmpdir_remove() must remove if the process is ended

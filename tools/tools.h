@@ -31,6 +31,34 @@ void tool_usage_error(const char *cmd, const char *fmt, ...)
 bool tool_parse_options(const struct lpv_cl_cmd *cl, int argc, char **argv,
 			void *opts, struct lpv_cl_result *res);
 
+/*
+ * Where an option writes, checked before any work (a usage error naming
+ * @opt otherwise): a FILE whose directory exists and is writable and
+ * which is not itself a directory; a DIR that is a writable directory, or
+ * does not exist and can be made (its parent exists and is writable).
+ */
+void tool_check_output_file(const char *cmd, const char *opt,
+			    const char *path);
+void tool_check_output_dir(const char *cmd, const char *opt,
+			   const char *dir);
+
+/*
+ * The layers' environment tunables (LAZYPV_MM_*, LAZYPV_KVM_*): 0 if they
+ * parse, else 2 -- the exit status of a usage error, the layer having
+ * said which variable in one line.  Every command that starts a host
+ * checks them with its arguments, before any work.
+ */
+int tool_env_check(void);
+
+struct uv_profile;
+/*
+ * A firmware profile by name or file into @prof, or the usage error every
+ * command words the same: "lazypv CMD: OPT: why (see 'lazypv CMD --help')"
+ * (@opt: "--uv-profile", "--profiles: item 2").
+ */
+void tool_profile_load(const char *cmd, const char *opt, const char *name,
+		       struct uv_profile *prof);
+
 /* Names for enum options: host-view protection, teardown modes (the
  * library's, lpv_teardown_mode_name: "?" past the last). */
 const char *tool_protect_name(unsigned int mode);
@@ -40,8 +68,12 @@ const char *tool_destroy_name(unsigned int mode);
 int tool_mode_index(const char *name);
 
 struct json_t;
-/* @j as one compact line on @f; the reference is consumed. */
+/* @j as one compact line on @f, written under the FILE's lock (whole
+ * beside other threads' lines); the reference is consumed. */
 void tool_json_print(FILE *f, struct json_t *j);
+/* {"event":"interrupted","signal":"INT"}: what --json's last line says
+ * after the first SIGINT/SIGTERM (run and bench). */
+struct json_t *tool_json_interrupted(int signo);
 
 struct lpv_event;
 /*

@@ -56,6 +56,80 @@ void cli_run_prog(struct cli *c, const char *env, const char *prog,
 	cli_slurp_file(e, c->err, sizeof(c->err));
 }
 
+static void cli_reap(struct cli *c, pid_t pid)
+{
+	char o[128], e[128];
+	int st;
+
+	snprintf(o, sizeof(o), "%s/out", cli_dir(c));
+	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT_TRUE(WIFEXITED(st));
+	c->status = WEXITSTATUS(st);
+	cli_slurp_file(o, c->out, sizeof(c->out));
+	cli_slurp_file(e, c->err, sizeof(c->err));
+}
+
+bool cli_signal_twice(struct cli *c, const char *env, const char *args,
+		      const char *needle, int timeout_s, int sig, int sig2)
+{
+	char cmd[4096], o[128], e[128];
+	int st;
+	pid_t pid;
+
+	snprintf(o, sizeof(o), "%s/out", cli_dir(c));
+	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
+	snprintf(cmd, sizeof(cmd), "exec env %s ./lazypv %s >%s 2>%s", env,
+		 args, o, e);
+	unlink(o);	/* not an earlier run's output */
+	unlink(e);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (int waited_ms = 0;; waited_ms++) {
+		cli_slurp_file(o, c->out, sizeof(c->out));
+		if (strstr(c->out, needle))
+			break;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			cli_slurp_file(e, c->err, sizeof(c->err));
+			test_fail(__FILE__, __LINE__, "lazypv %s exited before \"%s\":\n%s\n%s",
+				  args, needle, c->out, c->err);
+		}
+		if (waited_ms > timeout_s * 1000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			test_fail(__FILE__, __LINE__, "no \"%s\" after %d s", needle,
+				  timeout_s);
+		}
+		usleep(1000);
+	}
+	ASSERT_EQ(kill(pid, sig), 0);
+	for (int waited_ms = 0;; waited_ms++) {
+		cli_slurp_file(e, c->err, sizeof(c->err));
+		if (strstr(c->err, "stopping cleanly"))
+			break;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			ASSERT_TRUE(WIFEXITED(st));
+			c->status = WEXITSTATUS(st);
+			cli_slurp_file(o, c->out, sizeof(c->out));
+			return false;
+		}
+		if (waited_ms > timeout_s * 1000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			test_fail(__FILE__, __LINE__, "no \"stopping cleanly\" after %d s",
+				  timeout_s);
+		}
+		usleep(1000);
+	}
+	ASSERT_EQ(kill(pid, sig2), 0);
+	cli_reap(c, pid);
+	return true;
+}
+
 void cli_signal_after(struct cli *c, const char *env, const char *args,
 		      const char *needle, int timeout_s, int sig)
 {
@@ -67,6 +141,8 @@ void cli_signal_after(struct cli *c, const char *env, const char *args,
 	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
 	snprintf(cmd, sizeof(cmd), "exec env %s ./lazypv %s >%s 2>%s", env,
 		 args, o, e);
+	unlink(o);	/* not an earlier run's output */
+	unlink(e);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {

@@ -39,6 +39,13 @@ size_t cli_count_lines(const char *s);
  */
 void cli_signal_after(struct cli *c, const char *env, const char *args,
 		      const char *needle, int timeout_s, int sig);
+/*
+ * The same, then, once stderr says it is "stopping cleanly", @sig2 (the
+ * abandon).  Returns false if it ended before @sig2 could be sent (c->status
+ * and the output are then those of that end), true if @sig2 was sent.
+ */
+bool cli_signal_twice(struct cli *c, const char *env, const char *args,
+		      const char *needle, int timeout_s, int sig, int sig2);
 /* stdout holds @needle, else the test fails at the caller's @line. */
 void cli_expect_has_at(int line, const struct cli *c, const char *needle);
 #define cli_expect_has(c, needle) cli_expect_has_at(__LINE__, c, needle)

@@ -154,6 +154,11 @@ TEST_IMPL(cli_info_inputs)
 	cli_expect_usage_error(c, "", "info --uv-profile /nonexistent/p",
 			   "/nonexistent/p");
 	cli_expect_usage_error(c, "", "info --uv-profile /tmp", "is a directory");
+	/* Worded as run words it: the option, then the hint. */
+	cli_expect_usage_error(c, "", "info --uv-profile nosuch",
+			       "lazypv info: --uv-profile: nosuch: not a built-in profile|(see 'lazypv info --help')");
+	cli_expect_usage_error(c, "", "run --uv-profile nosuch",
+			       "lazypv run: --uv-profile: nosuch: not a built-in profile|(see 'lazypv run --help')");
 	cli_expect_usage_error(c, "", "info --bogus", "unknown option '--bogus'");
 	cli_expect_usage_error(c, "", "info --json=yes", "--json takes no value");
 	cli_expect_usage_error(c, "", "info extra", "unexpected argument 'extra'");

@@ -34,6 +34,13 @@ TEST_IMPL(cli_top_level)
 	ASSERT_EQ(strncmp(c->out, "lazypv 0.", 9), 0);
 	ASSERT_EQ(cli_count_lines(c->out), 1);
 	cli_expect_usage_error(c, "", "frobnicate", "unknown command 'frobnicate'");
+	/* An option is not a command; --version takes nothing after it. */
+	cli_expect_usage_error(c, "", "--bogus",
+			       "lazypv: unknown option '--bogus'|(see 'lazypv --help')");
+	cli_expect_usage_error(c, "", "-x", "unknown option '-x'");
+	cli_expect_usage_error(c, "", "--version extra",
+			       "--version takes no arguments|'extra'|(see 'lazypv --help')");
+	cli_expect_usage_error(c, "", "-V info", "-V takes no arguments");
 	cli_run_env(c, "", "mkimage --help");
 	ASSERT_EQ(c->status, 0);
 	cli_expect_has(c, "usage: lazypv mkimage");

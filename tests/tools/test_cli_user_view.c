@@ -217,6 +217,14 @@ TEST_IMPL(cli_run_plot)
 	ASSERT_NOT_NULL(strstr(c->err, "needs gnuplot"));
 	ASSERT_EQ(c->out[0], 0);
 	cli_expect_usage_error(c, "", "run --plot x.gif", "--plot|.png or .svg");
+	/* Where it would write, checked before the guest runs. */
+	cli_expect_usage_error(c, "", "run " TINY " --plot /nonexistent/x.png",
+			       "--plot /nonexistent/x.png|/nonexistent does not exist");
+	cli_expect_usage_error(c, "", "run " TINY " --trace /nonexistent/t.json",
+			       "--trace /nonexistent/t.json|/nonexistent does not exist");
+	cli_expect_usage_error(c, "", "run " TINY " --trace /tmp", "--trace /tmp|is a directory");
+	cli_expect_usage_error(c, "", "run " TINY " --plot /dev/null/x.svg",
+			       "--plot|/dev/null is not a directory");
 	if (access("/usr/bin/gnuplot", X_OK)) {
 		printf("# SKIP the picture: gnuplot is not installed (Debian: gnuplot-nox)\n");
 		cli_cleanup(c);
@@ -269,12 +277,28 @@ static void run_on_pty(const char *args, char *buf, size_t len)
 	ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
+/* A profile whose destroys take 300 us a page, in the temporary
+ * directory: a guest's cleanup of a few MiB lasts a second or more. */
+static void write_slow_profile(struct cli *c, char *path, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/slow.prof", cli_dir(c));
+	f = fopen(path, "w");
+	ASSERT_NOT_NULL(f);
+	fprintf(f, "base = zero\ninit_min_origin = 0\ncost.destroy_page = 300us\ndestroy_conf_page_ns = 300us\n");
+	ASSERT_EQ(fclose(f), 0);
+}
+
+/* A run of 64 MiB, 16 of them touched, on the slow profile (%s). */
+#define SLOW_RUN "run --host-mem 512M --guest-mem 64M --payload-size 256K --uv-profile %s --program touch:mib=16,rounds=1 --reboots 1"
+
 TEST_IMPL(cli_run_progress)
 {
 	static char buf[1 << 16];
 	const char *args = "run --guest-mem 128M --destroy lazy --reboots 1";
 	struct cli *c = calloc(1, sizeof(*c));
-	char cmd[256];
+	char cmd[512], prof[128];
 	FILE *p;
 	size_t n;
 
@@ -295,6 +319,20 @@ TEST_IMPL(cli_run_progress)
 	snprintf(cmd, sizeof(cmd), "%s --quiet", args);
 	run_on_pty(cmd, buf, sizeof(buf));
 	ASSERT_EQ(strlen(buf), 0);
+	/* The line says what the reboot's cleanup is, by the teardown mode:
+	 * sync destroys the old guest before the new one starts; lazy
+	 * cleans in the background.  Slow destroys (300 us a page) keep
+	 * each on the line for a second or so. */
+	write_slow_profile(c, prof, sizeof(prof));
+	snprintf(cmd, sizeof(cmd), SLOW_RUN " --destroy sync", prof);
+	run_on_pty(cmd, buf, sizeof(buf));
+	ASSERT_NOT_NULL(strstr(buf, "destroying the old guest"));
+	ASSERT_NULL(strstr(buf, "background cleanup"));
+	snprintf(cmd, sizeof(cmd), SLOW_RUN " --destroy lazy", prof);
+	run_on_pty(cmd, buf, sizeof(buf));
+	ASSERT_NOT_NULL(strstr(buf, "background cleanup"));
+	ASSERT_NULL(strstr(buf, "destroying the old guest"));
+	cli_cleanup(c);
 	free(c);
 	return 0;
 }
@@ -338,7 +376,10 @@ static void run_interrupted(int sig, int want)
 	cli_expect_has(c, "summary");
 	cli_expect_has(c, "invariants           ok");
 	cli_expect_has(c, "leaks                0 frames");
-	ASSERT_NOT_NULL(strstr(c->err, "stopping cleanly"));
+	/* Named by the command, as its other lines are. */
+	ASSERT_NOT_NULL(strstr(c->err, sig == SIGINT ?
+			       "lazypv run: Interrupt: stopping cleanly" :
+			       "lazypv run: Terminated: stopping cleanly"));
 	ASSERT_EQ(dir_entries(tmp), 0);
 	/* What was asked for was still written. */
 	evs = trace_events(trace, &root);
@@ -375,6 +416,11 @@ TEST_IMPL(cli_bench_plot)
 	cli_run_env(c, "PATH=/nonexistent", args);
 	ASSERT_EQ(c->status, 3);
 	ASSERT_NOT_NULL(strstr(c->err, "needs gnuplot"));
+	/* A directory that cannot be: a usage error before any work. */
+	cli_expect_usage_error(c, "", "bench --sizes 16M --runs 1 --profiles zero --modes sync --plot /nonexistent/a/b",
+			       "--plot /nonexistent/a/b|cannot be made|/nonexistent/a does not exist");
+	cli_expect_usage_error(c, "", "bench --sizes 16M --runs 1 --profiles zero --modes sync --plot /dev/null",
+			       "--plot /dev/null|is not a directory");
 	if (access("/usr/bin/gnuplot", X_OK)) {
 		printf("# SKIP the pictures: gnuplot is not installed (Debian: gnuplot-nox)\n");
 		cli_cleanup(c);
@@ -400,6 +446,146 @@ TEST_IMPL(cli_bench_plot)
 	}
 	/* No line on a file, no --quiet needed. */
 	ASSERT_NULL(strchr(c->err, '\r'));
+	cli_cleanup(c);
+	free(c);
+	return 0;
+}
+
+struct json_tail {
+	json_t *last;		/* the last line's object (a reference) */
+	size_t abandoned;	/* "abandoned" objects seen */
+};
+
+static void json_tail_line(json_t *j, size_t i, void *ctx)
+{
+	struct json_tail *t = ctx;
+	const char *ev = json_string_value(json_object_get(j, "event"));
+
+	(void)i;
+	if (ev && !strcmp(ev, "abandoned"))
+		t->abandoned++;
+	json_decref(t->last);
+	t->last = json_incref(j);
+}
+
+/*
+ * A second signal abandons the cleanup, but what is known is still said:
+ * --json ends with one {"event":"abandoned",...} object (the frames still
+ * to clean counted as leaked), text with a partial summary; the status is
+ * 128 + the second signal, and no temporary file stays.  Slow destroys
+ * (300 us a page) keep the 32 MiB touched cleaning for seconds.
+ */
+static void run_abandoned(bool json)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	char env[256], args[1024], tmp[128], prof[128], plot[128];
+	bool plotting = !access("/usr/bin/gnuplot", X_OK);
+	int attempt;
+
+	ASSERT_NOT_NULL(c);
+	write_slow_profile(c, prof, sizeof(prof));
+	snprintf(tmp, sizeof(tmp), "%s/tmp", cli_dir(c));
+	ASSERT_EQ(mkdir(tmp, 0700), 0);
+	snprintf(plot, sizeof(plot), "%s/p.png", cli_dir(c));
+	snprintf(env, sizeof(env), "TMPDIR=%s", tmp);
+	snprintf(args, sizeof(args),
+		 "run --host-mem 512M --guest-mem 64M --payload-size 256K --uv-profile %s --program touch:mib=32,rounds=1000000 --destroy lazy%s%s%s",
+		 prof, json ? " --json" : "", plotting ? " --plot " : "",
+		 plotting ? plot : "");
+	for (attempt = 0; attempt < 3; attempt++) {
+		/* After a round: the 32 MiB are the guest's to give back. */
+		if (cli_signal_twice(c, env, args, json ? "\"guest_round\"" :
+				     "guest round 0 done", 60, SIGINT, SIGTERM) &&
+		    c->status == 128 + SIGTERM)
+			break;
+		fprintf(stderr, "# ended (%d) before the second signal: again\n",
+			c->status);
+	}
+	ASSERT_LT(attempt, 3);
+	ASSERT_NOT_NULL(strstr(c->err, "lazypv run: Terminated again: cleanup abandoned"));
+	if (json) {
+		struct json_tail t = { 0 };
+		json_int_t leaked, to_clean;
+
+		cli_json_lines(c->out, json_tail_line, &t);
+		ASSERT_UEQ(t.abandoned, 1);
+		ASSERT_NOT_NULL(t.last);
+		ASSERT_EQ(strcmp(ev_str(t.last, "event"), "abandoned"), 0);
+		ASSERT_EQ(strcmp(ev_str(t.last, "signal"),
+				 "TERM"), 0);
+		ASSERT_EQ(json_integer_value(json_object_get(t.last, "boots")), 1);
+		leaked = json_integer_value(json_object_get(t.last, "leaked_frames"));
+		to_clean = json_integer_value(json_object_get(t.last, "to_clean_bytes"));
+		ASSERT_GT(leaked, 0);
+		ASSERT_EQ(leaked, to_clean / 4096);
+		json_decref(t.last);
+	} else {
+		cli_expect_has(c, "abandoned by a second SIGTERM");
+		cli_expect_has(c, "summary (lazy teardown, abandoned)");
+		cli_expect_has(c, "still to clean");
+		cli_expect_has(c, "frames (abandoned: counted as leaked)");
+	}
+	ASSERT_EQ(dir_entries(tmp), 0);
+	ASSERT_NE(access(plot, F_OK), 0);
+	cli_cleanup(c);
+	free(c);
+}
+
+TEST_IMPL(cli_run_abandoned)
+{
+	run_abandoned(true);
+	run_abandoned(false);
+	return 0;
+}
+
+/*
+ * bench --json, interrupted after its first row: the rows so far, then
+ * {"event":"interrupted","signal":"INT"} as run's; abandoned (a second
+ * signal): {"event":"abandoned",...} last.  Slow destroys keep each life
+ * of the second size going for seconds.
+ */
+TEST_IMPL(cli_bench_interrupted)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	struct json_tail t = { 0 };
+	char args[512], prof[128];
+	int attempt;
+
+	ASSERT_NOT_NULL(c);
+	write_slow_profile(c, prof, sizeof(prof));
+	snprintf(args, sizeof(args),
+		 "bench --json --profiles %s --sizes 16M,32M --runs 2 --modes sync",
+		 prof);
+	cli_signal_after(c, "", args, "\"mode\"", 120, SIGINT);
+	if (c->status != 128 + SIGINT)
+		test_fail(__FILE__, __LINE__, "status %d; stderr:\n%s", c->status,
+			  c->err);
+	cli_json_lines(c->out, json_tail_line, &t);
+	ASSERT_NOT_NULL(t.last);
+	ASSERT_EQ(strcmp(ev_str(t.last, "event"),
+			 "interrupted"), 0);
+	ASSERT_EQ(strcmp(ev_str(t.last, "signal"),
+			 "INT"), 0);
+	json_decref(t.last);
+	ASSERT_NOT_NULL(strstr(c->err, "lazypv bench: Interrupt: stopping cleanly"));
+	ASSERT_NOT_NULL(strstr(c->err, "lazypv bench: interrupted by SIGINT"));
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		if (cli_signal_twice(c, "", args, "\"mode\"", 120, SIGINT, SIGTERM) &&
+		    c->status == 128 + SIGTERM)
+			break;
+		fprintf(stderr, "# ended (%d) before the second signal: again\n",
+			c->status);
+	}
+	ASSERT_LT(attempt, 3);
+	memset(&t, 0, sizeof(t));
+	cli_json_lines(c->out, json_tail_line, &t);
+	ASSERT_UEQ(t.abandoned, 1);
+	ASSERT_EQ(strcmp(ev_str(t.last, "event"),
+			 "abandoned"), 0);
+	ASSERT_TRUE(json_is_integer(json_object_get(t.last, "leaked_frames")));
+	json_decref(t.last);
+	ASSERT_NOT_NULL(strstr(c->err, "lazypv bench: Terminated again: cleanup abandoned"));
 	cli_cleanup(c);
 	free(c);
 	return 0;
