@@ -20,7 +20,7 @@
 #   tests/check-symbols.sh --self-test   compile a planted violation and a
 #                                        permitted call, expect only the
 #                                        first reported
-set -u
+set -u -o pipefail
 
 declare -A allowed=(
   [lib]="lib"
@@ -35,45 +35,56 @@ declare -A allowed=(
   [bench]="lib hw bench"
 )
 
-# The layer of an object file, from its path; empty: not checked.
+# The source path of an object inside the tree: CMake's objects are
+# "<build>/CMakeFiles/<target>.dir/<source path>.o"; the self-test's are
+# "<tmp>/<source path>.o" (then TOP is <tmp>).
+rel_of() {
+  local p=$1
+  case "$p" in
+    *.dir/*) p=${p##*.dir/} ;;
+    "$2"/*) p=${p#"$2"/} ;;
+  esac
+  echo "$p"
+}
+
+# The layer of an object file, from its source path; empty: not checked.
 layer_of() {
   case "$1" in
-    */src/lib/*) echo lib ;;   */src/hw/*) echo hw ;;
-    */src/uv/*) echo uv ;;     */src/mm/*) echo mm ;;
-    */src/kvm/*) echo kvm ;;   */src/vmm/*) echo vmm ;;
-    */src/host/*) echo host ;; */src/api/*) echo api ;;
-    */tools/*) echo tools ;;   */bench/*) echo bench ;;
+    src/lib/*) echo lib ;;   src/hw/*) echo hw ;;
+    src/uv/*) echo uv ;;     src/mm/*) echo mm ;;
+    src/kvm/*) echo kvm ;;   src/vmm/*) echo vmm ;;
+    src/host/*) echo host ;; src/api/*) echo api ;;
+    tools/*) echo tools ;;   bench/*) echo bench ;;
   esac
 }
 
 # check OBJLIST TOP: print each violation; exit 1 if there is one.
 check() {
-  local list=$1 top=$2 obj layer
+  local list=$1 top=$2 obj layer rel
   local -a objs=()
   local table
   [ -r "$list" ] || { echo "check-symbols: cannot read $list"; return 2; }
   command -v nm >/dev/null || { echo "check-symbols: nm not found (binutils)"; return 2; }
   table=$(mktemp)
+  # "layer<TAB>object<TAB>symbol<TAB>kind" for every global definition
+  # (D) and every undefined reference (U), one object at a time (paths
+  # may hold spaces; nm's own lines never do past the object).
   while IFS= read -r obj; do
     [ -n "$obj" ] || continue
-    [ -n "$(layer_of "$obj")" ] || continue
+    rel=$(rel_of "$obj" "$top")
+    layer=$(layer_of "$rel")
+    [ -n "$layer" ] || continue
     [ -r "$obj" ] || { echo "check-symbols: $obj: missing (build first)"; rm -f "$table"; return 2; }
     objs+=("$obj")
+    nm -P "$obj" | awk -v l="$layer" -v o="$rel" 'BEGIN { OFS = "\t" }
+      $2 ~ /^[TDBRCVW]$/ { print l, o, $1, "D" }
+      $2 == "U"          { print l, o, $1, "U" }' >>"$table" ||
+      { echo "check-symbols: nm $obj failed"; rm -f "$table"; return 2; }
   done <"$list"
   [ ${#objs[@]} -gt 0 ] || { echo "check-symbols: no objects in $list"; rm -f "$table"; return 2; }
-  # "layer object symbol kind" for every global definition (D) and
-  # every undefined reference (U); one nm for all (-A: "object: sym T ...").
-  nm -P -A "${objs[@]}" | awk '
-    {
-      o = $1; sub(/:$/, "", o)
-      if (o ~ /\/src\/(lib|hw|uv|mm|kvm|vmm|host|api)\//) {
-        l = o; sub(/.*\/src\//, "", l); sub(/\/.*/, "", l)
-      } else if (o ~ /\/tools\//) l = "tools"
-      else if (o ~ /\/bench\//) l = "bench"
-      else next
-      if ($3 ~ /^[TDBRCVW]$/) print l, o, $2, "D"
-      else if ($3 == "U") print l, o, $2, "U"
-    }' >"$table"
+  if ! grep -q "	D\$" "$table"; then
+    echo "check-symbols: no definitions read (nm output unexpected)"; rm -f "$table"; return 2
+  fi
 
   local image_syms
   image_syms=$(grep -oE '\buv_[a-z0-9_]+\b' "$top/src/uv/uv_image.h" | sort -u | tr '\n' ' ')
@@ -81,7 +92,7 @@ check() {
   for layer in "${!allowed[@]}"; do
     allowed_list+="$layer=${allowed[$layer]};"
   done
-  awk -v allowed="$allowed_list" -v image="$image_syms" '
+  awk -F '\t' -v allowed="$allowed_list" -v image="$image_syms" '
     BEGIN {
       n = split(allowed, rows, ";")
       for (i = 1; i <= n; i++) {
@@ -98,13 +109,13 @@ check() {
     END {
       bad = 0
       for (k in use) {
-        split(use[k], f, " ")
+        split(use[k], f, "\t")
         who = f[1]; obj = f[2]; sym = f[3]
         if (!(sym in def)) continue     # libc, OpenSSL, jansson
         d = def[sym]
         if ((who, d) in ok) continue
         if (d == "uv" && (sym in img) && ((who, "uv_image") in ok)) continue
-        sub(/.*\.dir\//, "", obj); sub(/\.o$/, "", obj)
+        sub(/\.o$/, "", obj)
         printf "layering (symbols): %s (%s) uses %s of %s\n", obj, who, sym, d
         bad = 1
       }

@@ -692,6 +692,10 @@ static void bench_on_abandon(void *ctx, int signo)
 	/* Never given back: all that is charged, or what is pending. */
 	if (p.in_use_bytes > p.pending_bytes)
 		p.pending_bytes = p.in_use_bytes;
+	/* stderr first: stdout may be a pipe nobody reads. */
+	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked); the rows above are the runs measured before it\n",
+		strsignal(signo), lpv_format_size(p.pending_bytes, a, sizeof(a)),
+		p.pending_bytes / LPV_PAGE_SIZE);
 	flockfile(stdout);
 	if (bench_ui.json)
 		tool_json_print(stdout, json_pack("{s:s, s:s, s:I, s:I}",
@@ -699,9 +703,6 @@ static void bench_on_abandon(void *ctx, int signo)
 			"to_clean_bytes", (json_int_t)p.pending_bytes,
 			"leaked_frames", (json_int_t)(p.pending_bytes / LPV_PAGE_SIZE)));
 	fflush(stdout);
-	fprintf(stderr, "lazypv bench: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked); the rows above are the runs measured before it\n",
-		strsignal(signo), lpv_format_size(p.pending_bytes, a, sizeof(a)),
-		p.pending_bytes / LPV_PAGE_SIZE);
 }
 
 static bool bench_stopped(void)

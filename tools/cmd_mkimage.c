@@ -8,10 +8,12 @@
  * by --print-host-key) or derived from the same seed `lazypv run --uv-seed`
  * gives its UV (default "lazypv").  No UV is started here.  The image is
  * written to an anonymous file in -o's directory (O_TMPFILE) and linked
- * into place once whole (over an existing file: linked at a temporary
- * name and renamed over it), so neither a failure nor any kill, SIGKILL
- * included, leaves half an image or a temporary file behind; where
- * O_TMPFILE is unsupported, a named temporary file next to -o instead.
+ * into place once whole, so neither a failure nor any kill, SIGKILL
+ * included, leaves half an image or a temporary file at a new path.  Over
+ * an existing file it is linked at a temporary name and renamed over it:
+ * a SIGKILL between the two leaves that name (-o.tmp.PID; the next run
+ * with that PID removes it).  Where O_TMPFILE is unsupported, a named
+ * temporary file next to -o, which only a SIGKILL leaves.
  * SIGINT, SIGTERM and SIGHUP say in one line that nothing was written
  * (removing a named temporary file) before the process dies of them.
  * -o must be a new path or a regular file: device nodes, FIFOs, symbolic

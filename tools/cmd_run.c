@@ -391,6 +391,9 @@ static void run_on_abandon(void *ctx, int signo)
 		p.pending_bytes = p.in_use_bytes;
 	leaked = p.pending_bytes / LPV_PAGE_SIZE;
 	lpv_format_size(p.pending_bytes, a, sizeof(a));
+	/* stderr first: stdout may be a pipe nobody reads. */
+	fprintf(stderr, "lazypv run: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
+		strsignal(signo), a, leaked);
 	flockfile(stdout);
 	if (ctl->o->json) {
 		tool_json_print(stdout, json_pack("{s:s, s:s, s:s, s:i, s:I, s:I}",
@@ -411,8 +414,6 @@ static void run_on_abandon(void *ctx, int signo)
 		       leaked);
 	}
 	fflush(stdout);
-	fprintf(stderr, "lazypv run: %s again: cleanup abandoned, %s still to clean (%" PRIu64 " frames counted as leaked)\n",
-		strsignal(signo), a, leaked);
 }
 
 static bool run_should_stop(struct run_ctl *ctl)

@@ -104,9 +104,17 @@ void tool_check_output_file(const char *cmd, const char *opt,
 	const char *dir, *why;
 	struct stat st;
 
-	if (!stat(path, &st) && S_ISDIR(st.st_mode))
-		tool_usage_error(cmd, "%s %s: is a directory, not a file name",
-				 opt, path);
+	if (!stat(path, &st)) {
+		if (S_ISDIR(st.st_mode))
+			tool_usage_error(cmd, "%s %s: is a directory, not a file name",
+					 opt, path);
+		/* An existing file (or /dev/stdout): written in place. */
+		if (access(path, W_OK))
+			tool_usage_error(cmd, "%s %s: %s", opt, path,
+					 errno == EACCES ? "is not writable" :
+							   strerror(errno));
+		return;
+	}
 	dir = tool_dirname(path, buf, sizeof(buf));
 	why = tool_dir_refusal(dir);
 	if (why)

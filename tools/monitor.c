@@ -168,6 +168,19 @@ static void monitor_take_signal(struct monitor *m, int signo)
 			m->cfg.on_signal(m->cfg.ctx, signo);
 		return;
 	}
+	/* Should the summary block (stdout a stalled pipe, its lock held by
+	 * a writer), a third signal ends the process at once: it is
+	 * delivered to this thread with its default action. */
+	{
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	}
 	if (m->cfg.on_abandon)
 		m->cfg.on_abandon(m->cfg.ctx, signo);
 	plot_tmpdir_remove(dir);
