@@ -70,8 +70,14 @@ static void cli_reap(struct cli *c, pid_t pid)
 	cli_slurp_file(e, c->err, sizeof(c->err));
 }
 
-bool cli_signal_twice(struct cli *c, const char *env, const char *args,
-		      const char *needle, int timeout_s, int sig, int sig2)
+/*
+ * Start `lazypv ARGS` with ENV, its stdout and stderr in files of the
+ * test directory, and wait (polling every @step_ms) until stdout shows
+ * @needle: the child's pid.  Fails the test if it exits first or after
+ * @timeout_s.
+ */
+static pid_t cli_start_until(struct cli *c, const char *env, const char *args,
+			     const char *needle, int timeout_s, int step_ms)
 {
 	char cmd[4096], o[128], e[128];
 	int st;
@@ -89,7 +95,7 @@ bool cli_signal_twice(struct cli *c, const char *env, const char *args,
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	for (int waited_ms = 0;; waited_ms++) {
+	for (int waited_ms = 0;; waited_ms += step_ms) {
 		cli_slurp_file(o, c->out, sizeof(c->out));
 		if (strstr(c->out, needle))
 			break;
@@ -104,8 +110,20 @@ bool cli_signal_twice(struct cli *c, const char *env, const char *args,
 			test_fail(__FILE__, __LINE__, "no \"%s\" after %d s", needle,
 				  timeout_s);
 		}
-		usleep(1000);
+		usleep((useconds_t)step_ms * 1000);
 	}
+	return pid;
+}
+
+bool cli_signal_twice(struct cli *c, const char *env, const char *args,
+		      const char *needle, int timeout_s, int sig, int sig2)
+{
+	char o[128], e[128];
+	int st;
+	pid_t pid = cli_start_until(c, env, args, needle, timeout_s, 1);
+
+	snprintf(o, sizeof(o), "%s/out", cli_dir(c));
+	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
 	ASSERT_EQ(kill(pid, sig), 0);
 	for (int waited_ms = 0;; waited_ms++) {
 		cli_slurp_file(e, c->err, sizeof(c->err));
@@ -133,45 +151,10 @@ bool cli_signal_twice(struct cli *c, const char *env, const char *args,
 void cli_signal_after(struct cli *c, const char *env, const char *args,
 		      const char *needle, int timeout_s, int sig)
 {
-	char cmd[4096], o[128], e[128];
-	int st;
-	pid_t pid;
+	pid_t pid = cli_start_until(c, env, args, needle, timeout_s, 20);
 
-	snprintf(o, sizeof(o), "%s/out", cli_dir(c));
-	snprintf(e, sizeof(e), "%s/err", cli_dir(c));
-	snprintf(cmd, sizeof(cmd), "exec env %s ./lazypv %s >%s 2>%s", env,
-		 args, o, e);
-	unlink(o);	/* not an earlier run's output */
-	unlink(e);
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (!pid) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	for (int waited_ms = 0;; waited_ms += 20) {
-		cli_slurp_file(o, c->out, sizeof(c->out));
-		if (strstr(c->out, needle))
-			break;
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			cli_slurp_file(e, c->err, sizeof(c->err));
-			test_fail(__FILE__, __LINE__, "lazypv %s exited before \"%s\":\n%s\n%s",
-				  args, needle, c->out, c->err);
-		}
-		if (waited_ms > timeout_s * 1000) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			test_fail(__FILE__, __LINE__, "no \"%s\" after %d s", needle,
-				  timeout_s);
-		}
-		usleep(20000);
-	}
 	ASSERT_EQ(kill(pid, sig), 0);
-	ASSERT_EQ(waitpid(pid, &st, 0), pid);
-	ASSERT_TRUE(WIFEXITED(st));
-	c->status = WEXITSTATUS(st);
-	cli_slurp_file(o, c->out, sizeof(c->out));
-	cli_slurp_file(e, c->err, sizeof(c->err));
+	cli_reap(c, pid);
 }
 
 void cli_cleanup(struct cli *c)

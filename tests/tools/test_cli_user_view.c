@@ -85,6 +85,20 @@ static void check_balanced(json_t *evs)
 		ASSERT_EQ(t[k].depth, 0);
 }
 
+/* `lazypv run` of a tiny guest in @mode with one reboot and --trace: the
+ * trace's events (its root in *root). */
+static json_t *run_traced(struct cli *c, const char *mode, json_t **root)
+{
+	char args[512], path[128];
+
+	snprintf(path, sizeof(path), "%s/%s.trace.json", cli_dir(c), mode);
+	snprintf(args, sizeof(args),
+		 "run " TINY " --destroy %s --reboots 1 --trace %s", mode, path);
+	cli_run_env(c, "", args);
+	ASSERT_EQ(c->status, 0);
+	return trace_events(path, root);
+}
+
 TEST_IMPL(cli_run_trace)
 {
 	static const char *const phases[] = {
@@ -92,17 +106,11 @@ TEST_IMPL(cli_run_trace)
 		"running", "reboot", "teardown", "shutdown", "exit",
 	};
 	struct cli *c = calloc(1, sizeof(*c));
-	char args[512], path[128];
 	json_t *root, *evs, *e;
 	size_t i, batched = 0;
 
 	ASSERT_NOT_NULL(c);
-	snprintf(path, sizeof(path), "%s/run.trace.json", cli_dir(c));
-	snprintf(args, sizeof(args), "run " TINY " --destroy lazy --reboots 1 --trace %s",
-		 path);
-	cli_run_env(c, "", args);
-	ASSERT_EQ(c->status, 0);
-	evs = trace_events(path, &root);
+	evs = run_traced(c, "lazy", &root);
 	/* Each boot's phases, on the VMM's process (pid 1000 + its pid). */
 	for (i = 0; i < NELEM(phases); i++)
 		if (!count_ph_name(evs, "X", phases[i], 1000))
@@ -153,16 +161,10 @@ static size_t count_threads_named(json_t *evs, const char *part)
 TEST_IMPL(cli_run_trace_instant)
 {
 	struct cli *c = calloc(1, sizeof(*c));
-	char args[512], path[128];
 	json_t *root, *evs;
 
 	ASSERT_NOT_NULL(c);
-	snprintf(path, sizeof(path), "%s/instant.trace.json", cli_dir(c));
-	snprintf(args, sizeof(args),
-		 "run " TINY " --destroy instant --reboots 1 --trace %s", path);
-	cli_run_env(c, "", args);
-	ASSERT_EQ(c->status, 0);
-	evs = trace_events(path, &root);
+	evs = run_traced(c, "instant", &root);
 	/* A job per teardown (the reboot's, the close's), each worker a
 	 * named thread whose work is one slice with walks inside it; the
 	 * close's set-aside config cleaned in bulk by the UV first. */
@@ -182,16 +184,10 @@ TEST_IMPL(cli_run_trace_instant)
 TEST_IMPL(cli_run_trace_async_helper)
 {
 	struct cli *c = calloc(1, sizeof(*c));
-	char args[512], path[128];
 	json_t *root, *evs;
 
 	ASSERT_NOT_NULL(c);
-	snprintf(path, sizeof(path), "%s/async.trace.json", cli_dir(c));
-	snprintf(args, sizeof(args),
-		 "run " TINY " --destroy async --reboots 1 --trace %s", path);
-	cli_run_env(c, "", args);
-	ASSERT_EQ(c->status, 0);
-	evs = trace_events(path, &root);
+	evs = run_traced(c, "async", &root);
 	ASSERT_GE(count_threads_named(evs, " teardown helper"), 1);
 	ASSERT_EQ(count_ph_name(evs, "X", "helper exit", 1), 1);
 	check_balanced(evs);
