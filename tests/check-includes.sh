@@ -27,17 +27,9 @@
 #                                        each one reported
 set -u
 
-declare -A allowed=(
-  [lib]="lib"
-  [hw]="lib hw"
-  [uv]="lib hw uv"
-  [mm]="lib hw uv mm"
-  [kvm]="lib hw uv mm kvm"
-  [vmm]="lib kvm mm vmm uv/uv_image.h"
-  [host]="lib hw uv mm kvm vmm host"
-  [api]="lib host vmm api"
-)
-layers="lib hw uv mm kvm vmm host api"
+# allowed[layer], layers: the one list (tests/layers.sh).
+# shellcheck source=layers.sh
+. "$(dirname "$0")/layers.sh"
 
 bad=0
 violation() {

@@ -22,18 +22,15 @@
 #                                        first reported
 set -u -o pipefail
 
-declare -A allowed=(
-  [lib]="lib"
-  [hw]="lib hw"
-  [uv]="lib hw uv"
-  [mm]="lib hw uv mm"
-  [kvm]="lib hw uv mm kvm"
-  [vmm]="lib kvm mm vmm uv_image"
-  [host]="lib hw uv mm kvm vmm host"
-  [api]="lib host vmm api"
-  [tools]="lib host api bench tools"
-  [bench]="lib hw bench"
-)
+# allowed[layer]: the one list (tests/layers.sh), with the UV's image
+# header as the pseudo-layer uv_image; the command and bench's probes.
+# shellcheck source=layers.sh
+. "$(dirname "$0")/layers.sh"
+for layer in "${!allowed[@]}"; do
+  allowed[$layer]=${allowed[$layer]//uv\/uv_image.h/uv_image}
+done
+allowed[tools]="lib host api bench tools"
+allowed[bench]="lib hw bench"
 
 # The source path of an object inside the tree: CMake's objects are
 # "<build>/CMakeFiles/<target>.dir/<source path>.o"; the self-test's are
